@@ -1,0 +1,3 @@
+from katya_tui.cli import main
+
+main()

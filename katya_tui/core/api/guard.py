@@ -1,0 +1,50 @@
+"""Middleware for the management surfaces: refuse foreign browsers and hosts (403), require the token (401)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from .common import ApiError, bearer, host_allowed, token_matches
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# WebSocket routes check the token themselves (seed 002 allows ?token=, ?api_key= and an auth message).
+_TOKEN_FREE = ("/healthz", "/v1/ws", "/ws")
+
+
+def make_guard(token: str, bind_host: str, port_of: Callable[[], int]) -> Callable:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/hooks"):
+            return await handler(request)  # third-party senders: any Host, no token
+        try:
+            port = port_of()
+            if not host_allowed(request.host or "", bind_host, port):
+                raise ApiError(403, "FORBIDDEN_HOST", f"Host {request.host!r} is not this server's address")
+            origin = request.headers.get("Origin")
+            if origin and origin != "null":
+                if not host_allowed(urlsplit(origin).netloc, bind_host, port):
+                    raise ApiError(403, "FORBIDDEN_ORIGIN", f"requests from the page {origin} are refused")
+            elif origin == "null":
+                raise ApiError(403, "FORBIDDEN_ORIGIN", "requests from an opaque origin are refused")
+            if path.startswith("/v1") and not path.startswith(_TOKEN_FREE):
+                given = bearer(request)
+                if given is None:
+                    raise ApiError(401, "UNAUTHORIZED", "missing 'Authorization: Bearer TOKEN' header")
+                if not token_matches(given, token):
+                    raise ApiError(401, "UNAUTHORIZED", "wrong token")
+            return await handler(request)
+        except ApiError as exc:
+            return web.Response(status=exc.status_code, text=exc.text, content_type="application/json")
+        except web.HTTPException as exc:
+            if exc.status_code < 400:
+                raise
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+            err = ApiError(exc.status_code, code, f"{exc.reason}: {request.method} {path}")
+            return web.Response(status=err.status_code, text=err.text, content_type="application/json")
+
+    return guard

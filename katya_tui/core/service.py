@@ -1,0 +1,128 @@
+"""The core service: store, bus and the HTTP/WS server on one port, wired together; `start()` and `stop()`.
+
+`katya-tui serve` and the TUI both run exactly this object on their event loop. Components (receiver, dispatcher,
+WebSocket feed, ...) are added in `_components()`; each gets the service and may add routes and background tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from dataclasses import replace
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ..config import Settings, ensure_token
+from .api import health
+from .api.guard import make_guard
+from .bus import Bus
+from .facts import ServiceStarted, ServiceStopping, StoreRecovered
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class PortInUse(OSError):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"port {port} on {host} is already in use; pick another with --port (0 picks a free one)")
+
+
+class Component(Protocol):
+    def setup(self, app: web.Application) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = ensure_token(settings)
+        self.bus = Bus()
+        self.store: Store | None = None
+        self.port = settings.port
+        self.components: list[Component] = []
+        self._runner: web.AppRunner | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._url_host}:{self.port}/v1/ws"
+
+    @property
+    def _url_host(self) -> str:
+        h = self.settings.host
+        return f"[{h}]" if ":" in h else h
+
+    def _components(self) -> list[Component]:
+        """Every part of the core that takes part in the server's life; later parts plug in here."""
+        return []
+
+    async def start(self) -> None:
+        """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""
+        s = self.settings
+        self.store = Store(s.data_dir, caps=s.caps, fsync=s.fsync)
+        try:
+            await self._listen()
+        except BaseException:
+            self.store.close()
+            self.store = None
+            raise
+        if self.store.report.torn_bytes:
+            self.bus.publish(StoreRecovered(self.store.report.torn_bytes, self.store.report.torn_file))
+        self.bus.publish(ServiceStarted(self.url, self.ws_url, str(s.data_dir)))
+        log.info("listening on %s (data dir %s)", self.url, s.data_dir)
+
+    async def _listen(self) -> None:
+        s = self.settings
+        app = web.Application(
+            client_max_size=s.body_limit + 1024 * 1024,
+            middlewares=[make_guard(s.token or "", s.host, lambda: self.port)],
+        )
+        app["service"] = self
+        health.add_routes(app)
+        self.components = self._components()
+        for c in self.components:
+            c.setup(app)
+        app.on_shutdown.append(self._on_shutdown)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.host, s.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(s.host, s.port) from None
+            raise
+        server = site._server  # the bound socket tells the real port when 0 was asked for
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+            self.settings = replace(self.settings, port=self.port)
+        for c in self.components:
+            await c.start()
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        for c in reversed(self.components):
+            await c.stop()
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """Stop listening, let the components finish, flush the store and release the data dir."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.bus.publish(ServiceStopping(reason))
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def counts(self) -> dict[str, Any]:
+        return self.store.counts() if self.store else {}

@@ -1,0 +1,6 @@
+"""Durable TinyDB: snapshot + journal, group commit, compaction, retention, one owner per data dir."""
+
+from .lock import StoreLocked
+from .store import Store
+
+__all__ = ["Store", "StoreLocked"]

@@ -1,0 +1,151 @@
+"""Append-only JSON-lines journal with group commit.
+
+Writers append records in memory (microseconds); `await commit()` returns once every record appended so far
+is written and `fdatasync`ed. Appends that arrive while a sync is running are grouped into the next one, so
+many writes share one fsync. Replay stops at the first record that does not parse (a torn tail) and cuts it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+@dataclass
+class ReplayReport:
+    records: int = 0
+    torn_bytes: int = 0
+    torn_file: str | None = None
+
+
+def replay(path: Path, apply, report: ReplayReport) -> bool:
+    """Apply each record of `path` in order; cut a torn or corrupt tail. Returns False when a tail was cut."""
+    data = path.read_bytes()
+    pos = 0
+    end = len(data)
+    while pos < end:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        try:
+            record = orjson.loads(data[pos:nl])
+        except orjson.JSONDecodeError:
+            break
+        apply(record)
+        report.records += 1
+        pos = nl + 1
+    if pos < end:
+        report.torn_bytes += end - pos
+        report.torn_file = path.name
+        with open(path, "r+b") as f:
+            f.truncate(pos)
+            os.fsync(f.fileno())
+        return False
+    return True
+
+
+class Journal:
+    """One journal file at a time; `rotate()` switches to a new file between two group commits."""
+
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self._fsync = fsync
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="katya-journal")
+        self._buffer = bytearray()
+        self._appended = 0  # records appended so far
+        self._durable = 0  # records known to be on disk
+        self._waiters: list[tuple[int, asyncio.Future]] = []
+        self._lock: asyncio.Lock | None = None
+        self._flushing = False
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.size = os.fstat(self._fd).st_size
+
+    def append(self, record: Any) -> None:
+        line = orjson.dumps(record) + b"\n"
+        self._buffer += line
+        self.size += len(line)
+        self._appended += 1
+
+    @property
+    def pending(self) -> int:
+        return self._appended - self._durable
+
+    def _write(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        if self._fsync:
+            os.fdatasync(fd)
+
+    def flush(self) -> None:
+        """Write and sync everything appended so far, synchronously (for shutdown and tools)."""
+        data, upto = bytes(self._buffer), self._appended
+        self._buffer.clear()
+        if data:
+            self._executor.submit(self._write, self._fd, data).result()
+        self._mark_durable(upto)
+
+    async def commit(self) -> None:
+        """Return once every record appended before this call is durable."""
+        target = self._appended
+        if self._durable >= target:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, fut))
+        if not self._flushing:
+            asyncio.get_running_loop().create_task(self._flush_loop())
+        await fut
+
+    async def _flush_loop(self) -> None:
+        self._flushing = True
+        loop = asyncio.get_running_loop()
+        try:
+            while self._buffer:
+                data, upto = bytes(self._buffer), self._appended
+                self._buffer.clear()
+                try:
+                    await loop.run_in_executor(self._executor, self._write, self._fd, data)
+                except OSError as exc:
+                    self._fail(exc)
+                    return
+                self._mark_durable(upto)
+        finally:
+            self._flushing = False
+
+    def _mark_durable(self, upto: int) -> None:
+        self._durable = max(self._durable, upto)
+        still = []
+        for target, fut in self._waiters:
+            if target <= self._durable:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                still.append((target, fut))
+        self._waiters = still
+
+    def _fail(self, exc: OSError) -> None:
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(exc)
+        self._waiters = []
+
+    def rotate(self, path: Path) -> None:
+        """Flush the current file and continue in `path` (called from the event loop thread)."""
+        self.flush()
+        old = self._fd
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.path = path
+        self.size = 0
+        self._executor.submit(os.close, old).result()
+
+    def close(self) -> None:
+        self.flush()
+        os.close(self._fd)
+        self._executor.shutdown(wait=True)

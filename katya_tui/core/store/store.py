@@ -1,0 +1,187 @@
+"""The store: TinyDB's API over a snapshot plus journal, with group commit, compaction and retention.
+
+On disk, in the data dir:
+- `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`); its `_meta` table names the first
+  journal generation it does not contain;
+- `journal.<gen>.jsonl`: the writes since, one JSON array a line.
+Compaction rotates to a new journal, writes the snapshot to a temp file, fsyncs it and renames it into place, then
+deletes the journals it covers. A crash at any point leaves either the old snapshot with every journal, or the new
+snapshot with the journals it does not cover; both open to the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .journal import Journal, ReplayReport, replay
+from .lock import DataDirLock
+from .table import JournaledDB, JournaledTable, MemoryStorage
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT = "db.json"
+META = "_meta"
+_JOURNAL_RE = re.compile(r"^journal\.(\d+)\.jsonl$")
+
+
+class Store:
+    """Owns the data dir's database. Writes are synchronous in memory; `await commit()` makes them durable."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        caps: dict[str, int] | None = None,
+        fsync: bool = True,
+        compact_min_bytes: int = 64 * 1024 * 1024,
+        lock: bool = True,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.caps = dict(caps or {})
+        self.compact_min_bytes = compact_min_bytes
+        self.report = ReplayReport()
+        self._fsync = fsync
+        self._lock = DataDirLock(self.data_dir) if lock else None
+        self._compacting: asyncio.Task | None = None
+        self._snapshot_size = 0
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._lock:
+            self._lock.acquire()
+        try:
+            tables, self.generation = self._load()
+        except BaseException:
+            if self._lock:
+                self._lock.release()
+            raise
+        self.journal = Journal(self._journal_path(self.generation), fsync=fsync)
+        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=self.journal.append)
+        for name in tables:
+            self.table(name)
+        gc.freeze()  # long-lived documents: keep them out of full collections
+
+    # -- opening ---------------------------------------------------------------------------------------------
+
+    def _journal_path(self, gen: int) -> Path:
+        return self.data_dir / f"journal.{gen}.jsonl"
+
+    def _load(self) -> tuple[dict[str, dict[str, Any]], int]:
+        tables: dict[str, dict[str, Any]] = {}
+        first_gen = 0
+        snap = self.data_dir / SNAPSHOT
+        if snap.exists():
+            raw = snap.read_bytes()
+            self._snapshot_size = len(raw)
+            tables = orjson.loads(raw) if raw.strip() else {}
+            meta = tables.pop(META, {})
+            first_gen = int(meta.get("1", {}).get("next_generation", 0))
+        journals = sorted(
+            (int(m.group(1)), p) for p in self.data_dir.iterdir() if (m := _JOURNAL_RE.match(p.name))
+        )
+
+        def apply(rec: list) -> None:
+            name, op = rec[0], rec[1]
+            if op == "p":
+                tables.setdefault(name, {})[str(rec[2])] = rec[3]
+            elif op == "d":
+                tables.get(name, {}).pop(str(rec[2]), None)
+            elif op == "c":
+                tables[name] = {}
+
+        gen = first_gen
+        for g, path in journals:
+            if g < first_gen:
+                path.unlink()  # covered by the snapshot; left behind by a crash after the rename
+                continue
+            gen = g
+            if not replay(path, apply, self.report):
+                log.warning("cut a torn journal tail: %d bytes in %s", self.report.torn_bytes, path.name)
+        return tables, gen
+
+    # -- the TinyDB API --------------------------------------------------------------------------------------
+
+    def table(self, name: str) -> JournaledTable:
+        t: JournaledTable = self.db.table(name)  # type: ignore[assignment]
+        t.cap = self.caps.get(name)
+        return t
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(self.db.table(name)) for name in sorted(self.db.tables()) if not name.startswith("_")}
+
+    # -- durability ------------------------------------------------------------------------------------------
+
+    async def commit(self) -> None:
+        """Wait until every write made so far is on disk; start a compaction when the journal has grown."""
+        await self.journal.commit()
+        if self._compacting is None and self.journal.size > max(self.compact_min_bytes, self._snapshot_size):
+            self._compacting = asyncio.get_running_loop().create_task(self.compact())
+
+    def flush(self) -> None:
+        self.journal.flush()
+
+    async def compact(self) -> None:
+        """Snapshot the current state and drop the journals it covers; writers go on meanwhile."""
+        try:
+            gen, state = self._rotate_for_snapshot()
+            loop = asyncio.get_running_loop()
+            self._snapshot_size = await loop.run_in_executor(None, self._write_snapshot, state)
+            self._drop_journals_before(gen)
+        finally:
+            self._compacting = None
+
+    def compact_sync(self) -> None:
+        gen, state = self._rotate_for_snapshot()
+        self._snapshot_size = self._write_snapshot(state)
+        self._drop_journals_before(gen)
+
+    def _rotate_for_snapshot(self) -> tuple[int, dict[str, Any]]:
+        """Start a new journal generation and take the state the snapshot will hold (everything before it).
+
+        Copying each table's dict is enough: serialisation holds the GIL, so no write interleaves with it.
+        """
+        self.generation += 1
+        self.journal.rotate(self._journal_path(self.generation))
+        state = {name: dict(docs) for name, docs in self.db.storage.tables.items()}  # type: ignore[attr-defined]
+        state[META] = {"1": {"next_generation": self.generation}}
+        return self.generation, state
+
+    def _write_snapshot(self, state: dict[str, Any]) -> int:
+        data = orjson.dumps(state)
+        tmp = self.data_dir / (SNAPSHOT + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, self.data_dir / SNAPSHOT)
+        if self._fsync:
+            dir_fd = os.open(self.data_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return len(data)
+
+    def _drop_journals_before(self, gen: int) -> None:
+        for p in self.data_dir.iterdir():
+            m = _JOURNAL_RE.match(p.name)
+            if m and int(m.group(1)) < gen:
+                p.unlink()
+
+    async def wait_compaction(self) -> None:
+        if self._compacting is not None:
+            await self._compacting
+
+    def close(self) -> None:
+        """Flush every write and release the data dir."""
+        self.journal.close()
+        if self._lock:
+            self._lock.release()
+            self._lock = None

@@ -1,0 +1,145 @@
+"""TinyDB kept as the API, with O(1) writes.
+
+Stock TinyDB rebuilds a whole table on every write. `JournaledTable` hands TinyDB's own updaters a view of the
+in-memory table that records which documents changed, and appends just those to the journal. Queries, caching
+and the rest of TinyDB's API are untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Table
+
+
+class MemoryStorage(Storage):
+    """Holds every table in memory; TinyDB reads it directly and never rewrites it through `write`."""
+
+    def __init__(self, tables: dict[str, dict[str, Any]], journal_append) -> None:
+        self.tables = tables
+        self._append = journal_append
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        return self.tables
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        # Only whole-database operations (drop_table[s]) get here: journal the tables that vanished.
+        for name in list(self.tables):
+            if name not in data:
+                self._append([name, "c"])
+                del self.tables[name]
+
+
+class _ChangeView(MutableMapping):
+    """An int-keyed window on a str-keyed raw table that remembers what an updater touched."""
+
+    __slots__ = ("raw", "touched", "removed", "cleared")
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self.touched: set[int] = set()
+        self.removed: set[int] = set()
+        self.cleared = False
+
+    def __getitem__(self, key: int) -> Any:
+        doc = self.raw[str(key)]
+        self.touched.add(key)  # the updater may mutate it in place
+        return doc
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        self.raw[str(key)] = value
+        self.touched.add(key)
+        self.removed.discard(key)
+
+    def __delitem__(self, key: int) -> None:
+        del self.raw[str(key)]
+        self.touched.discard(key)
+        self.removed.add(key)
+
+    def __contains__(self, key: object) -> bool:
+        return str(key) in self.raw
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(k) for k in self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def clear(self) -> None:
+        self.raw.clear()
+        self.touched.clear()
+        self.removed.clear()
+        self.cleared = True
+
+
+class JournaledTable(Table):
+    """A TinyDB table whose writes cost O(changed documents), journalled, with an optional size cap."""
+
+    cap: int | None = None
+
+    def _update_table(self, updater) -> None:
+        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+        raw = storage.tables.setdefault(self.name, {})
+        view = _ChangeView(raw)
+        updater(view)
+        append = storage._append
+        if view.cleared:
+            append([self.name, "c"])
+        for doc_id in view.removed:
+            append([self.name, "d", doc_id])
+        for doc_id in view.touched:
+            append([self.name, "p", doc_id, raw[str(doc_id)]])
+        self.clear_cache()
+        if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
+            self._prune(raw, len(raw) - self.cap)
+
+    def _prune(self, raw: dict[str, Any], n: int) -> None:
+        """Remove the `n` oldest documents (insertion order is id order)."""
+        append = self._storage._append  # type: ignore[attr-defined]
+        for key in list(_take(raw, n)):
+            del raw[key]
+            append([self.name, "d", int(key)])
+
+    # Queries by condition touch every document; resolve them to ids first so only real changes are journalled.
+    def update(self, fields, cond=None, doc_ids=None):
+        if doc_ids is None:
+            doc_ids = [d.doc_id for d in (self.search(cond) if cond is not None else self.all())]
+        return super().update(fields, doc_ids=doc_ids)
+
+    def update_multiple(self, updates):
+        return [i for fields, cond in updates for i in self.update(fields, cond)]
+
+    def remove(self, cond=None, doc_ids=None):
+        if doc_ids is None and cond is not None:
+            doc_ids = [d.doc_id for d in self.search(cond)]
+        return super().remove(cond=None, doc_ids=doc_ids)
+
+    def newest(self, limit: int, offset: int = 0, where=None) -> list[dict[str, Any]]:
+        """Newest first, stopping after `offset + limit` matches (no full scan for recent pages)."""
+        out: list[dict[str, Any]] = []
+        skipped = 0
+        for key in reversed(self._read_table()):
+            doc = self._read_table()[key]
+            if where is not None and not where(doc):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(self.document_class(doc, int(key)))
+            if len(out) >= limit:
+                break
+        return out
+
+
+def _take(d: dict, n: int) -> Iterator:
+    for i, k in enumerate(d):
+        if i >= n:
+            return
+        yield k
+
+
+class JournaledDB(TinyDB):
+    table_class = JournaledTable
