@@ -30,3 +30,24 @@ def fact_to_dict(fact: Any) -> dict[str, Any]:
     """`{"fact": "CaptureRecorded", ...fields}`: one line of `serve`'s output."""
     body = asdict(fact) if hasattr(fact, "__dataclass_fields__") else {"value": fact}
     return {"fact": type(fact).__name__, **body}
+
+
+@dataclass(frozen=True)
+class EventPublished:
+    """A new event entered the stream (from a capture, the upstream feed, a trigger, the demo or the API)."""
+
+    event: dict[str, Any]  # models.Event.to_doc()
+
+
+@dataclass(frozen=True)
+class CaptureRecorded:
+    """An inbound request was captured and answered. `capture` is the document without its body."""
+
+    capture: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeliveryUpdated:
+    """A delivery was created, attempted, resent, cancelled or finished. `delivery` is its document."""
+
+    delivery: dict[str, Any]

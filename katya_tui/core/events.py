@@ -1,0 +1,40 @@
+"""Publishing: every source of events (captures, upstream feed, trigger, demo, API) goes through `publish_event`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .bus import Bus
+from .facts import EventPublished
+from .models import Event, new_id
+from .store import Store
+
+
+def publish_event(
+    store: Store,
+    bus: Bus,
+    type: str,
+    data: Any,
+    *,
+    source: str,
+    event_id: str | None = None,
+    capture_id: str | None = None,
+    verdict: str | None = None,
+) -> Event:
+    """Store the event and announce it; the dispatcher and the WebSocket feed take it from the bus.
+
+    The caller awaits `store.commit()` when it must not answer before the event is durable.
+    """
+    event = Event(
+        id=event_id or new_id("evt"),
+        type=type,
+        data=data,
+        created_at=time.time(),
+        source=source,
+        capture_id=capture_id,
+        verdict=verdict,
+    )
+    store.table("events").insert(event.to_doc())
+    bus.publish(EventPublished(event.to_doc()))
+    return event

@@ -1,0 +1,122 @@
+"""The core's records: plain dataclasses stored as TinyDB documents (`to_doc` / `from_doc`).
+
+Table names: `captures`, `events`, `deliveries` (retention caps apply), `webhooks`, `endpoints`.
+Times are Unix seconds (float) in the store and ISO 8601 UTC strings on the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Self
+
+
+def new_id(prefix: str) -> str:
+    """Sortable, unique ids like `cap_01JF...`: milliseconds then randomness, base32."""
+    ms = int(time.time() * 1000)
+    raw = ms.to_bytes(6, "big") + secrets.token_bytes(6)
+    return f"{prefix}_{base64.b32encode(raw).decode().rstrip('=').lower()}"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def encode_body(body: bytes) -> tuple[str, str]:
+    """(text, "utf8") when the bytes are UTF-8, else (base64, "base64"): JSON-safe and exact."""
+    try:
+        return body.decode("utf-8"), "utf8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def decode_body(text: str, encoding: str) -> bytes:
+    return base64.b64decode(text) if encoding == "base64" else text.encode("utf-8")
+
+
+class Doc:
+    """Dataclass <-> TinyDB document."""
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Self:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+@dataclass
+class Capture(Doc):
+    """One inbound HTTP request, byte for byte, with what katya-tui made of it."""
+
+    id: str
+    endpoint: str
+    method: str
+    path: str
+    query: str
+    headers: list[list[str]]  # as received: order and repeats kept
+    body: str  # see encode_body
+    body_encoding: str  # "utf8" | "base64"
+    body_size: int  # bytes received (may exceed what is kept when truncated)
+    body_sha256: str
+    truncated: bool
+    remote: str | None
+    received_at: float
+    verdict: dict[str, Any] | None = None  # signing.Verdict.to_dict()
+    response: dict[str, Any] | None = None  # {status, headers, body, latency_ms}
+    forward: dict[str, Any] | None = None  # {url, status, headers, body, latency_ms, error_class, reason}
+    event_id: str | None = None
+    replay_of: str | None = None  # the capture this one replays
+
+    @property
+    def body_bytes(self) -> bytes:
+        return decode_body(self.body, self.body_encoding)
+
+
+@dataclass
+class Event(Doc):
+    """One event on the bus, whatever its source."""
+
+    id: str
+    type: str
+    data: Any
+    created_at: float
+    source: str  # hook | ws | trigger | demo | api | test
+    capture_id: str | None = None
+    verdict: str | None = None  # the verdict status of the capture it came from
+
+
+@dataclass
+class Attempt(Doc):
+    n: int  # 1 = first attempt
+    started_at: float
+    latency_ms: float | None
+    status_code: int | None
+    error_class: str | None  # refused | dns | tls | timeout | reset | http | redirect
+    reason: str
+    request_headers: list[list[str]] = field(default_factory=list)
+    response_headers: list[list[str]] = field(default_factory=list)
+    response_body: str = ""  # cut at 64 KB
+    manual: bool = False  # a resend
+
+
+@dataclass
+class Delivery(Doc):
+    """One event to one subscription, with every attempt."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    url: str
+    state: str  # pending | delivered | failed | cancelled
+    created_at: float
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # Attempt.to_doc()
+    next_attempt_at: float | None = None
+    verdict: str | None = None  # verdict status of the inbound request the event came from

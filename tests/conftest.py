@@ -1,0 +1,28 @@
+"""Shared fixtures: a temporary data dir, settings on port 0, a started service."""
+
+from __future__ import annotations
+
+import pytest
+
+from katya_tui.config import load_settings
+from katya_tui.core.service import Service
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings(data_dir):
+    return load_settings({"port": 0, "data_dir": str(data_dir), "token": "test-token-123"}, env={})
+
+
+@pytest.fixture
+async def service(settings):
+    svc = Service(settings)
+    await svc.start()
+    yield svc
+    await svc.stop()
