@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .bus import Bus
@@ -21,8 +22,10 @@ def publish_event(
     event_id: str | None = None,
     capture_id: str | None = None,
     verdict: str | None = None,
+    hooks: Iterable[Callable[[Event], None]] = (),
 ) -> Event:
-    """Store the event and announce it; the dispatcher and the WebSocket feed take it from the bus.
+    """Store the event, run the lossless `hooks` (the dispatcher's fan-out, which stores its deliveries in the
+    same commit), then announce it on the (lossy, bounded) bus for the feed, the UI and `serve`'s log.
 
     The caller awaits `store.commit()` when it must not answer before the event is durable.
     """
@@ -36,5 +39,7 @@ def publish_event(
         verdict=verdict,
     )
     store.table("events").insert(event.to_doc())
+    for hook in hooks:
+        hook(event)
     bus.publish(EventPublished(event.to_doc()))
     return event

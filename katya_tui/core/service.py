@@ -10,6 +10,7 @@ import asyncio
 import errno
 import logging
 from dataclasses import replace
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -19,6 +20,8 @@ from .api import health
 from .api.guard import make_guard
 from .bus import Bus
 from .facts import ServiceStarted, ServiceStopping, StoreRecovered
+from .events import publish_event
+from .models import Event
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class Service:
         self.store: Store | None = None
         self.port = settings.port
         self.components: list[Component] = []
+        self.event_hooks: list[Callable[[Event], None]] = []  # lossless listeners, e.g. the dispatcher's fan-out
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()
 
@@ -123,6 +127,11 @@ class Service:
         if self.store is not None:
             self.store.close()
             self.store = None
+
+    def publish_event(self, type: str, data: Any, *, source: str, **kw: Any) -> Event:
+        """Every source of events calls this; see `events.publish_event`. Await `store.commit()` to make it durable."""
+        assert self.store is not None, "the service is not started"
+        return publish_event(self.store, self.bus, type, data, source=source, hooks=self.event_hooks, **kw)
 
     def counts(self) -> dict[str, Any]:
         return self.store.counts() if self.store else {}
