@@ -26,6 +26,9 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+SERVICE: web.AppKey[Service] = web.AppKey("service")
+"""`request.app[SERVICE]` is the running Service, for route handlers."""
+
 
 class PortInUse(OSError):
     def __init__(self, host: str, port: int) -> None:
@@ -87,7 +90,7 @@ class Service:
             client_max_size=s.body_limit + 1024 * 1024,
             middlewares=[make_guard(s.token or "", s.host, lambda: self.port)],
         )
-        app["service"] = self
+        app[SERVICE] = self
         health.add_routes(app)
         self.components = self._components()
         for c in self.components:

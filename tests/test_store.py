@@ -1,0 +1,141 @@
+"""The journalled TinyDB store: API, durability, torn tails, compaction, retention, one owner."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tinydb import Query, TinyDB
+
+from katya_tui.core.store import Store, StoreLocked
+
+
+def test_tinydb_api_round_trips_through_reopen(tmp_path):
+    store = Store(tmp_path)
+    t = store.table("captures")
+    a = t.insert({"name": "a", "n": 1})
+    b = t.insert({"name": "b", "n": 2})
+    t.update({"n": 20}, Query().name == "b")
+    t.update(lambda d: d.update(seen=True), doc_ids=[a])
+    t.remove(doc_ids=[a])
+    t.insert({"name": "c", "n": 3})
+    store.close()
+
+    store = Store(tmp_path)
+    t = store.table("captures")
+    assert t.get(doc_id=a) is None
+    assert t.get(doc_id=b) == {"name": "b", "n": 20}
+    assert [d["name"] for d in t.newest(10)] == ["c", "b"]
+    assert t.insert({"name": "d"}) == 4  # ids keep growing after a reopen
+    store.close()
+
+
+def test_newest_pages_with_filter(tmp_path):
+    store = Store(tmp_path)
+    t = store.table("events")
+    for i in range(10):
+        t.insert({"i": i})
+    assert [d["i"] for d in t.newest(3, offset=2)] == [7, 6, 5]
+    assert [d["i"] for d in t.newest(2, where=lambda d: d["i"] % 2 == 0)] == [8, 6]
+    store.close()
+
+
+def test_torn_tail_is_cut_and_reported(tmp_path):
+    store = Store(tmp_path)
+    store.table("t").insert({"ok": 1})
+    store.close()
+    journal = next(tmp_path.glob("journal.*.jsonl"))
+    with open(journal, "ab") as f:
+        f.write(b'["t","p",2,{"half')  # a write cut short by a crash
+    store = Store(tmp_path)
+    assert store.report.torn_bytes == len(b'["t","p",2,{"half')
+    assert store.table("t").all() == [{"ok": 1}]
+    store.table("t").insert({"ok": 2})
+    store.close()
+    store = Store(tmp_path)
+    assert [d["ok"] for d in store.table("t").all()] == [1, 2]
+    assert store.report.torn_bytes == 0
+    store.close()
+
+
+def test_compaction_writes_a_plain_tinydb_snapshot(tmp_path):
+    store = Store(tmp_path)
+    t = store.table("webhooks")
+    for i in range(50):
+        t.insert({"i": i})
+    t.remove(doc_ids=[1, 2])
+    store.compact_sync()
+    t.insert({"i": "after"})
+    store.close()
+    assert sorted(p.name for p in tmp_path.glob("journal.*")) == ["journal.1.jsonl"]
+    plain = TinyDB(tmp_path / "db.json")
+    assert len(plain.table("webhooks")) == 48
+    plain.close()
+    store = Store(tmp_path)
+    assert len(store.table("webhooks")) == 49
+    assert "_meta" not in store.counts()
+    store.close()
+
+
+async def test_commit_compacts_in_background_and_loses_nothing(tmp_path):
+    store = Store(tmp_path, compact_min_bytes=5_000)
+    t = store.table("captures")
+    for i in range(300):
+        t.insert({"i": i, "pad": "y" * 100})
+        if i % 10 == 0:
+            await store.commit()
+    await store.commit()
+    await store.wait_compaction()
+    assert (tmp_path / "db.json").exists()
+    store.close()
+    store = Store(tmp_path)
+    assert sorted(d["i"] for d in store.table("captures").all()) == list(range(300))
+    store.close()
+
+
+async def test_concurrent_commits_are_grouped(tmp_path):
+    store = Store(tmp_path)
+    t = store.table("captures")
+    syncs = 0
+    real_write = store.journal._write
+
+    def counting_write(fd, data):
+        nonlocal syncs
+        syncs += 1
+        real_write(fd, data)
+
+    store.journal._write = counting_write
+
+    async def writer(w):
+        for i in range(20):
+            t.insert({"w": w, "i": i})
+            await store.commit()
+
+    await asyncio.gather(*(writer(w) for w in range(20)))
+    assert len(t) == 400
+    assert syncs < 400 / 2  # many writes share one fsync
+    store.close()
+
+
+def test_retention_prunes_oldest_first(tmp_path):
+    store = Store(tmp_path, caps={"captures": 100})
+    t = store.table("captures")
+    for i in range(250):
+        t.insert({"i": i})
+    kept = [d["i"] for d in t.all()]
+    assert 100 <= len(kept) <= 101 + 100 // 100
+    assert kept == sorted(kept) and kept[-1] == 249  # the newest stay
+    assert len(store.table("webhooks")) == 0  # uncapped tables are untouched
+    store.close()
+    store = Store(tmp_path, caps={"captures": 100})
+    assert [d["i"] for d in store.table("captures").all()] == kept
+    store.close()
+
+
+def test_second_owner_is_refused_with_a_clear_message(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(StoreLocked) as err:
+        Store(tmp_path)
+    assert "already using the data dir" in str(err.value) and "pid" in str(err.value)
+    store.close()
+    Store(tmp_path).close()  # released on close
