@@ -121,8 +121,9 @@ class JournaledTable(Table):
         """Newest first, stopping after `offset + limit` matches (no full scan for recent pages)."""
         out: list[dict[str, Any]] = []
         skipped = 0
-        for key in reversed(self._read_table()):
-            doc = self._read_table()[key]
+        raw = self._read_table()
+        for key in reversed(raw):
+            doc = raw[key]
             if where is not None and not where(doc):
                 continue
             if skipped < offset:
