@@ -1,0 +1,156 @@
+"""The verification flow for one scheme: headers, format, signature, timestamp, then duplicate id."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ._base import Headers, Parsed, Scheme, SigningConfigError
+from ._hmac import equal, mac
+from .diagnose import diagnose
+from .verdict import Verdict
+
+ADD_SECRET = "add one with --secret, or to the endpoint's secrets"
+
+
+def normalise(secrets: list | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """(label, secret) pairs, plain strings labelled ``#1``, ``#2``...; empty ones are dropped with a note."""
+    named, notes = [], []
+    for i, item in enumerate(secrets or [], 1):
+        label, value = (str(item[0]), item[1]) if isinstance(item, tuple | list) else (f"#{i}", item)
+        if not isinstance(value, str) or not value.strip():
+            notes.append(f"secret {label} is empty and was ignored")
+        else:
+            named.append((label, value))
+    return named, notes
+
+
+def _skew(scheme: Scheme, p: Parsed, now: float, tolerance: int) -> tuple[int | None, bool]:
+    """(now - timestamp, outside the window?)."""
+    if p.timestamp is None or scheme.window is None:
+        return None, False
+    skew = math.floor(now) - p.timestamp
+    stale = skew > tolerance if scheme.window == "past" else abs(skew) > tolerance
+    return skew, stale
+
+
+def _skew_lines(scheme: Scheme, p: Parsed, skew: int, tolerance: int) -> list[str]:
+    way = "past" if skew > 0 else "future"
+    cause = (
+        "the sender's clock is behind, or the request is a replay"
+        if skew > 0
+        else "the sender's clock is ahead"
+    )
+    only = ", past only" if scheme.window == "past" else ""
+    lines = [
+        f"clock skew of {abs(skew)} s: the timestamp is {abs(skew)} s in the {way} "
+        f"(window {tolerance} s{only}); {cause}"
+    ]
+    if len(p.ts_raw) == 13:
+        lines.append("the timestamp has 13 digits: milliseconds where seconds are expected")
+    return lines
+
+
+def _header_lines(p: Parsed) -> list[str]:
+    lines = [f"read: {', '.join(p.read)}"] if p.read else []
+    gone = p.missing + [f"{n} (optional)" for n in p.absent]
+    return lines + ([f"missing: {', '.join(gone)}"] if gone else [])
+
+
+def verify_one(
+    scheme: Scheme,
+    body: bytes,
+    headers: list[tuple[str, str]],
+    secrets: list,
+    now: float,
+    tolerance: int,
+    seen_ids: Callable[[str], bool] | None,
+    other_endpoints: dict[str, list[str]] | None,
+) -> Verdict:
+    """Verify one request under ``scheme``; pure apart from calling ``seen_ids``."""
+    p = scheme.parse(Headers(headers), bytes(body))
+    skew, stale = _skew(scheme, p, now, tolerance)
+    v = Verdict(
+        "",
+        scheme.name,
+        "",
+        msg_id=p.msg_id,
+        timestamp=p.timestamp,
+        skew_s=skew,
+        headers_read=list(p.read),
+        received=p.received,
+    )
+    named, notes = normalise(secrets)
+    if not named:
+        v.status = "unsigned"
+        v.reason = f"no secret configured, so the signature was not checked ({ADD_SECRET})"
+        sig_names = scheme.sig_headers or (scheme.sig_header,)
+        present = [n for n in p.read if n in sig_names]
+        seen = (
+            f"present in {present[0]} (not checked)"
+            if present
+            else f"absent (looked for {', '.join(sig_names)})"
+        )
+        v.diagnosis = [f"{scheme.name} signature {seen}", *_header_lines(p), *notes]
+        return v
+    keys = []
+    for label, secret in named:
+        try:
+            keys.append((label, scheme.key(secret)))
+        except SigningConfigError as e:
+            notes.append(f"secret {label} is unusable here: {e}")
+    contents = scheme.contents(p) if scheme.ready(p) else []
+    if keys and contents:
+        v.expected = scheme.fmt(mac(keys[0][1], contents[0][1]))
+    extra: list[str] = []
+    if p.missing:
+        v.status, v.reason = "missing", f"missing {', '.join(p.missing)}"
+    elif p.errors:
+        v.status, v.reason = "malformed", p.errors[0]
+    elif p.hint:
+        v.status, v.reason = p.hint
+    else:
+        found = next(
+            (
+                (label, what, d)
+                for label, key in keys
+                for what, c in contents
+                for d in [mac(key, c)]
+                if any(equal(d, s) for s in p.sigs)
+            ),
+            None,
+        )
+        if found is None:
+            v.status = "invalid"
+            v.reason = (
+                f"the signature matches none of the {len(named)} configured secret(s)"
+                if keys
+                else f"no configured secret is usable for {scheme.name}"
+            )
+        else:
+            label, what, digest = found
+            v.secret, v.expected = label, scheme.fmt(digest)
+            if stale:
+                v.status = "stale"
+                v.reason = (
+                    f"authentic (secret {label}) but the timestamp is {abs(skew)} s in the "  # type: ignore[arg-type]
+                    f"{'past' if skew > 0 else 'future'}, outside the {tolerance} s window"
+                )
+                extra = _skew_lines(scheme, p, skew, tolerance)  # type: ignore[arg-type]
+            elif p.msg_id is not None and seen_ids is not None and seen_ids(p.msg_id):
+                v.status = "duplicate"
+                v.reason = (
+                    f"authentic (secret {label}) but id {p.msg_id!r} was already seen within the window"
+                )
+                extra = [f"id {p.msg_id!r} repeats: a retry or a replay of a delivery already received"]
+            else:
+                v.status, v.reason = "valid", f"the signature matches {what} with secret {label}"
+                return v
+            v.diagnosis = extra + _header_lines(p)
+            return v
+    if stale:
+        extra = _skew_lines(scheme, p, skew, tolerance)  # type: ignore[arg-type]
+    v.diagnosis = (
+        diagnose(scheme, p, v.status, named, keys, other_endpoints) + extra + notes + _header_lines(p)
+    )
+    return v
