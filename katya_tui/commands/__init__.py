@@ -1,0 +1,1 @@
+"""Command-line tools of katya-tui, added to the main CLI."""
