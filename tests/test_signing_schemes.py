@@ -22,7 +22,11 @@ SIG_HEADER = {
     "slack": "X-Slack-Signature",
 }
 TS_SCHEMES = {"katya": "both", "standard": "both", "slack": "both", "stripe": "past"}
-TS_HEADER = {"katya": "X-Katya-Timestamp", "standard": "webhook-timestamp", "slack": "X-Slack-Request-Timestamp"}
+TS_HEADER = {
+    "katya": "X-Katya-Timestamp",
+    "standard": "webhook-timestamp",
+    "slack": "X-Slack-Request-Timestamp",
+}
 ID_SCHEMES = ("katya", "standard", "github", "shopify", "stripe")
 ZERO_HEX = "0" * 64
 ZERO_B64 = base64.b64encode(bytes(32)).decode()
