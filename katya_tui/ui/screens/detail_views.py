@@ -1,0 +1,236 @@
+"""What the detail screen shows, as Textual markup and Rich renderables built from stored documents.
+
+Pure functions of the documents (and a clock for countdowns); the screen only places them in tabs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.syntax import Syntax
+from textual.markup import escape
+
+from ...core.service import Service
+from ..badges import state_badge, verdict_badge
+from ..diff import attempt_lines, body_kind, capture_body, hexdump, request_lines
+from .dialogs import find_doc
+
+TEXT_LIMIT = 128 * 1024  # bytes of a body shown inline; `o` opens all of it in the pager
+HEX_LIMIT = 4 * 1024
+
+
+@dataclass
+class DetailData:
+    """A capture, the event it became, and that event's deliveries, found from any one of them."""
+
+    kind: str
+    id: str
+    capture: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        if self.kind == "capture":
+            return self.capture is not None
+        if self.kind == "event":
+            return self.event is not None
+        return bool(self.deliveries)
+
+    @property
+    def delivery(self) -> dict[str, Any] | None:
+        return self.deliveries[0] if self.kind == "delivery" and self.deliveries else None
+
+
+def load(service: Service, kind: str, id: str) -> DetailData:
+    d = DetailData(kind, id)
+    if kind == "capture":
+        d.capture = find_doc(service, "captures", id)
+    elif kind == "event":
+        d.event = find_doc(service, "events", id)
+    elif kind == "delivery":
+        delivery = find_doc(service, "deliveries", id)
+        d.deliveries = [delivery] if delivery else []
+        if delivery:
+            d.event = find_doc(service, "events", delivery.get("event_id") or "")
+    if d.capture and d.capture.get("event_id") and d.event is None:
+        d.event = find_doc(service, "events", d.capture["event_id"])
+    if d.event and d.event.get("capture_id") and d.capture is None:
+        d.capture = find_doc(service, "captures", d.event["capture_id"])
+    if d.event and kind != "delivery" and service.store is not None:
+        eid = d.event["id"]
+        d.deliveries = list(reversed(service.store.table("deliveries").newest(50, where=lambda x: x.get("event_id") == eid)))
+    for dl in d.deliveries:
+        wid = dl.get("webhook_id") or ""
+        if wid not in d.webhooks:
+            d.webhooks[wid] = find_doc(service, "webhooks", wid) or {}
+    return d
+
+
+def fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+
+
+def kv(rows: list[tuple[str, Any]]) -> str:
+    """`key  value` lines, keys bold and padded; values escaped (None shown as -)."""
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"[b]{k:<{width}}[/b]  {escape(str(v)) if v is not None else '-'}" for k, v in rows)
+
+
+def headers_markup(headers: list[list[str]] | None) -> str:
+    if not headers:
+        return "[$text-muted](no headers)[/]"
+    return "\n".join(f"[$text-primary]{escape(n)}[/]: {escape(v)}" for n, v in headers)
+
+
+def body_renderable(data: bytes, *, truncated: bool = False) -> Syntax | str:
+    """JSON pretty-printed and highlighted, text as is, binary as a hex dump; long bodies cut for display."""
+    kind = body_kind(data)
+    note = "\n[$text-warning]the body was cut at the body limit when it was received[/]" if truncated else ""
+    if kind == "empty":
+        return "[$text-muted](empty body)[/]" + note
+    if kind == "binary":
+        return f"[$text-muted]binary, {len(data):,} bytes[/]\n" + escape("\n".join(hexdump(data, HEX_LIMIT))) + note
+    if len(data) > TEXT_LIMIT:
+        shown = data[:TEXT_LIMIT].decode("utf-8", "replace")
+        return escape(shown) + f"\n[$text-warning]… {len(data) - TEXT_LIMIT:,} more bytes: o opens it all[/]"
+    text = data.decode("utf-8")
+    if kind == "json":
+        pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+        return Syntax(pretty, "json", theme="ansi_dark", background_color="default", word_wrap=True)
+    return escape(text) + note
+
+
+def request_summary(c: dict[str, Any]) -> str:
+    q = c.get("query") or ""
+    rows = [("received", fmt_time(c.get("received_at"))), ("endpoint", c.get("endpoint")),
+            ("from", c.get("remote")), ("size", f"{c.get('body_size', 0):,} bytes"),
+            ("sha256", c.get("body_sha256")), ("event", c.get("event_id"))]
+    if c.get("replay_of"):
+        rows.append(("replay of", c["replay_of"]))
+    line = f"[b]{escape(c.get('method') or '')} {escape((c.get('path') or '/') + (f'?{q}' if q else ''))}[/b]"
+    return line + "\n" + kv(rows)
+
+
+def signature_markup(c: dict[str, Any]) -> str:
+    v = c.get("verdict")
+    if not v:
+        return "[$text-muted]this request was not verified[/]"
+    rows = [("scheme", v.get("scheme")), ("secret", v.get("secret")), ("message id", v.get("msg_id")),
+            ("timestamp", v.get("timestamp")),
+            ("clock skew", f"{v['skew_s']} s" if v.get("skew_s") is not None else None),
+            ("headers read", ", ".join(v.get("headers_read") or []) or None)]
+    parts = [f"{verdict_badge(v.get('status'))}  {escape(v.get('reason') or '')}", "", kv(rows)]
+    if v.get("expected") or v.get("received"):
+        parts += ["", "[b]expected[/b]  " + escape(str(v.get("expected") or "-")),
+                  "[b]received[/b]  " + escape(str(v.get("received") or "-"))]
+    if v.get("diagnosis"):
+        parts += ["", "[b]diagnosis[/b]", *(f"  • {escape(line)}" for line in v["diagnosis"])]
+    return "\n".join(parts)
+
+
+def event_markup(e: dict[str, Any]) -> str:
+    return kv([("type", e.get("type")), ("id", e.get("id")), ("source", e.get("source")),
+               ("created", fmt_time(e.get("created_at"))), ("capture", e.get("capture_id")),
+               ("verdict", e.get("verdict"))])
+
+
+def answer_markup(r: dict[str, Any] | None, *, what: str, none: str) -> str:
+    """The response katya-tui sent, or the forward target's answer."""
+    if not r:
+        return f"[$text-muted]{none}[/]"
+    status = r.get("status")
+    outcome = f"HTTP {status}" if status is not None else f"no answer ({r.get('error_class') or 'error'})"
+    rows = [("to", r.get("url")), ("latency", f"{r['latency_ms']:.1f} ms" if r.get("latency_ms") is not None else None),
+            ("error", r.get("error_class")), ("reason", r.get("reason"))]
+    rows = [(k, v) for k, v in rows if v is not None]
+    return f"[b]{what}: {escape(outcome)}[/b]\n" + kv(rows) + "\n\n" + headers_markup(r.get("headers"))
+
+
+def answer_body(r: dict[str, Any] | None) -> Syntax | str:
+    body = (r or {}).get("body")
+    if isinstance(body, str | bytes):
+        return body_renderable(body.encode("utf-8") if isinstance(body, str) else body)
+    return body_renderable(json.dumps(body).encode()) if body is not None else ""
+
+
+def delivery_markup(dl: dict[str, Any], webhook: dict[str, Any], now: float) -> str:
+    name = webhook.get("name") or dl.get("webhook_id")
+    head = (f"[b]{escape(str(name))}[/b] → {escape(dl.get('url') or '')}   {state_badge(dl.get('state'))}"
+            f"   [$text-muted]{escape(dl.get('id') or '')}[/]")
+    attempts = dl.get("attempts") or []
+    info = [f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}",
+            f"inbound signature {verdict_badge(dl.get('verdict'))}" if dl.get("verdict") else ""]
+    nxt = dl.get("next_attempt_at")
+    if dl.get("state") == "pending" and nxt is not None:
+        info.append(f"[$text-warning]next attempt in {max(0, nxt - now):.0f} s[/]")
+    return head + "\n" + "   ".join(x for x in info if x)
+
+
+def attempt_markup(a: dict[str, Any]) -> str:
+    status = a.get("status_code")
+    ok = status is not None and 200 <= status < 300
+    colour = "$text-success" if ok else "$text-error"
+    outcome = f"HTTP {status}" if status is not None else f"no response: {a.get('error_class') or 'error'}"
+    latency = f"{a['latency_ms']:.0f} ms" if a.get("latency_ms") is not None else "-"
+    extra = "  [$text-muted](resend)[/]" if a.get("manual") else ""
+    cells = [f"#{a.get('n')}", fmt_time(a.get("started_at")), f"[{colour}]{escape(outcome)}[/]", latency,
+             escape(a.get("error_class") or ""), escape(a.get("reason") or "")]
+    line = "  " + "  ".join(c for c in cells if c) + extra
+    resp = a.get("response_headers") or []
+    if resp:
+        line += "\n" + "\n".join(f"      [$text-primary]{escape(n)}[/]: {escape(v)}" for n, v in resp)
+    body = a.get("response_body") or ""
+    if body:
+        shown = body if len(body) <= 2000 else body[:2000] + f"… ({len(body) - 2000:,} more characters)"
+        line += "\n      " + escape(shown).replace("\n", "\n      ")
+    return line
+
+
+def title_markup(d: DetailData) -> str:
+    if not d.found:
+        return f"[$text-error]no {d.kind} {escape(d.id)} in the store (pruned, or not yet written)[/]"
+    bits = [f"[b]{d.kind}[/b] {escape(d.id)}"]
+    if d.capture:
+        c = d.capture
+        bits += [f"{escape(c.get('method') or '')} {escape(c.get('path') or '')}",
+                 verdict_badge((c.get("verdict") or {}).get("status"))]
+    if d.event:
+        bits.append(f"[$text-primary]{escape(d.event.get('type') or '')}[/]")
+    if d.delivery:
+        bits.append(state_badge(d.delivery.get("state")))
+    return "  ·  ".join(bits)
+
+
+def plain_text(d: DetailData) -> str:
+    """Everything known about the item as plain text, for the pager."""
+    out: list[str] = [f"{d.kind} {d.id}", ""]
+    if d.capture:
+        out += ["== request ==", *request_lines(d.capture), "", "== signature ==",
+                json.dumps(d.capture.get("verdict"), indent=2), "", "== response ==",
+                json.dumps(d.capture.get("response"), indent=2), "", "== forward ==",
+                json.dumps(d.capture.get("forward"), indent=2), ""]
+    if d.event:
+        out += ["== event ==", json.dumps(d.event, indent=2, ensure_ascii=False), ""]
+    for dl in d.deliveries:
+        out += [f"== delivery {dl.get('id')} → {dl.get('url')} ({dl.get('state')}) =="]
+        for a in dl.get("attempts") or []:
+            out += [*attempt_lines(a), ""]
+    return "\n".join(out)
+
+
+def event_data(e: dict[str, Any]) -> bytes:
+    return json.dumps(e.get("data"), indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def body_for_copy(d: DetailData) -> bytes | None:
+    """The request body when there is a capture, else the event's data as JSON."""
+    if d.capture:
+        return capture_body(d.capture)
+    return event_data(d.event) if d.event else None
