@@ -112,8 +112,8 @@ class Parsed:
         else:
             self.errors.append(f"{name} is not a Unix time in whole seconds: {raw[:40]!r}")
 
-    def add_token(self, raw: str, enc: str, where: str, strict: bool = True) -> bool:
-        """Decode one signature token; record candidates and, when strict, format errors. True when good."""
+    def add_token(self, raw: str, enc: str, where: str, strict: bool = True) -> bytes | None:
+        """Decode one signature token; record candidates and, when strict, format errors. The digest or None."""
         good = decode(raw, enc)
         alt = decode(raw, other(enc))
         if good is not None:
@@ -121,13 +121,13 @@ class Parsed:
         if alt is not None:
             self.candidates.append((alt, ENC_LABEL[other(enc)]))
         if good is not None:
-            return True
+            return good
         if alt is not None:
             msg = f"the signature in {where} is {ENC_LABEL[other(enc)]} where {ENC_LABEL[enc]} was expected"
         else:
             msg = f"the signature in {where} is not {ENC_LABEL[enc]} of a SHA-256 digest: {raw[:24]!r}"
         (self.errors if strict else self.notes).append(msg)
-        return False
+        return None
 
 
 def parse_single(p: Parsed, where: str, value: str, prefix: str, enc: str) -> None:
@@ -168,8 +168,9 @@ def parse_single(p: Parsed, where: str, value: str, prefix: str, enc: str) -> No
         raw = m[3]
     else:
         raw = tok
-    if p.add_token(raw, enc, where) and len(p.errors) == n_err:
-        p.sigs.append(decode(raw, enc))  # type: ignore[arg-type]
+    digest = p.add_token(raw, enc, where)
+    if digest is not None and len(p.errors) == n_err:
+        p.sigs.append(digest)
 
 
 class Scheme:

@@ -133,10 +133,10 @@ def verify_one(
             if stale:
                 v.status = "stale"
                 v.reason = (
-                    f"authentic (secret {label}) but the timestamp is {abs(skew)} s in the "  # type: ignore[arg-type]
+                    f"authentic (secret {label}) but the timestamp is {abs(skew)} s in the "
                     f"{'past' if skew > 0 else 'future'}, outside the {tolerance} s window"
                 )
-                extra = _skew_lines(scheme, p, skew, tolerance)  # type: ignore[arg-type]
+                extra = _skew_lines(scheme, p, skew, tolerance)
             elif p.msg_id is not None and seen_ids is not None and seen_ids(p.msg_id):
                 v.status = "duplicate"
                 v.reason = (
@@ -149,7 +149,7 @@ def verify_one(
             v.diagnosis = extra + _header_lines(p)
             return v
     if stale:
-        extra = _skew_lines(scheme, p, skew, tolerance)  # type: ignore[arg-type]
+        extra = _skew_lines(scheme, p, skew, tolerance)
     v.diagnosis = (
         diagnose(scheme, p, v.status, named, keys, other_endpoints) + extra + notes + _header_lines(p)
     )

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ._base import Headers, Parsed, Scheme, Signed, SigningConfigError
-from ._hmac import B64, b64_key, decode, encode, mac, text_key
+from ._hmac import B64, b64_key, encode, mac, text_key
 
 
 class Standard(Scheme):
@@ -68,8 +68,9 @@ class Standard(Scheme):
                 p.add_token(tok, B64, sig_h, strict=False)
                 bad += 1
             elif ver == "v1":
-                if p.add_token(val, B64, sig_h, strict=False):
-                    p.sigs.append(decode(val, B64))  # type: ignore[arg-type]
+                digest = p.add_token(val, B64, sig_h, strict=False)
+                if digest is not None:
+                    p.sigs.append(digest)
                 else:
                     bad += 1
             else:

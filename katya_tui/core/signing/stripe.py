@@ -8,7 +8,7 @@ not limited). A header carrying only ``v0`` entries is refused as a downgrade. T
 from __future__ import annotations
 
 from ._base import Headers, Parsed, Scheme, Signed
-from ._hmac import HEX, decode, encode, mac
+from ._hmac import HEX, encode, mac
 
 NAME = "Stripe-Signature"
 
@@ -44,8 +44,9 @@ class Stripe(Scheme):
             elif k == "t":
                 ts.append(val)
             elif k == "v1":
-                if p.add_token(val, HEX, NAME, strict=False):
-                    p.sigs.append(decode(val, HEX))  # type: ignore[arg-type]
+                digest = p.add_token(val, HEX, NAME, strict=False)
+                if digest is not None:
+                    p.sigs.append(digest)
                 else:
                     bad += 1
             elif k == "v0":
