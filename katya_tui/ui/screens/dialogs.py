@@ -151,7 +151,7 @@ class EventTypePicker(ModalScreen[str | None]):
         words = text.lower().split()
         return [
             Option(Text.assemble((t.name, "bold"), "  ", (t.description, "dim")), id=t.name)
-            for t in EVENT_TYPES
+            for t in EVENT_TYPES.values()
             if all(w.rstrip("*") in f"{t.name} {t.description}".lower() for w in words)
         ]
 
