@@ -98,3 +98,10 @@ def serve(ctx: click.Context, **options: Any) -> None:
     settings = settings_from(ctx, options)
     log_to_file(settings.data_dir)
     asyncio.run(serve_main(settings))
+
+
+# Tools: each lives in katya_tui/commands/ and is registered here.
+from .commands.sign_verify import sign, verify  # noqa: E402
+
+main.add_command(sign)
+main.add_command(verify)
