@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from tinydb import Query, TinyDB
 
-from katya_tui.core.store import Store, StoreLocked
+from katya_tui.core.store import Store, StoreLocked, StoreReadOnly
 
 
 def test_tinydb_api_round_trips_through_reopen(tmp_path):
@@ -139,3 +139,20 @@ def test_second_owner_is_refused_with_a_clear_message(tmp_path):
     assert "already using the data dir" in str(err.value) and "pid" in str(err.value)
     store.close()
     Store(tmp_path).close()  # released on close
+
+
+def test_readonly_reader_beside_the_owner_sees_commits_and_repairs_nothing(tmp_path):
+    owner = Store(tmp_path)
+    owner.table("captures").insert({"n": 1})
+    owner.flush()
+    journal = next(tmp_path.glob("journal.*.jsonl"))
+    with open(journal, "ab") as f:
+        f.write(b'["captures","p",2,{"n"')  # a write the owner is still completing
+    size = journal.stat().st_size
+    reader = Store(tmp_path, readonly=True)
+    assert [d["n"] for d in reader.table("captures").all()] == [1]
+    assert journal.stat().st_size == size  # the reader cut nothing
+    with pytest.raises(StoreReadOnly):
+        reader.table("captures").insert({"n": 3})
+    reader.close()
+    owner.close()

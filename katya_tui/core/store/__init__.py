@@ -1,6 +1,6 @@
 """Durable TinyDB: snapshot + journal, group commit, compaction, retention, one owner per data dir."""
 
 from .lock import StoreLocked
-from .store import Store
+from .store import Store, StoreReadOnly
 
-__all__ = ["Store", "StoreLocked"]
+__all__ = ["Store", "StoreLocked", "StoreReadOnly"]

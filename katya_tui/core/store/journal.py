@@ -24,8 +24,9 @@ class ReplayReport:
     torn_file: str | None = None
 
 
-def replay(path: Path, apply, report: ReplayReport) -> bool:
-    """Apply each record of `path` in order; cut a torn or corrupt tail. Returns False when a tail was cut."""
+def replay(path: Path, apply, report: ReplayReport, *, cut: bool = True) -> bool:
+    """Apply each record of `path` in order; cut a torn or corrupt tail (unless `cut` is False: a reader that
+    does not own the store leaves a tail that its writer may still be completing). False when a tail was found."""
     data = path.read_bytes()
     pos = 0
     end = len(data)
@@ -43,6 +44,8 @@ def replay(path: Path, apply, report: ReplayReport) -> bool:
     if pos < end:
         report.torn_bytes += end - pos
         report.torn_file = path.name
+        if not cut:
+            return False
         with open(path, "r+b") as f:
             f.truncate(pos)
             os.fsync(f.fileno())

@@ -32,6 +32,14 @@ META = "_meta"
 _JOURNAL_RE = re.compile(r"^journal\.(\d+)\.jsonl$")
 
 
+class StoreReadOnly(RuntimeError):
+    pass
+
+
+def _refuse_write(record: Any) -> None:
+    raise StoreReadOnly("this store was opened read-only")
+
+
 class Store:
     """Owns the data dir's database. Writes are synchronous in memory; `await commit()` makes them durable."""
 
@@ -43,13 +51,16 @@ class Store:
         fsync: bool = True,
         compact_min_bytes: int = 64 * 1024 * 1024,
         lock: bool = True,
+        readonly: bool = False,
     ) -> None:
+        """`readonly` opens a store that another process may own (for exports): no lock, no journal, no repair."""
         self.data_dir = Path(data_dir)
         self.caps = dict(caps or {})
         self.compact_min_bytes = compact_min_bytes
         self.report = ReplayReport()
         self._fsync = fsync
-        self._lock = DataDirLock(self.data_dir) if lock else None
+        self.readonly = readonly
+        self._lock = DataDirLock(self.data_dir) if lock and not readonly else None
         self._compacting: asyncio.Task | None = None
         self._snapshot_size = 0
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +69,7 @@ class Store:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # loading makes ~10 objects a document; collecting them midway triples the open time
         try:
-            tables, self.generation = self._load()
+            tables, self.generation = self._load_retrying() if readonly else self._load()
         except BaseException:
             if self._lock:
                 self._lock.release()
@@ -66,8 +77,13 @@ class Store:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        self.journal = Journal(self._journal_path(self.generation), fsync=fsync)
-        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=self.journal.append)
+        if readonly:
+            self.journal = None  # type: ignore[assignment]
+            append = _refuse_write
+        else:
+            self.journal = Journal(self._journal_path(self.generation), fsync=fsync)
+            append = self.journal.append
+        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append)
         for name in tables:
             self.table(name)
         gc.freeze()  # long-lived documents: keep them out of full collections
@@ -76,6 +92,15 @@ class Store:
 
     def _journal_path(self, gen: int) -> Path:
         return self.data_dir / f"journal.{gen}.jsonl"
+
+    def _load_retrying(self) -> tuple[dict[str, dict[str, Any]], int]:
+        """A reader may race its writer's compaction (a journal deleted under it): read again."""
+        for _ in range(4):
+            try:
+                return self._load()
+            except FileNotFoundError:
+                self.report = ReplayReport()
+        return self._load()
 
     def _load(self) -> tuple[dict[str, dict[str, Any]], int]:
         tables: dict[str, dict[str, Any]] = {}
@@ -103,10 +128,11 @@ class Store:
         gen = first_gen
         for g, path in journals:
             if g < first_gen:
-                path.unlink()  # covered by the snapshot; left behind by a crash after the rename
+                if not self.readonly:
+                    path.unlink()  # covered by the snapshot; left behind by a crash after the rename
                 continue
             gen = g
-            if not replay(path, apply, self.report):
+            if not replay(path, apply, self.report, cut=not self.readonly):
                 log.warning("cut a torn journal tail: %d bytes in %s", self.report.torn_bytes, path.name)
         return tables, gen
 
@@ -186,7 +212,8 @@ class Store:
 
     def close(self) -> None:
         """Flush every write and release the data dir."""
-        self.journal.close()
+        if self.journal is not None:
+            self.journal.close()
         if self._lock:
             self._lock.release()
             self._lock = None
