@@ -1,0 +1,206 @@
+"""Outbound HTTP for deliveries, forwards and replays: one fast httpx client, one `send` that never raises.
+
+`make_client()` is an `httpx.AsyncClient` over the `httpx-aiohttp` transport (httpx's own pool is 3-10x slower
+here, DESIGN.md section 3), with redirects never followed and a slot count in front of the pool: a request that
+finds no free slot within `pool_timeout` is reported `sent=False` (not an attempt) instead of waiting forever.
+`send()` turns every network failure into an `OutboundResult` with an error class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+from multidict import CIMultiDict
+
+BODY_CAP = 64 * 1024
+BASE64_MARK = "base64:"
+# Recomputed from the body and the URL; passing the originals on would break the request.
+_DROPPED = frozenset({"content-length", "transfer-encoding", "host", "connection", "keep-alive"})
+_BAD_URL = (httpx.UnsupportedProtocol, httpx.InvalidURL, aiohttp.InvalidURL,
+            getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))
+_NO_AUTO = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+
+
+@dataclass
+class OutboundResult:
+    """What one request got: a status (None when no answer), or an error class and reason."""
+
+    status: int | None
+    headers: list[list[str]] = field(default_factory=list)
+    body: str = ""  # first 64 KB: text when UTF-8, else "base64:<...>"
+    latency_ms: float = 0.0
+    error_class: str | None = None  # refused | dns | tls | timeout | reset | protocol
+    reason: str = ""
+    sent: bool = True  # False: no pool slot was free in time; the request never left (not an attempt)
+    truncated: bool = False  # the response body was longer than 64 KB
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0) -> httpx.AsyncClient:
+    """A client for `send`: aiohttp transport, no redirects, no cookies, no env proxies, at most `max_connections`
+    requests in flight (the rest wait up to `pool_timeout` s for a slot, then are reported not sent)."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=limits.keepalive_expiry)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+
+    client = httpx.AsyncClient(
+        transport=AiohttpTransport(limits=limits, trust_env=False, client=session),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=30.0,
+    )
+    client.katya_slots = asyncio.Semaphore(max_connections)  # type: ignore[attr-defined]
+    client.katya_pool_timeout = pool_timeout  # type: ignore[attr-defined]
+    return client
+
+
+def _clean(headers: list[tuple[str, str]] | list[list[str]]) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in headers if str(k).lower() not in _DROPPED]
+
+
+def body_text(data: bytes) -> str:
+    """UTF-8 text as is, anything else as `base64:` + base64 (a cut in the middle of a character stays text)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8")
+        return BASE64_MARK + base64.b64encode(data).decode("ascii")
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(error class, one-line reason) for a failed request, looking through the exception's causes."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    reason = next((f"{type(e).__name__}: {e}" for e in chain if str(e)), type(exc).__name__)
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", socket.gaierror)
+    rules: list[tuple[str, Any]] = [
+        ("dns", (dns_error, socket.gaierror)),
+        ("tls", (aiohttp.ClientSSLError, ssl.SSLError)),
+        ("refused", ConnectionRefusedError),
+        ("reset", (ConnectionResetError, BrokenPipeError, aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError)),
+        ("timeout", (TimeoutError, httpx.TimeoutException)),
+    ]
+    for name, kinds in rules:
+        if any(isinstance(e, kinds) for e in chain):
+            return name, reason
+    for e in chain:
+        if isinstance(e, aiohttp.ClientConnectorError):
+            return ("refused" if e.errno in (errno.ECONNREFUSED,) else "reset"), reason
+    return "protocol", reason
+
+
+def _aiohttp_session(client: httpx.AsyncClient) -> aiohttp.ClientSession | None:
+    """The aiohttp session under a `make_client()` client (None for any other httpx client)."""
+    transport = getattr(client, "_transport", None)
+    if not isinstance(transport, AiohttpTransport):
+        return None
+    if not isinstance(transport.client, aiohttp.ClientSession):
+        transport.client = transport.get_client()
+    return transport.client
+
+
+async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
+    kept: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        kept.append(chunk)
+        size += len(chunk)
+        if size > BODY_CAP:
+            break
+    return b"".join(kept)[:BODY_CAP], size > BODY_CAP
+
+
+async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, headers: list[tuple[str, str]],
+                       body: bytes) -> OutboundResult:  # fmt: skip
+    """The fast path: aiohttp directly, headers exactly as given (order, case, repeats), no automatic ones
+    but Host and Content-Length."""
+    async with session.request(method, url, data=body or None, headers=CIMultiDict(headers),
+                               skip_auto_headers=_NO_AUTO, allow_redirects=False, auto_decompress=False,
+                               compress=None) as response:  # fmt: skip
+        data, cut = await _read_capped(response.content.iter_any())
+        return OutboundResult(
+            status=response.status,
+            headers=[[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.raw_headers],
+            body=body_text(data),
+            reason=f"{response.status} {response.reason or ''}".strip(),
+            truncated=cut,
+        )
+
+
+async def _via_httpx(client: httpx.AsyncClient, method: str, url: str, headers: list[tuple[str, str]],
+                     body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
+    """Any other httpx client (used by the benchmark to compare pools)."""
+    request = client.build_request(method, url, headers=headers, content=body or None,
+                                   timeout=httpx.Timeout(timeout, pool=None))  # fmt: skip
+    response = await client.send(request, stream=True, follow_redirects=False)
+    try:
+        data, cut = await _read_capped(response.aiter_raw())
+    finally:
+        await response.aclose()
+    return OutboundResult(
+        status=response.status_code,
+        headers=[[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.headers.raw],
+        body=body_text(data),
+        reason=f"{response.status_code} {response.reason_phrase}".strip(),
+        truncated=cut,
+    )
+
+
+async def send(client: httpx.AsyncClient, method: str, url: str,
+               headers: list[tuple[str, str]] | list[list[str]], body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
+    """Send one request with an overall deadline of `timeout` s; never raises for network errors.
+
+    Content-Length, Transfer-Encoding and Host are recomputed from the body and the URL. Redirects are not
+    followed (a 3xx is returned as is). The response body is kept up to 64 KB (raw bytes, not decompressed).
+    """
+    slots: asyncio.Semaphore | None = getattr(client, "katya_slots", None)
+    if slots is not None:
+        try:
+            async with asyncio.timeout(getattr(client, "katya_pool_timeout", None)):
+                await slots.acquire()
+        except TimeoutError:
+            return OutboundResult(None, sent=False, reason="no free connection in the pool: not sent")
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            session = _aiohttp_session(client)
+            if session is not None:
+                result = await _via_aiohttp(session, method, url, _clean(headers), body)
+            else:
+                result = await _via_httpx(client, method, url, _clean(headers), body, timeout)
+    except _BAD_URL as exc:
+        return OutboundResult(None, latency_ms=_ms(started), error_class="protocol", reason=f"bad URL: {exc}")
+    except (httpx.HTTPError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+        error_class, reason = classify(exc)
+        if error_class == "timeout" and not str(exc):
+            reason = f"no complete answer within {timeout:g} s"
+        return OutboundResult(None, latency_ms=_ms(started), error_class=error_class, reason=reason)
+    finally:
+        if slots is not None:
+            slots.release()
+    result.latency_ms = _ms(started)
+    return result
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
