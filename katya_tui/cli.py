@@ -105,3 +105,6 @@ from .commands.sign_verify import sign, verify  # noqa: E402
 
 main.add_command(sign)
 main.add_command(verify)
+from .commands.export import export  # noqa: E402
+
+main.add_command(export)

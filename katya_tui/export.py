@@ -1,0 +1,146 @@
+"""Exports of the store: JSON lines, HAR 1.2, curl scripts and pytest fixture modules.
+
+Credentials in captured headers (Authorization, cookies, API keys) and subscription secrets are masked unless
+the caller asks for them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from .core.models import decode_body, iso
+from .ui.curl import request_url, to_curl
+
+KINDS = ("captures", "events", "deliveries", "webhooks")
+FORMATS = {"jsonl": KINDS, "har": ("captures",), "curl": ("captures",), "pytest": ("captures",)}
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"})
+MASK = "***"
+_SINCE = re.compile(r"^(\d+)([smhd])$")
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """`10m`, `2h`, `1d`, `30s`, or an ISO 8601 time → Unix seconds."""
+    now = time.time() if now is None else now
+    m = _SINCE.match(text.strip())
+    if m:
+        return now - int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    from datetime import UTC, datetime
+
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"since: expected 10m, 2h, 1d or an ISO 8601 time, got {text!r}") from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def masked(doc: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A copy of `doc` with credentials replaced by `***`."""
+    doc = dict(doc)
+    if kind == "captures":
+        doc["headers"] = [[n, MASK if n.lower() in SECRET_HEADERS else v] for n, v in doc.get("headers") or []]
+    elif kind == "webhooks" and doc.get("secret"):
+        doc["secret"] = MASK
+    return doc
+
+
+def jsonl(docs: Iterable[dict[str, Any]]) -> Iterator[str]:
+    for doc in docs:
+        yield orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
+
+
+def har(captures: list[dict[str, Any]], base_url: str) -> str:
+    """One HAR 1.2 log; bodies that are not UTF-8 are base64 with `encoding: base64`."""
+    entries = []
+    for c in captures:
+        headers = [{"name": n, "value": v} for n, v in c.get("headers") or []]
+        ctype = next((v for n, v in c.get("headers") or [] if n.lower() == "content-type"), "")
+        post: dict[str, Any] = {"mimeType": ctype, "text": c.get("body") or ""}
+        if c.get("body_encoding") == "base64":
+            post["encoding"] = "base64"
+        resp = c.get("response") or {}
+        entries.append({
+            "startedDateTime": iso(c.get("received_at")),
+            "time": resp.get("latency_ms") or 0,
+            "request": {
+                "method": c.get("method", "GET"),
+                "url": request_url(c, base_url),
+                "httpVersion": "HTTP/1.1",
+                "headers": headers,
+                "queryString": [{"name": k, "value": v} for k, v in parse_qsl(c.get("query") or "", True)],
+                "cookies": [],
+                "headersSize": -1,
+                "bodySize": c.get("body_size", 0),
+                "postData": post,
+            },
+            "response": {
+                "status": resp.get("status", 0),
+                "statusText": "",
+                "httpVersion": "HTTP/1.1",
+                "headers": [{"name": n, "value": v} for n, v in _pairs(resp.get("headers"))],
+                "cookies": [],
+                "content": {"size": len(str(resp.get("body", ""))), "mimeType": "", "text": str(resp.get("body", ""))},
+                "redirectURL": "",
+                "headersSize": -1,
+                "bodySize": -1,
+            },
+            "cache": {},
+            "timings": {"send": 0, "wait": resp.get("latency_ms") or 0, "receive": 0},
+            "comment": f"katya-tui capture {c.get('id')} verdict {(c.get('verdict') or {}).get('status', '-')}",
+        })
+    log = {"log": {"version": "1.2", "creator": {"name": "katya-tui", "version": "0.1.0"}, "entries": entries}}
+    return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _pairs(headers: Any) -> list[tuple[str, str]]:
+    if isinstance(headers, dict):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(p[0]), str(p[1])) for p in headers or []]
+
+
+def curl_script(captures: list[dict[str, Any]], base_url: str) -> str:
+    lines = ["#!/usr/bin/env bash", "# Requests captured by katya-tui, sent again with the same bytes.", "set -eu", ""]
+    for c in captures:
+        lines.append(f"# {c.get('id')}  {c.get('method')} {c.get('path')}  {iso(c.get('received_at'))}")
+        lines.append(to_curl(c, base_url))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def pytest_module(captures: list[dict[str, Any]]) -> str:
+    """A module defining `CAPTURES` and a parametrised `katya_capture` fixture with the exact bytes."""
+    out = [
+        '"""Requests captured by katya-tui, as pytest fixtures: `def test_x(katya_capture): ...`."""',
+        "",
+        "import pytest",
+        "",
+        "CAPTURES = [",
+    ]
+    for c in captures:
+        body = decode_body(c.get("body") or "", c.get("body_encoding") or "utf8")
+        item = {
+            "id": c.get("id"),
+            "method": c.get("method"),
+            "path": c.get("path"),
+            "query": c.get("query") or "",
+            "headers": [tuple(h) for h in c.get("headers") or []],
+            "verdict": (c.get("verdict") or {}).get("status"),
+        }
+        fields = ", ".join(f"{k!r}: {v!r}" for k, v in item.items())
+        out.append(f"    {{{fields}, 'body': {body!r}}},")
+    out += [
+        "]",
+        "",
+        "",
+        '@pytest.fixture(params=CAPTURES, ids=[c["id"] for c in CAPTURES])',
+        "def katya_capture(request):",
+        '    """One captured request: method, path, query, headers (in order), body (bytes), verdict."""',
+        "    return request.param",
+        "",
+    ]
+    return "\n".join(out)

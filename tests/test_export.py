@@ -1,0 +1,97 @@
+"""`katya-tui export`: every format, filters, masking, and reading beside a running owner."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from katya_tui.cli import main
+from katya_tui.core.models import Capture, encode_body
+from katya_tui.core.store import Store
+
+
+def _capture(i: int, body: bytes, endpoint: str = "stripe", verdict: str = "valid") -> dict:
+    text, enc = encode_body(body)
+    return Capture(
+        id=f"cap_{i}", endpoint=endpoint, method="POST", path=f"/hooks/{endpoint}", query="a=1",
+        headers=[["Content-Type", "application/json"], ["Authorization", "Bearer sender-credential"]],
+        body=text, body_encoding=enc, body_size=len(body), body_sha256="-", truncated=False,
+        remote="127.0.0.1", received_at=time.time() - 10 + i, verdict={"status": verdict, "reason": "r"},
+        response={"status": 200, "headers": [["Content-Type", "application/json"]], "body": '{"status":"ok"}',
+                  "latency_ms": 1.5},
+    ).to_doc()
+
+
+@pytest.fixture
+def owned_store(tmp_path):
+    """A store held by its owner (as a running instance would), with three captures and a subscription."""
+    store = Store(tmp_path)
+    t = store.table("captures")
+    t.insert(_capture(1, b'{"id":"evt_1","type":"message.created"}'))
+    t.insert(_capture(2, b"\x00\xffbinary\n", endpoint="github", verdict="invalid"))
+    t.insert(_capture(3, "{\"msg\": \"привет\"}".encode()))
+    store.table("webhooks").insert({"id": "webhook_1", "name": "n", "secret": "whsec_topsecret"})
+    store.flush()
+    yield tmp_path
+    store.close()
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, ["export", *args], catch_exceptions=False)
+
+
+def test_jsonl_masks_credentials_unless_asked(owned_store):
+    out = _run("captures", "--data-dir", str(owned_store))
+    assert out.exit_code == 0
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["cap_1", "cap_2", "cap_3"]  # oldest first
+    assert ["Authorization", "***"] in rows[0]["headers"]
+    raw = _run("captures", "--data-dir", str(owned_store), "--include-secrets")
+    assert "sender-credential" in raw.stdout
+    hooks = _run("webhooks", "--data-dir", str(owned_store))
+    assert "topsecret" not in hooks.stdout and '"secret":"***"' in hooks.stdout
+
+
+def test_filters_and_limit(owned_store):
+    out = _run("captures", "--data-dir", str(owned_store), "--verdict", "invalid")
+    assert [json.loads(x)["id"] for x in out.stdout.splitlines()] == ["cap_2"]
+    out = _run("captures", "--data-dir", str(owned_store), "--limit", "2")
+    assert [json.loads(x)["id"] for x in out.stdout.splitlines()] == ["cap_2", "cap_3"]
+    out = _run("captures", "--data-dir", str(owned_store), "--endpoint", "github", "--since", "1h")
+    assert [json.loads(x)["id"] for x in out.stdout.splitlines()] == ["cap_2"]
+
+
+def test_har_is_valid_and_keeps_binary_bodies_exact(owned_store):
+    out = _run("captures", "--format", "har", "--data-dir", str(owned_store), "--base-url", "http://x:1")
+    log = json.loads(out.stdout)["log"]
+    assert log["version"] == "1.2" and len(log["entries"]) == 3
+    binary = log["entries"][1]["request"]
+    assert binary["url"] == "http://x:1/hooks/github?a=1"
+    assert binary["postData"]["encoding"] == "base64"
+    assert log["entries"][0]["response"]["status"] == 200
+
+
+def test_pytest_fixtures_carry_the_exact_bytes(owned_store, tmp_path):
+    target = tmp_path / "fixtures_katya.py"
+    out = _run("captures", "--format", "pytest", "--data-dir", str(owned_store), "-o", str(target))
+    assert out.exit_code == 0
+    spec = importlib.util.spec_from_file_location("fixtures_katya", target)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert [c["body"] for c in mod.CAPTURES] == [
+        b'{"id":"evt_1","type":"message.created"}', b"\x00\xffbinary\n", "{\"msg\": \"привет\"}".encode()
+    ]
+    assert mod.CAPTURES[1]["verdict"] == "invalid"
+
+
+def test_curl_script_and_usage_errors(owned_store, tmp_path):
+    out = _run("captures", "--format", "curl", "--data-dir", str(owned_store), "--base-url", "http://x:1")
+    assert out.stdout.startswith("#!/usr/bin/env bash") and out.stdout.count("curl -sS") == 3
+    bad = CliRunner().invoke(main, ["export", "events", "--format", "har", "--data-dir", str(owned_store)])
+    assert bad.exit_code == 2 and "captures only" in bad.output
+    empty = CliRunner().invoke(main, ["export", "--data-dir", str(tmp_path / "nothing")])
+    assert empty.exit_code == 1 and "no katya-tui store" in empty.output
