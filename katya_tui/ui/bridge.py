@@ -1,0 +1,67 @@
+"""The one bridge from the core's bus to Textual: a worker reads facts in batches and posts messages.
+
+At most one `FactsArrived` every `interval` seconds, however hard the receiver is hit; the bus's queue is bounded
+and drops the oldest facts when the UI falls behind, and then the bridge posts `FactsLost` so panes reload from
+the store (which lost nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from textual.message_pump import MessagePump
+
+from ..core.service import Service
+from .messages import CoreNotice, FactsArrived, FactsLost, UpstreamChanged
+
+WANTED = {"CaptureRecorded", "EventPublished", "DeliveryUpdated", "UpstreamStateChanged", "StoreRecovered",
+          "ServiceStopping"}  # fmt: skip
+
+
+class Bridge:
+    """`run()` is the worker body: `target.run_worker(bridge.run(), group="bridge", exit_on_error=False)`."""
+
+    def __init__(self, service: Service, target: MessagePump, *, interval: float = 0.1, maxsize: int = 50_000):
+        self.service = service
+        self.target = target
+        self.interval = interval
+        self.sub = service.bus.subscribe(maxsize, accept=lambda f: type(f).__name__ in WANTED)
+        self.posted = 0
+
+    async def run(self) -> None:
+        dropped = 0
+        try:
+            while True:
+                batch = await self.sub.get_batch(100_000)
+                if self.sub.dropped != dropped:
+                    self.target.post_message(FactsLost(self.sub.dropped - dropped))
+                    dropped = self.sub.dropped
+                self.dispatch(batch)
+                await asyncio.sleep(self.interval)  # let the next batch gather: ~10 updates a second at most
+        finally:
+            self.sub.close()
+
+    def dispatch(self, batch: list[Any]) -> None:
+        captures: list[dict] = []
+        events: list[dict] = []
+        deliveries: dict[str, dict] = {}
+        for fact in batch:
+            name = type(fact).__name__
+            if name == "CaptureRecorded":
+                captures.append(fact.capture)
+            elif name == "EventPublished":
+                events.append(fact.event)
+            elif name == "DeliveryUpdated":
+                deliveries[fact.delivery.get("id")] = fact.delivery
+            elif name == "UpstreamStateChanged":
+                self.target.post_message(UpstreamChanged(fact.state, getattr(fact, "detail", "")))
+            elif name == "StoreRecovered":
+                self.target.post_message(
+                    CoreNotice(f"the store was recovered after a crash: cut {fact.torn_bytes} torn bytes", "warning")
+                )
+            elif name == "ServiceStopping":
+                self.target.post_message(CoreNotice(f"the core is stopping ({fact.reason})", "warning"))
+        if captures or events or deliveries:
+            self.target.post_message(FactsArrived(captures, events, deliveries))
+            self.posted += 1

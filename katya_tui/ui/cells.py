@@ -1,0 +1,34 @@
+"""Coloured `DataTable` cells from theme variables (DataTable reads Rich markup, which knows no `$variables`)."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import App
+from textual.color import Color, ColorParseError
+
+from .badges import STATES, VERDICTS
+
+
+def tone(app: App, text: str, variable: str) -> Text:
+    """`text` in the colour of the theme variable (`text-success`, ...); dim when the theme gives no colour."""
+    value = app.theme_variables.get(variable.lstrip("$"), "")
+    try:
+        style = Style(color=Color.parse(value).rich_color)
+    except ColorParseError:
+        style = Style(dim=True)
+    return Text(text, style=style, end="")
+
+
+def verdict_cell(app: App, status: str | None) -> Text:
+    if not status:
+        return tone(app, "-", "text-muted")
+    symbol, colour = VERDICTS.get(status, ("·", "$text-muted"))
+    return tone(app, f"{symbol} {status}", colour)
+
+
+def state_cell(app: App, state: str | None) -> Text:
+    if not state:
+        return tone(app, "-", "text-muted")
+    symbol, colour = STATES.get(state, ("·", "$text-muted"))
+    return tone(app, f"{symbol} {state}", colour)

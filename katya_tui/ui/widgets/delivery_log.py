@@ -1,0 +1,232 @@
+"""The delivery log: deliveries of the selected event, or of one subscription, or the latest of all; newest last.
+
+Each row: subscription, event type, state, attempts, last status, latency, countdown to the next retry, and the
+verdict of the inbound request the event came from. `s` resend, `S` resend all failed matching the filter, `x` cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from ..cells import state_cell, tone, verdict_cell
+from ..clock import Clock
+from ..filters import Filter, delivery_record
+from ..messages import OpenDetail
+
+LIMIT = 200
+COLUMNS = (("sub", "Subscription", 14), ("type", "Event", 18), ("state", "State", 11), ("n", "Att", 3),
+           ("status", "Last", 4), ("latency", "ms", 6), ("next", "Next", 7), ("verdict", "Inbound", 11),
+           ("id", "Delivery", 26))  # fmt: skip
+
+
+class DeliveryLog(DataTable):
+    """The screen sets `scope` (via `show()`), `flt` and `names`, and feeds `apply()`; actions use the dispatcher."""
+
+    BINDINGS = [
+        Binding("s", "resend", "Resend", id="log.resend", tooltip="Send the selected delivery again, now"),
+        Binding("S", "resend_failed", "Resend failed", id="log.resend_failed",
+                tooltip="Resend every failed delivery matching the filter (asks, with the count)"),
+        Binding("x", "cancel", "Cancel", id="log.cancel", tooltip="Cancel the selected pending delivery"),
+        Binding("enter", "open", "Detail", id="log.open", tooltip="Open the selected delivery's attempts"),
+    ]
+
+    def __init__(self, service: Any, *, clock: Clock | None = None, **kw: Any) -> None:
+        super().__init__(cursor_type="row", **kw)
+        self.service = service
+        self.clock = clock or Clock()
+        self.flt = Filter()
+        self.names: dict[str, str] = {}  # webhook id -> name
+        self.scope: tuple[str, str | None, str] = ("all", None, "latest deliveries")  # kind, id, label
+        self.docs: dict[str, dict] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+        self.set_interval(1.0, self._tick)
+        self.reload()
+
+    @property
+    def dispatcher(self) -> Any:
+        return getattr(self.service, "dispatcher", None)
+
+    def show(self, kind: str, id: str | None, label: str) -> None:
+        """Scope: ("event", event id), ("webhook", webhook id) or ("all", None)."""
+        if (kind, id) != self.scope[:2]:
+            self.scope = (kind, id, label)
+            self.reload()
+
+    def _wanted(self, doc: dict) -> bool:
+        kind, id, _ = self.scope
+        if kind == "event" and doc.get("event_id") != id:
+            return False
+        if kind == "webhook" and doc.get("webhook_id") != id:
+            return False
+        return self.flt.empty or self.flt.matches(delivery_record(doc, self.names.get(doc.get("webhook_id", ""))))
+
+    def reload(self) -> None:
+        store = self.service.store
+        docs = store.table("deliveries").newest(LIMIT, where=self._wanted) if store else []
+        self.docs = {d["id"]: dict(d) for d in reversed(docs)}
+        self.clear()
+        for did, doc in self.docs.items():
+            self.add_row(*self._cells(doc), key=did)
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+        self._title()
+
+    def apply(self, deliveries: dict[str, dict]) -> None:
+        """Apply delivery documents from the bus: change rows in place, append new ones, keep at most LIMIT."""
+        wanted = [d for d in deliveries.values() if d.get("id") in self.docs or self._wanted(d)]
+        if len([d for d in wanted if d["id"] not in self.docs]) > LIMIT // 4:
+            self.reload()  # a flood: one reload is cheaper than many appends
+            return
+        at_end = self.cursor_row >= self.row_count - 1
+        for doc in wanted:
+            did = doc["id"]
+            if did in self.docs:
+                self.docs[did] = doc
+                for (key, _, _), cell in zip(COLUMNS, self._cells(doc), strict=True):
+                    self.update_cell(did, key, cell)
+            else:
+                self.docs[did] = doc
+                self.add_row(*self._cells(doc), key=did)
+        while len(self.docs) > LIMIT:
+            oldest = next(iter(self.docs))
+            del self.docs[oldest]
+            self.remove_row(oldest)
+        if at_end and self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+        self._title()
+
+    def _title(self) -> None:
+        label = self.scope[2]
+        extra = "" if self.flt.empty else f" · {self.flt.source}"
+        self.border_title = f"Deliveries: {label}{extra}"
+        pending = sum(1 for d in self.docs.values() if d.get("state") == "pending")
+        self.border_subtitle = f"{len(self.docs)} shown · {pending} pending"
+        self.refresh_bindings()
+
+    def _cells(self, doc: dict) -> tuple[object, ...]:
+        attempts = doc.get("attempts") or []
+        last = attempts[-1] if attempts else {}
+        status = last.get("status_code")
+        latency = last.get("latency_ms")
+        state = doc.get("state")
+        status_cell = tone(self.app, str(status), "text-error" if status >= 400 else "text-success") if status \
+            else tone(self.app, last.get("error_class") or "-", "text-error" if last else "text-muted")
+        return (
+            Text(self.names.get(doc.get("webhook_id", ""), doc.get("webhook_id") or "")),
+            Text(doc.get("event_type") or ""),
+            state_cell(self.app, state),
+            str(len(attempts)),
+            status_cell,
+            "-" if latency is None else f"{latency:.0f}",
+            self.clock.until(doc.get("next_attempt_at")) if state == "pending" else "",
+            verdict_cell(self.app, doc.get("verdict")),
+            Text(doc.get("id") or "", style="dim"),
+        )
+
+    def _tick(self) -> None:
+        """Advance the countdowns."""
+        for did, doc in self.docs.items():
+            if doc.get("state") == "pending" and doc.get("next_attempt_at"):
+                self.update_cell(did, "next", self.clock.until(doc["next_attempt_at"]))
+
+    @property
+    def selected(self) -> dict | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return self.docs.get(key.value)
+
+    def watch_cursor_coordinate(self, old, new) -> None:
+        super().watch_cursor_coordinate(old, new)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        doc = self.selected
+        if action == "resend":
+            return doc is not None and self.dispatcher is not None
+        if action == "cancel":
+            return doc is not None and doc.get("state") == "pending" and self.dispatcher is not None
+        if action == "resend_failed":
+            return self.dispatcher is not None
+        if action == "open":
+            return doc is not None
+        return True
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        if (doc := self.selected) is not None:
+            self.post_message(OpenDetail("delivery", doc["id"]))
+
+    @work(group="log-resend", exit_on_error=False)
+    async def action_resend(self) -> None:
+        doc = self.selected
+        if doc is None or self.dispatcher is None:
+            return
+        try:
+            result = await self.dispatcher.resend(doc["id"])
+        except Exception as exc:
+            self.notify(f"resend failed: {exc}", severity="error")
+            return
+        attempts = (result or {}).get("attempts") or []
+        last = attempts[-1] if attempts else {}
+        self.notify(f"resent {doc['id']}: {last.get('status_code') or last.get('reason') or result.get('state')}")
+
+    def failed_matching(self) -> list[str]:
+        """Ids of failed deliveries in the current scope and filter, over the whole store."""
+        store = self.service.store
+        if store is None:
+            return []
+        docs = store.table("deliveries").newest(10**9, where=lambda d: d.get("state") == "failed" and self._wanted(d))
+        return [d["id"] for d in docs]
+
+    def action_resend_failed(self) -> None:
+        from ..screens.dialogs import ConfirmDialog
+
+        ids = self.failed_matching()
+        if not ids:
+            self.notify("no failed deliveries match", severity="warning")
+            return
+        what = self.scope[2] + ("" if self.flt.empty else f", filter {self.flt.source}")
+        self.app.push_screen(
+            ConfirmDialog(f"Resend {len(ids):,} failed deliveries ({what})?", yes=f"Resend {len(ids):,}"),
+            lambda yes: self._resend_many(ids) if yes else None,
+        )
+
+    @work(group="log-resend", exit_on_error=False)
+    async def _resend_many(self, ids: list[str], concurrency: int = 8) -> None:
+        gate = asyncio.Semaphore(concurrency)
+        errors: list[str] = []
+
+        async def one(did: str) -> None:
+            async with gate:
+                try:
+                    await self.dispatcher.resend(did)
+                except Exception as exc:
+                    errors.append(f"{did}: {exc}")
+
+        await asyncio.gather(*(one(d) for d in ids))
+        done = len(ids) - len(errors)
+        self.notify(f"resent {done:,} of {len(ids):,} failed deliveries" + (f"; {errors[0]}" if errors else ""),
+                    severity="warning" if errors else "information")
+
+    def action_cancel(self) -> None:
+        doc = self.selected
+        if doc is None or self.dispatcher is None:
+            return
+        try:
+            result = self.dispatcher.cancel(doc["id"])
+        except Exception as exc:
+            self.notify(f"cancel failed: {exc}", severity="error")
+            return
+        self.apply({doc["id"]: result or {**doc, "state": "cancelled"}})
+        self.notify(f"cancelled {doc['id']}")

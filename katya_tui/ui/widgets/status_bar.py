@@ -1,0 +1,55 @@
+"""The status bar: where to send webhooks, the feed, the upstream state, counts, and the paused marker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from textual.markup import escape
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class Status:
+    url: str = ""
+    ws_url: str = ""
+    upstream: str | None = None  # None: no upstream configured
+    captures: int = 0
+    events: int = 0
+    pending: int = 0
+    failed: int = 0
+    paused: bool = False
+    following: bool = True
+    token_key: str = "ctrl+t"
+
+
+class StatusBar(Static):
+    """Two lines; the screen sets `status` (attributes down)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__("", **kw)
+        self.status = Status()
+
+    def set(self, **changes) -> None:
+        new = replace(self.status, **changes)
+        if new != self.status:
+            self.status = new
+            self.update(self.text())
+
+    def text(self) -> str:
+        s = self.status
+        hook = f"{s.url}/hooks/<name>"
+        up = ""
+        if s.upstream is not None:
+            tone = "$text-success" if s.upstream == "connected" else "$text-warning"
+            if s.upstream.startswith("failed"):
+                tone = "$text-error"
+            up = f"  upstream [{tone}]{escape(s.upstream)}[/]"
+        paused = "  [reverse $text-warning] ⏸ PAUSED [/]" if s.paused else ""
+        failed = f"[$text-error]{s.failed:,} failed[/]" if s.failed else "0 failed"
+        pending = f"[$text-warning]{s.pending:,} pending[/]" if s.pending else "0 pending"
+        return (
+            f"[b]▶ {escape(hook)}[/b]   ws {escape(s.ws_url)}{up}{paused}\n"
+            f"[$text-muted]captures[/] {s.captures:,}  [$text-muted]events[/] {s.events:,}  "
+            f"[$text-muted]deliveries[/] {pending} · {failed}   "
+            f"[$text-muted]token: {escape(s.token_key)} · help: ? · palette: ctrl+p[/]"
+        )

@@ -1,0 +1,399 @@
+"""The live stream: every capture and event, newest at the bottom, on Textual's Line API.
+
+A bounded window of rows (`MAX_ROWS`) fed in batches; a capture and the event it carried share one row. It follows
+the tail until the user scrolls away (then counts "N new"), and `p` freezes the view while capture goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..clock import Clock
+from ..filters import Filter, capture_record, event_record
+from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
+
+MAX_ROWS = 10_000
+VERDICT_MARKS = {
+    "valid": "✓", "invalid": "✗", "stale": "◷", "duplicate": "≡", "unsigned": "○", "missing": "?", "malformed": "!",
+}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Row:
+    kind: str  # capture | event
+    id: str
+    time: float
+    source: str
+    record: dict[str, Any]
+    method: str = ""
+    path: str = ""
+    type: str = ""
+    event_id: str | None = None
+    capture_id: str | None = None
+    verdict: str | None = None
+    status: int | None = None
+    replay_of: str | None = None
+    deliveries: dict[str, str] = field(default_factory=dict)  # delivery id -> state
+
+
+def capture_row(doc: dict[str, Any]) -> Row:
+    rec = capture_record(doc)
+    return Row("capture", doc["id"], doc.get("received_at") or 0.0, rec["source"], rec, method=doc.get("method") or "",
+               path=doc.get("path") or "", event_id=doc.get("event_id"), capture_id=doc["id"],
+               verdict=rec["verdict"], status=rec["status"], replay_of=doc.get("replay_of"))  # fmt: skip
+
+
+def event_row(doc: dict[str, Any]) -> Row:
+    rec = event_record(doc)
+    return Row("event", doc["id"], doc.get("created_at") or 0.0, doc.get("source") or "?", rec,
+               type=doc.get("type") or "", event_id=doc["id"], capture_id=doc.get("capture_id"),
+               verdict=doc.get("verdict"))  # fmt: skip
+
+
+def attach_event(row: Row, doc: dict[str, Any]) -> None:
+    """Join an event to the capture row it came from."""
+    row.type = doc.get("type") or ""
+    row.event_id = doc["id"]
+    row.record["type"] = row.type
+
+
+def attach_capture(row: Row, doc: dict[str, Any]) -> None:
+    """Join a capture that arrived after its event: the row becomes the capture's."""
+    cap = capture_row(doc)
+    cap.type, cap.event_id, cap.deliveries = row.type, row.event_id, row.deliveries
+    cap.record["type"] = row.type
+    for name in Row.__slots__:
+        setattr(row, name, getattr(cap, name))
+
+
+def summary(deliveries: dict[str, str]) -> tuple[str, str]:
+    """`2/3 ok` and its tone (ok, warn, bad, muted)."""
+    if not deliveries:
+        return "", "muted"
+    states = list(deliveries.values())
+    ok = states.count("delivered")
+    tone = "ok" if ok == len(states) else "bad" if "failed" in states else "warn"
+    return f"{ok}/{len(states)} ok", tone
+
+
+class Stream(ScrollView, can_focus=True):
+    """Attributes down: `add()`, `update_deliveries()`, `reload()`, `flt`; messages up: RowSelected, OpenDetail."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="stream.up", tooltip="Select the row above"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="stream.down", tooltip="Select the row below"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="stream.page_up", tooltip="A page up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="stream.page_down", tooltip="A page down"),
+        Binding("g,home", "top", "Top", id="stream.top", tooltip="Go to the oldest row in the window"),
+        Binding("G,end", "bottom", "Bottom", id="stream.bottom", tooltip="Go to the newest row and follow the tail"),
+        Binding("p", "pause", "Pause", id="stream.pause", tooltip="Freeze the view (capture goes on)"),
+        Binding("enter", "open", "Detail", id="stream.open", tooltip="Open the selected row's detail"),
+        Binding("r", "replay", "Replay", id="stream.replay", tooltip="Replay the selected capture"),
+        Binding("R", "replay_ask", "Replay…", show=False, id="stream.replay_ask",
+                tooltip="Replay the selected capture, choosing target and signing"),
+        Binding("slash", "filter", "Filter", id="stream.filter", tooltip="Filter: type:… verdict:… status>=… text"),
+        Binding("escape", "deselect", "Follow", show=False, id="stream.deselect",
+                tooltip="Drop the selection and follow the tail"),
+    ]
+    COMPONENT_CLASSES = {
+        "stream--time", "stream--source", "stream--id", "stream--cursor", "stream--replay", "stream--method",
+        "stream--ok", "stream--warn", "stream--bad", "stream--muted", "stream--empty",
+        *(f"stream--verdict-{v}" for v in VERDICT_MARKS),
+    }  # fmt: skip
+
+    cursor: reactive[int | None] = reactive(None, always_update=True)
+    paused: reactive[bool] = reactive(False)
+
+    def __init__(self, *, clock: Clock | None = None, max_rows: int = MAX_ROWS, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.clock = clock or Clock()
+        self.max_rows = max_rows
+        self.rows: list[Row] = []
+        self.by_id: dict[str, Row] = {}
+        self.flt = Filter()
+        self.following = True
+        self.new_rows = 0
+        self.held = 0  # facts that arrived while paused
+        self.source_loader = None  # callable(flt, limit) -> (captures, events, deliveries); set by the screen
+        self._programmatic = False
+
+    # -- data in --------------------------------------------------------------------------------------------
+
+    def add(self, captures: list[dict], events_: list[dict]) -> int:
+        """Merge a batch into the window; returns the number of new rows shown (none while paused)."""
+        if self.paused:
+            self.held += len(captures) + len(events_)
+            self._status()
+            return 0
+        return self._merge(captures, events_)
+
+    def _merge(self, captures: Iterable[dict], events_: Iterable[dict]) -> int:
+        fresh: list[Row] = []
+        for doc in captures:
+            row = self.by_id.get(doc.get("event_id") or "") if doc.get("event_id") else None
+            if row is not None and row.kind == "event":
+                attach_capture(row, doc)
+                self.by_id[doc["id"]] = row
+                continue
+            row = capture_row(doc)
+            if self.flt.matches(row.record):
+                self._index(row)
+                fresh.append(row)
+        for doc in events_:
+            row = self.by_id.get(doc.get("capture_id") or "") if doc.get("capture_id") else None
+            if row is not None:
+                attach_event(row, doc)
+                self.by_id[doc["id"]] = row
+                continue
+            row = event_row(doc)
+            if self.flt.matches(row.record):
+                self._index(row)
+                fresh.append(row)
+        if fresh:
+            self.rows.extend(fresh)
+            self._prune()
+            if not self.following:
+                self.new_rows += len(fresh)
+            self._resize()
+        else:
+            self.refresh()
+        self._status()
+        return len(fresh)
+
+    def update_deliveries(self, deliveries: Iterable[dict]) -> None:
+        """Count delivery states per event for the `2/3 ok` column (only events in the window)."""
+        touched = False
+        for d in deliveries:
+            row = self.by_id.get(d.get("event_id") or "")
+            if row is not None:
+                row.deliveries[d["id"]] = d.get("state") or "pending"
+                touched = True
+        if touched:
+            self.refresh()
+
+    def load(self, captures: list[dict], events_: list[dict], deliveries: Iterable[dict]) -> None:
+        """Replace the window with records read from the store (oldest first or not: rows are sorted by time)."""
+        self.rows, self.by_id = [], {}
+        self.new_rows = self.held = 0
+        self._merge(sorted(captures, key=lambda d: d.get("received_at") or 0.0), [])
+        self._merge([], sorted(events_, key=lambda d: d.get("created_at") or 0.0))
+        self.rows.sort(key=lambda r: r.time)
+        self._prune()
+        self.update_deliveries(deliveries)
+        if self.cursor is not None and self.cursor >= len(self.rows):
+            self.cursor = None
+        self.following = True
+        self._resize()
+        self._status()
+
+    def _index(self, row: Row) -> None:
+        self.by_id[row.id] = row
+        if row.event_id:
+            self.by_id[row.event_id] = row
+
+    def _prune(self) -> None:
+        excess = len(self.rows) - self.max_rows
+        if excess <= 0:
+            return
+        excess += self.max_rows // 10  # drop in chunks, not one row a batch
+        for row in self.rows[:excess]:
+            self.by_id.pop(row.id, None)
+            if row.event_id:
+                self.by_id.pop(row.event_id, None)
+            if row.capture_id:
+                self.by_id.pop(row.capture_id, None)
+        del self.rows[:excess]
+        if self.cursor is not None:
+            self.cursor = self.cursor - excess if self.cursor >= excess else None
+        if not self.following:
+            self._scroll(y=max(0, self.scroll_y - excess))
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.rows))
+        if self.following:
+            self._scroll(y=len(self.rows))
+        self.refresh()
+
+    def _scroll(self, *, y: float) -> None:
+        self._programmatic = True
+        try:
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
+        finally:
+            self._programmatic = False
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if not self._programmatic and round(new) < round(old):
+            self.following = False
+            self._status()
+        elif not self._programmatic and round(new) >= self.max_scroll_y and self.cursor is None:
+            self._follow()
+
+    def _follow(self) -> None:
+        self.following = True
+        self.new_rows = 0
+        self._status()
+
+    def _status(self) -> None:
+        if self.paused:
+            self.border_subtitle = f"⏸ paused, {self.held:,} waiting (p)"
+        elif not self.following and self.new_rows:
+            self.border_subtitle = f"▼ {self.new_rows:,} new (G)"
+        else:
+            self.border_subtitle = f"{len(self.rows):,} rows" + ("" if self.following else " · scrolled")
+        self.post_message(StreamStatus(self.paused, self.following, len(self.rows), self.new_rows))
+
+    # -- selection ------------------------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> Row | None:
+        if self.cursor is None or not 0 <= self.cursor < len(self.rows):
+            return None
+        return self.rows[self.cursor]
+
+    def watch_cursor(self, old: int | None, new: int | None) -> None:
+        row = self.selected
+        self.post_message(RowSelected(row.kind if row else None, row.id if row else None,
+                                      row.event_id if row else None))
+        if new is not None:
+            self.following = False
+            self._status()
+            top, height = round(self.scroll_y), self.scrollable_content_region.height
+            if new < top:
+                self._scroll(y=new)
+            elif new >= top + height:
+                self._scroll(y=new - height + 1)
+        self.refresh()
+        self.refresh_bindings()
+
+    def action_cursor(self, delta: int) -> None:
+        if self.rows:
+            start = len(self.rows) - 1 if self.cursor is None else self.cursor + delta  # enter at the newest row
+            self.cursor = max(0, min(len(self.rows) - 1, start))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 1))
+
+    def action_top(self) -> None:
+        if self.rows:
+            self.cursor = 0
+            self._scroll(y=0)
+
+    def action_bottom(self) -> None:
+        self.cursor = None
+        self._follow()
+        self._resize()
+
+    def action_deselect(self) -> None:
+        self.action_bottom()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused and self.held:
+            self.reload()
+        self.held = 0
+        self._status()
+        self.refresh_bindings()
+
+    def action_open(self) -> None:
+        row = self.selected
+        if row is not None:
+            self.post_message(OpenDetail(row.kind, row.id))
+
+    def action_replay(self, ask: bool = False) -> None:
+        row = self.selected
+        if row is not None and row.kind == "capture":
+            from ..screens.dialogs import request_replay
+
+            request_replay(self.screen, self.screen.service, row.id, ask=ask)  # type: ignore[attr-defined]
+
+    def action_replay_ask(self) -> None:
+        self.action_replay(ask=True)
+
+    def action_filter(self) -> None:
+        self.post_message(FilterRequested())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        row = self.selected
+        if action in ("replay", "replay_ask"):
+            return row is not None and row.kind == "capture"
+        if action == "open":
+            return row is not None
+        return True
+
+    def reload(self) -> None:
+        if self.source_loader is not None:
+            captures, events_, deliveries = self.source_loader(self.flt, self.max_rows)
+            self.load(captures, events_, deliveries)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None:
+            index = offset.y + round(self.scroll_y)
+            if 0 <= index < len(self.rows):
+                self.cursor = index
+                if event.chain == 2:
+                    self.action_open()
+
+    # -- drawing --------------------------------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"stream--{name}", partial=True)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = y + round(self.scroll_y)
+        base = self.rich_style
+        if not self.rows and y == 0:
+            text = " waiting for webhooks…" if self.flt.empty else f" nothing matches {self.flt.source!r}"
+            return Strip([Segment(text, self._style("empty"))]).extend_cell_length(width, base).crop(0, width)
+        if index >= len(self.rows):
+            return Strip.blank(width, base)
+        row = self.rows[index]
+        segments = self.row_segments(row, width)
+        if index == self.cursor:
+            segments = list(Segment.apply_style(segments, post_style=self._style("cursor")))
+        return Strip(segments).apply_style(base).extend_cell_length(width, base).crop(0, width)
+
+    def row_segments(self, row: Row, width: int) -> list[Segment]:
+        """time · source · what · id · verdict · status · deliveries, fitted to `width` cells."""
+        verdict = row.verdict
+        mark = f"{VERDICT_MARKS.get(verdict, '·')} {verdict}" if verdict else "-"
+        deliv, tone = summary(row.deliveries)
+        if row.kind == "capture":
+            what = f"{row.path}" + (f" → {row.type}" if row.type else "")
+            if row.replay_of:
+                what = f"↻ {what}"
+        else:
+            what = row.type
+        status = "" if row.status is None else str(row.status)
+        id_w = 26 if width >= 100 else 0  # narrow terminals drop the id column (it is in the detail view)
+        what_w = max(10, width - (13 + 8 + 7 + id_w + 12 + 4 + 10))
+        cells = [
+            (self.clock.hms(row.time), 13, "time"),
+            (row.source, 8, "replay" if row.replay_of else "source"),
+            (row.method, 7, "method"),
+            (what, what_w, ""),
+            (row.id, id_w, "id"),
+            (mark, 12, f"verdict-{verdict}" if verdict in VERDICT_MARKS else "muted"),
+            (status, 4, "bad" if (row.status or 0) >= 400 else "muted"),
+            (deliv, 10, tone),
+        ]
+        out: list[Segment] = []
+        for text, w, style in cells:
+            if w <= 0:
+                continue
+            text = text if len(text) < w else text[: w - 2] + "…"
+            out.append(Segment(text.ljust(w)[:w], self._style(style) if style else None))
+        return out

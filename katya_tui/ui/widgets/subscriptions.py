@@ -1,0 +1,172 @@
+"""The subscriptions pane: each webhook subscription with its health; add, edit, pause, delete, test, narrow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from ...core.catalog import sample_data
+from ..cells import tone
+from ..clock import Clock
+from ..messages import ScopeChanged
+from ..tally import Tally
+
+COLUMNS = (("name", "Name", 14), ("url", "URL", 26), ("events", "Events", 16), ("active", "On", 3),
+           ("rate", "OK %", 5), ("pending", "Pend", 4), ("last", "Last", 8))  # fmt: skip
+
+
+class Subscriptions(DataTable):
+    """Reads `service.store.table("webhooks")`; acts through `service.dispatcher`. The screen calls `refresh_rows`."""
+
+    BINDINGS = [
+        Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
+        Binding("e", "edit", "Edit", id="subs.edit", tooltip="Edit the selected subscription"),
+        Binding("space", "toggle", "Pause/resume", id="subs.toggle", tooltip="Pause or resume the selected one"),
+        Binding("d", "delete", "Delete", id="subs.delete", tooltip="Delete the selected subscription (asks)"),
+        Binding("t", "test", "Test", id="subs.test", tooltip="Send a test event of a chosen type to it"),
+        Binding("enter", "narrow", "Its deliveries", id="subs.narrow",
+                tooltip="Show only this subscription's deliveries in the log"),
+    ]
+
+    def __init__(self, service: Any, tally: Tally, *, clock: Clock | None = None, **kw: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self.service = service
+        self.tally = tally
+        self.clock = clock or Clock()
+        self.webhooks: dict[str, dict] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+        self.refresh_rows()
+
+    @property
+    def dispatcher(self) -> Any:
+        return getattr(self.service, "dispatcher", None)
+
+    @property
+    def selected_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return key.value if key.value in self.webhooks else None
+
+    def refresh_rows(self) -> None:
+        """Re-read the webhooks (a small table) and redraw what changed, keeping the cursor on its row."""
+        store = self.service.store
+        hooks = {d["id"]: dict(d) for d in store.table("webhooks").all() if "id" in d} if store else {}
+        keep = self.selected_id
+        if list(hooks) != list(self.webhooks):
+            self.clear()
+            for wid in hooks:
+                self.add_row(*self._cells(hooks[wid]), key=wid)
+            if keep in hooks:
+                self.move_cursor(row=self.get_row_index(keep))
+        else:
+            for wid, doc in hooks.items():
+                for (key, _, _), cell in zip(COLUMNS, self._cells(doc), strict=True):
+                    self.update_cell(wid, key, cell)
+        self.webhooks = hooks
+        self.border_subtitle = f"{len(hooks)} subscription{'s' if len(hooks) != 1 else ''}"
+        self.refresh_bindings()
+
+    def _cells(self, doc: dict) -> tuple[object, ...]:
+        wid = doc["id"]
+        rate = self.tally.rate(wid)
+        active = doc.get("active", True)
+        return (
+            Text(doc.get("name") or wid),
+            Text(doc.get("url") or ""),
+            Text(",".join(doc.get("events") or []) or "-"),
+            tone(self.app, "●", "text-success") if active else tone(self.app, "‖", "text-warning"),
+            "-" if rate is None else f"{rate * 100:.0f}",
+            str(self.tally.count("pending", wid)),
+            self.clock.ago(self.tally.last.get(wid)) if wid in self.tally.last else "never",
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("edit", "toggle", "delete", "test", "narrow"):
+            return self.selected_id is not None and (action in ("edit", "narrow") or self.dispatcher is not None)
+        if action == "new":
+            return self.dispatcher is not None or None
+        return True
+
+    def watch_cursor_coordinate(self, old, new) -> None:
+        super().watch_cursor_coordinate(old, new)
+        self.refresh_bindings()
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def action_new(self) -> None:
+        from ..screens.subscription_form import SubscriptionForm
+
+        self.app.push_screen(SubscriptionForm(self.service, None), self._saved)
+
+    def action_edit(self) -> None:
+        from ..screens.subscription_form import SubscriptionForm
+
+        if (wid := self.selected_id) is not None:
+            self.app.push_screen(SubscriptionForm(self.service, wid), self._saved)
+
+    def _saved(self, doc: dict | None) -> None:
+        if doc:
+            self.refresh_rows()
+            if doc.get("id") in self.webhooks:
+                self.move_cursor(row=self.get_row_index(doc["id"]))
+            self.notify(f"saved subscription {doc.get('name') or doc.get('id')}")
+
+    def action_toggle(self) -> None:
+        wid = self.selected_id
+        if wid is None or self.dispatcher is None:
+            return
+        active = not self.webhooks[wid].get("active", True)
+        try:
+            self.dispatcher.set_active(wid, active)
+        except Exception as exc:  # a reason for the user, never a traceback
+            self.notify(f"could not {'resume' if active else 'pause'}: {exc}", severity="error")
+            return
+        self.refresh_rows()
+        self.notify(f"{self.webhooks[wid].get('name') or wid} {'resumed' if active else 'paused'}")
+
+    def action_delete(self) -> None:
+        from ..screens.dialogs import ConfirmDialog
+
+        wid = self.selected_id
+        if wid is None:
+            return
+        name = self.webhooks[wid].get("name") or wid
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.dispatcher is not None:
+                self.dispatcher.delete_webhook(wid)
+                self.refresh_rows()
+                self.post_message(ScopeChanged(None))
+                self.notify(f"deleted subscription {name}")
+
+        self.app.push_screen(ConfirmDialog(f"Delete subscription {name}?\nIts delivery history stays."), answered)
+
+    def action_test(self) -> None:
+        from ..screens.dialogs import EventTypePicker
+
+        wid = self.selected_id
+        if wid is not None:
+            self.app.push_screen(EventTypePicker("Send a test event of type"),
+                                 lambda t: self._send_test(wid, t) if t else None)
+
+    @work(group="subs-test", exit_on_error=False)
+    async def _send_test(self, wid: str, event_type: str) -> None:
+        try:
+            event = await self.dispatcher.send_test(wid, event_type, sample_data(event_type))
+        except Exception as exc:
+            self.notify(f"test event not sent: {exc}", severity="error")
+            return
+        self.notify(f"test {event_type} sent to {self.webhooks.get(wid, {}).get('name') or wid}: {event.get('id')}")
+
+    def action_narrow(self) -> None:
+        wid = self.selected_id
+        if wid is not None:
+            self.post_message(ScopeChanged(wid, self.webhooks[wid].get("name") or wid))
