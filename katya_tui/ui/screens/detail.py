@@ -10,8 +10,6 @@ import os
 import shlex
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ...core.service import Service
+from ..clock import Clock
 from ..curl import to_curl
 from ..diff import capture_body, diff_attempts, diff_captures
 from ..edit import EditError, from_edit_text, to_edit_text
@@ -52,11 +51,12 @@ class DetailScreen(Screen):
         Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
     ]
 
-    def __init__(self, service: Service, kind: str, id: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, service: Service, kind: str, id: str, *, clock: Clock | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         super().__init__()
-        self.service, self.kind, self.item_id, self.clock = service, kind, id, clock
+        self.service, self.kind, self.item_id = service, kind, id
+        self.clock = clock or Clock()
         self.data = v.load(service, kind, id)
 
     # -- layout ----------------------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ class DetailScreen(Screen):
             if d.capture:
                 c = d.capture
                 with TabPane("Request", id="tab-request"), VerticalScroll():
-                    yield Static(v.request_summary(c), classes="section")
+                    yield Static(v.request_summary(c, self.clock), classes="section")
                     yield Static("[b]Headers[/b]\n" + v.headers_markup(c.get("headers")), classes="section")
                     yield Static(v.body_renderable(capture_body(c), truncated=bool(c.get("truncated"))),
                                  id="request-body", classes="section body")
@@ -76,7 +76,7 @@ class DetailScreen(Screen):
                     yield Static(v.signature_markup(c), id="signature", classes="section")
             if d.event:
                 with TabPane("Event", id="tab-event"), VerticalScroll():
-                    yield Static(v.event_markup(d.event), classes="section")
+                    yield Static(v.event_markup(d.event, self.clock), classes="section")
                     yield Static(v.body_renderable(v.event_data(d.event)),
                                  classes="section body")
             if d.event or d.deliveries:
@@ -97,15 +97,15 @@ class DetailScreen(Screen):
         yield Footer()
 
     def _attempt_widgets(self) -> list[Static]:
-        d, now = self.data, self.clock()
+        d = self.data
         if not d.deliveries:
             return [Static("[$text-muted]no subscription matched this event: nothing was delivered[/]",
                            classes="section")]
         out = []
         for dl in d.deliveries:
             attempts = dl.get("attempts") or []
-            text = v.delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), now)
-            text += "\n" + ("\n".join(v.attempt_markup(a) for a in attempts) or "  [$text-muted]no attempt yet[/]")
+            text = v.delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), self.clock)
+            text += "\n" + ("\n".join(v.attempt_markup(a, self.clock) for a in attempts) or "  [$text-muted]no attempt yet[/]")
             out.append(Static(text, classes="section delivery"))
         return out
 

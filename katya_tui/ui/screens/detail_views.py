@@ -15,6 +15,7 @@ from textual.markup import escape
 
 from ...core.service import Service
 from ..badges import state_badge, verdict_badge
+from ..clock import Clock
 from ..diff import attempt_lines, body_kind, capture_body, hexdump, request_lines
 from .dialogs import find_doc
 
@@ -71,10 +72,11 @@ def load(service: Service, kind: str, id: str) -> DetailData:
     return d
 
 
-def fmt_time(ts: float | None) -> str:
+def fmt_time(ts: float | None, clock: Clock) -> str:
+    """`2026-01-01 12:00:02.000`, in local time (UTC when the clock says so); `-` for no time."""
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    return time.strftime("%Y-%m-%d ", time.gmtime(ts) if clock.utc else time.localtime(ts)) + clock.hms(ts)
 
 
 def kv(rows: list[tuple[str, Any]]) -> str:
@@ -107,9 +109,9 @@ def body_renderable(data: bytes, *, truncated: bool = False) -> Syntax | str:
     return escape(text) + note
 
 
-def request_summary(c: dict[str, Any]) -> str:
+def request_summary(c: dict[str, Any], clock: Clock) -> str:
     q = c.get("query") or ""
-    rows = [("received", fmt_time(c.get("received_at"))), ("endpoint", c.get("endpoint")),
+    rows = [("received", fmt_time(c.get("received_at"), clock)), ("endpoint", c.get("endpoint")),
             ("from", c.get("remote")), ("size", f"{c.get('body_size', 0):,} bytes"),
             ("sha256", c.get("body_sha256")), ("event", c.get("event_id"))]
     if c.get("replay_of"):
@@ -135,9 +137,9 @@ def signature_markup(c: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def event_markup(e: dict[str, Any]) -> str:
+def event_markup(e: dict[str, Any], clock: Clock) -> str:
     return kv([("type", e.get("type")), ("id", e.get("id")), ("source", e.get("source")),
-               ("created", fmt_time(e.get("created_at"))), ("capture", e.get("capture_id")),
+               ("created", fmt_time(e.get("created_at"), clock)), ("capture", e.get("capture_id")),
                ("verdict", e.get("verdict"))])
 
 
@@ -160,7 +162,7 @@ def answer_body(r: dict[str, Any] | None) -> Syntax | str:
     return body_renderable(json.dumps(body).encode()) if body is not None else ""
 
 
-def delivery_markup(dl: dict[str, Any], webhook: dict[str, Any], now: float) -> str:
+def delivery_markup(dl: dict[str, Any], webhook: dict[str, Any], clock: Clock) -> str:
     name = webhook.get("name") or dl.get("webhook_id")
     head = (f"[b]{escape(str(name))}[/b] → {escape(dl.get('url') or '')}   {state_badge(dl.get('state'))}"
             f"   [$text-muted]{escape(dl.get('id') or '')}[/]")
@@ -169,18 +171,18 @@ def delivery_markup(dl: dict[str, Any], webhook: dict[str, Any], now: float) -> 
             f"inbound signature {verdict_badge(dl.get('verdict'))}" if dl.get("verdict") else ""]
     nxt = dl.get("next_attempt_at")
     if dl.get("state") == "pending" and nxt is not None:
-        info.append(f"[$text-warning]next attempt in {max(0, nxt - now):.0f} s[/]")
+        info.append(f"[$text-warning]next attempt {clock.until(nxt)}[/]")
     return head + "\n" + "   ".join(x for x in info if x)
 
 
-def attempt_markup(a: dict[str, Any]) -> str:
+def attempt_markup(a: dict[str, Any], clock: Clock) -> str:
     status = a.get("status_code")
     ok = status is not None and 200 <= status < 300
     colour = "$text-success" if ok else "$text-error"
     outcome = f"HTTP {status}" if status is not None else f"no response: {a.get('error_class') or 'error'}"
     latency = f"{a['latency_ms']:.0f} ms" if a.get("latency_ms") is not None else "-"
     extra = "  [$text-muted](resend)[/]" if a.get("manual") else ""
-    cells = [f"#{a.get('n')}", fmt_time(a.get("started_at")), f"[{colour}]{escape(outcome)}[/]", latency,
+    cells = [f"#{a.get('n')}", fmt_time(a.get("started_at"), clock), f"[{colour}]{escape(outcome)}[/]", latency,
              escape(a.get("error_class") or ""), escape(a.get("reason") or "")]
     line = "  " + "  ".join(c for c in cells if c) + extra
     resp = a.get("response_headers") or []

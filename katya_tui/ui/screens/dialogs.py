@@ -49,9 +49,12 @@ def remember_replay(service: Service, endpoint: str, to: str | None, resign: boo
 
 
 def forward_target(service: Service, endpoint: str) -> str | None:
+    """Where a replay goes when no URL is given: the endpoint's forward target or its routes by event type."""
     receiver = getattr(service, "receiver", None)
-    cfg = receiver.endpoints.get(endpoint) if receiver is not None else None
-    return (cfg or {}).get("forward_to") or None
+    cfg = (receiver.endpoints.get(endpoint) if receiver is not None else None) or {}
+    if cfg.get("forward_to"):
+        return cfg["forward_to"]
+    return "the endpoint's routes by event type" if cfg.get("routes") else None
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -3,9 +3,7 @@ computed from the attempts), events per minute over the last hour, and the busie
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -15,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from ...core.service import Service
+from ..clock import Clock
 
 PERIODS = (("last hour", 3600.0), ("last 24 hours", 86400.0), ("all time", None))
 TOP_TYPES = 12
@@ -61,9 +60,10 @@ class StatsScreen(Screen):
         Binding("r", "refresh", "Refresh", id="stats.refresh", tooltip="Compute the figures again now"),
     ]
 
-    def __init__(self, service: Service, *, clock: Callable[[], float] = time.time, interval: float = 5.0) -> None:
+    def __init__(self, service: Service, *, clock: Clock | None = None, interval: float = 5.0) -> None:
         super().__init__()
-        self.service, self.clock, self.interval = service, clock, interval
+        self.service, self.interval = service, interval
+        self.clock = clock or Clock()
         self.period = 0
 
     def compose(self) -> ComposeResult:
@@ -103,7 +103,7 @@ class StatsScreen(Screen):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        now = self.clock()
+        now = self.clock.now()
         label, span = PERIODS[self.period]
         start = now - span if span else None
         per_minute, types = event_activity(self.service, now, start)
