@@ -90,6 +90,15 @@ def _from_toml(path: Path) -> dict[str, Any]:
         eps = out["endpoints"]
         if not isinstance(eps, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in eps):
             raise ConfigError("endpoints", "expected [[endpoints]] tables, each with a name")
+        from .core.errors import ValidationFailed
+        from .core.receiver.endpoints import validate_config
+
+        for i, ep in enumerate(eps):
+            try:
+                validate_config(ep)
+            except ValidationFailed as exc:
+                key, problems = next(iter(exc.fields.items()))
+                raise ConfigError(f"endpoints[{i}].{key}", "; ".join(problems)) from None
         out["endpoints"] = tuple(eps)
     for key in ("upstream_channels", "upstream_events"):
         if key in out:

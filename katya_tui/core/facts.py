@@ -51,3 +51,11 @@ class DeliveryUpdated:
     """A delivery was created, attempted, resent, cancelled or finished. `delivery` is its document."""
 
     delivery: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaptureForwarded:
+    """A capture was relayed to its forward target; `forward` is `{url, status, latency_ms, error_class, ...}`."""
+
+    capture_id: str
+    forward: dict[str, Any]

@@ -73,6 +73,9 @@ class Capture(Doc):
     forward: dict[str, Any] | None = None  # {url, status, headers, body, latency_ms, error_class, reason}
     event_id: str | None = None
     replay_of: str | None = None  # the capture this one replays
+    event_type: str | None = None  # the type of the event the body carried, if any
+    duplicate_of: str | None = None  # the capture that first carried the same message/event id
+    body_note: str | None = None  # why the body is incomplete (over the limit, stalled, cut short)
 
     @property
     def body_bytes(self) -> bytes:

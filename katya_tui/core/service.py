@@ -67,7 +67,10 @@ class Service:
 
     def _components(self) -> list[Component]:
         """Every part of the core that takes part in the server's life; later parts plug in here."""
-        return []
+        from .receiver import Receiver
+
+        self.receiver = Receiver(self)
+        return [self.receiver]
 
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""

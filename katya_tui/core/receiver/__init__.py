@@ -1,0 +1,226 @@
+"""The receiver: capture every request on `/hooks/{endpoint}[/...]`, verify it, answer as configured, forward it,
+replay it. `service.receiver` is the component; `service.receiver.endpoints` the endpoint configs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..catalog import classify_body
+from ..facts import CaptureForwarded, CaptureRecorded
+from ..models import Capture
+from ..signing import Verdict, verify
+from .capture import new_capture, read_body, summary
+from .dedup import SeenIds
+from .endpoints import Endpoints
+from .respond import Plan, Responder
+
+log = logging.getLogger(__name__)
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class Receiver:
+    """`ANY /hooks/{endpoint}` and sub-paths, plus `/v1/captures` and `/v1/endpoints`."""
+
+    body_idle_timeout = 30.0  # seconds without body bytes before a stalled sender gets 408
+    forward_timeout = 30.0
+    forward_concurrency = 64
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.endpoints: Endpoints = None  # type: ignore[assignment]  # set in setup, once the store is open
+        self.responder = Responder()
+        self.seen = SeenIds()
+        self._tasks: set[asyncio.Task] = set()
+        self._client: Any = None
+        self._closing = asyncio.Event()
+        self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
+
+    # -- life ----------------------------------------------------------------------------------------------
+
+    def setup(self, app: web.Application) -> None:
+        from ..api import captures as captures_api
+        from ..api import endpoints as endpoints_api
+
+        self.endpoints = Endpoints(self.service.store, on_change=self.responder.reset)
+        self.endpoints.load_toml(self.service.settings.endpoints)
+        for method in METHODS:
+            app.router.add_route(method, "/hooks/{endpoint}", self.handle)
+            app.router.add_route(method, "/hooks/{endpoint}/{tail:.*}", self.handle)
+        captures_api.add_routes(app, self.service)
+        endpoints_api.add_routes(app, self.service)
+
+    async def start(self) -> None:
+        self._remember_recent()
+
+    async def stop(self) -> None:
+        self._closing.set()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2.0)
+            for t in self._tasks:
+                t.cancel()
+        if self._client is not None:
+            await self._client.aclose() if hasattr(self._client, "aclose") else await self._client.close()
+            self._client = None
+
+    def _remember_recent(self) -> None:
+        """Refill the seen-ids window from recent captures, so duplicates are flagged across a restart."""
+        since = time.time() - self.seen.window_s
+        table = self.service.store.table("captures")
+        recent = table.newest(self.seen.cap, where=lambda d: d.get("received_at", 0) >= since)
+        for doc in reversed(recent):
+            for mid in _ids_of(doc):
+                self.seen.add(doc["endpoint"], mid, doc["id"], doc["received_at"])
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from ..outbound import make_client
+
+            self._client = make_client()
+        return self._client
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- capture -------------------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        now = time.time()
+        name = request.match_info["endpoint"]
+        cfg = self.endpoints.config_for(name)
+        body = await read_body(request, self.service.settings.body_limit, self.body_idle_timeout)
+        cap = new_capture(request, name, body, now)
+        cap.body_note = body.detail or None
+        cap.verdict = self._verify(cfg, cap, body.data, now).to_dict()
+        found = _classify(body.data, request) if not body.truncated else None
+        if found:
+            cap.event_type = found[0]
+        for mid in _ids_of(cap.to_doc(), found):
+            first = self.seen.first(name, mid, now)
+            if first is not None:
+                cap.duplicate_of = first
+            else:
+                self.seen.add(name, mid, cap.id, now)
+        limited = self.responder.limits(cfg, request.method, body, now)
+        plan = limited or self.responder.answer(cfg, request.method, body.data)
+        if plan.delay_ms:
+            await self._sleep(plan.delay_ms / 1000)
+        accepted = plan.action == "answer" and 200 <= plan.status < 300
+        if accepted and found:
+            event = self.service.publish_event(found[0], found[1], source="hook", event_id=found[2],
+                                               capture_id=cap.id, verdict=cap.verdict["status"])  # fmt: skip
+            cap.event_id = event.id
+        cap.response = {**plan.to_record(), "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+        store = self.service.store
+        doc_id = store.table("captures").insert(cap.to_doc())
+        if accepted:
+            await store.commit()  # an acknowledged capture is on disk before the answer leaves
+        else:
+            self._spawn(store.commit())
+        self.service.bus.publish(CaptureRecorded(summary(cap.to_doc())))
+        if limited is None:
+            self._maybe_forward(cfg, cap, doc_id)
+        return await self._answer(request, plan, body.truncated)
+
+    def _verify(self, cfg: dict[str, Any], cap: Capture, body: bytes, now: float) -> Verdict:
+        name = cfg["name"]
+        try:
+            v = verify(
+                cfg["scheme"], body=body, headers=[(k, v) for k, v in cap.headers], secrets=list(cfg["secrets"]),
+                now=now, tolerance_s=cfg["tolerance_s"], method=cap.method, url=cap.path,
+                seen_ids=lambda mid: self.seen.first(name, mid, now) is not None,
+                other_endpoints=self.endpoints.secrets_of_others(name),
+            )  # fmt: skip
+        except Exception as exc:  # a verifier bug must never cost the capture
+            log.exception("verification failed on capture %s", cap.id)
+            return Verdict("malformed", None, f"verification could not run: {exc!r}")
+        if v.status == "unsigned":
+            v.diagnosis.append(
+                f"to check signatures, add the secret: PUT /v1/endpoints/{name} with "
+                f'{{"secrets": ["..."]}}, or a [[endpoints]] table with name = "{name}" in the config file'
+            )
+        if cap.truncated:
+            v.diagnosis.append(f"the body is incomplete ({cap.body_note}); a signature over it cannot match")
+        return v
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    async def _answer(self, request: web.Request, plan: Plan, close: bool) -> web.StreamResponse:
+        if plan.action == "timeout":
+            await self._sleep(plan.hold_s)
+        if plan.action in ("timeout", "drop"):
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError(f"{plan.action} (chaos)")
+        resp = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
+        if close:
+            resp.force_close()  # the rest of a cut body is not worth reading
+        return resp
+
+    # -- forward -------------------------------------------------------------------------------------------
+
+    def _maybe_forward(self, cfg: dict[str, Any], cap: Capture, doc_id: int) -> None:
+        from .forward import target_for
+
+        target = target_for(cfg, cap.event_type)
+        if target is not None:
+            self._spawn(self._forward(cap, doc_id, *target))
+
+    async def _forward(self, cap: Capture, doc_id: int, url: str, why: str) -> None:
+        from .forward import end_to_end, send, with_query
+
+        async with self._forward_slots:
+            record = await send(self.client, cap.method, with_query(url, cap.query), end_to_end(cap.headers),
+                                cap.body_bytes, self.forward_timeout, why)  # fmt: skip
+        store = self.service.store
+        if store is None:
+            return
+        table = store.table("captures")
+        if table.contains(doc_id=doc_id):
+            table.update({"forward": record}, doc_ids=[doc_id])
+        self.service.bus.publish(CaptureForwarded(cap.id, record))
+        await store.commit()
+
+    # -- replay --------------------------------------------------------------------------------------------
+
+    async def replay(self, capture_id: str, *, to: str | None = None, resign: bool = False,
+                     body: bytes | None = None, headers: list[list[str]] | None = None) -> Capture:  # fmt: skip
+        """Send a capture again (verbatim, re-signed now, or edited); the replay is recorded, linked by `replay_of`."""
+        from .replay import replay
+
+        return await replay(self, capture_id, to=to, resign_now=resign, body=body, headers=headers)
+
+    def find(self, capture_id: str) -> tuple[int, dict[str, Any]] | None:
+        """(doc id, document) of a capture, newest first."""
+        found = self.service.store.table("captures").newest(1, where=lambda d: d.get("id") == capture_id)
+        return (found[0].doc_id, dict(found[0])) if found else None
+
+
+def _classify(body: bytes, request: web.Request) -> tuple[str, Any, str | None] | None:
+    head = body.lstrip()[:1]
+    if head != b"{":
+        return None
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return classify_body(obj, request.headers.get)
+
+
+def _ids_of(doc: dict[str, Any], found: tuple | None = None) -> list[str]:
+    """What marks a repeat: the message id the signature carried, else the event id of the body."""
+    mid = (doc.get("verdict") or {}).get("msg_id") or (found[2] if found else doc.get("event_id"))
+    return [str(mid)] if mid else []

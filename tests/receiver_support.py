@@ -1,0 +1,101 @@
+"""Helpers for the receiver tests: a started service with chosen settings, a recording sink, raw socket requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from katya_tui.core.service import Service
+
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@contextlib.asynccontextmanager
+async def running(settings, **changes: Any):
+    """A started Service with `changes` applied to the settings."""
+    svc = Service(replace(settings, **changes))
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+class Sink:
+    """A local target that records every request and answers `status` (or runs `behaviour`)."""
+
+    def __init__(self, status: int = 200, body: bytes = b'{"got":"it"}') -> None:
+        self.status = status
+        self.body = body
+        self.requests: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.requests.append({
+            "method": request.method, "path": request.path, "query": request.query_string,
+            "headers": [(k.decode(), v.decode()) for k, v in request.raw_headers], "body": await request.read(),
+        })  # fmt: skip
+        return web.Response(status=self.status, body=self.body, headers={"X-Sink": "1"})
+
+    async def __aenter__(self) -> Sink:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def raw_request(port: int, data: bytes, *, close_after: bool = False, read: bool = True,
+                      until: bytes | None = b"}") -> bytes:
+    """Write raw bytes and read the answer: until `until` arrives, the server closes, or 5 s pass."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    if close_after:
+        writer.write_eof()
+    out = b""
+    if read:
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(5):
+                while chunk := await reader.read(65536):
+                    out += chunk
+                    if until is not None and until in out:
+                        break
+    writer.close()
+    return out
+
+
+async def captures(svc: Service, **params: Any) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as s:
+        r = await s.get(f"{svc.url}/v1/captures", params={k: str(v) for k, v in params.items()}, headers=AUTH)
+        assert r.status == 200, await r.text()
+        return (await r.json())["data"]
+
+
+async def capture(svc: Service, cid: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as s:
+        r = await s.get(f"{svc.url}/v1/captures/{cid}", headers=AUTH)
+        assert r.status == 200, await r.text()
+        return (await r.json())["data"]
+
+
+async def wait_for(cond, timeout: float = 10.0) -> None:
+    """Poll `cond()` until it is true (a bound on waiting, not a timing assertion)."""
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.01)
