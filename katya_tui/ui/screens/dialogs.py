@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -172,8 +172,9 @@ class EventTypePicker(ModalScreen[str | None]):
         if types.option_count:
             self.dismiss(types.get_option_at_index(types.highlighted or 0).id)
 
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key in ("down", "up") and self.focused is self.query_one("#filter", Input):
+            event.stop()
             self.query_one("#types", OptionList).focus()
 
     @on(OptionList.OptionSelected, "#types")

@@ -91,7 +91,8 @@ class EndpointsScreen(Screen):
         Binding("escape", "close", "Back", id="endpoints.close", tooltip="Back to the previous screen"),
         Binding("ctrl+n", "new", "New", id="endpoints.new", tooltip="Start a new endpoint config"),
         Binding("ctrl+s", "save", "Save", id="endpoints.save", tooltip="Validate and save this endpoint config"),
-        Binding("ctrl+d", "delete", "Delete", id="endpoints.delete",
+        # priority: inputs bind ctrl+d to "delete right", which the delete key does as well
+        Binding("ctrl+d", "delete", "Delete", id="endpoints.delete", priority=True,
                 tooltip="Delete this endpoint's config (the endpoint keeps working with the defaults)"),
     ]
 
