@@ -107,6 +107,8 @@ class Attempt(Doc):
     response_headers: list[list[str]] = field(default_factory=list)
     response_body: str = ""  # cut at 64 KB
     manual: bool = False  # a resend
+    url: str | None = None  # where it was sent
+    outcome: str | None = None  # delivered | retry | fail (what the dispatcher made of it)
 
 
 @dataclass
@@ -123,3 +125,5 @@ class Delivery(Doc):
     attempts: list[dict[str, Any]] = field(default_factory=list)  # Attempt.to_doc()
     next_attempt_at: float | None = None
     verdict: str | None = None  # verdict status of the inbound request the event came from
+    data: Any = None  # the event's data, kept so a delivery outlives its event's retention
+    event_created_at: float | None = None
