@@ -56,8 +56,13 @@ class DetailScreen(Screen):
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         super().__init__()
         self.service, self.kind, self.item_id = service, kind, id
-        self.clock = clock or Clock()
+        self._clock = clock
         self.data = v.load(service, kind, id)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock given, else the app's (fixed in snapshots), else the wall clock."""
+        return self._clock or getattr(self.app, "clock", None) or Clock()
 
     # -- layout ----------------------------------------------------------------------------------------------
 

@@ -63,8 +63,13 @@ class StatsScreen(Screen):
     def __init__(self, service: Service, *, clock: Clock | None = None, interval: float = 5.0) -> None:
         super().__init__()
         self.service, self.interval = service, interval
-        self.clock = clock or Clock()
+        self._clock = clock
         self.period = 0
+
+    @property
+    def clock(self) -> Clock:
+        """The clock given, else the app's (fixed in snapshots), else the wall clock."""
+        return self._clock or getattr(self.app, "clock", None) or Clock()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="headline")
