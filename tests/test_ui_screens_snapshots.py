@@ -1,0 +1,69 @@
+"""Snapshots of engineer B's screens: fixed size, fixed clock (UTC) and ids, no port in the picture."""
+
+from __future__ import annotations
+
+from ui_support import CAPTURE_ID, DELIVERY_PENDING, T0, WEBHOOK_ID, ScreenApp, seed_flow
+
+from katya_tui.core.service import Service
+from katya_tui.ui.clock import Clock
+from katya_tui.ui.screens.detail import DetailScreen
+from katya_tui.ui.screens.dialogs import ConfirmDialog, EventTypePicker, ReplayDialog
+from katya_tui.ui.screens.endpoints import EndpointsScreen
+from katya_tui.ui.screens.stats import StatsScreen
+from katya_tui.ui.screens.subscription_form import SubscriptionForm
+
+SIZE = (120, 36)
+CLOCK = Clock(now=lambda: T0 + 5, utc=True)
+
+
+def app_for(settings, make, seed=seed_flow) -> ScreenApp:
+    return ScreenApp(Service(settings), make, seed)
+
+
+def with_endpoint(svc: Service) -> None:
+    seed_flow(svc)
+    svc.receiver.endpoints.put({
+        "name": "orders", "secrets": ["whsec_one", "whsec_two"], "scheme": "katya",
+        "forward_to": "http://localhost:3000/hooks",
+        "routes": [{"match": "security.*", "to": "http://localhost:3000/security"}],
+        "response": {"sequence": [500, 500, 200], "retry_after": 2}})
+
+
+def test_detail_signature_tab(snap_compare, settings):
+    app = app_for(settings, lambda svc: DetailScreen(svc, "capture", CAPTURE_ID, clock=CLOCK))
+    assert snap_compare(app, terminal_size=SIZE, press=["right"])
+
+
+def test_detail_delivery_attempts(snap_compare, settings):
+    app = app_for(settings, lambda svc: DetailScreen(svc, "delivery", DELIVERY_PENDING, clock=CLOCK))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_subscription_form_edit(snap_compare, settings):
+    app = app_for(settings, lambda svc: SubscriptionForm(svc, WEBHOOK_ID))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_endpoints_screen(snap_compare, settings):
+    app = app_for(settings, EndpointsScreen, with_endpoint)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_stats_screen(snap_compare, settings):
+    app = app_for(settings, lambda svc: StatsScreen(svc, clock=CLOCK, interval=0))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_replay_dialog(snap_compare, settings):
+    app = app_for(settings, lambda svc: ReplayDialog(svc, CAPTURE_ID), with_endpoint)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_event_type_picker(snap_compare, settings):
+    app = app_for(settings, lambda svc: EventTypePicker("Send a test event of type"), None)
+    assert snap_compare(app, terminal_size=SIZE, press=list("trust"))
+
+
+def test_confirm_dialog(snap_compare, settings):
+    app = app_for(settings, lambda svc: ConfirmDialog("Resend all 12 failed deliveries matching the filter?"), None)
+    assert snap_compare(app, terminal_size=SIZE)
