@@ -67,10 +67,12 @@ class Service:
 
     def _components(self) -> list[Component]:
         """Every part of the core that takes part in the server's life; later parts plug in here."""
+        from .dispatcher import Dispatcher
         from .receiver import Receiver
 
         self.receiver = Receiver(self)
-        return [self.receiver]
+        self.dispatcher = Dispatcher(self)
+        return [self.receiver, self.dispatcher]
 
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""

@@ -1,0 +1,93 @@
+"""`/v1/deliveries`: the delivery log, resend (one, or many by filter), retry now and cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .common import ApiError, invalid, json_body, not_found, ok, page_params, paginated
+from .webhooks import deliveries_of, parse_time
+
+FILTERS = ("status", "webhook", "type", "since")
+
+
+def _dispatcher(request: web.Request) -> Any:
+    from ..service import SERVICE
+
+    return request.app[SERVICE].dispatcher
+
+
+def _delivery(request: web.Request) -> dict[str, Any]:
+    did = request.match_info["id"]
+    doc = _dispatcher(request).deliveries.get(did)
+    if doc is None:
+        raise not_found("delivery", did)
+    return doc
+
+
+async def list_(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
+    docs = deliveries_of(request, request.query.get("webhook") or request.query.get("webhook_id"))
+    return paginated(docs[offset : offset + limit], len(docs), limit, offset)
+
+
+async def get(request: web.Request) -> web.Response:
+    return ok(_delivery(request))
+
+
+async def resend(request: web.Request) -> web.Response:
+    """A new attempt now, whatever the state; answers with the delivery after that attempt."""
+    doc = _delivery(request)
+    return ok(await _dispatcher(request).resend(doc["id"]))
+
+
+async def resend_many(request: web.Request) -> web.Response:
+    """Queue a resend of every delivery matching `{status?, webhook?, type?, since?}`; answers `{queued: n}`."""
+    body = await json_body(request) if request.can_read_body else {}
+    if not isinstance(body, dict):
+        raise invalid({"body": ["must be a JSON object like {status, webhook, type, since}"]})
+    errors = {k: [f"unknown filter (known: {', '.join(FILTERS)})"] for k in body if k not in FILTERS}
+    status = body.get("status")
+    if status is not None and status not in ("pending", "success", "delivered", "failed", "cancelled"):
+        errors["status"] = ["must be pending, success (delivered), failed or cancelled"]
+    for key in ("webhook", "type"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            errors[key] = ["must be text"]
+    if errors:
+        raise invalid(errors)
+    since = body.get("since")
+    since = parse_time("since", str(since)) if since is not None else None
+    n = _dispatcher(request).resend_many(status=status, webhook=body.get("webhook"), type=body.get("type"),
+                                         since=since)  # fmt: skip
+    return ok({"queued": n}, 202)
+
+
+async def retry_now(request: web.Request) -> web.Response:
+    from ..dispatcher import NotPending
+
+    doc = _delivery(request)
+    try:
+        return ok(_dispatcher(request).retry_now(doc["id"]))
+    except NotPending as exc:
+        raise ApiError(409, "NOT_PENDING", str(exc)) from None
+
+
+async def cancel(request: web.Request) -> web.Response:
+    from ..dispatcher import NotPending
+
+    doc = _delivery(request)
+    try:
+        return ok(_dispatcher(request).cancel(doc["id"]))
+    except NotPending as exc:
+        raise ApiError(409, "NOT_PENDING", str(exc)) from None
+
+
+def add_routes(app: web.Application, service: Any) -> None:
+    r = app.router
+    r.add_get("/v1/deliveries", list_)
+    r.add_post("/v1/deliveries/resend", resend_many)
+    r.add_get("/v1/deliveries/{id}", get)
+    r.add_post("/v1/deliveries/{id}/resend", resend)
+    r.add_post("/v1/deliveries/{id}/retry", retry_now)
+    r.add_post("/v1/deliveries/{id}/cancel", cancel)

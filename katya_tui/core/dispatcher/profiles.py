@@ -1,0 +1,81 @@
+"""Delivery profiles (SPEC 4.2): the body and headers of one attempt, signed over exactly the bytes sent.
+
+| profile  | body                        | signature header                              |
+|----------|-----------------------------|-----------------------------------------------|
+| katya    | {id, type, createdAt, data} | X-Katya-Signature: sha256=<hex>               |
+| admin    | data, json.dumps sort_keys  | X-Webhook-Signature: sha256=<hex> (optional)  |
+| job      | data (the job result)       | X-Signature: <hex>                            |
+| standard | {type, timestamp, data}     | webhook-signature: v1,<base64>                |
+
+`serialization` picks the JSON bytes: `compact` (JavaScript's JSON.stringify), `python` (json.dumps defaults),
+`sorted` (json.dumps with sort_keys). The body is the same on every attempt; the timestamp and signature are fresh.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import signing
+from ..models import iso
+
+JSON = ("Content-Type", "application/json")
+KATYA_AGENT = ("User-Agent", "Katya-Webhooks/1.0")
+JOB_AGENT = ("User-Agent", "Generation-Service/1.0")
+
+
+def serialize(obj: Any, serialization: str) -> bytes:
+    """The JSON bytes for `serialization`: compact | python | sorted."""
+    if serialization == "python":
+        text = json.dumps(obj)
+    elif serialization == "sorted":
+        text = json.dumps(obj, sort_keys=True)
+    else:
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
+    """The bytes a delivery sends under its subscription's profile and serialization."""
+    profile = webhook.get("profile") or "katya"
+    data = delivery.get("data")
+    created = iso(delivery.get("event_created_at") or delivery["created_at"])
+    if profile == "admin":
+        return serialize(data, "sorted")
+    serialization = webhook.get("serialization") or "compact"
+    if profile == "job":
+        return serialize(data, serialization)
+    if profile == "standard":
+        return serialize({"type": delivery["event_type"], "timestamp": created, "data": data}, serialization)
+    envelope = {"id": delivery["event_id"], "type": delivery["event_type"], "createdAt": created, "data": data}
+    return serialize(envelope, serialization)
+
+
+def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float,
+                retry: tuple[int, str, float] | None = None) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
+    """(headers, body) of one attempt. `retry` is (retry count, reason, seconds waited) for attempts after the first.
+
+    Raises signing.SigningConfigError when the secret cannot sign under the profile.
+    """
+    profile = webhook.get("profile") or "katya"
+    secret = webhook.get("secret") or ""
+    body = body_of(webhook, delivery)
+    did, etype = delivery["id"], delivery["event_type"]
+    if profile == "admin":
+        headers = [JSON, ("X-Webhook-Event", etype), ("X-Webhook-Id", str(webhook["id"])),
+                   ("X-Webhook-Delivery", did)]  # fmt: skip
+        if secret:
+            headers += signing.sign("admin", body, secret, now=now).headers
+    elif profile == "job":
+        headers = [JSON, JOB_AGENT, *signing.sign("job", body, secret, now=now).headers]
+    elif profile == "standard":
+        headers = [JSON, KATYA_AGENT, *signing.sign("standard", body, secret, msg_id=did, now=now).headers]
+    else:
+        signed = dict(signing.sign("katya", body, secret, msg_id=did, now=now).headers)
+        headers = [JSON, ("X-Katya-Event", etype), ("X-Katya-Signature", signed["X-Katya-Signature"]),
+                   ("X-Katya-Delivery", did), ("X-Katya-Timestamp", signed["X-Katya-Timestamp"]), KATYA_AGENT]  # fmt: skip
+    if retry is not None:
+        count, reason, waited = retry
+        headers += [("X-Katya-Retry-Count", str(count)), ("X-Katya-Retry-Reason", reason),
+                    ("X-Katya-Retry-After", f"{round(waited, 3):g}")]  # fmt: skip
+    return headers, body

@@ -1,0 +1,75 @@
+"""Retry policy math (seed 000) and the status-code rules (seed 003), as pure functions.
+
+Retry n (n >= 1) waits `retryDelay * backoffMultiplier^(n-1)` ms, capped at `maxRetryDelay`. Retried: connection
+errors, timeouts, 408, 429 and 5xx. Not retried: other 4xx. 3xx is a failure and is not followed. A `Retry-After`
+answer (seconds or an HTTP date) replaces the schedule's delay, up to `maxRetryDelay`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+DEFAULT_POLICY: dict[str, Any] = {"maxRetries": 3, "retryDelay": 1000, "backoffMultiplier": 2, "maxRetryDelay": 30000}
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+def delay_ms(policy: dict[str, Any], n: int) -> float:
+    """How long retry `n` (1 = the first retry) waits, in milliseconds."""
+    p = {**DEFAULT_POLICY, **policy}
+    raw = float(p["retryDelay"]) * float(p["backoffMultiplier"]) ** max(0, n - 1)
+    return min(raw, float(p["maxRetryDelay"]))
+
+
+def retry_after_s(headers: list[list[str]] | list[tuple[str, str]], now: float) -> float | None:
+    """The `Retry-After` of an answer in seconds from `now` (delta-seconds or an HTTP date), or None."""
+    value = next((v for k, v in headers if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt's result means: `delivered`, `retry` or `fail`, and why (the retry reason header)."""
+
+    verdict: str
+    reason: str
+
+
+def judge(status: int | None, error_class: str | None) -> Outcome:
+    """Seed 003's table: 2xx done, 4xx (but 408/429) final, 5xx and network trouble retried, 3xx a failure."""
+    if status is None:
+        return Outcome("retry", error_class or "error")
+    if 200 <= status < 300:
+        return Outcome("delivered", f"status_{status}")
+    if 300 <= status < 400:
+        return Outcome("fail", f"redirect_{status} (not followed)")
+    if status in RETRYABLE_4XX or status >= 500:
+        return Outcome("retry", f"status_{status}")
+    return Outcome("fail", f"status_{status}")
+
+
+def next_delay_s(policy: dict[str, Any], retries_done: int, headers: list[list[str]], now: float) -> float | None:
+    """Seconds until the next retry after a retryable attempt, or None when the policy has no retries left.
+
+    `retries_done` counts the retries already made (0 after the first attempt).
+    """
+    p = {**DEFAULT_POLICY, **policy}
+    if retries_done >= int(p["maxRetries"]):
+        return None
+    cap_s = float(p["maxRetryDelay"]) / 1000
+    asked = retry_after_s(headers, now)
+    if asked is not None:
+        return min(asked, cap_s)
+    return delay_ms(p, retries_done + 1) / 1000
