@@ -37,7 +37,11 @@ class Settings:
     body_limit: int = 10 * 1024 * 1024
     ws_ping_interval: float = 30.0
     ws_max_subscriptions: int = 50
+    upstream_retry_initial: float = 1.0  # seconds before the first reconnect; doubles each failure
+    upstream_retry_max: float = 30.0  # cap of the reconnect delay
     fsync: bool = True
+    delivery_timeout: float = 30.0  # seconds a delivery attempt may take, unless its subscription says otherwise
+    delivery_concurrency: int = 64  # deliveries in flight at once
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
 
@@ -46,7 +50,8 @@ class Settings:
         return f"http://{self.host}:{self.port}"
 
 
-_INT_KEYS = {"port": (0, 65535), "body_limit": (1, 2**31), "ws_max_subscriptions": (1, 10_000)}
+_INT_KEYS = {"port": (0, 65535), "body_limit": (1, 2**31), "ws_max_subscriptions": (1, 10_000),
+             "delivery_concurrency": (1, 1000)}
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -71,6 +76,8 @@ def _from_toml(path: Path) -> dict[str, Any]:
     known = {
         "host", "port", "data_dir", "token", "upstream", "upstream_token", "upstream_channels", "upstream_events",
         "body_limit", "ws_ping_interval", "ws_max_subscriptions", "fsync", "retention", "endpoints", "keymap",
+        "delivery_timeout", "delivery_concurrency",
+        "upstream_retry_initial", "upstream_retry_max",
     }  # fmt: skip
     for key, value in raw.items():
         if key not in known:
@@ -127,13 +134,21 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     for key, (lo, hi) in _INT_KEYS.items():
         if key in values:
             values[key] = _check_int(key, values[key], lo, hi)
-    if "ws_ping_interval" in values:
+    for key in ("ws_ping_interval", "upstream_retry_initial", "upstream_retry_max"):
+        if key in values:
+            try:
+                values[key] = float(values[key])
+            except (TypeError, ValueError):
+                raise ConfigError(key, "expected a number of seconds") from None
+            if not values[key] > 0:
+                raise ConfigError(key, "must be more than 0")
+    if "delivery_timeout" in values:
         try:
-            values["ws_ping_interval"] = float(values["ws_ping_interval"])
+            values["delivery_timeout"] = float(values["delivery_timeout"])
         except (TypeError, ValueError):
-            raise ConfigError("ws_ping_interval", "expected a number of seconds") from None
-        if values["ws_ping_interval"] <= 0:
-            raise ConfigError("ws_ping_interval", "must be more than 0")
+            raise ConfigError("delivery_timeout", "expected a number of seconds") from None
+        if not 0 < values["delivery_timeout"] <= 600:
+            raise ConfigError("delivery_timeout", "must be more than 0 and at most 600 seconds")
     if "host" in values and (not isinstance(values["host"], str) or not values["host"].strip()):
         raise ConfigError("host", "must be a host name or address")
     if "data_dir" in values:

@@ -59,3 +59,19 @@ class CaptureForwarded:
 
     capture_id: str
     forward: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpstreamStateChanged:
+    """The upstream feed's state: connecting | connected | retrying in N s | failed: reason | stopped."""
+
+    state: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class UpstreamMessageSkipped:
+    """A message from the upstream feed was malformed and skipped; `sample` is its start."""
+
+    reason: str
+    sample: str

@@ -69,10 +69,13 @@ class Service:
         """Every part of the core that takes part in the server's life; later parts plug in here."""
         from .dispatcher import Dispatcher
         from .receiver import Receiver
+        from .ws import Feed, Upstream
 
         self.receiver = Receiver(self)
         self.dispatcher = Dispatcher(self)
-        return [self.receiver, self.dispatcher]
+        self.feed = Feed(self)
+        self.upstream = Upstream(self) if self.settings.upstream else None
+        return [self.receiver, self.dispatcher, self.feed] + ([self.upstream] if self.upstream else [])
 
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""
