@@ -18,8 +18,8 @@ SIZE = (120, 36)
 CLOCK = Clock(now=lambda: T0 + 5, utc=True)
 
 
-def detail_app(settings, kind: str, id: str, seed=seed_flow) -> ScreenApp:
-    return ScreenApp(Service(settings), lambda svc: DetailScreen(svc, kind, id, clock=CLOCK), seed)
+def detail_app(settings, kind: str, id: str, prepare=seed_flow, seed=None) -> ScreenApp:
+    return ScreenApp(Service(settings), lambda svc: DetailScreen(svc, kind, id, clock=CLOCK), prepare, seed)
 
 
 def text_of(screen, selector: str) -> str:
@@ -108,7 +108,7 @@ async def test_event_and_delivery_kinds(settings):
         assert screen.check_action("diff", ()) is None  # one attempt: nothing to compare
         assert screen.check_action("copy_curl", ()) is True  # it came from a capture
 
-    app = detail_app(settings, "event", "evt_nothing", seed=None)
+    app = detail_app(settings, "event", "evt_nothing", prepare=None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -121,7 +121,7 @@ async def test_event_without_capture(settings):
     def seed(svc):
         svc.publish_event("security.alert.created", {"alertId": "a1"}, source="trigger", event_id="evt_t1")
 
-    app = detail_app(settings, "event", "evt_t1", seed=seed)
+    app = detail_app(settings, "event", "evt_t1", prepare=None, seed=seed)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -243,14 +243,14 @@ async def test_edit_and_replay(settings, tmp_path, monkeypatch):
 async def test_edit_refuses_binary_bodies(settings, monkeypatch):
     from katya_tui.core.models import Capture
 
-    def seed(svc):
-        svc.store.table("captures").insert(Capture(
+    def prepare(store):
+        store.table("captures").insert(Capture(
             id="cap_bin", endpoint="x", method="POST", path="/hooks/x", query="", headers=[], body="/wA=",
             body_encoding="base64", body_size=2, body_sha256="", truncated=False, remote=None,
             received_at=T0).to_doc())
 
     monkeypatch.setenv("EDITOR", "false")
-    app = detail_app(settings, "capture", "cap_bin", seed=seed)
+    app = detail_app(settings, "capture", "cap_bin", prepare=prepare)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "00000000  ff 00" in text_of(app.screen, "#request-body")

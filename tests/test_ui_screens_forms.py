@@ -91,7 +91,7 @@ async def test_endpoints_rename_moves_the_config(settings):
     def seed(svc):
         svc.receiver.endpoints.put({"name": "old", "secrets": ["s1"]})
 
-    app = ScreenApp(Service(settings), EndpointsScreen, seed)
+    app = ScreenApp(Service(settings), EndpointsScreen, seed=seed)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -159,8 +159,8 @@ def test_secret_and_error_slots():
     assert error_slot("whatever") == "general"
 
 
-def seed_events(svc):
-    t = svc.store.table("events")
+def seed_events(store):
+    t = store.table("events")
     for i in range(90):  # one a minute over the last 90 minutes, and three security alerts in the last minute
         t.insert(Event(id=f"evt_m{i}", type="message.created", data={}, created_at=T0 - 60 * i - 30,
                        source="demo").to_doc())

@@ -16,12 +16,11 @@ SIZE = (120, 36)
 CLOCK = Clock(now=lambda: T0 + 5, utc=True)
 
 
-def app_for(settings, make, seed=seed_flow) -> ScreenApp:
-    return ScreenApp(Service(settings), make, seed)
+def app_for(settings, make, prepare=seed_flow, seed=None) -> ScreenApp:
+    return ScreenApp(Service(settings), make, prepare, seed)
 
 
 def with_endpoint(svc: Service) -> None:
-    seed_flow(svc)
     svc.receiver.endpoints.put({
         "name": "orders", "secrets": ["whsec_one", "whsec_two"], "scheme": "katya",
         "forward_to": "http://localhost:3000/hooks",
@@ -45,7 +44,7 @@ def test_subscription_form_edit(snap_compare, settings):
 
 
 def test_endpoints_screen(snap_compare, settings):
-    app = app_for(settings, EndpointsScreen, with_endpoint)
+    app = app_for(settings, EndpointsScreen, seed=with_endpoint)
     assert snap_compare(app, terminal_size=SIZE)
 
 
@@ -55,7 +54,7 @@ def test_stats_screen(snap_compare, settings):
 
 
 def test_replay_dialog(snap_compare, settings):
-    app = app_for(settings, lambda svc: ReplayDialog(svc, CAPTURE_ID), with_endpoint)
+    app = app_for(settings, lambda svc: ReplayDialog(svc, CAPTURE_ID), seed=with_endpoint)
     assert snap_compare(app, terminal_size=SIZE)
 
 

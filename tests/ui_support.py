@@ -13,8 +13,9 @@ from textual.screen import Screen
 from katya_tui.core.models import Attempt, Capture, Delivery, Event, encode_body
 from katya_tui.core.service import Service
 from katya_tui.core.signing import sign, verify
+from katya_tui.core.store import Store
 
-T0 = 1_767_268_800.0  # 2026-01-01 12:00:00 UTC
+T0 = 1_893_499_200.0  # 2030-01-01 12:00:00 UTC: in the future, so the dispatcher never fires the seeded retry
 SECRET = "whsec_right_secret"
 WEBHOOK_ID = "webhook_fixed01"
 CAPTURE_ID = "cap_fixed01"
@@ -24,15 +25,22 @@ DELIVERY_PENDING = "dlv_fixed02"
 
 
 class ScreenApp(App):
-    """Starts `service`, seeds it, then pushes the screen `make(service)`; stops the service on exit."""
+    """Fills the data dir with `prepare(store)` (as a previous run would have), starts `service`, runs
+    `seed(service)`, then pushes the screen `make(service)`; stops the service on exit."""
 
     def __init__(self, service: Service, make: Callable[[Service], Screen],
-                 seed: Callable[[Service], Any] | None = None) -> None:
+                 prepare: Callable[[Store], Any] | None = None, seed: Callable[[Service], Any] | None = None) -> None:
         super().__init__()
-        self.service, self.make, self.seed = service, make, seed
+        self.service, self.make, self.prepare, self.seed = service, make, prepare, seed
         self.results: list[Any] = []
 
     async def on_mount(self) -> None:
+        if self.prepare:
+            store = Store(self.service.settings.data_dir, fsync=False)
+            try:
+                self.prepare(store)
+            finally:
+                store.close()
         await self.service.start()
         if self.seed:
             self.seed(self.service)
@@ -81,10 +89,8 @@ def attempt(n: int, status: int | None, at: float, **kw: Any) -> dict[str, Any]:
     return a.to_doc()
 
 
-def seed_flow(service: Service) -> None:
-    """A webhook, a forged capture, its event, one delivered and one pending delivery."""
-    store = service.store
-    assert store is not None
+def seed_flow(store: Store) -> None:
+    """Two webhooks, a forged capture, its event, one delivered and one pending delivery."""
     store.table("webhooks").insert(webhook_doc())
     store.table("webhooks").insert(webhook_doc(id="webhook_fixed02", name="audit-log",
                                                url="http://127.0.0.1:9/audit", events=["*"]))
