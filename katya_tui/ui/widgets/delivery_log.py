@@ -20,9 +20,9 @@ from ..filters import Filter, delivery_record
 from ..messages import OpenDetail
 
 LIMIT = 200
-COLUMNS = (("sub", "Subscription", 14), ("type", "Event", 18), ("state", "State", 11), ("n", "Att", 3),
-           ("status", "Last", 4), ("latency", "ms", 6), ("next", "Next", 7), ("verdict", "Inbound", 11),
-           ("id", "Delivery", 26))  # fmt: skip
+COLUMNS = (("sub", "Subscription", 12), ("state", "State", 11), ("n", "Att", 3), ("status", "Last", 5),
+           ("latency", "ms", 5), ("next", "Next", 6), ("verdict", "Inbound", 11), ("type", "Event", 18),
+           ("id", "Delivery", 24))  # fmt: skip
 
 
 class DeliveryLog(DataTable):
@@ -122,13 +122,13 @@ class DeliveryLog(DataTable):
             else tone(self.app, last.get("error_class") or "-", "text-error" if last else "text-muted")
         return (
             Text(self.names.get(doc.get("webhook_id", ""), doc.get("webhook_id") or "")),
-            Text(doc.get("event_type") or ""),
             state_cell(self.app, state),
             str(len(attempts)),
             status_cell,
             "-" if latency is None else f"{latency:.0f}",
             self.clock.until(doc.get("next_attempt_at")) if state == "pending" else "",
             verdict_cell(self.app, doc.get("verdict")),
+            Text(doc.get("event_type") or ""),
             Text(doc.get("id") or "", style="dim"),
         )
 

@@ -50,7 +50,7 @@ class Row:
 def capture_row(doc: dict[str, Any]) -> Row:
     rec = capture_record(doc)
     return Row("capture", doc["id"], doc.get("received_at") or 0.0, rec["source"], rec, method=doc.get("method") or "",
-               path=doc.get("path") or "", event_id=doc.get("event_id"), capture_id=doc["id"],
+               path=doc.get("path") or "", type=doc.get("event_type") or "", event_id=doc.get("event_id"), capture_id=doc["id"],
                verdict=rec["verdict"], status=rec["status"], replay_of=doc.get("replay_of"))  # fmt: skip
 
 
@@ -220,7 +220,7 @@ class Stream(ScrollView, can_focus=True):
             self._scroll(y=max(0, self.scroll_y - excess))
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.virtual_size = Size(0, len(self.rows))  # rows fit the width: no horizontal scrolling
         if self.following:
             self._scroll(y=len(self.rows))
         self.refresh()
@@ -234,11 +234,14 @@ class Stream(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if not self._programmatic and round(new) < round(old):
-            self.following = False
-            self._status()
-        elif not self._programmatic and round(new) >= self.max_scroll_y and self.cursor is None:
+        if self._programmatic:
+            return
+        at_end = round(new) >= self.max_scroll_y
+        if at_end and self.cursor is None and not self.following:
             self._follow()
+        elif not at_end and self.following:
+            self.following = False  # the user scrolled away: stop following, count what arrives
+            self._status()
 
     def _follow(self) -> None:
         self.following = True

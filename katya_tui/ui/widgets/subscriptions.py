@@ -15,8 +15,8 @@ from ..clock import Clock
 from ..messages import ScopeChanged
 from ..tally import Tally
 
-COLUMNS = (("name", "Name", 14), ("url", "URL", 26), ("events", "Events", 16), ("active", "On", 3),
-           ("rate", "OK %", 5), ("pending", "Pend", 4), ("last", "Last", 8))  # fmt: skip
+COLUMNS = (("name", "Name", 13), ("rate", "OK%", 4), ("pending", "Pend", 4), ("last", "Last", 7),
+           ("events", "Events", 12), ("url", "URL", 30))  # fmt: skip
 
 
 class Subscriptions(DataTable):
@@ -78,14 +78,16 @@ class Subscriptions(DataTable):
         wid = doc["id"]
         rate = self.tally.rate(wid)
         active = doc.get("active", True)
+        name = Text(doc.get("name") or wid)
+        name = Text.assemble(tone(self.app, "● ", "text-success") if active else tone(self.app, "‖ ", "text-warning"),
+                             name)
         return (
-            Text(doc.get("name") or wid),
-            Text(doc.get("url") or ""),
-            Text(",".join(doc.get("events") or []) or "-"),
-            tone(self.app, "●", "text-success") if active else tone(self.app, "‖", "text-warning"),
+            name,
             "-" if rate is None else f"{rate * 100:.0f}",
             str(self.tally.count("pending", wid)),
-            self.clock.ago(self.tally.last.get(wid)) if wid in self.tally.last else "never",
+            self.clock.ago(self.tally.last.get(wid)).replace(" ago", "") if wid in self.tally.last else "never",
+            Text(",".join(doc.get("events") or []) or "-"),
+            Text(doc.get("url") or ""),
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -1,0 +1,77 @@
+"""The command palette (ctrl+p): every key's action by name, and "go to" a capture, event or delivery by id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
+
+KINDS = (("captures", "capture"), ("events", "event"), ("deliveries", "delivery"))
+PANE_NAMES = {"stream": "stream", "subs": "subscription", "log": "delivery"}
+
+
+def actions(screen: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+    """(title, help, run) for every binding of the screen, its panes and the app, each run on its owner."""
+    owners: list[tuple[str, DOMNode]] = [("", screen.app), ("", screen)]
+    for node in screen.query("*"):
+        if node.id in PANE_NAMES:
+            owners.append((PANE_NAMES[node.id] + ": ", node))
+    seen: set[str] = set()
+    for prefix, owner in owners:
+        for binding in _bindings(owner):
+            key = f"{prefix}{binding.action}"
+            if key in seen or not binding.description or binding.action.startswith(("cursor", "page")):
+                continue
+            seen.add(key)
+            title = f"{prefix}{binding.description.lower()}"
+            yield title, binding.tooltip or "", partial(_run, owner, binding.action)
+
+
+def _bindings(owner: DOMNode) -> list[Binding]:
+    return [b for group in owner._bindings.key_to_bindings.values() for b in group]
+
+
+def _run(owner: DOMNode, action: str) -> None:
+    if hasattr(owner, "focus") and owner is not owner.app and owner is not owner.screen:
+        owner.focus()  # type: ignore[attr-defined]
+    owner.run_action(action)
+
+
+class KatyaCommands(Provider):
+    """Actions by name; an id (or the start of one) opens that record's detail."""
+
+    async def discover(self) -> Hits:
+        for title, help, run in sorted(actions(self.screen)):
+            yield DiscoveryHit(title, run, help=help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help, run in actions(self.screen):
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), run, help=help)
+        for kind, doc_id in self.find_ids(query.strip()):
+            yield Hit(1.0, f"go to {kind} {doc_id}", partial(self.open, kind, doc_id),
+                      help=f"open the {kind}'s detail")
+
+    def find_ids(self, query: str, limit: int = 5) -> list[tuple[str, str]]:
+        """(kind, id) of records whose id starts with `query` (at least 5 characters with an underscore)."""
+        service = getattr(self.app, "service", None)
+        if service is None or service.store is None or len(query) < 5 or "_" not in query:
+            return []
+        q = query.lower()
+        out: list[tuple[str, str]] = []
+        for table, kind in KINDS:
+            for doc in service.store.table(table).newest(limit, where=lambda d: str(d.get("id", "")).startswith(q)):
+                out.append((kind, doc["id"]))
+        return out[:limit]
+
+    def open(self, kind: str, doc_id: str) -> None:
+        from .screens.detail import DetailScreen
+
+        clock = getattr(self.app, "clock", None)
+        self.app.push_screen(DetailScreen(self.app.service, kind, doc_id, clock=clock))  # type: ignore[attr-defined]

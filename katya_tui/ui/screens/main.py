@@ -1,0 +1,266 @@
+"""The main screen: status bar, live stream, subscriptions and delivery log, all visible at once.
+
+It owns the data flow: the bridge posts the core's facts here, and the screen hands them down to the panes
+(attributes down); the panes post requests up (RowSelected, ScopeChanged, OpenDetail, FilterRequested).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ...core.service import Service
+from ..bridge import Bridge
+from ..clock import Clock
+from ..filters import Filter, FilterError
+from ..messages import (
+    CoreNotice,
+    FactsArrived,
+    FactsLost,
+    FilterRequested,
+    OpenDetail,
+    RowSelected,
+    ScopeChanged,
+    StreamStatus,  # fmt: skip
+    UpstreamChanged,
+)
+from ..tally import Tally
+from ..widgets.delivery_log import DeliveryLog
+from ..widgets.status_bar import StatusBar
+from ..widgets.stream import Stream
+from ..widgets.subscriptions import Subscriptions
+
+NARROW = 100  # columns below which the bottom panes stack
+
+
+class MainScreen(Screen):
+    CSS_PATH = "../styles/main.tcss"
+    BINDINGS = [
+        Binding("1", "focus_pane('stream')", "Stream", show=False, id="main.focus_stream",
+                tooltip="Focus the live stream"),
+        Binding("2", "focus_pane('subs')", "Subscriptions", show=False, id="main.focus_subs",
+                tooltip="Focus the subscriptions"),
+        Binding("3", "focus_pane('log')", "Deliveries", show=False, id="main.focus_log",
+                tooltip="Focus the delivery log"),
+        Binding("f2", "endpoints", "Endpoints", id="main.endpoints", tooltip="Inbound endpoint configs"),
+        Binding("f3", "stats", "Stats", id="main.stats", tooltip="Success rates, latencies, events per minute"),
+        Binding("ctrl+l", "clear_filter", "Clear filter", show=False, id="main.clear_filter",
+                tooltip="Show everything again"),
+    ]
+
+    def __init__(self, service: Service, *, clock: Clock | None = None, display_url: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.clock = clock or Clock()
+        self.display_url = display_url
+        self.tally = Tally()
+        self.flt = Filter()
+        self.pinned: tuple[str, str] | None = None  # a subscription the log is narrowed to
+        self.bridge: Bridge | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        stream = Stream(clock=self.clock, id="stream")
+        stream.border_title = "Live stream"
+        stream.source_loader = self.load_window
+        yield stream
+        yield Input(placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
+                                "esc closes, empty clears)", id="filter")
+        yield Static(id="filter-error")
+        with Horizontal(id="bottom"):
+            subs = Subscriptions(self.service, self.tally, clock=self.clock, id="subs")
+            subs.border_title = "Subscriptions"
+            yield subs
+            yield DeliveryLog(self.service, clock=self.clock, id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = self.service.store
+        if store is not None:
+            self.tally.load(store.table("deliveries").all())
+            if store.report.torn_bytes:
+                self.notify(f"the store was recovered after a crash: cut {store.report.torn_bytes} torn bytes",
+                            severity="warning", timeout=10)
+        self.query_one(Subscriptions).refresh_rows()
+        self._names()
+        self.query_one(Stream).reload()
+        self._status()
+        self.query_one(Stream).focus()
+        self.bridge = Bridge(self.service, self)
+        self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
+        self.set_interval(2.0, self._slow_tick)
+
+    # -- the store, read for the panes ----------------------------------------------------------------------
+
+    def load_window(self, flt: Filter, limit: int) -> tuple[list[dict], list[dict], list[dict]]:
+        """The newest `limit` captures and events matching `flt`, and the deliveries of those events."""
+        from ..filters import capture_record, event_record
+
+        store = self.service.store
+        if store is None:
+            return [], [], []
+        where_c = None if flt.empty else (lambda d: flt.matches(capture_record(d)))
+        where_e = None if flt.empty else (lambda d: flt.matches(event_record(d)))
+        captures = store.table("captures").newest(limit, where=where_c)
+        evts = store.table("events").newest(limit, where=where_e)
+        ids = {d["id"] for d in evts} | {d.get("event_id") for d in captures if d.get("event_id")}
+        deliveries = store.table("deliveries").newest(10**9, where=lambda d: d.get("event_id") in ids) if ids else []
+        return captures, evts, deliveries
+
+    def _names(self) -> None:
+        log = self.query_one(DeliveryLog)
+        log.names = {wid: doc.get("name") or wid for wid, doc in self.query_one(Subscriptions).webhooks.items()}
+
+    def _status(self, **changes: Any) -> None:
+        s = self.service
+        counts = s.store.counts() if s.store else {}
+        upstream = getattr(s, "upstream", None)
+        self.query_one(StatusBar).set(
+            url=self.display_url or s.url,
+            ws_url=(self.display_url.replace("http", "ws", 1) + "/v1/ws") if self.display_url else s.ws_url,
+            upstream=getattr(upstream, "state", None) if upstream is not None else None,
+            captures=counts.get("captures", 0), events=counts.get("events", 0),
+            pending=self.tally.count("pending"), failed=self.tally.count("failed"),
+            token_key=getattr(self.app, "key_for", lambda _i, d: d)("app.token", "ctrl+t"),
+            **changes,
+        )
+
+    def _slow_tick(self) -> None:
+        self.query_one(Subscriptions).refresh_rows()
+        self._names()
+        self._status()
+
+    # -- facts from the bridge ------------------------------------------------------------------------------
+
+    def on_facts_arrived(self, msg: FactsArrived) -> None:
+        stream = self.query_one(Stream)
+        stream.add(msg.captures, msg.events)
+        if msg.deliveries:
+            for doc in msg.deliveries.values():
+                self.tally.update(doc)
+            stream.update_deliveries(msg.deliveries.values())
+            self.query_one(DeliveryLog).apply(msg.deliveries)
+            self.query_one(Subscriptions).refresh_rows()
+        self._status()
+
+    def on_facts_lost(self, msg: FactsLost) -> None:
+        store = self.service.store
+        if store is not None:
+            self.tally.load(store.table("deliveries").all())
+        self.query_one(Stream).reload()
+        self.query_one(DeliveryLog).reload()
+        self._status()
+
+    def on_upstream_changed(self, msg: UpstreamChanged) -> None:
+        self._status(upstream=msg.state)
+        if msg.state.startswith("failed"):
+            self.notify(f"upstream feed {msg.state} {msg.detail}".strip(), severity="error", timeout=10)
+
+    def on_core_notice(self, msg: CoreNotice) -> None:
+        self.notify(msg.text, severity=msg.severity)  # type: ignore[arg-type]
+
+    def on_stream_status(self, msg: StreamStatus) -> None:
+        self._status(paused=msg.paused, following=msg.following)
+
+    # -- requests from the panes ----------------------------------------------------------------------------
+
+    def on_row_selected(self, msg: RowSelected) -> None:
+        if self.pinned is not None:
+            return
+        log = self.query_one(DeliveryLog)
+        if msg.event_id:
+            log.show("event", msg.event_id, f"event {msg.event_id}")
+        else:
+            log.show("all", None, "latest deliveries" if msg.id is None else f"{msg.id} (no event)")
+
+    def on_scope_changed(self, msg: ScopeChanged) -> None:
+        log = self.query_one(DeliveryLog)
+        if msg.webhook_id is None:
+            self.pinned = None
+            row = self.query_one(Stream).selected
+            self.on_row_selected(RowSelected(row.kind if row else None, row.id if row else None,
+                                             row.event_id if row else None))
+            return
+        self.pinned = ("webhook", msg.webhook_id)
+        log.show("webhook", msg.webhook_id, f"subscription {msg.name or msg.webhook_id} (esc: all)")
+        log.focus()
+
+    def on_open_detail(self, msg: OpenDetail) -> None:
+        from .detail import DetailScreen
+
+        self.app.push_screen(DetailScreen(self.service, msg.kind, msg.id, clock=self.clock))
+
+    def on_filter_requested(self, msg: FilterRequested) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = self.flt.source
+        box.add_class("open")
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def apply_filter(self, event: Input.Submitted) -> None:
+        error = self.query_one("#filter-error", Static)
+        try:
+            flt = Filter.parse(event.value, now=self.clock.now())
+        except FilterError as exc:
+            error.update(f"[$text-error]✗ {exc}[/]")
+            error.add_class("open")
+            return
+        error.remove_class("open")
+        self.set_filter(flt)
+        event.input.remove_class("open")
+        self.query_one(Stream).focus()
+
+    def set_filter(self, flt: Filter) -> None:
+        self.flt = flt
+        stream = self.query_one(Stream)
+        stream.flt = flt
+        stream.border_title = "Live stream" + ("" if flt.empty else f" · filter: {flt.source}")
+        stream.reload()
+        log = self.query_one(DeliveryLog)
+        log.flt = flt
+        log.reload()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape":
+            if box.has_focus:
+                box.remove_class("open")
+                self.query_one("#filter-error").remove_class("open")
+                self.query_one(Stream).focus()
+                event.stop()
+            elif self.pinned is not None and self.query_one(DeliveryLog).has_focus:
+                self.post_message(ScopeChanged(None))
+                event.stop()
+
+    def action_clear_filter(self) -> None:
+        self.set_filter(Filter())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            return not self.flt.empty
+        return True
+
+    def action_focus_pane(self, pane: str) -> None:
+        self.query_one(f"#{pane}").focus()
+
+    def action_endpoints(self) -> None:
+        from .endpoints import EndpointsScreen
+
+        self.app.push_screen(EndpointsScreen(self.service))
+
+    def action_stats(self) -> None:
+        try:
+            from .stats import StatsScreen
+        except ImportError:
+            self.notify("the stats screen is not available", severity="warning")
+            return
+        self.app.push_screen(StatsScreen(self.service, clock=self.clock))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "narrow")
