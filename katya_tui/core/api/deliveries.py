@@ -18,6 +18,13 @@ def _dispatcher(request: web.Request) -> Any:
     return request.app[SERVICE].dispatcher
 
 
+async def _durable(request: web.Request, doc: dict[str, Any]) -> web.Response:
+    from ..service import SERVICE
+
+    await request.app[SERVICE].store.commit()
+    return ok(doc)
+
+
 def _delivery(request: web.Request) -> dict[str, Any]:
     did = request.match_info["id"]
     doc = _dispatcher(request).deliveries.get(did)
@@ -68,7 +75,7 @@ async def retry_now(request: web.Request) -> web.Response:
 
     doc = _delivery(request)
     try:
-        return ok(_dispatcher(request).retry_now(doc["id"]))
+        return await _durable(request, _dispatcher(request).retry_now(doc["id"]))
     except NotPending as exc:
         raise ApiError(409, "NOT_PENDING", str(exc)) from None
 
@@ -78,7 +85,7 @@ async def cancel(request: web.Request) -> web.Response:
 
     doc = _delivery(request)
     try:
-        return ok(_dispatcher(request).cancel(doc["id"]))
+        return await _durable(request, _dispatcher(request).cancel(doc["id"]))
     except NotPending as exc:
         raise ApiError(409, "NOT_PENDING", str(exc)) from None
 

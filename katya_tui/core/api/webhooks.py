@@ -69,6 +69,7 @@ async def create(request: web.Request) -> web.Response:
         doc = _dispatcher(request).create_webhook(body)
     except ValidationFailed as exc:
         raise invalid(exc.fields) from None
+    await _service(request).store.commit()
     return ok(doc, 201)
 
 
@@ -95,12 +96,14 @@ async def update(request: web.Request) -> web.Response:
         doc = _dispatcher(request).update_webhook(hook["id"], body, partial=request.method == "PATCH")
     except ValidationFailed as exc:
         raise invalid(exc.fields) from None
+    await _service(request).store.commit()
     return ok(doc)
 
 
 async def delete(request: web.Request) -> web.Response:
     hook = _hook(request)
     _dispatcher(request).delete_webhook(hook["id"])
+    await _service(request).store.commit()
     return web.Response(status=204)
 
 
