@@ -268,3 +268,31 @@ def test_every_binding_has_id_and_tooltip():
     for screen in screens:
         for b in screen.BINDINGS:
             assert b.id and b.description and b.tooltip, (screen.__name__, b)
+
+
+async def test_resend_from_the_detail_of_a_delivery(settings):
+    async with Sink() as sink:
+        ids: dict[str, str] = {}
+
+        def seed(svc):
+            hook = svc.dispatcher.create_webhook({"name": "sink", "url": sink.url, "events": ["message.*"]})
+            svc.publish_event("message.created", {"text": "hi"}, source="trigger", event_id="evt_r1")
+            ids["delivery"] = svc.dispatcher.last_fan_out[0]
+            ids["hook"] = hook["id"]
+
+        app = ScreenApp(Service(settings), lambda svc: DetailScreen(svc, "delivery", ids["delivery"]), seed=seed)
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(100):  # the first attempt goes out on its own
+                await pilot.pause(0.02)
+                if sink.got:
+                    break
+            assert len(sink.got) == 1
+            screen = app.screen
+            assert screen.check_action("resend", ()) is True
+            await pilot.press("s")
+            await wait_workers(app, pilot)
+            assert len(sink.got) == 2
+            attempts = screen.data.deliveries[0]["attempts"]
+            assert [a["manual"] for a in attempts] == [False, True]
+            assert "(resend)" in text_of(screen, "#attempts Static")
+            assert screen.check_action("diff", ()) is True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from textual.widgets import Input, OptionList, Select, Sparkline, Static, TextArea
+from textual.widgets import Checkbox, Input, OptionList, Select, Sparkline, Static, TextArea
 from ui_support import T0, ScreenApp
 
 from katya_tui.core.models import Event
@@ -13,7 +13,7 @@ from katya_tui.ui.clock import Clock
 from katya_tui.ui.screens.dialogs import ConfirmDialog, EventTypePicker
 from katya_tui.ui.screens.endpoints import EndpointsScreen, parse_headers, parse_routes
 from katya_tui.ui.screens.stats import StatsScreen, event_activity
-from katya_tui.ui.screens.subscription_form import EventsSuggester, error_slot, new_secret
+from katya_tui.ui.screens.subscription_form import EventsSuggester, SubscriptionForm, error_slot, new_secret, split_retry_errors
 
 SIZE = (120, 36)
 
@@ -157,6 +157,8 @@ def test_secret_and_error_slots():
     assert error_slot("events[1]") == "events"
     assert error_slot("event_type") == "events"
     assert error_slot("whatever") == "general"
+    assert split_retry_errors({"retryPolicy": ["maxRetries must be 0-100", "odd"], "url": ["bad"]}) == {
+        "retry-maxRetries": ["must be 0-100"], "retryPolicy": ["odd"], "url": ["bad"]}
 
 
 def seed_events(store):
@@ -189,3 +191,73 @@ async def test_event_activity_counts_by_period(service):
     service.publish_event("message.created", {}, source="trigger")
     per_minute, types = event_activity(service, time.time() + 1, None)
     assert sum(per_minute) == 1 and types == {"message.created": 1}
+
+
+async def test_subscription_form_shows_the_dispatchers_errors_then_creates(settings):
+    app = ScreenApp(Service(settings), lambda svc: SubscriptionForm(svc, None))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        form = app.screen
+        await pilot.press(*"orders", "tab", *"ftp://nowhere", "tab", *"message.created, bogus.thing")
+        form.query_one("#retry-maxRetries", Input).value = "-1"
+        form.query_one("#retry-retryDelay", Input).value = "soon"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.service.dispatcher.list_webhooks() == []
+        assert "http" in shown_error(form, "url")
+        assert "bogus.thing" in shown_error(form, "events")
+        assert "between 0 and 100" in shown_error(form, "retry-maxRetries")
+        assert "number" in shown_error(form, "retry-retryDelay")
+        assert shown_error(form, "name") == ""
+        assert app.results == []  # still open
+
+        form.query_one("#url", Input).value = "http://localhost:3000/hooks"
+        form.query_one("#events", Input).value = "message.created, security.*"
+        form.query_one("#retry-maxRetries", Input).value = "5"
+        form.query_one("#retry-retryDelay", Input).value = "500"
+        form.query_one("#profile", Select).value = "standard"
+        await pilot.click("#generate")
+        secret = form.query_one("#secret", Input).value
+        assert secret.startswith("whsec_") and not form.query_one("#secret", Input).password
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    saved = app.results[0]
+    assert saved["name"] == "orders" and saved["url"] == "http://localhost:3000/hooks"
+    assert saved["events"] == ["message.created", "security.*"] and saved["profile"] == "standard"
+    assert saved["secret"] == secret
+    assert saved["retryPolicy"]["maxRetries"] == 5 and saved["retryPolicy"]["retryDelay"] == 500
+
+
+async def test_subscription_form_edits_an_existing_one(settings):
+    made = {}
+
+    def seed(svc):
+        made.update(svc.dispatcher.create_webhook({"name": "a", "url": "http://localhost:1/x", "events": ["*"]}))
+
+    app = ScreenApp(Service(settings), lambda svc: SubscriptionForm(svc, made["id"]), seed=seed)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#name", Input).value == "a"
+        assert form.query_one("#events", Input).value == "*"
+        form.query_one("#name", Input).value = ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert shown_error(form, "name")
+        form.query_one("#name", Input).value = "renamed"
+        form.query_one("#active", Checkbox).value = False
+        form.query_one("#serialization", Select).value = "sorted"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        hook = app.service.dispatcher.get_webhook(made["id"])
+    assert app.results[0]["id"] == made["id"]
+    assert hook["name"] == "renamed" and hook["active"] is False and hook["serialization"] == "sorted"
+
+
+async def test_subscription_form_cancel(settings):
+    app = ScreenApp(Service(settings), lambda svc: SubscriptionForm(svc, None))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*"x", "escape")
+        await pilot.pause()
+    assert app.results == [None]

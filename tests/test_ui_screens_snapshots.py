@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui_support import CAPTURE_ID, DELIVERY_PENDING, T0, WEBHOOK_ID, ScreenApp, seed_flow
+from ui_support import CAPTURE_ID, DELIVERY_PENDING, T0, WEBHOOK_ID, ScreenApp, seed_activity, seed_flow
 
 from katya_tui.core.service import Service
 from katya_tui.ui.clock import Clock
@@ -49,7 +49,7 @@ def test_endpoints_screen(snap_compare, settings):
 
 
 def test_stats_screen(snap_compare, settings):
-    app = app_for(settings, lambda svc: StatsScreen(svc, clock=CLOCK, interval=0))
+    app = app_for(settings, lambda svc: StatsScreen(svc, clock=CLOCK, interval=0), seed_activity)
     assert snap_compare(app, terminal_size=SIZE)
 
 

@@ -109,3 +109,24 @@ def seed_flow(store: Store) -> None:
         url="http://127.0.0.1:9/audit", state="pending", created_at=T0 + 2,
         attempts=[attempt(1, None, T0 + 2, error_class="refused", reason="connection refused", latency_ms=None)],
         next_attempt_at=T0 + 9, verdict="invalid").to_doc())
+
+
+ACTIVITY_TYPES = ("message.created", "message.created", "message.updated", "security.alert.created",
+                  "trust.verification.created", "message.created", "room.created", "message.deleted")
+
+
+def seed_activity(store: Store) -> None:
+    """`seed_flow`, plus an hour of events (busier lately) and finished deliveries with varied latencies."""
+    seed_flow(store)
+    events, deliveries = store.table("events"), store.table("deliveries")
+    for i in range(240):
+        at = T0 - 3600 + 3600 * (i / 240) ** 0.5
+        etype = ACTIVITY_TYPES[(i * 7) % len(ACTIVITY_TYPES)]
+        events.insert(Event(id=f"evt_a{i:03d}", type=etype, data={}, created_at=at, source="demo").to_doc())
+        if i % 3 == 0:
+            ok = i % 27 != 0
+            hook = WEBHOOK_ID if i % 2 == 0 else "webhook_fixed02"
+            deliveries.insert(Delivery(
+                id=f"dlv_a{i:03d}", webhook_id=hook, event_id=f"evt_a{i:03d}", event_type=etype,
+                url="http://127.0.0.1:9/x", state="delivered" if ok else "failed", created_at=at,
+                attempts=[attempt(1, 200 if ok else 500, at, latency_ms=20.0 + (i * 37) % 400)]).to_doc())

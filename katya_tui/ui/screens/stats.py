@@ -41,6 +41,10 @@ def event_activity(service: Service, now: float, since: float | None) -> tuple[l
     return per_minute, types
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def pct(value: float | None) -> str:
     return f"{value * 100:.1f}%" if value is not None else "-"
 
@@ -114,7 +118,7 @@ class StatsScreen(Screen):
         per_minute, types = event_activity(self.service, now, start)
         self.query_one("#spark", Sparkline).data = per_minute
         self.query_one("#spark-title", Static).update(
-            f"[b]Events per minute[/b], last hour: {sum(per_minute):,} events, peak {max(per_minute):,}/min, "
+            f"[b]Events per minute[/b], last hour: {plural(sum(per_minute), 'event')}, peak {max(per_minute):,}/min, "
             f"last minute {per_minute[-1]:,}")
         self._fill_types(types)
         dispatcher = getattr(self.service, "dispatcher", None)
@@ -130,7 +134,7 @@ class StatsScreen(Screen):
     @staticmethod
     def _summary(stats: dict[str, Any]) -> str:
         d, rt = stats.get("delivery") or {}, stats.get("responseTimes") or {}
-        return (f"[b]{pct(d.get('successRate'))}[/b] of {d.get('total', 0):,} deliveries succeeded, "
+        return (f"[b]{pct(d.get('successRate'))}[/b] of {plural(d.get('total', 0), 'delivery', 'deliveries')} succeeded, "
                 f"latency p50 {ms(rt.get('p50'))} · p95 {ms(rt.get('p95'))} · p99 {ms(rt.get('p99'))} ms")
 
     def _fill_subs(self, dispatcher: Any, start: float | None, now: float) -> None:

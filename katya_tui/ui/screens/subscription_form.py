@@ -62,8 +62,25 @@ def new_secret(profile: str) -> str:
     return secrets.token_hex(24)
 
 
+def split_retry_errors(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """`{"retryPolicy": ["maxRetries must be ..."]}` → `{"retry-maxRetries": ["must be ..."]}`, so each problem
+    shows under its own retry field; other problems are kept as they are."""
+    out: dict[str, list[str]] = {}
+    retry_keys = {f for f, _, _ in RETRY_FIELDS}
+    for key, problems in fields.items():
+        for p in problems:
+            word, _, rest = p.partition(" ")
+            if key == "retryPolicy" and word in retry_keys and rest:
+                out.setdefault(f"retry-{word}", []).append(rest)
+            else:
+                out.setdefault(key, []).append(p)
+    return out
+
+
 def error_slot(key: str) -> str:
     """The field whose error line shows the problem `key` (`retryPolicy.maxRetries`, `events[2]`, `url`)."""
+    if key.startswith("retry-"):
+        return key
     base = re.sub(r"\[\d+\]", "", key)
     if base.startswith("retryPolicy."):
         sub = base.split(".", 1)[1]
@@ -150,7 +167,7 @@ class SubscriptionForm(ModalScreen[dict | None]):
         }
 
     def show_errors(self, fields: dict[str, list[str]]) -> None:
-        first = show_errors(self, fields, error_slot) or "general"
+        first = show_errors(self, split_retry_errors(fields), error_slot) or "general"
         target = {"general": "name", "retryPolicy": "retry-maxRetries"}.get(first, first)
         self.query_one(f"#{target}").focus()
 
