@@ -60,9 +60,19 @@ class Sink:
             await self._runner.cleanup()
 
 
-async def raw_request(port: int, data: bytes, *, close_after: bool = False, read: bool = True,
-                      until: bytes | None = b"}") -> bytes:
-    """Write raw bytes and read the answer: until `until` arrives, the server closes, or 5 s pass."""
+def _complete(answer: bytes) -> bool:
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+async def raw_request(port: int, data: bytes, *, close_after: bool = False, read: bool = True) -> bytes:
+    """Write raw bytes and read one answer: until its Content-Length is in, the server closes, or 5 s pass."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data)
     await writer.drain()
@@ -74,7 +84,7 @@ async def raw_request(port: int, data: bytes, *, close_after: bool = False, read
             async with asyncio.timeout(5):
                 while chunk := await reader.read(65536):
                     out += chunk
-                    if until is not None and until in out:
+                    if _complete(out):
                         break
     writer.close()
     return out

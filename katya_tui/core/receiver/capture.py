@@ -59,6 +59,8 @@ async def read_body(request: web.Request, limit: int, idle_timeout: float) -> Bo
                 size = max(got, claimed or 0)
                 detail = f"body of {'at least ' if claimed is None else ''}{size} bytes is over the {limit} byte limit"
                 return Body(data, size, True, "too_large", detail)
+            if claimed is not None and got >= claimed:
+                break  # all that was announced: do not wait on a connection the sender may half-close
     except TimeoutError:
         return Body(b"".join(chunks), got, True, "timeout", f"no body bytes for {idle_timeout:g} s after {got} bytes")
     except Exception as exc:  # connection lost, bad chunking, a lying Content-Length: keep every byte that came
