@@ -108,3 +108,8 @@ main.add_command(verify)
 from .commands.export import export  # noqa: E402
 
 main.add_command(export)
+from .commands.publish import resend, send, trigger  # noqa: E402
+
+main.add_command(trigger)
+main.add_command(send)
+main.add_command(resend)

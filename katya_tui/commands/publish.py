@@ -1,0 +1,185 @@
+"""`katya-tui trigger`, `send` and `resend`: publish events to a running instance, post one signed event
+straight to a URL, and resend a delivery.
+
+`trigger` and `resend` talk to the instance at `--url` (default http://HOST:PORT from the settings) with the token
+from `--token`, `KATYA_TUI_TOKEN`, or the data dir's `token` file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from katya_tui.core import catalog, outbound
+from katya_tui.core.dispatcher import profiles, subscriptions
+from katya_tui.core.models import new_id
+
+BATCH = 1000
+
+
+def _settings(ctx: click.Context, options: dict[str, Any]):
+    from katya_tui.cli import settings_from
+
+    return settings_from(ctx, options)
+
+
+def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> tuple[str, str]:
+    """(base URL, token) of the running instance the command should talk to."""
+    s = _settings(ctx, options)
+    token = s.token
+    if not token:
+        path = Path(s.data_dir) / "token"
+        token = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    if not token:
+        raise click.UsageError(f"no API token: pass --token, set KATYA_TUI_TOKEN, or start katya-tui once with "
+                               f"--data-dir {s.data_dir} so that it keeps one there")  # fmt: skip
+    return (url or s.url).rstrip("/"), token
+
+
+def call(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    """One API call; the `data` of a success, else a one-line error and exit 1."""
+    try:
+        r = httpx.request(method, base + path, json=body, timeout=60,
+                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    except httpx.HTTPError as exc:
+        click.echo(f"katya-tui: cannot reach {base}: {exc} (is katya-tui running there? see --url/--port)", err=True)
+        sys.exit(1)
+    try:
+        payload = r.json()
+    except ValueError:
+        payload = {}
+    if r.status_code >= 400 or not payload.get("success", False):
+        err = payload.get("error") or {}
+        fields = "; ".join(f"{k}: {', '.join(v)}" for k, v in (err.get("fields") or {}).items())
+        click.echo(f"katya-tui: {r.status_code} {err.get('message') or r.reason_phrase}"
+                   + (f" ({fields})" if fields else ""), err=True)  # fmt: skip
+        sys.exit(1)
+    return payload["data"]
+
+
+def read_data(value: str | None) -> Any:
+    """`--data`: JSON text, or `@file` (`@-` for stdin); None when not given."""
+    if value is None:
+        return None
+    try:
+        if value.startswith("@"):
+            text = sys.stdin.read() if value == "@-" else Path(value[1:]).read_text(encoding="utf-8")
+        else:
+            text = value
+        return json.loads(text)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}", param_hint="--data") from None
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--data") from None
+
+
+def _known_type(event_type: str) -> str:
+    if not catalog.is_known(event_type):
+        problem = catalog.validate_pattern(event_type) or f"{event_type!r} is a pattern, not one event type"
+        raise click.BadParameter(problem, param_hint="TYPE")
+    return event_type
+
+
+def _common(f):
+    from katya_tui.cli import common_options
+
+    f = click.option("--url", default=None, help="The running instance (default http://HOST:PORT).")(f)
+    return common_options(f)
+
+
+@click.command()
+@click.argument("event_type", metavar="TYPE")
+@click.option("--data", default=None, help="The event's data: JSON, or @file (@- for stdin). Default: a sample.")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="How many events.")
+@_common
+@click.pass_context
+def trigger(ctx: click.Context, event_type: str, data: str | None, count: int, url: str | None, **options: Any) -> None:
+    """Publish TYPE to a running instance (a fresh sample payload per event unless --data is given)."""
+    _known_type(event_type)
+    payload = read_data(data)
+    if payload is not None and not isinstance(payload, dict | list):
+        raise click.BadParameter("must be a JSON object", param_hint="--data")
+    base, token = instance(ctx, options, url)
+    sent = 0
+    while sent < count:
+        n = min(BATCH, count - sent)
+        items = [{"type": event_type, **({"data": payload} if payload is not None else {})} for _ in range(n)]
+        for ev in call(base, token, "POST", "/v1/events", items):
+            k = len(ev.get("deliveries") or [])
+            click.echo(f"{ev['id']}  {ev['type']}  -> {k} deliver{'y' if k == 1 else 'ies'}")
+        sent += n
+
+
+@click.command()
+@click.argument("url")
+@click.option("--type", "event_type", default="message.created", show_default=True, help="The event type.")
+@click.option("--secret", default=None, help="Signing secret (default: a new one, printed on stderr).")
+@click.option("--profile", type=click.Choice(subscriptions.PROFILES), default="katya", show_default=True,
+              help="Body and headers: katya (seed 000), admin (001), job (003), standard (Standard Webhooks).")
+@click.option("--serialization", type=click.Choice(subscriptions.SERIALIZATIONS), default=None,
+              help="JSON bytes: compact (JSON.stringify), python (json.dumps), sorted (sort_keys). "
+                   "Default: compact; sorted for admin.")
+@click.option("--data", default=None, help="The event's data: JSON, or @file (@- for stdin). Default: a sample.")
+@click.option("--timeout", type=click.FloatRange(0.001, 600), default=30.0, show_default=True, help="Seconds.")
+def send(url: str, event_type: str, secret: str | None, profile: str, serialization: str | None,
+         data: str | None, timeout: float) -> None:  # fmt: skip
+    """Sign one event and POST it straight to URL; print the request and the response. Exit 0 on a 2xx answer."""
+    _known_type(event_type)
+    payload = read_data(data)
+    body = {"name": "send", "url": url, "events": [event_type], "profile": profile, "serialization": serialization,
+            "secret": secret}  # fmt: skip
+    from katya_tui.core.errors import ValidationFailed
+
+    try:
+        hook = subscriptions.validate(body)
+    except ValidationFailed as exc:
+        raise click.UsageError(str(exc)) from None
+    if secret is None:
+        click.echo(f"secret: {hook['secret']}", err=True)
+    now = time.time()
+    delivery = {"id": new_id("dlv"), "event_id": catalog.new_event_id(), "event_type": event_type, "created_at": now,
+                "event_created_at": now, "data": catalog.sample_data(event_type) if payload is None else payload}  # fmt: skip
+    headers, raw = profiles.request_for(hook, delivery, now=now)
+    click.echo(f"> POST {url}")
+    for k, v in headers:
+        click.echo(f"> {k}: {v}")
+    click.echo(f">\n{raw.decode('utf-8', 'replace')}\n")
+    result = asyncio.run(_post(url, headers, raw, timeout))
+    if result.status is None:
+        click.echo(f"< no answer: {result.error_class}: {result.reason} ({result.latency_ms:.0f} ms)")
+        sys.exit(1)
+    click.echo(f"< {result.reason} ({result.latency_ms:.1f} ms)")
+    for k, v in result.headers:
+        click.echo(f"< {k}: {v}")
+    click.echo(f"<\n{result.body}")
+    sys.exit(0 if result.ok else 1)
+
+
+async def _post(url: str, headers: list[tuple[str, str]], body: bytes, timeout: float) -> outbound.OutboundResult:
+    client = outbound.make_client(max_connections=1)
+    try:
+        return await outbound.send(client, "POST", url, headers, body, timeout)
+    finally:
+        await client.aclose()
+
+
+@click.command()
+@click.argument("delivery_id", metavar="ID")
+@_common
+@click.pass_context
+def resend(ctx: click.Context, delivery_id: str, url: str | None, **options: Any) -> None:
+    """Resend delivery ID now through a running instance (the TUI's `s` key); print the attempt."""
+    base, token = instance(ctx, options, url)
+    d = call(base, token, "POST", f"/v1/deliveries/{delivery_id}/resend")
+    last = (d.get("attempts") or [{}])[-1]
+    status = last.get("status_code")
+    click.echo(f"{d['id']}  {d['state']}  attempt {last.get('n')}: "
+               f"{status if status is not None else last.get('error_class')} {last.get('reason', '')}".rstrip())  # fmt: skip
+    sys.exit(0 if last.get("outcome") == "delivered" else 1)
