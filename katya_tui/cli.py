@@ -113,3 +113,6 @@ from .commands.publish import resend, send, trigger  # noqa: E402
 main.add_command(trigger)
 main.add_command(send)
 main.add_command(resend)
+from .commands.replay import replay  # noqa: E402
+
+main.add_command(replay)
