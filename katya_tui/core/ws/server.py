@@ -103,6 +103,7 @@ class Feed:
         self.dropped_slow = 0  # clients dropped for falling behind
         self.dropped_silent = 0  # clients dropped for not answering pings
         self.sent = 0  # event messages queued to clients
+        self.pings = 0  # server pings sent
         self._tasks: list[asyncio.Task] = []
         self._sub: Any = None
         self._closing = False
@@ -273,6 +274,7 @@ class Feed:
                         c.close(p.PING_TIMEOUT_CLOSE, "no pong to the last 2 pings", None, self.close_timeout))
                 else:
                     c.unanswered += 1
+                    self.pings += 1
                     c.push(p.server_message("ping"))
 
 
