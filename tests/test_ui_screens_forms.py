@@ -13,7 +13,13 @@ from katya_tui.ui.clock import Clock
 from katya_tui.ui.screens.dialogs import ConfirmDialog, EventTypePicker
 from katya_tui.ui.screens.endpoints import EndpointsScreen, parse_headers, parse_routes
 from katya_tui.ui.screens.stats import StatsScreen, event_activity
-from katya_tui.ui.screens.subscription_form import EventsSuggester, SubscriptionForm, error_slot, new_secret, split_retry_errors
+from katya_tui.ui.screens.subscription_form import (
+    EventsSuggester,
+    SubscriptionForm,
+    error_slot,
+    new_secret,
+    split_retry_errors,
+)
 
 SIZE = (120, 36)
 
