@@ -1,1 +1,10 @@
-"""The headless core: no Textual, no Rich."""
+"""The headless core: no Textual, no Rich.
+
+httpx imports its optional command-line client (which pulls in Rich and Pygments) whenever those happen to be
+installed, as they are beside Textual. The core never uses that client; marking it absent before httpx is first
+imported keeps the core free of Rich. httpx's own API is unaffected.
+"""
+
+import sys
+
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
