@@ -49,7 +49,8 @@ async def read_body(request: web.Request, limit: int, idle_timeout: float) -> Bo
     stream = request.content
     try:
         while True:
-            chunk = await asyncio.wait_for(stream.readany(), idle_timeout)
+            async with asyncio.timeout(idle_timeout):  # (wait_for would cost a task per read)
+                chunk = await stream.readany()
             if not chunk:
                 break
             chunks.append(chunk)

@@ -154,6 +154,7 @@ class Endpoints:
         for doc in self._table.all():
             self._by_name[doc["name"]] = (doc.doc_id, dict(doc))
         self._on_change = on_change
+        self._others: dict[str, dict[str, list[str]]] = {}  # cache for secrets_of_others, cleared on change
 
     def load_toml(self, tables: tuple[dict[str, Any], ...]) -> None:
         """Apply `[[endpoints]]` from the config file (they replace stored configs of the same name)."""
@@ -185,6 +186,7 @@ class Endpoints:
             self._table.remove(doc_ids=[doc_id])
         doc_id = self._table.insert(copy.deepcopy(checked))
         self._by_name[name] = (doc_id, checked)
+        self._others.clear()
         if self._on_change:
             self._on_change(name)
         return copy.deepcopy(checked)
@@ -194,10 +196,16 @@ class Endpoints:
         if found is None:
             return False
         self._table.remove(doc_ids=[found[0]])
+        self._others.clear()
         if self._on_change:
             self._on_change(name)
         return True
 
     def secrets_of_others(self, name: str) -> dict[str, list[str]]:
         """The secrets of every other configured endpoint, for the verdict's "matches another endpoint" hint."""
-        return {n: cfg["secrets"] for n, (_, cfg) in self._by_name.items() if n != name and cfg["secrets"]}
+        found = self._others.get(name)
+        if found is None:
+            found = {n: cfg["secrets"] for n, (_, cfg) in self._by_name.items() if n != name and cfg["secrets"]}
+            if len(self._others) < 10_000:  # any name is an endpoint: keep the cache bounded
+                self._others[name] = found
+        return found
