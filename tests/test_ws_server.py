@@ -350,3 +350,17 @@ async def test_stop_closes_every_socket(data_dir):
                 while True:
                     await recv(ws)
             assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+
+
+async def test_an_internal_failure_is_5001_and_the_connection_stays_open(service, monkeypatch):
+    from katya_tui.core.ws import protocol
+
+    def boom(msg):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(protocol, "subscription_request", boom)
+    async with authed(service) as ws:
+        err = await subscribe(ws, channels=["messages"])
+        assert err["type"] == "error" and err["data"]["code"] == "5001"
+        await send(ws, {"type": "ping"})
+        assert (await recv(ws))["type"] == "pong"

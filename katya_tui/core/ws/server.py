@@ -230,6 +230,9 @@ class Feed:
                 client.push(p.server_message("response", data, requestId=msg.get("id")))
         except p.ProtocolError as exc:
             client.push(p.error_message(exc.code, exc.message, **exc.extra))
+        except Exception:  # a bug of ours must not cost the client its connection
+            log.exception("ws message handling failed: %.200s", raw)
+            client.push(p.error_message(p.INTERNAL, "internal error while handling the message; see the server log"))
 
     # -- fan-out ---------------------------------------------------------------------------------------------
 
