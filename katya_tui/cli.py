@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -68,16 +70,10 @@ def main(ctx: click.Context, **options: Any) -> None:
         ctx.invoke(run)
 
 
-@main.command()
-@common_options
-@click.pass_context
-@run_core
-def run(ctx: click.Context, **options: Any) -> None:
-    """The TUI with the embedded receiver, dispatcher and WebSocket feed (the default)."""
+def _tui(settings: Settings) -> None:
     from .logs import log_to_file
     from .ui.app import KatyaApp
 
-    settings = settings_from(ctx, options)
     log_to_file(settings.data_dir)
     app = KatyaApp(settings)
     app.run()
@@ -86,19 +82,48 @@ def run(ctx: click.Context, **options: Any) -> None:
         sys.exit(1)
 
 
+def _headless(settings: Settings) -> None:
+    from .logs import log_to_file
+    from .serve import serve as serve_main
+
+    log_to_file(settings.data_dir)
+    asyncio.run(serve_main(settings))
+
+
+@main.command()
+@common_options
+@click.pass_context
+@run_core
+def run(ctx: click.Context, **options: Any) -> None:
+    """The TUI with the embedded receiver, dispatcher and WebSocket feed (the default)."""
+    _tui(settings_from(ctx, options))
+
+
 @main.command()
 @common_options
 @click.pass_context
 @run_core
 def serve(ctx: click.Context, **options: Any) -> None:
     """The same core with no terminal UI; one JSON object a line on stdout, the first one the ready line."""
-    from .logs import log_to_file
-    from .serve import serve as serve_main
+    _headless(settings_from(ctx, options))
 
+
+@main.command()
+@common_options
+@click.option("--headless", is_flag=True, help="No UI: print facts as JSON lines, like serve.")
+@click.option("--rate", "demo_rate", default="1", show_default=True, help="Demo events a second.")
+@click.pass_context
+@run_core
+def demo(ctx: click.Context, headless: bool, **options: Any) -> None:
+    """The TUI plus a demo consumer (sometimes failing or slow) and a generator of realistic event flows.
+
+    Without --data-dir it keeps its data in a `demo` folder inside the default data dir, apart from your own.
+    """
     settings = settings_from(ctx, options)
-    log_to_file(settings.data_dir)
-    asyncio.run(serve_main(settings))
-
+    if not (options.get("data_dir") or (ctx.obj or {}).get("options", {}).get("data_dir")
+            or os.environ.get("KATYA_TUI_DATA_DIR")):
+        settings = replace(settings, data_dir=settings.data_dir / "demo")
+    (_headless if headless else _tui)(settings)
 
 # Tools: each lives in katya_tui/commands/ and is registered here.
 from .commands.sign_verify import sign, verify  # noqa: E402

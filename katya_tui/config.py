@@ -44,6 +44,7 @@ class Settings:
     delivery_concurrency: int = 64  # deliveries in flight at once
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
+    demo_rate: float | None = None  # events a second from the demo generator; None: no demo
 
     @property
     def url(self) -> str:
@@ -63,6 +64,25 @@ def _check_int(key: str, value: Any, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ConfigError(key, f"must be between {lo} and {hi}, got {value}")
     return value
+
+
+_FLOAT_KEYS = {  # seconds, or events a second for demo_rate: (exclusive low, inclusive high)
+    "ws_ping_interval": (0, 86_400),
+    "upstream_retry_initial": (0, 86_400),
+    "upstream_retry_max": (0, 86_400),
+    "delivery_timeout": (0, 600),
+    "demo_rate": (0, 1000),
+}
+
+
+def _check_float(key: str, value: Any, lo: float, hi: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(key, f"expected a number, got {value!r}") from None
+    if not lo < number <= hi:
+        raise ConfigError(key, f"must be more than {lo:g} and at most {hi:g}, got {number:g}")
+    return number
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
@@ -134,21 +154,9 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     for key, (lo, hi) in _INT_KEYS.items():
         if key in values:
             values[key] = _check_int(key, values[key], lo, hi)
-    for key in ("ws_ping_interval", "upstream_retry_initial", "upstream_retry_max"):
-        if key in values:
-            try:
-                values[key] = float(values[key])
-            except (TypeError, ValueError):
-                raise ConfigError(key, "expected a number of seconds") from None
-            if not values[key] > 0:
-                raise ConfigError(key, "must be more than 0")
-    if "delivery_timeout" in values:
-        try:
-            values["delivery_timeout"] = float(values["delivery_timeout"])
-        except (TypeError, ValueError):
-            raise ConfigError("delivery_timeout", "expected a number of seconds") from None
-        if not 0 < values["delivery_timeout"] <= 600:
-            raise ConfigError("delivery_timeout", "must be more than 0 and at most 600 seconds")
+    for key, (lo, hi) in _FLOAT_KEYS.items():
+        if values.get(key) is not None:
+            values[key] = _check_float(key, values[key], lo, hi)
     if "host" in values and (not isinstance(values["host"], str) or not values["host"].strip()):
         raise ConfigError("host", "must be a host name or address")
     if "data_dir" in values:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from typing import TextIO
@@ -13,9 +14,16 @@ from .config import Settings
 from .core.facts import fact_to_dict
 from .core.service import Service
 
+log = logging.getLogger(__name__)
+
 
 def _emit(out: TextIO, obj: dict) -> None:
-    out.write(orjson.dumps(obj, default=str).decode() + "\n")
+    try:
+        line = orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:  # one odd fact must not stop the log
+        log.warning("could not print a fact: %s", exc)
+        line = orjson.dumps({"fact": obj.get("fact"), "error": f"unprintable: {exc}"})
+    out.write(line.decode() + "\n")
     out.flush()
 
 

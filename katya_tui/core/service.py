@@ -75,7 +75,14 @@ class Service:
         self.dispatcher = Dispatcher(self)
         self.feed = Feed(self)
         self.upstream = Upstream(self) if self.settings.upstream else None
-        return [self.receiver, self.dispatcher, self.feed] + ([self.upstream] if self.upstream else [])
+        parts: list[Component] = [self.receiver, self.dispatcher, self.feed]
+        if self.upstream:
+            parts.append(self.upstream)
+        if self.settings.demo_rate:
+            from .demo import Demo
+
+            parts.append(Demo(self, self.settings.demo_rate))
+        return parts
 
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""

@@ -1,0 +1,134 @@
+"""The demo: a built-in consumer that sometimes fails or is slow, and a generator of realistic flows.
+
+Mounted on the same port: `ANY /demo/consumer/{name}` plays the user's services (`reliable`, `flaky`: 503s with
+Retry-After and slow answers, `legacy`: the seed 001 admin receiver). Demo subscriptions point at it with each
+profile; a `demo` inbound endpoint verifies Katya signatures. The generator plays flows over the whole catalogue:
+events published directly, and webhooks sent over HTTP to `/hooks/...` (signed, re-serialised, stale, unsigned,
+job results, Wazzup24 messages) so every verdict shows up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from . import signing
+from .catalog import EVENT_TYPES, envelope, sample_data, wazzup_body
+from .errors import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+DEMO_SECRET = "demo_katya_secret"
+FLOWS: tuple[tuple[str, ...], ...] = (
+    ("room.created", "room.member.joined", "message.created", "message.updated", "room.member.left"),
+    ("trust.identity.created", "trust.verification.created", "trust.verification.updated", "trust.reputation.updated"),
+    ("security.scan.completed", "security.alert.created", "security.alert.updated"),
+    ("analytics.report.created", "analytics.metric.updated", "analytics.report.completed"),
+    ("system.maintenance.start", "system.status.changed", "system.maintenance.end"),
+    ("user.created", "payment.completed", "transaction.created", "ticket.created", "ticket.status_changed"),
+)  # fmt: skip
+SUBSCRIPTIONS = (
+    {"name": "demo: chat service", "url": "/demo/consumer/reliable", "events": ["message.*", "room.*"]},
+    {"name": "demo: flaky analytics", "url": "/demo/consumer/flaky", "events": ["analytics.*", "system.*"],
+     "retryPolicy": {"maxRetries": 3, "retryDelay": 1000, "backoffMultiplier": 2, "maxRetryDelay": 8000}},
+    {"name": "demo: security (Standard Webhooks)", "url": "/demo/consumer/reliable", "events": ["security.*",
+     "trust.*"], "profile": "standard"},
+    {"name": "demo: admin panel (seed 001)", "url": "/demo/consumer/legacy", "events": ["user.*", "payment.*",
+     "transaction.*", "ticket.*"], "profile": "admin", "serialization": "sorted"},
+)  # fmt: skip
+
+
+class Demo:
+    """A service component; enabled by `settings.demo_rate` (events a second)."""
+
+    def __init__(self, service: Any, rate: float, *, seed: int | None = None) -> None:
+        self.service = service
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self._task: asyncio.Task | None = None
+        self._hits: dict[str, int] = {}
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_route("*", "/demo/consumer/{name}", self.consume)
+
+    async def consume(self, request: web.Request) -> web.Response:
+        """Answer like a real service would: mostly fine, sometimes slow, sometimes down for a moment."""
+        name = request.match_info["name"]
+        await request.read()
+        n = self._hits[name] = self._hits.get(name, 0) + 1
+        if name == "flaky":
+            roll = self.rng.random()
+            if roll < 0.25:
+                return web.json_response({"error": "overloaded"}, status=503, headers={"Retry-After": "1"})
+            if roll < 0.35:
+                await asyncio.sleep(1.5)
+            if roll < 0.40:
+                return web.json_response({"error": "bad gateway"}, status=502)
+        await asyncio.sleep(self.rng.uniform(0.005, 0.06))
+        return web.json_response({"received": True, "n": n})
+
+    async def start(self) -> None:
+        self._ensure_setup()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _ensure_setup(self) -> None:
+        d = self.service.dispatcher
+        existing = {w["name"] for w in d.list_webhooks()}
+        for sub in SUBSCRIPTIONS:
+            if sub["name"] not in existing:
+                try:
+                    d.create_webhook({**sub, "url": self.service.url + sub["url"]})
+                except ValidationFailed as exc:  # a demo must not stop the tool
+                    log.warning("demo subscription %s refused: %s", sub["name"], exc)
+        if self.service.receiver.endpoints.get("demo") is None:
+            self.service.receiver.endpoints.put({"name": "demo", "secrets": [DEMO_SECRET], "scheme": "katya"})
+
+    async def _run(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            while True:
+                flow = self.rng.choice(FLOWS)
+                for etype in flow:
+                    try:
+                        await self._one(http, etype)
+                    except (aiohttp.ClientError, OSError) as exc:
+                        log.info("demo request failed: %s", exc)
+                    await asyncio.sleep(self.rng.expovariate(self.rate))
+
+    async def _one(self, http: aiohttp.ClientSession, etype: str) -> None:
+        """One step: mostly a webhook over HTTP (with its verdict), sometimes a direct publish."""
+        roll = self.rng.random()
+        data = sample_data(etype, rng=self.rng)
+        if roll < 0.25 or EVENT_TYPES[etype].source != "katya":
+            self.service.publish_event(etype, data, source="demo")
+            await self.service.store.commit()
+            return
+        env = envelope(etype, data)
+        body = json.dumps(env, separators=(",", ":"), ensure_ascii=False).encode()
+        now = time.time()
+        if roll < 0.80:
+            signed = signing.sign("katya", body, DEMO_SECRET)
+        elif roll < 0.87:  # a sender that re-serialised before signing (seed 000's Python example)
+            signed = signing.sign("katya", json.dumps(env).encode(), DEMO_SECRET)
+        elif roll < 0.93:  # a replay from ten minutes ago
+            signed = signing.sign("katya", body, DEMO_SECRET, timestamp=int(now) - 600)
+        else:  # a sender with the wrong secret
+            signed = signing.sign("katya", body, DEMO_SECRET + "-old")
+        headers = dict(signed.headers) | {"Content-Type": "application/json", "X-Katya-Event": etype}
+        await http.post(f"{self.service.url}/hooks/demo", data=body, headers=headers)
+        if self.rng.random() < 0.15:  # other inbound shapes: a job callback, a Wazzup24 message, no signature
+            job = sample_data("job.completed", rng=self.rng)
+            await http.post(f"{self.service.url}/hooks/jobs", json=job)
+            await http.post(f"{self.service.url}/hooks/wazzup", json=wazzup_body("wazzup.message",
+                                                                               sample_data("wazzup.message")))

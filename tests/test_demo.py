@@ -1,0 +1,48 @@
+"""The demo: its consumer answers like a real (sometimes failing) service, and its flows reach every stage."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import httpx
+
+from katya_tui.core.service import Service
+
+
+async def test_demo_plays_flows_through_receiver_and_dispatcher(settings):
+    svc = Service(replace(settings, demo_rate=40.0))
+    await svc.start()
+    try:
+        names = {w["name"] for w in svc.dispatcher.list_webhooks()}
+        assert {"demo: chat service", "demo: flaky analytics"} <= names
+        assert svc.receiver.endpoints.get("demo")["secrets"] == ["demo_katya_secret"]
+        verdicts: set[str] = set()
+        delivered = 0
+        for _ in range(150):
+            await asyncio.sleep(0.1)
+            verdicts = {(c.get("verdict") or {}).get("status") for c in svc.store.table("captures").all()}
+            delivered = sum(d["state"] == "delivered" for d in svc.store.table("deliveries").all())
+            if {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts and delivered >= 5:
+                break
+        assert {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts
+        assert delivered >= 5
+        sources = {e["source"] for e in svc.store.table("events").all()}
+        assert {"hook", "demo"} <= sources
+    finally:
+        await svc.stop()
+
+
+async def test_demo_consumer_sometimes_fails_with_retry_after(settings):
+    svc = Service(replace(settings, demo_rate=0.001))
+    await svc.start()
+    try:
+        async with httpx.AsyncClient(base_url=svc.url, timeout=10) as c:
+            answers = await asyncio.gather(*(c.post("/demo/consumer/flaky", content=b"{}") for _ in range(40)))
+            statuses = [a.status_code for a in answers]
+            assert all(a.headers["Retry-After"] == "1" for a in answers if a.status_code == 503)
+            ok = await c.post("/demo/consumer/reliable", content=b"{}")
+        assert 200 in statuses and 503 in statuses
+        assert ok.status_code == 200 and ok.json()["received"] is True
+    finally:
+        await svc.stop()
