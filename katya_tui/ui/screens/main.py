@@ -142,11 +142,14 @@ class MainScreen(Screen):
         stream = self.query_one(Stream)
         stream.add(msg.captures, msg.events)
         if msg.deliveries:
+            log = self.query_one(DeliveryLog)
             for doc in msg.deliveries.values():
                 self.tally.update(doc)
-            stream.update_deliveries(msg.deliveries.values())
-            self.query_one(DeliveryLog).apply(msg.deliveries)
             self.query_one(Subscriptions).refresh_rows()
+            if any(d.get("webhook_id") not in log.names for d in msg.deliveries.values()):
+                self._names()  # a subscription added since the last look
+            stream.update_deliveries(msg.deliveries.values())
+            log.apply(msg.deliveries)
         self._status()
 
     def on_facts_lost(self, msg: FactsLost) -> None:

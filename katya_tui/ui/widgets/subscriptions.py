@@ -119,7 +119,6 @@ class Subscriptions(DataTable):
             self.refresh_rows()
             if doc.get("id") in self.webhooks:
                 self.move_cursor(row=self.get_row_index(doc["id"]))
-            self.notify(f"saved subscription {doc.get('name') or doc.get('id')}")
 
     def action_toggle(self) -> None:
         wid = self.selected_id
