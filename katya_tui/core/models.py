@@ -94,6 +94,11 @@ class Event(Doc):
     capture_id: str | None = None
     verdict: str | None = None  # the verdict status of the capture it came from
 
+    def to_doc(self) -> dict[str, Any]:
+        """Shallow: `data` is shared, not deep-copied (asdict's copy was most of the cost of publishing an event).
+        Treat an event's `data` as read-only wherever it travels (store, facts, deliveries)."""
+        return dict(vars(self))
+
 
 @dataclass
 class Attempt(Doc):

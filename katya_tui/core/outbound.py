@@ -131,13 +131,16 @@ async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
 
 
 async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, headers: list[tuple[str, str]],
-                       body: bytes) -> OutboundResult:  # fmt: skip
+                       body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
     """The fast path: aiohttp directly, headers exactly as given (order, case, repeats), no automatic ones
-    but Host and Content-Length."""
+    but Host and Content-Length; `timeout` bounds the whole exchange."""
     async with session.request(method, url, data=body or None, headers=CIMultiDict(headers),
                                skip_auto_headers=_NO_AUTO, allow_redirects=False, auto_decompress=False,
-                               compress=None) as response:  # fmt: skip
-        data, cut = await _read_capped(response.content.iter_any())
+                               compress=None, timeout=aiohttp.ClientTimeout(total=timeout)) as response:  # fmt: skip
+        if response.content_length is not None and response.content_length <= BODY_CAP:
+            data, cut = await response.read(), False
+        else:
+            data, cut = await _read_capped(response.content.iter_any())
         return OutboundResult(
             status=response.status,
             headers=[[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.raw_headers],
@@ -176,17 +179,20 @@ async def send(client: httpx.AsyncClient, method: str, url: str,
     slots: asyncio.Semaphore | None = getattr(client, "katya_slots", None)
     if slots is not None:
         try:
-            async with asyncio.timeout(getattr(client, "katya_pool_timeout", None)):
-                await slots.acquire()
+            if slots.locked():
+                async with asyncio.timeout(getattr(client, "katya_pool_timeout", None)):
+                    await slots.acquire()
+            else:
+                await slots.acquire()  # a free slot: no wait, no timer
         except TimeoutError:
             return OutboundResult(None, sent=False, reason="no free connection in the pool: not sent")
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            session = _aiohttp_session(client)
-            if session is not None:
-                result = await _via_aiohttp(session, method, url, _clean(headers), body)
-            else:
+        session = _aiohttp_session(client)
+        if session is not None:
+            result = await _via_aiohttp(session, method, url, _clean(headers), body, timeout)
+        else:
+            async with asyncio.timeout(timeout):
                 result = await _via_httpx(client, method, url, _clean(headers), body, timeout)
     except _BAD_URL as exc:
         return OutboundResult(None, latency_ms=_ms(started), error_class="protocol", reason=f"bad URL: {exc}")

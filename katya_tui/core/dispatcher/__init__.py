@@ -49,6 +49,9 @@ class Dispatcher:
         self._inflight: set[str] = set()
         self._tasks: list[asyncio.Task] = []
         self.last_fan_out: list[str] = []
+        self._touched: dict[str, float] = {}
+        self._hook_cache: list[dict[str, Any]] | None = None
+        self._committing: asyncio.Task | None = None
 
     # -- component life ------------------------------------------------------------------------------------
 
@@ -84,6 +87,8 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self._committing is not None:
+            await asyncio.gather(self._committing, return_exceptions=True)
         if self.client is not None:
             await self.client.aclose()
             self.client = None
@@ -100,14 +105,17 @@ class Dispatcher:
         return made
 
     def _hooks(self) -> list[dict[str, Any]]:
-        return [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
+        """Every subscription (cached for the fan-out; the writes below clear the cache)."""
+        if self._hook_cache is None:
+            self._hook_cache = [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
+        return self._hook_cache
 
     def _create(self, hook: dict[str, Any], event: Event) -> str:
         now = self.clock()
         d = Delivery(id=new_id("dlv"), webhook_id=hook["id"], event_id=event.id, event_type=event.type,
                      url=hook["url"], state="pending", created_at=now, next_attempt_at=now, verdict=event.verdict,
                      data=event.data, event_created_at=event.created_at)  # fmt: skip
-        doc = d.to_doc()
+        doc = dict(vars(d))  # shallow: dataclasses.asdict would deep-copy the event's data (the hot path)
         self.deliveries.insert(doc)
         self.service.bus.publish(DeliveryUpdated(doc))
         self._schedule(d.id, now)
@@ -186,10 +194,10 @@ class Dispatcher:
         error_class = result.error_class
         if error_class is None and outcome.verdict != "delivered":
             error_class = "redirect" if 300 <= (result.status or 0) < 400 else "http"
-        attempt = Attempt(n=n, started_at=started, latency_ms=result.latency_ms, status_code=result.status,
-                          error_class=error_class, reason=result.reason, request_headers=[list(h) for h in headers],
-                          response_headers=result.headers, response_body=result.body, manual=manual, url=url,
-                          outcome=outcome.verdict).to_doc()  # fmt: skip
+        attempt = vars(Attempt(n=n, started_at=started, latency_ms=result.latency_ms, status_code=result.status,
+                               error_class=error_class, reason=result.reason,
+                               request_headers=[list(h) for h in headers], response_headers=result.headers,
+                               response_body=result.body, manual=manual, url=url, outcome=outcome.verdict))  # fmt: skip
         attempts = [*doc.get("attempts", []), attempt]
         fields: dict[str, Any] = {"attempts": attempts, "url": url}
         if outcome.verdict == "delivered":
@@ -210,11 +218,26 @@ class Dispatcher:
         doc = self.deliveries.update(did, fields)
         if doc["state"] == "pending" and not manual:
             self._schedule(did, doc["next_attempt_at"])
-        if self.webhooks.get(hook["id"]) is not None:
-            self.webhooks.update(hook["id"], {"lastDelivery": iso(started)})
+        self._touch(hook["id"], started)
         self.service.bus.publish(DeliveryUpdated(doc))
-        await self.service.store.commit()
+        if manual:
+            await self.service.store.commit()
+        else:
+            self._commit_soon()
         return doc
+
+    def _commit_soon(self) -> None:
+        """Make the attempts recorded so far durable without holding the worker: one group commit at a time
+        gathers every record made while the previous fsync ran. A crash before it lands at worst repeats an
+        attempt (at least once), never loses a delivery: the pending delivery itself was committed with its event."""
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.get_running_loop().create_task(self.service.store.commit())
+
+    def _touch(self, webhook_id: str, at: float) -> None:
+        """Set the subscription's `lastDelivery`, writing it at most once a second (it is a display)."""
+        if at - self._touched.get(webhook_id, 0.0) >= 1.0 and self.webhooks.get(webhook_id) is not None:
+            self._touched[webhook_id] = at
+            self.webhooks.update(webhook_id, {"lastDelivery": iso(at)})
 
     def _finish_orphan(self, doc: dict[str, Any]) -> dict[str, Any]:
         doc = self.deliveries.update(doc["id"], {"state": "cancelled", "next_attempt_at": None})
@@ -288,6 +311,7 @@ class Dispatcher:
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         doc = subscriptions.validate(body)
         self.webhooks.insert(doc)
+        self._hook_cache = None
         return dict(doc)
 
     def update_webhook(self, webhook_id: str, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -300,10 +324,12 @@ class Dispatcher:
         if not partial and isinstance(body, dict) and "retryPolicy" in body:
             base["retryPolicy"] = dict(retry.DEFAULT_POLICY)
         doc = subscriptions.validate(body, base)
+        self._hook_cache = None
         return self.webhooks.update(webhook_id, doc)
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Remove the subscription; its pending deliveries are cancelled."""
+        self._hook_cache = None
         if not self.webhooks or not self.webhooks.remove(webhook_id):
             return False
         for d in self.matching(status="pending", webhook=webhook_id):

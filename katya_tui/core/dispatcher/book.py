@@ -35,17 +35,23 @@ class Book:
         if doc is None or doc.get("id") != ident:
             del self._ids[ident]
             return None
-        return dict(doc)
+        return doc
 
     def insert(self, doc: dict[str, Any]) -> None:
         self._ids[doc["id"]] = self._table().insert(doc)
 
     def update(self, ident: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Replace `fields` of the document; the new document. KeyError when it is gone."""
-        if self.get(ident) is None:
+        doc_id = self._ids.get(ident)
+        table = self._table()
+        if doc_id is None or not table.contains(doc_id=doc_id):
             raise KeyError(ident)
-        self._table().update(fields, doc_ids=[self._ids[ident]])
-        return self.get(ident)  # type: ignore[return-value]
+        table.update(fields, doc_ids=[doc_id])
+        doc = table.get(doc_id=doc_id)
+        if doc is None or doc.get("id") != ident:
+            self._ids.pop(ident, None)
+            raise KeyError(ident)
+        return doc
 
     def remove(self, ident: str) -> bool:
         if self.get(ident) is None:
