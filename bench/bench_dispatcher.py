@@ -30,7 +30,7 @@ from .common import figure, headline, mean, percentile, ratio_line
 
 CONCURRENCY = 64
 N = 4000
-ROUNDS = 3
+ROUNDS = 2
 SINK = r"""
 import sys, time
 from aiohttp import web

@@ -213,3 +213,22 @@ async def test_send_test_reaches_one_subscription_whatever_its_filter(service, s
     d = await settle(lambda: finished(service, event["deliveryId"]))
     assert d["webhook_id"] == hook["id"] and len(sink.received) == 1
     assert json.loads(sink.received[0].body)["data"] == {"id": "test_msg_123"}
+
+
+async def test_delivery_timeout_setting_applies_when_the_subscription_has_none(data_dir, sink):
+    from katya_tui.config import load_settings
+
+    settings = load_settings({"port": 0, "data_dir": str(data_dir), "token": "test-token-123",
+                              "delivery_timeout": "0.2", "delivery_concurrency": "2"}, env={})  # fmt: skip
+    svc = Service(settings)
+    await svc.start()
+    try:
+        assert svc.dispatcher.workers == 2
+        sink.plan = [("sleep", 2)]
+        subscribe(svc, sink.url, retryPolicy=fast_policy(retries=0))
+        _, [did] = await publish(svc)
+        d = await settle(lambda: finished(svc, did))
+        assert d["state"] == "failed" and d["attempts"][0]["error_class"] == "timeout"
+        assert d["attempts"][0]["latency_ms"] < 2000
+    finally:
+        await svc.stop()

@@ -1,9 +1,12 @@
 """Outbound HTTP for deliveries, forwards and replays: one fast httpx client, one `send` that never raises.
 
-`make_client()` is an `httpx.AsyncClient` over the `httpx-aiohttp` transport (httpx's own pool is 3-10x slower
-here, DESIGN.md section 3), with redirects never followed and a slot count in front of the pool: a request that
-finds no free slot within `pool_timeout` is reported `sent=False` (not an attempt) instead of waiting forever.
-`send()` turns every network failure into an `OutboundResult` with an error class.
+`make_client()` is an `httpx.AsyncClient` over the `httpx-aiohttp` transport, so code holding it keeps httpx's
+API. `send()` goes one step further for speed and fidelity: with such a client it drives the transport's aiohttp
+session directly (httpx's own pool measured 10-20x slower here, and even through the aiohttp transport httpx's
+request machinery costs ~2x; see `bench/bench_dispatcher.py`), sending headers exactly as given (order, case,
+repeats). Any other httpx client works too, through httpx's API. Redirects are never followed. A slot count in
+front of the pool makes a request that finds no free connection within `pool_timeout` come back `sent=False`
+(not an attempt) instead of waiting forever. Network failures become an `OutboundResult` with an error class.
 """
 
 from __future__ import annotations
