@@ -184,5 +184,5 @@ def test_retry_settings_must_be_positive_seconds(tmp_path, key):
 
     with pytest.raises(ConfigError, match=key):
         make_settings(tmp_path, **{key: 0})
-    with pytest.raises(ConfigError, match="number of seconds"):
+    with pytest.raises(ConfigError, match=f"{key}: expected a number"):
         make_settings(tmp_path, **{key: "soon"})
