@@ -31,10 +31,13 @@ class Clock:
         return f"{int(d)}s ago"
 
     def until(self, ts: float | None) -> str:
-        """A countdown: `in 4s`, `in 2m`, `now`; empty for no time."""
+        """A short countdown: `in 4s`, `in 12m`, `in 5h`, `in 3d`, `now`; empty for no time."""
         if ts is None:
             return ""
         d = ts - self.now()
         if d <= 0.5:
             return "now"
-        return f"in {int(d + 0.5)}s" if d < 120 else f"in {int(d // 60)}m"
+        for unit, size, limit in (("s", 1, 100), ("m", 60, 100 * 60), ("h", 3600, 48 * 3600)):
+            if d < limit:
+                return f"in {int(d / size + 0.5) if unit == 's' else int(d // size)}{unit}"
+        return f"in {int(d // 86400)}d"

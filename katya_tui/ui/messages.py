@@ -6,8 +6,6 @@ Messages that report a flood implement `can_replace` so queued ones coalesce: `T
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
 
 
@@ -111,11 +109,3 @@ class StreamStatus(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StreamStatus)
-
-
-def payload(fact: Any) -> dict[str, Any]:
-    """The single document field of a fact (capture, event or delivery)."""
-    for name in ("capture", "event", "delivery"):
-        if hasattr(fact, name):
-            return getattr(fact, name)
-    return {}

@@ -115,7 +115,10 @@ class MainScreen(Screen):
 
     def _names(self) -> None:
         log = self.query_one(DeliveryLog)
-        log.names = {wid: doc.get("name") or wid for wid, doc in self.query_one(Subscriptions).webhooks.items()}
+        names = {wid: doc.get("name") or wid for wid, doc in self.query_one(Subscriptions).webhooks.items()}
+        if names != log.names:
+            log.names = names
+            log.reload()
 
     def _status(self, **changes: Any) -> None:
         s = self.service

@@ -20,8 +20,8 @@ from ..filters import Filter, delivery_record
 from ..messages import OpenDetail
 
 LIMIT = 200
-COLUMNS = (("sub", "Subscription", 12), ("state", "State", 11), ("n", "Att", 3), ("status", "Last", 5),
-           ("latency", "ms", 5), ("next", "Next", 6), ("verdict", "Inbound", 11), ("type", "Event", 18),
+COLUMNS = (("sub", "Subscription", 12), ("state", "State", 11), ("n", "Att", 3), ("status", "Last", 7),
+           ("latency", "ms", 5), ("next", "Next", 7), ("verdict", "Inbound", 11), ("type", "Event", 18),
            ("id", "Delivery", 24))  # fmt: skip
 
 
