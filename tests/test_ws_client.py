@@ -151,6 +151,28 @@ async def test_fake_upstream_pings_garbage_seed_001_and_duplicates(tmp_path):
             assert a.upstream.state == "connected"
 
 
+async def test_a_failure_of_ours_is_reported_and_retried(tmp_path, monkeypatch):
+    async with running(make_settings(tmp_path / "b")) as b, running(follower(tmp_path, b.ws_url)) as a:
+        await subscribed(b)
+        (first,) = b.feed.clients
+        real, calls = a.publish_event, []
+
+        def flaky(*args, **kw):
+            calls.append(args)
+            if len(calls) == 1:
+                raise RuntimeError("boom")
+            return real(*args, **kw)
+
+        monkeypatch.setattr(a, "publish_event", flaky)
+        states = a.bus.subscribe(accept=lambda f: isinstance(f, UpstreamStateChanged))
+        b.publish_event("message.created", {}, source="test", event_id="evt_lost")
+        await wait_for(lambda: a.upstream.connects == 2 and a.upstream.state == "connected")
+        assert any(f.detail == "internal error: RuntimeError: boom" for f in states.drain())
+        await wait_for(lambda: any(c is not first and len(c.subs) for c in b.feed.clients))
+        b.publish_event("message.created", {}, source="test", event_id="evt_next")
+        await wait_for(lambda: stored(a, "evt_next") is not None)
+
+
 async def test_stop_ends_the_follower_while_it_is_connected(tmp_path):
     async with running(make_settings(tmp_path / "b")) as b:
         a_settings = follower(tmp_path, b.ws_url)

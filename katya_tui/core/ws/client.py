@@ -147,6 +147,9 @@ class Upstream:
                 reason = _describe(exc)
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 reason = _describe(exc)
+            except Exception as exc:  # a bug of ours: say so, and try again rather than go silent
+                log.exception("upstream follower failed")
+                reason = f"internal error: {_describe(exc)}"
             failures += 1
             delay = self.backoff(failures)
             self._set_state(f"retrying in {delay:.1f} s" if delay < 10 else f"retrying in {delay:.0f} s", reason)
