@@ -129,19 +129,23 @@ async def test_stats_test_event_resend_retry_cancel(api, service, sink):
     assert d["state"] == "failed" and [a["status_code"] for a in d["attempts"]] == [500, 400]
     bad = await api.post(f"/v1/webhooks/{hook['id']}/test", json={"eventType": "nope"})
     assert bad.status_code == 422
+    sink.plan = [200]
+    plain = (await api.post(f"/v1/webhooks/{hook['id']}/test")).json()["data"]
+    assert plain["type"] == "message.created" and plain["source"] == "test" and plain["data"]
+    await settle(lambda: _state(service, plain["deliveryId"]) == "delivered")
 
     r = await api.post(f"/v1/deliveries/{did}/resend")
     assert r.status_code == 200 and r.json()["data"]["state"] == "delivered" and len(r.json()["data"]["attempts"]) == 3
     stats = (await api.get(f"/v1/webhooks/{hook['id']}/stats", params={"startDate": "2000-01-01",
                                                                          "endDate": "2999-01-01"})).json()["data"]  # fmt: skip
-    assert stats["webhookId"] == hook["id"] and stats["delivery"]["successful"] == 1
-    assert stats["events"] == {"message.created": 1} and stats["responseTimes"]["p99"] is not None
+    assert stats["webhookId"] == hook["id"] and stats["delivery"]["successful"] == 2
+    assert stats["events"] == {"message.created": 2} and stats["responseTimes"]["p99"] is not None
     assert stats["period"]["startDate"] == "2000-01-01T00:00:00.000Z"
     old = (await api.get(f"/v1/webhooks/{hook['id']}/stats", params={"endDate": "2001-01-01"})).json()["data"]
     assert old["delivery"]["total"] == 0
     assert (await api.get(f"/v1/webhooks/{hook['id']}/stats", params={"startDate": "yesterday"})).status_code == 422
     overall = (await api.get("/v1/webhooks/stats")).json()["data"]
-    assert overall["webhooks"] == {"total": 1, "active": 1} and overall["delivery"]["total"] == 1
+    assert overall["webhooks"] == {"total": 1, "active": 1} and overall["delivery"]["total"] == 2
 
     assert (await api.post(f"/v1/deliveries/{did}/cancel")).status_code == 409
     sink.default = 503

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..catalog import is_known, matches, sample_data
+from ..catalog import is_known, matches, sample_data, types_matching
 from ..errors import ValidationFailed
 from ..models import iso
 from .common import invalid, json_body, not_found, ok, page_params, paginated
@@ -112,7 +112,9 @@ async def test(request: web.Request) -> web.Response:
     body = await json_body(request) if request.can_read_body else {}
     if not isinstance(body, dict):
         raise invalid({"body": ["must be a JSON object like {eventType, data}"]})
-    event_type = body.get("eventType") or body.get("type") or (hook.get("events") or ["*"])[0]
+    event_type = body.get("eventType") or body.get("type")
+    if event_type is None:  # the first catalogue type the subscription asks for
+        event_type = next((t for p in hook.get("events") or ["*"] for t in types_matching(p)), "message.created")
     if not isinstance(event_type, str) or not is_known(event_type):
         raise invalid({"eventType": [f"unknown event type {event_type!r}"]})
     data = body.get("data")
