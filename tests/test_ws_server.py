@@ -279,6 +279,19 @@ async def test_webhooks_channel_carries_captures_with_their_verdict(service):
         assert "body" not in msg["data"]
 
 
+async def test_webhooks_channel_carries_delivery_outcomes(service):
+    hook = service.dispatcher.create_webhook({"name": "self", "url": f"{service.url}/hooks/sink",
+                                              "events": ["message.*"], "secret": "s3cret-value"})  # fmt: skip
+    async with authed(service) as ws:
+        await subscribe(ws, events=["delivery.*"])
+        service.publish_event("message.created", {"n": 1}, source="test", event_id="evt_out")
+        msg = await recv_until(ws, lambda m: m["type"] == "event" and m["data"]["state"] == "delivered")
+        assert msg["event"] == "delivery.updated" and msg["channel"] == "webhooks"
+        d = msg["data"]
+        assert (d["webhook_id"], d["event_id"], d["attemptCount"]) == (hook["id"], "evt_out", 1)
+        assert d["lastAttempt"]["status_code"] == 200 and "response_body" not in d["lastAttempt"]
+
+
 async def test_a_stalled_client_is_dropped_while_others_keep_receiving(service):
     service.feed.queue_limit = 20
     blob = "x" * 32_000
