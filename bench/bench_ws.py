@@ -16,7 +16,7 @@ import time
 from bench.common import figure, headline, percentile, ratio_line
 
 CLIENTS = 10
-BURST = 20_000  # events for the throughput figures
+BURST = 50_000  # events for the throughput figures
 STEADY = 2_000  # events for the latency figure, at STEADY_RATE a second
 STEADY_RATE = 1_000
 TOKEN = "bench-token-123"

@@ -268,6 +268,17 @@ async def test_events_posted_to_the_api_reach_exactly_the_subscribed_clients(ser
         await ws.close()
 
 
+async def test_events_of_every_frame_length_arrive_intact(service):
+    # frames of 16-bit and 64-bit length forms, across the 65,536-byte boundary (pongs use the 7-bit form)
+    sizes = [0, 1, 60, 125, 126, 127, 65_000, 65_300, 65_535, 65_536, 200_000]
+    async with authed(service, max_size=None) as ws:
+        await subscribe(ws, channels=["messages"])
+        for n in sizes:
+            service.publish_event("message.created", {"text": "é" * (n // 2) + "x" * (n % 2)}, source="test")
+        got = [len((await recv_until(ws, lambda m: m["type"] == "event"))["data"]["text"].encode()) for _ in sizes]
+    assert got == sizes
+
+
 async def test_webhooks_channel_carries_captures_with_their_verdict(service):
     async with authed(service) as ws:
         await subscribe(ws, channels=["webhooks"])

@@ -48,6 +48,17 @@ def encode(msg: dict[str, Any]) -> bytes:
     return orjson.dumps(msg)
 
 
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, uncompressed, final RFC 6455 text frame (what a server sends): built once, written to every
+    client that wants it."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
 def server_message(type: str, data: Any = None, **extra: Any) -> dict[str, Any]:
     msg: dict[str, Any] = {"type": type, "id": new_id("msg"), "timestamp": iso(time.time())}
     msg.update((k, v) for k, v in extra.items() if v is not None)
