@@ -25,7 +25,7 @@ def common_options(f):
         click.option("--token", default=None, help="API token (env KATYA_TUI_TOKEN; else kept in the data dir)."),
         click.option("--config", default=None, help="A TOML config file (env KATYA_TUI_CONFIG)."),
         click.option("--upstream", default=None, help="Follow an upstream WebSocket feed (ws://...)."),
-        click.option("--upstream-token", default=None, help="Token for the upstream feed."),
+        click.option("--upstream-token", default=None, help="Token for the upstream feed (env KATYA_TUI_UPSTREAM_TOKEN)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

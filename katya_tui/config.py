@@ -145,7 +145,11 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     if config_path:
         values.update(_from_toml(Path(config_path).expanduser()))
         values["config_path"] = Path(config_path).expanduser()
-    for key, var in (("data_dir", "KATYA_TUI_DATA_DIR"), ("token", "KATYA_TUI_TOKEN")):
+    for key, var in (
+        ("data_dir", "KATYA_TUI_DATA_DIR"),
+        ("token", "KATYA_TUI_TOKEN"),
+        ("upstream_token", "KATYA_TUI_UPSTREAM_TOKEN"),  # keeps the token out of `ps`
+    ):
         if env.get(var):
             values[key] = env[var]
     for key, value in options.items():

@@ -64,3 +64,10 @@ def test_token_generated_once_with_mode_0600(tmp_path):
     assert mode == 0o600
     explicit = ensure_token(load_settings({"data_dir": str(tmp_path), "token": "given-token-1"}, env={}))
     assert explicit.token == "given-token-1"
+
+
+def test_upstream_token_from_the_environment(tmp_path):
+    s = load_settings({"upstream": "ws://x/v1/ws"}, env={"KATYA_TUI_UPSTREAM_TOKEN": "up-token-1"})
+    assert s.upstream_token == "up-token-1"
+    s = load_settings({"upstream_token": "given"}, env={"KATYA_TUI_UPSTREAM_TOKEN": "up-token-1"})
+    assert s.upstream_token == "given"
