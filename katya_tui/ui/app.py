@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 
 from textual.app import App, ComposeResult
@@ -21,6 +22,15 @@ from ..core.service import Service
 from .clock import Clock
 from .commands import KatyaCommands
 from .screens.main import MainScreen
+
+
+def _calm_gc() -> None:
+    """After the first paint: move what start-up built (store, widgets) out of the collector's way, and run full
+    collections less often, so a flood of captures does not bring 100 ms pauses (DESIGN.md section 3)."""
+    gc.collect(1)  # young garbage only: a full collection here would itself be the long pause
+    gc.freeze()
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(max(gen0, 5_000), max(gen1, 20), 100)
 
 
 class StartupFailed(Screen):
@@ -70,6 +80,7 @@ class KatyaApp(App):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
         await self.push_screen(MainScreen(self.service, clock=self.clock, display_url=self.display_url))
+        self.call_after_refresh(_calm_gc)
 
     def _on_sigterm(self) -> None:
         self.exit(return_code=0)

@@ -110,7 +110,15 @@ class DeliveryLog(DataTable):
         self.border_title = f"Deliveries: {label}{extra}"
         pending = sum(1 for d in self.docs.values() if d.get("state") == "pending")
         self.border_subtitle = f"{len(self.docs)} shown · {pending} pending"
-        self.refresh_bindings()
+        self._bindings_changed()
+
+    def _bindings_changed(self) -> None:
+        """Refresh the footer only when what the keys can do changed (it is rebuilt on every refresh)."""
+        doc = self.selected
+        sig = None if doc is None else doc.get("state") == "pending"
+        if sig != getattr(self, "_binding_sig", object()):
+            self._binding_sig = sig
+            self.refresh_bindings()
 
     def _cells(self, doc: dict) -> tuple[object, ...]:
         attempts = doc.get("attempts") or []
@@ -147,7 +155,7 @@ class DeliveryLog(DataTable):
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
-        self.refresh_bindings()
+        self._bindings_changed()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         doc = self.selected

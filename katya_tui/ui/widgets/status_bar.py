@@ -33,7 +33,7 @@ class StatusBar(Static):
         new = replace(self.status, **changes)
         if new != self.status:
             self.status = new
-            self.update(self.text())
+            self.update(self.text(), layout=False)  # two lines, always: no layout pass
 
     def text(self) -> str:
         s = self.status

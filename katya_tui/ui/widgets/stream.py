@@ -45,6 +45,7 @@ class Row:
     status: int | None = None
     replay_of: str | None = None
     deliveries: dict[str, str] = field(default_factory=dict)  # delivery id -> state
+    drawn: tuple[Any, Strip] | None = None  # (key, strip): the last drawing, reused while the key holds
 
 
 def capture_row(doc: dict[str, Any]) -> Row:
@@ -125,8 +126,11 @@ class Stream(ScrollView, can_focus=True):
         self.following = True
         self.new_rows = 0
         self.held = 0  # facts that arrived while paused
+        self._held: list[tuple[list[dict], list[dict]]] = []
+        self._binding_sig: object = None
         self.source_loader = None  # callable(flt, limit) -> (captures, events, deliveries); set by the screen
         self._programmatic = False
+        self._generation = 0
 
     # -- data in --------------------------------------------------------------------------------------------
 
@@ -134,6 +138,8 @@ class Stream(ScrollView, can_focus=True):
         """Merge a batch into the window; returns the number of new rows shown (none while paused)."""
         if self.paused:
             self.held += len(captures) + len(events_)
+            if self.held <= self.max_rows:  # kept for the resume; past the window's size, resume reloads
+                self._held.append((captures, events_))
             self._status()
             return 0
         return self._merge(captures, events_)
@@ -186,6 +192,7 @@ class Stream(ScrollView, can_focus=True):
         """Replace the window with records read from the store (oldest first or not: rows are sorted by time)."""
         self.rows, self.by_id = [], {}
         self.new_rows = self.held = 0
+        self._held = []
         self._merge(sorted(captures, key=lambda d: d.get("received_at") or 0.0), [])
         self._merge([], sorted(events_, key=lambda d: d.get("created_at") or 0.0))
         self.rows.sort(key=lambda r: r.time)
@@ -220,7 +227,12 @@ class Stream(ScrollView, can_focus=True):
             self._scroll(y=max(0, self.scroll_y - excess))
 
     def _resize(self) -> None:
-        self.virtual_size = Size(0, len(self.rows))  # rows fit the width: no horizontal scrolling
+        size = Size(0, len(self.rows))  # rows fit the width: no horizontal scrolling
+        if size != self.virtual_size:
+            # Setting `virtual_size` asks for a layout of the whole screen (~10 ms with the tables); the stream's
+            # own box does not change (its scrollbar is always shown), so update the scroll range alone.
+            self.set_reactive(Stream.virtual_size, size)
+            self._scroll_update(size)
         if self.following:
             self._scroll(y=len(self.rows))
         self.refresh()
@@ -278,7 +290,10 @@ class Stream(ScrollView, can_focus=True):
             elif new >= top + height:
                 self._scroll(y=new - height + 1)
         self.refresh()
-        self.refresh_bindings()
+        sig = row.kind if row else None
+        if sig != self._binding_sig:  # the footer is rebuilt on every refresh_bindings: only when keys change
+            self._binding_sig = sig
+            self.refresh_bindings()
 
     def action_cursor(self, delta: int) -> None:
         if self.rows:
@@ -303,11 +318,14 @@ class Stream(ScrollView, can_focus=True):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        if not self.paused and self.held:
+        if not self.paused and self.held > self.max_rows:
             self.reload()
+        elif not self.paused:
+            for captures, events_ in self._held:
+                self._merge(captures, events_)
         self.held = 0
+        self._held = []
         self._status()
-        self.refresh_bindings()
 
     def action_open(self) -> None:
         row = self.selected
@@ -354,20 +372,34 @@ class Stream(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"stream--{name}", partial=True)
 
+    def render_lines(self, crop):
+        self._base = self.rich_style  # computed once a frame, not once a line
+        return super().render_lines(crop)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._generation = getattr(self, "_generation", 0) + 1  # the theme changed: drop cached drawings
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = y + round(self.scroll_y)
-        base = self.rich_style
+        base = getattr(self, "_base", None) or self.rich_style
         if not self.rows and y == 0:
             text = " waiting for webhooks…" if self.flt.empty else f" nothing matches {self.flt.source!r}"
             return Strip([Segment(text, self._style("empty"))]).extend_cell_length(width, base).crop(0, width)
         if index >= len(self.rows):
             return Strip.blank(width, base)
         row = self.rows[index]
+        key = (width, index == self.cursor, self._generation, row.type, row.kind, len(row.deliveries),
+               summary(row.deliveries) if row.deliveries else None)
+        if row.drawn is not None and row.drawn[0] == key:
+            return row.drawn[1]
         segments = self.row_segments(row, width)
         if index == self.cursor:
             segments = list(Segment.apply_style(segments, post_style=self._style("cursor")))
-        return Strip(segments).apply_style(base).extend_cell_length(width, base).crop(0, width)
+        strip = Strip(segments).apply_style(base).extend_cell_length(width, base).crop(0, width)
+        row.drawn = (key, strip)
+        return strip
 
     def row_segments(self, row: Row, width: int) -> list[Segment]:
         """time · source · what · id · verdict · status · deliveries, fitted to `width` cells."""

@@ -72,7 +72,14 @@ class Subscriptions(DataTable):
                     self.update_cell(wid, key, cell)
         self.webhooks = hooks
         self.border_subtitle = f"{len(hooks)} subscription{'s' if len(hooks) != 1 else ''}"
-        self.refresh_bindings()
+        self._bindings_changed()
+
+    def _bindings_changed(self) -> None:
+        """Refresh the footer only when a selection appears or goes (it is rebuilt on every refresh)."""
+        sig = self.selected_id is None
+        if sig != getattr(self, "_binding_sig", None):
+            self._binding_sig = sig
+            self.refresh_bindings()
 
     def _cells(self, doc: dict) -> tuple[object, ...]:
         wid = doc["id"]
@@ -99,7 +106,7 @@ class Subscriptions(DataTable):
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
-        self.refresh_bindings()
+        self._bindings_changed()
 
     # -- actions --------------------------------------------------------------------------------------------
 
