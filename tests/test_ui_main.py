@@ -256,3 +256,25 @@ async def test_sigterm_exits_cleanly(settings):
         app._on_sigterm()
         await pilot.pause()
     assert app.return_code == 0 and app.service.store is None  # stopped and flushed
+
+
+async def test_palette_offers_every_pane_action_and_goes_to_an_id(settings):
+    from katya_tui.ui.commands import KatyaCommands, actions
+    from katya_tui.ui.screens.detail import DetailScreen
+
+    async with running(settings) as (app, pilot):
+        stream, _, _ = panes(app)
+        titles = {t for t, _, _ in actions(app.screen)}
+        assert {"stream: replay", "stream: pause", "subscription: new", "subscription: test", "delivery: resend",
+                "delivery: resend failed", "delivery: cancel", "endpoints", "stats", "quit"} <= titles
+        run = next(r for t, _, r in actions(app.screen) if t == "stream: pause")
+        run()
+        await until(pilot, lambda: stream.paused)
+        event = app.service.publish_event("room.created", {}, source="demo")
+        provider = KatyaCommands(app.screen)
+        assert provider.find_ids(event.id[:12]) == [("event", event.id)]
+        assert provider.find_ids("evt") == []  # too short to search
+        hits = [h async for h in provider.search(event.id)]
+        go = next(h for h in hits if h.text == f"go to event {event.id}")
+        go.command()
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.item_id == event.id)

@@ -38,7 +38,7 @@ def _bindings(owner: DOMNode) -> list[Binding]:
 def _run(owner: DOMNode, action: str) -> None:
     if hasattr(owner, "focus") and owner is not owner.app and owner is not owner.screen:
         owner.focus()  # type: ignore[attr-defined]
-    owner.run_action(action)
+    owner.call_later(owner.run_action, action)  # run_action is a coroutine: let the owner's loop await it
 
 
 class KatyaCommands(Provider):
