@@ -156,3 +156,15 @@ def test_readonly_reader_beside_the_owner_sees_commits_and_repairs_nothing(tmp_p
         reader.table("captures").insert({"n": 3})
     reader.close()
     owner.close()
+
+
+def test_retention_spares_protected_documents(tmp_path):
+    store = Store(tmp_path, caps={"deliveries": 50})
+    t = store.table("deliveries")
+    t.protect = lambda d: d["state"] == "pending"
+    for i in range(200):
+        t.insert({"i": i, "state": "pending" if i < 5 else "delivered"})
+    states = [(d["i"], d["state"]) for d in t.all()]
+    assert [i for i, s in states if s == "pending"] == [0, 1, 2, 3, 4]  # the oldest, yet kept
+    assert len(states) <= 50 + 1 + 5
+    store.close()
