@@ -13,12 +13,30 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Self
 
+_B32_PAIRS = [a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"]
+_random_pool = bytearray()
+
+
+def _random48() -> int:
+    """48 bits from the OS's CSPRNG, read 4 KB at a time (one system call for ~680 ids)."""
+    global _random_pool
+    if len(_random_pool) < 6:
+        _random_pool = bytearray(secrets.token_bytes(4096))
+    n = int.from_bytes(_random_pool[-6:], "big")
+    del _random_pool[-6:]
+    return n
+
 
 def new_id(prefix: str) -> str:
-    """Sortable, unique ids like `cap_01JF...`: milliseconds then randomness, base32."""
-    ms = int(time.time() * 1000)
-    raw = ms.to_bytes(6, "big") + secrets.token_bytes(6)
-    return f"{prefix}_{base64.b32encode(raw).decode().rstrip('=').lower()}"
+    """Sortable, unique ids like `cap_01JF...`: milliseconds then randomness, base32.
+
+    The same text as `base32(ms.to_bytes(6) + 6 random bytes)` lower-cased without padding, built from a 100-bit
+    integer two characters (10 bits) at a time: the hot path of every capture, event and delivery.
+    """
+    n = ((int(time.time() * 1000) & 0xFFFF_FFFF_FFFF) << 52) | (_random48() << 4)
+    p = _B32_PAIRS
+    return (f"{prefix}_{p[n >> 90]}{p[n >> 80 & 1023]}{p[n >> 70 & 1023]}{p[n >> 60 & 1023]}{p[n >> 50 & 1023]}"
+            f"{p[n >> 40 & 1023]}{p[n >> 30 & 1023]}{p[n >> 20 & 1023]}{p[n >> 10 & 1023]}{p[n & 1023]}")
 
 
 def iso(ts: float | None) -> str | None:

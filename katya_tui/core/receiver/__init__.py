@@ -126,8 +126,8 @@ class Receiver:
         else:
             self._spawn(store.commit())
         self.service.bus.publish(CaptureRecorded(summary(doc)))
-        if limited is None:
-            self._maybe_forward(cfg, cap, doc_id)
+        if limited is None and (cfg.get("routes") or cfg.get("forward_to")):
+            self._maybe_forward(cfg, cap, doc_id, body.data)
         return await self._answer(request, plan, body.truncated)
 
     def _verify(self, cfg: dict[str, Any], cap: Capture, body: bytes, now: float) -> Verdict:
@@ -169,19 +169,19 @@ class Receiver:
 
     # -- forward -------------------------------------------------------------------------------------------
 
-    def _maybe_forward(self, cfg: dict[str, Any], cap: Capture, doc_id: int) -> None:
-        from .forward import target_for
+    def _maybe_forward(self, cfg: dict[str, Any], cap: Capture, doc_id: int, data: bytes) -> None:
+        from .forward import target_for  # (the relay's client is only loaded when a forward is configured)
 
         target = target_for(cfg, cap.event_type)
         if target is not None:
-            self._spawn(self._forward(cap, doc_id, *target))
+            self._spawn(self._forward(cap, doc_id, data, *target))
 
-    async def _forward(self, cap: Capture, doc_id: int, url: str, why: str) -> None:
+    async def _forward(self, cap: Capture, doc_id: int, data: bytes, url: str, why: str) -> None:
         from .forward import end_to_end, send, with_query
 
         async with self._forward_slots:
             record = await send(self.client, cap.method, with_query(url, cap.query), end_to_end(cap.headers),
-                                cap.body_bytes, self.forward_timeout, why)  # fmt: skip
+                                data, self.forward_timeout, why)  # fmt: skip
         store = self.service.store
         if store is None:
             return

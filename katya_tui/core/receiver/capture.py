@@ -49,10 +49,14 @@ async def read_body(request: web.Request, limit: int, idle_timeout: float) -> Bo
     stream = request.content
     try:
         while True:
-            async with asyncio.timeout(idle_timeout):  # (wait_for would cost a task per read)
-                chunk = await stream.readany()
+            chunk = stream.read_nowait()  # what is buffered already: most bodies, with no timer to set up
             if not chunk:
-                break
+                if stream.at_eof():
+                    break
+                async with asyncio.timeout(idle_timeout):  # (wait_for would cost a task per read)
+                    chunk = await stream.readany()
+                if not chunk:
+                    break
             chunks.append(chunk)
             got += len(chunk)
             if got > limit:

@@ -1,0 +1,129 @@
+"""HTTP/1.1 keep-alive load generator, run as its own process by the receiver benchmark.
+
+`python -m bench._load PORT PATH CONNECTIONS WARMUP_S ROUND_S ROUNDS PID`: CONNECTIONS connections, each sending
+one signed ~1 KB POST, reading the answer, sending the next (closed loop, like `wrk -c`). After WARMUP_S of warm-up
+it runs ROUNDS rounds of ROUND_S seconds and prints one JSON line a round: `{"ok", "other", "rps", "cpu_us"}`, where
+`cpu_us` is the server's (process PID) CPU time, user + system, all threads, per answer in that round.
+
+The generator is built on `asyncio.Protocol` (no streams, no tasks per request) and parses only the status line
+and Content-Length, so that it costs a fraction of what the servers under test cost per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+SECRET = "bench-endpoint-secret"
+
+
+def requests(n: int, path: str, port: int) -> list[bytes]:
+    """`n` distinct signed requests (Katya envelope, ~1 KB), ready to write on a keep-alive connection."""
+    from katya_tui.core.catalog import envelope
+    from katya_tui.core.signing import sign
+
+    out = []
+    for i in range(n):
+        data = {"messageId": f"msg_{i}", "roomId": "room_1", "content": "x" * 800}
+        body = json.dumps(envelope("message.created", data), separators=(",", ":")).encode()
+        signed = sign("katya", body, SECRET)
+        head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
+                f"Content-Length: {len(signed.body)}"] + [f"{k}: {v}" for k, v in signed.headers]  # fmt: skip
+        out.append(("\r\n".join(head) + "\r\n\r\n").encode() + signed.body)
+    return out
+
+
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) of a process so far; None where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, reqs: list[bytes], start: int, counts: list[int], lost: asyncio.Future) -> None:
+        self.reqs = reqs
+        self.i = start
+        self.counts = counts  # [2xx, other]
+        self.buf = b""
+        self.need = -1  # bytes of the current answer, once its head is read
+        self.status = 0
+        self.lost = lost
+        self.running = True
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.send()
+
+    def send(self) -> None:
+        reqs = self.reqs
+        self.transport.write(reqs[self.i % len(reqs)])  # type: ignore[union-attr]
+        self.i += 1
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        while True:
+            if self.need < 0:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                head = buf[:end]
+                self.status = int(head[9:12])
+                length = 0
+                k = head.lower().find(b"\r\ncontent-length:")
+                if k >= 0:
+                    stop = head.find(b"\r\n", k + 2)
+                    length = int(head[k + 17 : stop if stop >= 0 else len(head)])
+                self.need = end + 4 + length
+            if len(buf) < self.need:
+                break
+            buf = buf[self.need :]
+            self.need = -1
+            self.counts[0 if 200 <= self.status < 300 else 1] += 1
+            if self.running:
+                self.send()
+        self.buf = buf
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.running and not self.lost.done():
+            self.lost.set_exception(ConnectionError(f"the server closed a connection: {exc}"))
+
+
+async def run(port: int, path: str, conns: int, warmup: float, seconds: float, rounds: int, pid: int) -> None:
+    loop = asyncio.get_running_loop()
+    reqs = requests(4000, path, port)
+    counts = [0, 0]
+    lost: asyncio.Future = loop.create_future()
+    clients = []
+    for k in range(conns):
+        _, c = await loop.create_connection(lambda k=k: Client(reqs, k * (len(reqs) // conns), counts, lost),
+                                            "127.0.0.1", port)  # fmt: skip
+        clients.append(c)
+
+    async def window(s: float) -> None:
+        done, _ = await asyncio.wait([lost], timeout=s)
+        if done:
+            lost.result()
+
+    await window(warmup)
+    for _ in range(rounds):
+        ok0, other0, cpu0, t0 = counts[0], counts[1], cpu_s(pid), time.perf_counter()
+        await window(seconds)
+        ok, other, cpu1, took = counts[0] - ok0, counts[1] - other0, cpu_s(pid), time.perf_counter() - t0
+        cpu_us = (cpu1 - cpu0) / (ok + other) * 1e6 if cpu0 is not None and cpu1 is not None and ok + other else None
+        print(json.dumps({"ok": ok, "other": other, "rps": (ok + other) / took, "cpu_us": cpu_us}), flush=True)
+    for c in clients:
+        c.running = False
+        c.transport.close()
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    asyncio.run(run(int(a[0]), a[1], int(a[2]), float(a[3]), float(a[4]), int(a[5]), int(a[6])))
