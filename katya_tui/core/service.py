@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -19,8 +19,8 @@ from ..config import Settings, ensure_token
 from .api import health
 from .api.guard import make_guard
 from .bus import Bus
-from .facts import ServiceStarted, ServiceStopping, StoreRecovered
 from .events import publish_event
+from .facts import ServiceStarted, ServiceStopping, StoreRecovered
 from .models import Event
 from .store import Store
 
