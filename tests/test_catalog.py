@@ -293,7 +293,7 @@ def test_classify_katya_envelope():
 def test_classify_admin_payload():
     payload = sample_data("user.created", rng=random.Random(1), now=NOW)
     got = classify_body(payload, headers_from({"x-webhook-event": "user.created", "X-WEBHOOK-ID": "1"}))
-    assert got == ("user.created", payload, "1")
+    assert got == ("user.created", payload, None)  # X-Webhook-Id names the webhook, not the event
     assert classify_body(payload, headers_from({"X-Webhook-Event": "ticket.created"})) == (
         "ticket.created", payload, None)
     assert classify_body(payload, NO_HEADERS) is None
@@ -305,7 +305,7 @@ def test_classify_admin_payload():
 def test_classify_job_result():
     for status in catalog.JOB_STATUSES:
         body = sample_data(f"job.{status}", rng=random.Random(2), now=NOW)
-        assert classify_body(body, NO_HEADERS) == (f"job.{status}", body, body["job_id"])
+        assert classify_body(body, NO_HEADERS) == (f"job.{status}", body, f"{body['job_id']}:{status}")
     body = sample_data("job.completed", rng=random.Random(2), now=NOW)
     assert classify_body({**body, "status": "processing"}, NO_HEADERS) is None
     assert classify_body({"job_id": "j1"}, NO_HEADERS) is None

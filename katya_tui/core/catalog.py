@@ -281,10 +281,10 @@ def classify_body(obj: object, headers: HeaderGet | None = None) -> tuple[str, d
     Checked in this order:
     1. a Katya envelope ``{id, type, createdAt, data}`` (strings, ``data`` an object) → ``(type, data, id)``;
        the type need not be in the catalogue;
-    2. header ``X-Webhook-Event`` present and the body an object (seed 001) →
-       ``(header value, body, X-Webhook-Id or None)``;
+    2. header ``X-Webhook-Event`` present and the body an object (seed 001) → ``(header value, body, None)``
+       (seed 001's ``X-Webhook-Id`` names the sending webhook, not the event);
     3. a job result: ``job_id`` and ``status`` strings, status one of JOB_STATUSES (seed 003) →
-       ``("job.<status>", body, job_id)``;
+       ``("job.<status>", body, "<job_id>:<status>")`` (a retried callback repeats it; a job's next status does not);
     4. ``{event, data}`` with event message/status/contact and ``data`` an object (seed 004) →
        ``("wazzup.<event>", data, None)``.
     """
@@ -296,10 +296,9 @@ def classify_body(obj: object, headers: HeaderGet | None = None) -> tuple[str, d
     if headers is not None:
         admin_event = headers("X-Webhook-Event")
         if _nonempty_str(admin_event):
-            webhook_id = headers("X-Webhook-Id")
-            return admin_event.strip(), obj, webhook_id.strip() if _nonempty_str(webhook_id) else None
+            return admin_event.strip(), obj, None
     if _nonempty_str(obj.get("job_id")) and obj.get("status") in JOB_STATUSES:
-        return f"job.{obj['status']}", obj, obj["job_id"]
+        return f"job.{obj['status']}", obj, f"{obj['job_id']}:{obj['status']}"
     if obj.get("event") in WAZZUP_EVENTS and isinstance(obj.get("data"), dict):
         return f"wazzup.{obj['event']}", obj["data"], None
     return None

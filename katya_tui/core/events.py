@@ -10,6 +10,7 @@ from .bus import Bus
 from .facts import EventPublished
 from .models import Event, new_id
 from .store import Store
+from .store.book import Book
 
 
 def publish_event(
@@ -23,12 +24,17 @@ def publish_event(
     capture_id: str | None = None,
     verdict: str | None = None,
     hooks: Iterable[Callable[[Event], None]] = (),
+    known: Book | None = None,
 ) -> Event:
     """Store the event, run the lossless `hooks` (the dispatcher's fan-out, which stores its deliveries in the
     same commit), then announce it on the (lossy, bounded) bus for the feed, the UI and `serve`'s log.
 
+    An `event_id` already in `known` (the events index) is not published again: the stored event is returned
+    (seed 000: deduplicate by event id). This also ends loops such as a subscription pointed at these hooks.
     The caller awaits `store.commit()` when it must not answer before the event is durable.
     """
+    if event_id and known is not None and (old := known.get(event_id)) is not None:
+        return Event.from_doc(old)
     event = Event(
         id=event_id or new_id("evt"),
         type=type,
@@ -38,7 +44,10 @@ def publish_event(
         capture_id=capture_id,
         verdict=verdict,
     )
-    store.table("events").insert(event.to_doc())
+    if known is not None:
+        known.insert(event.to_doc())
+    else:
+        store.table("events").insert(event.to_doc())
     for hook in hooks:
         hook(event)
     bus.publish(EventPublished(event.to_doc()))

@@ -94,6 +94,7 @@ class Capture(Doc):
     event_type: str | None = None  # the type of the event the body carried, if any
     duplicate_of: str | None = None  # the capture that first carried the same message/event id
     body_note: str | None = None  # why the body is incomplete (over the limit, stalled, cut short)
+    loopback: bool = False  # sent by this instance itself (X-Katya-Origin): recorded, never published again
 
     @property
     def body_bytes(self) -> bytes:

@@ -53,9 +53,16 @@ class OutboundResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0) -> httpx.AsyncClient:
+ORIGIN_HEADER = "X-Katya-Origin"
+
+
+def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
+                origin: str | None = None) -> httpx.AsyncClient:  # fmt: skip
     """A client for `send`: aiohttp transport, no redirects, no cookies, no env proxies, at most `max_connections`
-    requests in flight (the rest wait up to `pool_timeout` s for a slot, then are reported not sent)."""
+    requests in flight (the rest wait up to `pool_timeout` s for a slot, then are reported not sent).
+
+    `origin` (the sending instance's id) goes out as `X-Katya-Origin` on every request, so a request that comes
+    back to the same instance's /hooks is recognised and not published again: no delivery or forward loops."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
 
     def session() -> aiohttp.ClientSession:
@@ -70,6 +77,7 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0) -
     )
     client.katya_slots = asyncio.Semaphore(max_connections)  # type: ignore[attr-defined]
     client.katya_pool_timeout = pool_timeout  # type: ignore[attr-defined]
+    client.katya_origin = origin  # type: ignore[attr-defined]
     return client
 
 
@@ -189,6 +197,9 @@ async def send(client: httpx.AsyncClient, method: str, url: str,
                 await slots.acquire()  # a free slot: no wait, no timer
         except TimeoutError:
             return OutboundResult(None, sent=False, reason="no free connection in the pool: not sent")
+    origin = getattr(client, "katya_origin", None)
+    if origin:
+        headers = [*headers, (ORIGIN_HEADER, origin)]
     started = time.perf_counter()
     try:
         session = _aiohttp_session(client)

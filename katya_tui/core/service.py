@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from .events import publish_event
 from .facts import ServiceStarted, ServiceStopping, StoreRecovered
 from .models import Event
 from .store import Store
+from .store.book import Book
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,9 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = ensure_token(settings)
         self.bus = Bus()
+        self.instance_id = secrets.token_hex(8)  # marks requests this process sends (see outbound.ORIGIN_HEADER)
         self.store: Store | None = None
+        self.events: Book | None = None
         self.port = settings.port
         self.components: list[Component] = []
         self.event_hooks: list[Callable[[Event], None]] = []  # lossless listeners, e.g. the dispatcher's fan-out
@@ -88,6 +92,8 @@ class Service:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""
         s = self.settings
         self.store = Store(s.data_dir, caps=s.caps, fsync=s.fsync)
+        store = self.store
+        self.events = Book(lambda: store.table("events"))  # events by id: deduplication and lookups
         try:
             await self._listen()
         except BaseException:
@@ -149,7 +155,8 @@ class Service:
     def publish_event(self, type: str, data: Any, *, source: str, **kw: Any) -> Event:
         """Every source of events calls this; see `events.publish_event`. Await `store.commit()` to make it durable."""
         assert self.store is not None, "the service is not started"
-        return publish_event(self.store, self.bus, type, data, source=source, hooks=self.event_hooks, **kw)
+        return publish_event(self.store, self.bus, type, data, source=source, hooks=self.event_hooks,
+                             known=self.events, **kw)
 
     def counts(self) -> dict[str, Any]:
         return self.store.counts() if self.store else {}

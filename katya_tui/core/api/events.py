@@ -45,8 +45,8 @@ def check(item: Any, where: str = "") -> dict[str, list[str]]:
 
 
 def _existing(service: Any, event_id: str) -> dict[str, Any] | None:
-    found = service.store.table("events").newest(1, where=lambda d: d.get("id") == event_id)
-    return dict(found[0]) if found else None
+    found = service.events.get(event_id)
+    return dict(found) if found else None
 
 
 async def publish(request: web.Request) -> web.Response:

@@ -23,8 +23,8 @@ from ..catalog import matches
 from ..errors import ValidationFailed
 from ..facts import DeliveryUpdated
 from ..models import Attempt, Delivery, Event, iso, new_id
+from ..store.book import Book
 from . import profiles, retry, stats, subscriptions
-from .book import Book
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ class Dispatcher:
         store = self.service.store
         self.webhooks = Book(lambda: store.table("webhooks"))
         self.deliveries = Book(lambda: store.table("deliveries"))
-        self.client = outbound.make_client(max_connections=self.workers)
+        store.table("deliveries").protect = _is_pending  # retention never prunes work still to do
+        self.client = outbound.make_client(max_connections=self.workers, origin=self.service.instance_id)
         self.service.event_hooks.append(self.fan_out)
         self._tasks = [asyncio.get_running_loop().create_task(self._work()) for _ in range(self.workers)]
         pending = 0
@@ -361,3 +362,7 @@ class Dispatcher:
 
 def _ended(attempt: dict[str, Any]) -> float:
     return float(attempt.get("started_at") or 0) + float(attempt.get("latency_ms") or 0) / 1000
+
+
+def _is_pending(doc: dict[str, Any]) -> bool:
+    return doc.get("state") == "pending"

@@ -15,6 +15,7 @@ from aiohttp import web
 from ..catalog import classify_body
 from ..facts import CaptureForwarded, CaptureRecorded
 from ..models import Capture
+from ..outbound import ORIGIN_HEADER
 from ..signing import Verdict, verify
 from .capture import new_capture, read_body, summary
 from .dedup import SeenIds
@@ -80,7 +81,7 @@ class Receiver:
         if self._client is None:
             from ..outbound import make_client
 
-            self._client = make_client()
+            self._client = make_client(origin=self.service.instance_id)
         return self._client
 
     def _spawn(self, coro: Any) -> None:
@@ -113,7 +114,9 @@ class Receiver:
         if plan.delay_ms:
             await self._sleep(plan.delay_ms / 1000)
         accepted = plan.action == "answer" and 200 <= plan.status < 300
-        if accepted and found:
+        if request.headers.get(ORIGIN_HEADER) == self.service.instance_id:
+            cap.loopback = True  # sent by this very instance (a delivery or forward to its own hooks): no loop
+        elif accepted and found and cap.duplicate_of is None:  # a sender's retry is flagged, not re-published
             event = self.service.publish_event(found[0], found[1], source="hook", event_id=found[2],
                                                capture_id=cap.id, verdict=cap.verdict["status"])  # fmt: skip
             cap.event_id = event.id
@@ -126,7 +129,7 @@ class Receiver:
         else:
             self._spawn(store.commit())
         self.service.bus.publish(CaptureRecorded(summary(doc)))
-        if limited is None and (cfg.get("routes") or cfg.get("forward_to")):
+        if limited is None and not cap.loopback and (cfg.get("routes") or cfg.get("forward_to")):
             self._maybe_forward(cfg, cap, doc_id, body.data)
         return await self._answer(request, plan, body.truncated)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..store.table import JournaledTable
+from .table import JournaledTable
 
 
 class Book:
