@@ -161,6 +161,10 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     for key, (lo, hi) in _FLOAT_KEYS.items():
         if values.get(key) is not None:
             values[key] = _check_float(key, values[key], lo, hi)
+    if "fsync" in values and not isinstance(values["fsync"], bool):
+        raise ConfigError("fsync", f"expected true or false, got {values['fsync']!r}")
+    if "keymap" in values and not all(isinstance(k, str) and isinstance(v, str) for k, v in values["keymap"].items()):
+        raise ConfigError("keymap", 'expected binding ids mapped to keys, like "stream.pause" = "z"')
     if "host" in values and (not isinstance(values["host"], str) or not values["host"].strip()):
         raise ConfigError("host", "must be a host name or address")
     if "data_dir" in values:

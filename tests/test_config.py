@@ -31,6 +31,8 @@ def test_precedence_options_over_env_over_file(tmp_path):
         ({}, '[retention]\ncaptures = "lots"\n', "retention.captures", "whole number"),
         ({"upstream": "http://x"}, None, "upstream", "ws://"),
         ({"token": "short"}, None, "token", "at least 8"),
+        ({}, 'fsync = "no"\n', "fsync", "true or false"),
+        ({}, "[keymap]\n\"stream.pause\" = 1\n", "keymap", "binding ids"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path, options, toml, key, words):
