@@ -106,7 +106,7 @@ async def test_publish_events_and_follow_the_deliveries(api, service, sink):
     other = batch.json()["data"][0]["deliveries"][0]
     await settle(lambda: _state(service, did) == _state(service, other) == "delivered")
     d = (await api.get(f"/v1/deliveries/{did}")).json()["data"]
-    assert d["state"] == "delivered" and d["event_id"] == "evt_fixed_1"
+    assert d["state"] == "delivered" and d["eventId"] == "evt_fixed_1"
     listed = (await api.get("/v1/deliveries", params={"webhook": hook["id"], "status": "success"})).json()
     assert listed["pagination"]["total"] == 2
     logs = (await api.get(f"/v1/webhooks/{hook['id']}/logs")).json()

@@ -179,7 +179,7 @@ def resend(ctx: click.Context, delivery_id: str, url: str | None, **options: Any
     base, token = instance(ctx, options, url)
     d = call(base, token, "POST", f"/v1/deliveries/{delivery_id}/resend")
     last = (d.get("attempts") or [{}])[-1]
-    status = last.get("status_code")
+    status = last.get("statusCode")
     click.echo(f"{d['id']}  {d['state']}  attempt {last.get('n')}: "
-               f"{status if status is not None else last.get('error_class')} {last.get('reason', '')}".rstrip())  # fmt: skip
+               f"{status if status is not None else last.get('errorClass')} {last.get('reason', '')}".rstrip())  # fmt: skip
     sys.exit(0 if last.get("outcome") == "delivered" else 1)

@@ -6,10 +6,29 @@ from typing import Any
 
 from aiohttp import web
 
+from ..models import iso
 from .common import ApiError, invalid, json_body, not_found, ok, page_params, paginated
 from .webhooks import deliveries_of, parse_time
 
 FILTERS = ("status", "webhook", "type", "since")
+_TIMES = {"created_at", "next_attempt_at", "started_at", "event_created_at"}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as the API shows it (seed 000's style): camelCase keys, ISO 8601 times, attempts alike."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in _TIMES:
+            value = iso(value)
+        elif key == "attempts":
+            value = [public(a) for a in value]
+        out[_camel(key)] = value
+    return out
 
 
 def _dispatcher(request: web.Request) -> Any:
@@ -22,7 +41,7 @@ async def _durable(request: web.Request, doc: dict[str, Any]) -> web.Response:
     from ..service import SERVICE
 
     await request.app[SERVICE].store.commit()
-    return ok(doc)
+    return ok(public(doc))
 
 
 def _delivery(request: web.Request) -> dict[str, Any]:
@@ -36,17 +55,17 @@ def _delivery(request: web.Request) -> dict[str, Any]:
 async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     docs = deliveries_of(request, request.query.get("webhook") or request.query.get("webhook_id"))
-    return paginated(docs[offset : offset + limit], len(docs), limit, offset)
+    return paginated([public(d) for d in docs[offset : offset + limit]], len(docs), limit, offset)
 
 
 async def get(request: web.Request) -> web.Response:
-    return ok(_delivery(request))
+    return ok(public(_delivery(request)))
 
 
 async def resend(request: web.Request) -> web.Response:
     """A new attempt now, whatever the state; answers with the delivery after that attempt."""
     doc = _delivery(request)
-    return ok(await _dispatcher(request).resend(doc["id"]))
+    return ok(public(await _dispatcher(request).resend(doc["id"])))
 
 
 async def resend_many(request: web.Request) -> web.Response:

@@ -191,7 +191,9 @@ async def hook_deliveries(request: web.Request) -> web.Response:
     hook = _hook(request)
     limit, offset = page_params(request)
     docs = deliveries_of(request, hook["id"])
-    return paginated(docs[offset : offset + limit], len(docs), limit, offset)
+    from .deliveries import public
+
+    return paginated([public(d) for d in docs[offset : offset + limit]], len(docs), limit, offset)
 
 
 def add_routes(app: web.Application, service: Any) -> None:
