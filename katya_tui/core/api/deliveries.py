@@ -89,24 +89,23 @@ async def resend_many(request: web.Request) -> web.Response:
     return ok({"queued": n}, 202)
 
 
-async def retry_now(request: web.Request) -> web.Response:
+async def _on_pending(request: web.Request, action: str) -> web.Response:
+    """`retry_now` or `cancel` on a pending delivery; 409 when it is not pending any more."""
     from ..dispatcher import NotPending
 
     doc = _delivery(request)
     try:
-        return await _durable(request, _dispatcher(request).retry_now(doc["id"]))
+        return await _durable(request, getattr(_dispatcher(request), action)(doc["id"]))
     except NotPending as exc:
         raise ApiError(409, "NOT_PENDING", str(exc)) from None
+
+
+async def retry_now(request: web.Request) -> web.Response:
+    return await _on_pending(request, "retry_now")
 
 
 async def cancel(request: web.Request) -> web.Response:
-    from ..dispatcher import NotPending
-
-    doc = _delivery(request)
-    try:
-        return await _durable(request, _dispatcher(request).cancel(doc["id"]))
-    except NotPending as exc:
-        raise ApiError(409, "NOT_PENDING", str(exc)) from None
+    return await _on_pending(request, "cancel")
 
 
 def add_routes(app: web.Application, service: Any) -> None:
