@@ -13,6 +13,7 @@ NOJSON = object()  # the body is not JSON
 _UNSET = object()
 _TS_RE = re.compile(r"[0-9]{1,15}")
 _VERSIONED = re.compile(r"(sha1|sha256|sha512|v[0-9]+)([=,])(.*)", re.I | re.S)
+_TOKEN_SEP = re.compile(r"[\s,]+")
 ENC_LABEL = {HEX: "hex", B64: "base64"}
 
 
@@ -98,7 +99,7 @@ class Parsed:
             (self.missing if required else self.absent).append(name)
             return None
         self.read.append(name)
-        if len(set(values)) > 1:
+        if len(values) > 1 and len(set(values)) > 1:
             self.errors.append(f"{name} appears {len(values)} times with different values")
             return None
         return values[0]
@@ -148,10 +149,10 @@ def parse_single(p: Parsed, where: str, value: str, prefix: str, enc: str) -> No
             m = _VERSIONED.fullmatch(t)
             p.add_token(m[3] if m else t, enc, where, strict=False)
         return
-    tok, m = tokens[0], _VERSIONED.fullmatch(tokens[0])
+    tok = tokens[0]
     if prefix and tok.lower().startswith(prefix):
         raw = tok[len(prefix) :]
-    elif prefix and m:
+    elif (m := _VERSIONED.fullmatch(tok)) and prefix:
         p.hint = (
             "missing",
             f"{where} carries only an unsupported version {m[1] + m[2]!r}; expected {prefix!r}",

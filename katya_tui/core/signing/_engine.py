@@ -57,6 +57,20 @@ def _header_lines(p: Parsed) -> list[str]:
     return lines + ([f"missing: {', '.join(gone)}"] if gone else [])
 
 
+def _first_match(
+    keys: list[tuple[str, bytes]], contents: list[tuple[str, bytes]], sigs: list[bytes], first: bytes | None
+) -> tuple[str, str, bytes] | None:
+    """(secret label, content label, digest) of the first key and content whose HMAC is one of ``sigs``;
+    ``first`` is the HMAC of the first key over the first content, already computed."""
+    for i, (label, key) in enumerate(keys):
+        for j, (what, c) in enumerate(contents):
+            d = first if i == 0 and j == 0 else mac(key, c)
+            for s in sigs:
+                if equal(d, s):
+                    return label, what, d
+    return None
+
+
 def verify_one(
     scheme: Scheme,
     body: bytes,
@@ -100,8 +114,9 @@ def verify_one(
         except SigningConfigError as e:
             notes.append(f"secret {label} is unusable here: {e}")
     contents = scheme.contents(p) if scheme.ready(p) else []
-    if keys and contents:
-        v.expected = scheme.fmt(mac(keys[0][1], contents[0][1]))
+    first = mac(keys[0][1], contents[0][1]) if keys and contents else None  # also the first one tried below
+    if first is not None:
+        v.expected = scheme.fmt(first)
     extra: list[str] = []
     if p.missing:
         v.status, v.reason = "missing", f"missing {', '.join(p.missing)}"
@@ -110,16 +125,7 @@ def verify_one(
     elif p.hint:
         v.status, v.reason = p.hint
     else:
-        found = next(
-            (
-                (label, what, d)
-                for label, key in keys
-                for what, c in contents
-                for d in [mac(key, c)]
-                if any(equal(d, s) for s in p.sigs)
-            ),
-            None,
-        )
+        found = _first_match(keys, contents, p.sigs, first)
         if found is None:
             v.status = "invalid"
             v.reason = (
@@ -129,7 +135,9 @@ def verify_one(
             )
         else:
             label, what, digest = found
-            v.secret, v.expected = label, scheme.fmt(digest)
+            v.secret = label
+            if digest is not first:
+                v.expected = scheme.fmt(digest)
             if stale:
                 v.status = "stale"
                 v.reason = (

@@ -44,9 +44,8 @@ class Book:
         """Replace `fields` of the document; the new document. KeyError when it is gone."""
         doc_id = self._ids.get(ident)
         table = self._table()
-        if doc_id is None or not table.contains(doc_id=doc_id):
+        if doc_id is None or not table.update(fields, doc_ids=[doc_id]):  # (an id that is not there is skipped)
             raise KeyError(ident)
-        table.update(fields, doc_ids=[doc_id])
         doc = table.get(doc_id=doc_id)
         if doc is None or doc.get("id") != ident:
             self._ids.pop(ident, None)
