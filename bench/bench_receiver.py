@@ -137,8 +137,16 @@ def prefill(data_dir: Path, n: int) -> float:
 
 
 def _verdicts(server: Server) -> list[str]:
-    lines = server.log.read_text(errors="replace").splitlines()
-    return sorted({json.loads(x)["capture"]["verdict"] for x in lines[1:2000] if '"CaptureRecorded"' in x})
+    """Verdicts over every capture of the run, and how many were repeats (which skip publishing)."""
+    counts: dict[str, int] = {}
+    repeats = 0
+    with open(server.log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if '"CaptureRecorded"' in line:
+                cap = json.loads(line)["capture"]
+                counts[cap["verdict"]] = counts.get(cap["verdict"], 0) + 1
+                repeats += bool(cap.get("duplicate_of"))
+    return [f"{v} {n:,}" for v, n in sorted(counts.items())] + [f"repeats {repeats:,}"]
 
 
 def _median_ratio(a: Server, b: Server, key: str) -> float:
