@@ -141,3 +141,17 @@ async def test_any_httpx_client_works_too(sink):
         redirect = await outbound.send(plain, "POST", base + "/redirect", [], b"{}", 5)
     assert ok.status == 200 and ok.body == '{"ok": true}'
     assert redirect.status == 302 and len(seen) == 2
+
+
+async def test_failures_are_explained_in_plain_words():
+    from katya_tui.core.outbound import make_client, send
+
+    client = make_client()
+    try:
+        refused = await send(client, "POST", "http://127.0.0.1:9/hook", [], b"{}", 5)
+        dns = await send(client, "POST", "http://no-such-host.invalid/hook", [], b"{}", 5)
+    finally:
+        await client.aclose()
+    assert refused.error_class == "refused"
+    assert refused.reason.startswith("connection refused by 127.0.0.1:9: nothing is listening there")
+    assert dns.error_class == "dns" and "could not be resolved" in dns.reason

@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -95,14 +96,25 @@ def body_text(data: bytes) -> str:
         return BASE64_MARK + base64.b64encode(data).decode("ascii")
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """(error class, one-line reason) for a failed request, looking through the exception's causes."""
+_EXPLAIN = {
+    "refused": "connection refused by {target}: nothing is listening there (is the service running, on this port?)",
+    "dns": "the host of {target} could not be resolved (DNS): check the URL's host name",
+    "tls": "the TLS handshake with {target} failed (certificate or protocol): use http:// for a local service",
+    "reset": "{target} closed the connection before answering",
+    "timeout": "{target} did not answer in time",
+}
+
+
+def classify(exc: BaseException, url: str | None = None) -> tuple[str, str]:
+    """(error class, one-line reason a person can act on) for a failed request, looking through its causes.
+
+    The reason says what happened in plain words, then the low-level error in brackets."""
     chain: list[BaseException] = []
     seen: BaseException | None = exc
     while seen is not None and seen not in chain and len(chain) < 8:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    reason = next((f"{type(e).__name__}: {e}" for e in chain if str(e)), type(exc).__name__)
+    detail = next((f"{type(e).__name__}: {e}" for e in chain if str(e)), type(exc).__name__)
     dns_error = getattr(aiohttp, "ClientConnectorDNSError", socket.gaierror)
     rules: list[tuple[str, Any]] = [
         ("dns", (dns_error, socket.gaierror)),
@@ -111,13 +123,27 @@ def classify(exc: BaseException) -> tuple[str, str]:
         ("reset", (ConnectionResetError, BrokenPipeError, aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError)),
         ("timeout", (TimeoutError, httpx.TimeoutException)),
     ]
-    for name, kinds in rules:
-        if any(isinstance(e, kinds) for e in chain):
-            return name, reason
-    for e in chain:
-        if isinstance(e, aiohttp.ClientConnectorError):
-            return ("refused" if e.errno in (errno.ECONNREFUSED,) else "reset"), reason
-    return "protocol", reason
+    name = next((n for n, kinds in rules if any(isinstance(e, kinds) for e in chain)), None)
+    if name is None:
+        connector = next((e for e in chain if isinstance(e, aiohttp.ClientConnectorError)), None)
+        if connector is not None:
+            name = "refused" if connector.errno == errno.ECONNREFUSED else "reset"
+    if name is None:
+        return "protocol", detail
+    target = _target(url)
+    return name, f"{_EXPLAIN[name].format(target=target)} [{detail}]"
+
+
+def _target(url: str | None) -> str:
+    """`host:port` of a URL, for messages; "the target" when unknown."""
+    if not url:
+        return "the target"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return f"{parts.hostname}:{port}" if parts.hostname and port else (parts.hostname or url)
 
 
 def _aiohttp_session(client: httpx.AsyncClient) -> aiohttp.ClientSession | None:
@@ -211,9 +237,9 @@ async def send(client: httpx.AsyncClient, method: str, url: str,
     except _BAD_URL as exc:
         return OutboundResult(None, latency_ms=_ms(started), error_class="protocol", reason=f"bad URL: {exc}")
     except (httpx.HTTPError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-        error_class, reason = classify(exc)
-        if error_class == "timeout" and not str(exc):
-            reason = f"no complete answer within {timeout:g} s"
+        error_class, reason = classify(exc, url)
+        if error_class == "timeout":
+            reason = f"{_target(url)} gave no complete answer within {timeout:g} s (the request timeout)"
         return OutboundResult(None, latency_ms=_ms(started), error_class=error_class, reason=reason)
     finally:
         if slots is not None:
