@@ -44,18 +44,24 @@ class BusSubscription:
         return items
 
     def close(self) -> None:
-        self._bus._subs.discard(self)
+        self._bus._remove(self)
 
 
 class Bus:
     def __init__(self) -> None:
         self._subs: set[BusSubscription] = set()
+        self._fanout: tuple[BusSubscription, ...] = ()  # a snapshot of `_subs`, remade on (un)subscribe only
 
     def publish(self, fact: Any) -> None:
-        for sub in tuple(self._subs):
+        for sub in self._fanout:
             sub._put(fact)
 
     def subscribe(self, maxsize: int = 10_000, accept: Callable[[Any], bool] | None = None) -> BusSubscription:
         sub = BusSubscription(self, maxsize, accept)
         self._subs.add(sub)
+        self._fanout = tuple(self._subs)
         return sub
+
+    def _remove(self, sub: BusSubscription) -> None:
+        self._subs.discard(sub)
+        self._fanout = tuple(self._subs)

@@ -44,11 +44,12 @@ def publish_event(
         capture_id=capture_id,
         verdict=verdict,
     )
+    doc = event.to_doc()  # the table stores its own copy; the bus's readers share this one, read-only
     if known is not None:
-        known.insert(event.to_doc())
+        known.insert(doc)
     else:
-        store.table("events").insert(event.to_doc())
+        store.table("events").insert(doc)
     for hook in hooks:
         hook(event)
-    bus.publish(EventPublished(event.to_doc()))
+    bus.publish(EventPublished(doc))
     return event

@@ -37,7 +37,11 @@ def header_text(raw: bytes) -> str:
 
 def raw_headers(request: web.Request) -> list[list[str]]:
     """`[[name, value], ...]` in received order, repeats kept, names as the sender spelt them."""
-    return [[header_text(k), header_text(v)] for k, v in request.raw_headers]
+    raw = request.raw_headers
+    try:
+        return [[k.decode(), v.decode()] for k, v in raw]  # UTF-8 (all ASCII, nearly always)
+    except UnicodeDecodeError:
+        return [[header_text(k), header_text(v)] for k, v in raw]
 
 
 async def read_body(request: web.Request, limit: int, idle_timeout: float) -> Body:

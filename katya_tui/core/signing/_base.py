@@ -32,10 +32,17 @@ class Signed:
 class Headers:
     """Received headers with case-insensitive lookup; every occurrence is kept."""
 
-    def __init__(self, pairs: list[tuple[str, str]]):
-        self._d: dict[str, list[str]] = {}
+    def __init__(self, pairs: list[tuple[str, str]] | list[list[str]]):
+        d: dict[str, list[str]] = {}
         for name, value in pairs:
-            self._d.setdefault(str(name).strip().lower(), []).append(str(value))
+            key = (name if type(name) is str else str(name)).strip().lower()
+            value = value if type(value) is str else str(value)
+            values = d.get(key)
+            if values is None:
+                d[key] = [value]
+            else:
+                values.append(value)
+        self._d = d
 
     def all(self, name: str) -> list[str]:
         """Every value of ``name`` in received order."""
@@ -139,7 +146,7 @@ def parse_single(p: Parsed, where: str, value: str, prefix: str, enc: str) -> No
     if prefix and v.lower().startswith(prefix) and v[len(prefix) : len(prefix) + 1].isspace():
         p.errors.append(f"a space after {prefix!r} in {where}")
         v = v[: len(prefix)] + v[len(prefix) :].lstrip()
-    tokens = [t for t in re.split(r"[\s,]+", v) if t]
+    tokens = [t for t in _TOKEN_SEP.split(v) if t]
     if not tokens:
         p.missing.append(where)
         return

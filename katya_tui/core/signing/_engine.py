@@ -25,6 +25,34 @@ def normalise(secrets: list | None) -> tuple[list[tuple[str, str]], list[str]]:
     return named, notes
 
 
+_KEYS: dict[tuple, tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]] = {}
+_KEYS_MAX = 256
+
+
+def _keys(scheme: Scheme, secrets: list | None) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]:
+    """(named secrets, notes, (label, HMAC key) pairs) for a scheme's secrets; remembered for plain-text secret
+    lists (an endpoint's, every request). The lists returned are shared: read them, never change them."""
+    cache_key = None
+    if secrets and all(type(s) is str for s in secrets):
+        cache_key = (scheme, *secrets)
+        hit = _KEYS.get(cache_key)
+        if hit is not None:
+            return hit
+    named, notes = normalise(secrets)
+    keys = []
+    for label, secret in named:
+        try:
+            keys.append((label, scheme.key(secret)))
+        except SigningConfigError as e:
+            notes.append(f"secret {label} is unusable here: {e}")
+    out = (named, notes, keys)
+    if cache_key is not None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        _KEYS[cache_key] = out
+    return out
+
+
 def _skew(scheme: Scheme, p: Parsed, now: float, tolerance: int) -> tuple[int | None, bool]:
     """(now - timestamp, outside the window?)."""
     if p.timestamp is None or scheme.window is None:
@@ -94,7 +122,7 @@ def verify_one(
         headers_read=list(p.read),
         received=p.received,
     )
-    named, notes = normalise(secrets)
+    named, notes, keys = _keys(scheme, secrets)
     if not named:
         v.status = "unsigned"
         v.reason = f"no secret configured, so the signature was not checked ({ADD_SECRET})"
@@ -107,12 +135,6 @@ def verify_one(
         )
         v.diagnosis = [f"{scheme.name} signature {seen}", *_header_lines(p), *notes]
         return v
-    keys = []
-    for label, secret in named:
-        try:
-            keys.append((label, scheme.key(secret)))
-        except SigningConfigError as e:
-            notes.append(f"secret {label} is unusable here: {e}")
     contents = scheme.contents(p) if scheme.ready(p) else []
     first = mac(keys[0][1], contents[0][1]) if keys and contents else None  # also the first one tried below
     if first is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 
@@ -14,8 +13,8 @@ _B64_RE = re.compile(r"[A-Za-z0-9+/]{43}=")
 
 
 def mac(key: bytes, msg: bytes) -> bytes:
-    """HMAC-SHA256 of ``msg`` under ``key``."""
-    return hmac.new(key, msg, hashlib.sha256).digest()
+    """HMAC-SHA256 of ``msg`` under ``key`` (one-shot: no HMAC object)."""
+    return hmac.digest(key, msg, "sha256")
 
 
 def encode(digest: bytes, enc: str) -> str:
