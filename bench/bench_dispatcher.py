@@ -3,12 +3,14 @@ signing and every attempt stored (fsync'd group commits), against a raw aiohttp 
 to the same sink with the same concurrency, in the same run. Also the HTTP clients side by side (the choice
 behind `outbound`), and first-attempt latency from publish to the sink's receipt at a steady pace.
 
-The sink runs in its own process so it does not share the event loop with what is measured.
+The sink runs in its own process so it does not share the event loop with what is measured. This process runs
+with `serve`'s garbage-collector settings (`calm_gc`), as the service does, for both sides of the comparison.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from katya_tui.core.catalog import sample_data
 from katya_tui.core.dispatcher import profiles
 from katya_tui.core.facts import DeliveryUpdated
 from katya_tui.core.service import Service
+from katya_tui.serve import calm_gc
 
 from .common import figure, headline, mean, percentile, ratio_line
 
@@ -186,6 +189,8 @@ async def _publish(service: Service, payloads: list[dict]) -> None:
 
 def main() -> None:
     headline("dispatcher")
+    thresholds = gc.get_threshold()
+    calm_gc()  # what `serve` does on start: the service measured as it runs (restored after, for the other benches)
     port = _port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdout=subprocess.PIPE, text=True)
     try:
@@ -203,6 +208,7 @@ def main() -> None:
             raws.append(asyncio.run(_raw_rate(url, bodies)))
         rates["raw aiohttp"] = max(raws)
     finally:
+        gc.set_threshold(*thresholds)
         sink.terminate()
         sink.wait(timeout=10)
     base = rates["raw aiohttp"]
@@ -211,6 +217,8 @@ def main() -> None:
     # CPU cost in this process alone (the sink's share excluded): what the pipeline costs beyond sending
     ratio_line("dispatcher per CPU-second of this process", CPU["dispatcher"], "deliveries/cpu-s",
                "raw aiohttp client", CPU["raw aiohttp"])  # fmt: skip
+    figure("CPU per delivery in this process", f"dispatcher {1e6 / CPU['dispatcher']:.0f} us, "
+           f"outbound.send alone {1e6 / CPU['outbound.send']:.0f} us, raw aiohttp {1e6 / CPU['raw aiohttp']:.0f} us")
     for label in ("outbound.send", "httpx + httpx-aiohttp transport", "httpx default pool"):
         ratio_line(f"client: {label}", rates[label], "req/s", "raw aiohttp client", base)
     figure("first-attempt latency, publish -> sink receipt at 200 events/s",

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from multidict import CIMultiDict
+from multidict import CIMultiDict, istr
 
 BODY_CAP = 64 * 1024
 BASE64_MARK = "base64:"
@@ -34,6 +34,8 @@ _DROPPED = frozenset({"content-length", "transfer-encoding", "host", "connection
 _BAD_URL = (httpx.UnsupportedProtocol, httpx.InvalidURL, aiohttp.InvalidURL,
             getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))
 _NO_AUTO = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+_NO_AUTO_ISTR = frozenset(istr(h) for h in _NO_AUTO)  # as a session holds them (make_client's sessions do)
+_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}  # one (immutable) ClientTimeout per distinct timeout
 
 
 @dataclass
@@ -68,7 +70,8 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
 
     def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=limits.keepalive_expiry)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+                                     skip_auto_headers=_NO_AUTO, auto_decompress=False)  # fmt: skip
 
     client = httpx.AsyncClient(
         transport=AiohttpTransport(limits=limits, trust_env=False, client=session),
@@ -83,7 +86,8 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
 
 
 def _clean(headers: list[tuple[str, str]] | list[list[str]]) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in headers if str(k).lower() not in _DROPPED]
+    return [(k, v) if type(k) is str and type(v) is str else (str(k), str(v))
+            for k, v in headers if str(k).lower() not in _DROPPED]  # fmt: skip
 
 
 def body_text(data: bytes) -> str:
@@ -171,9 +175,16 @@ async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, he
                        body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
     """The fast path: aiohttp directly, headers exactly as given (order, case, repeats), no automatic ones
     but Host and Content-Length; `timeout` bounds the whole exchange."""
+    client_timeout = _TIMEOUTS.get(timeout)
+    if client_timeout is None:
+        client_timeout = _TIMEOUTS[timeout] = aiohttp.ClientTimeout(total=timeout)
+        if len(_TIMEOUTS) > 256:
+            _TIMEOUTS.clear()
+    # make_client's sessions skip the automatic headers already; saying it again costs a set a request
+    skip = None if session.skip_auto_headers == _NO_AUTO_ISTR else _NO_AUTO
     async with session.request(method, url, data=body or None, headers=CIMultiDict(headers),
-                               skip_auto_headers=_NO_AUTO, allow_redirects=False, auto_decompress=False,
-                               compress=None, timeout=aiohttp.ClientTimeout(total=timeout)) as response:  # fmt: skip
+                               skip_auto_headers=skip, allow_redirects=False, auto_decompress=False,
+                               compress=None, timeout=client_timeout) as response:  # fmt: skip
         if response.content_length is not None and response.content_length <= BODY_CAP:
             data, cut = await response.read(), False
         else:

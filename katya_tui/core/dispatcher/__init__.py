@@ -6,6 +6,8 @@ records every attempt, and goes on after a restart with nothing lost.
 - Each pending delivery has `next_attempt_at` in the store. A timer per delivery puts it on a queue when due; a
   bounded pool of workers sends (through `outbound`), records the attempt, and schedules the retry or finishes.
 - On start every pending delivery is scheduled again, so a crash loses none (one in flight may be sent twice).
+- The hot path (one attempt) reads the stored documents in place through `_peek` instead of copying them, and
+  serialises a delivery's body once: retries reuse it (the timestamp and signature are fresh on every attempt).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from . import profiles, retry, stats, subscriptions
 log = logging.getLogger(__name__)
 
 NOT_SENT_RETRY_S = 0.2  # a request that found no free connection waits this long and tries again
+BODY_CACHE_MAX = 10_000  # bodies of pending deliveries kept for their retries; past this, retries re-serialise
 
 
 class NotPending(ValueError):
@@ -52,6 +55,8 @@ class Dispatcher:
         self._touched: dict[str, float] = {}
         self._hook_cache: list[dict[str, Any]] | None = None
         self._committing: asyncio.Task | None = None
+        # delivery id -> ((profile, serialization), body) for pending deliveries: the bytes of their next retry
+        self._bodies: dict[str, tuple[tuple[str, str], bytes]] = {}
 
     # -- component life ------------------------------------------------------------------------------------
 
@@ -140,7 +145,7 @@ class Dispatcher:
         while True:
             kind, did, due = await self._queue.get()
             if kind == "auto":
-                doc = self.deliveries.get(did)
+                doc = _peek(self.deliveries, did)
                 if not doc or doc["state"] != "pending" or doc.get("next_attempt_at") != due or did in self._inflight:
                     continue  # finished, cancelled, rescheduled or already being sent
             self._inflight.add(did)
@@ -154,12 +159,12 @@ class Dispatcher:
     # -- one attempt ---------------------------------------------------------------------------------------
 
     async def _attempt(self, did: str, *, manual: bool) -> dict[str, Any] | None:
-        doc = self.deliveries.get(did)
+        doc = _peek(self.deliveries, did)  # the stored documents themselves: read only, never mutated here
         if doc is None:
             return None
-        hook = self.webhooks.get(doc["webhook_id"])
+        hook = _peek(self.webhooks, doc["webhook_id"])
         if hook is None:
-            return self._finish_orphan(doc) if not manual else doc
+            return self._finish_orphan(doc) if not manual else dict(doc)
         now = self.clock()
         attempts = doc.get("attempts") or []
         n = len(attempts) + 1
@@ -170,7 +175,8 @@ class Dispatcher:
             retry_info = (n - 1, reason, 0.0 if manual else max(0.0, now - _ended(last)))
         url, timeout = hook["url"], float(hook.get("timeout") or self.default_timeout)
         try:
-            headers, body = profiles.request_for(hook, doc, now=now, retry=retry_info)
+            body = self._body(hook, doc)
+            headers, body = profiles.request_for(hook, doc, now=now, retry=retry_info, body=body)
         except signing.SigningConfigError as exc:
             result = outbound.OutboundResult(None, error_class="config", reason=f"cannot sign: {exc}")
             headers = []
@@ -181,13 +187,27 @@ class Dispatcher:
                 await asyncio.sleep(NOT_SENT_RETRY_S)
                 return await self._attempt(did, manual=True)
             self._schedule(did, doc.get("next_attempt_at") or now)
-            return doc
+            return dict(doc)
         return await self._record(did, hook, n, now, url, headers, result, manual)
+
+    def _body(self, hook: dict[str, Any], doc: dict[str, Any]) -> bytes:
+        """The delivery's body under the subscription's current profile and serialization, serialised once per
+        delivery while it is pending (a change of profile or serialization between attempts makes it anew)."""
+        key = (hook.get("profile") or "katya", hook.get("serialization") or "compact")
+        did = doc["id"]
+        cached = self._bodies.get(did)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        body = profiles.body_of(hook, doc)
+        if doc.get("state") == "pending" and len(self._bodies) < BODY_CACHE_MAX:
+            self._bodies[did] = (key, body)
+        return body
 
     async def _record(self, did: str, hook: dict[str, Any], n: int, started: float, url: str,
                       headers: list[tuple[str, str]], result: outbound.OutboundResult, manual: bool) -> dict[str, Any] | None:  # fmt: skip
-        doc = self.deliveries.get(did)  # fresh: it may have changed while the request was out
+        doc = _peek(self.deliveries, did)  # fresh: it may have changed while the request was out
         if doc is None:
+            self._bodies.pop(did, None)
             return None
         outcome = retry.judge(result.status, result.error_class)
         if result.error_class == "config":
@@ -216,8 +236,10 @@ class Dispatcher:
                 fields.update(state="failed", next_attempt_at=None)
             else:
                 fields.update(state="pending", next_attempt_at=now + wait)
-        doc = self.deliveries.update(did, fields)
-        if doc["state"] == "pending" and not manual:
+        doc = self.deliveries.update(did, fields)  # a copy: the snapshot the bus carries
+        if doc["state"] != "pending":
+            self._bodies.pop(did, None)
+        elif not manual:
             self._schedule(did, doc["next_attempt_at"])
         self._touch(hook["id"], started)
         self.service.bus.publish(DeliveryUpdated(doc))
@@ -236,11 +258,12 @@ class Dispatcher:
 
     def _touch(self, webhook_id: str, at: float) -> None:
         """Set the subscription's `lastDelivery`, writing it at most once a second (it is a display)."""
-        if at - self._touched.get(webhook_id, 0.0) >= 1.0 and self.webhooks.get(webhook_id) is not None:
+        if at - self._touched.get(webhook_id, 0.0) >= 1.0 and _peek(self.webhooks, webhook_id) is not None:
             self._touched[webhook_id] = at
             self.webhooks.update(webhook_id, {"lastDelivery": iso(at)})
 
     def _finish_orphan(self, doc: dict[str, Any]) -> dict[str, Any]:
+        self._bodies.pop(doc["id"], None)
         doc = self.deliveries.update(doc["id"], {"state": "cancelled", "next_attempt_at": None})
         self.service.bus.publish(DeliveryUpdated(doc))
         return doc
@@ -297,6 +320,7 @@ class Dispatcher:
         if doc["state"] != "pending":
             raise NotPending(f"delivery {delivery_id} is {doc['state']}, not pending")
         self._unschedule(delivery_id)
+        self._bodies.pop(delivery_id, None)
         doc = self.deliveries.update(delivery_id, {"state": "cancelled", "next_attempt_at": None})
         self.service.bus.publish(DeliveryUpdated(doc))
         return doc
@@ -358,6 +382,21 @@ class Dispatcher:
     def stats(self, webhook_id: str | None, start: float | None, end: float | None) -> dict[str, Any]:
         return stats.compute(self.deliveries.docs() if self.deliveries else (), webhook_id=webhook_id,
                              start=start, end=end)  # fmt: skip
+
+
+def _peek(book: Book, ident: str) -> dict[str, Any] | None:
+    """The stored document with this `id` itself, not a copy (`Book.get` copies; an attempt read ~6 of them).
+
+    For the attempt's hot path only: read it, never mutate it, and expect it to change under you across an
+    `await` (the store updates documents in place). Anything handed out (bus facts, API answers) is a copy.
+    Like `Book.get`, it trusts the book's id index and checks the slot still holds that id."""
+    doc_id = book._ids.get(ident)
+    if doc_id is None:
+        return None
+    doc = book._table()._read_table().get(str(doc_id))
+    if doc is None or doc.get("id") != ident:
+        return book.get(ident)  # gone or reused: let the book forget the id
+    return doc
 
 
 def _ended(attempt: dict[str, Any]) -> float:

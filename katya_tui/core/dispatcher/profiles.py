@@ -24,15 +24,20 @@ KATYA_AGENT = ("User-Agent", "Katya-Webhooks/1.0")
 JOB_AGENT = ("User-Agent", "Generation-Service/1.0")
 
 
+# What json.dumps builds on every call with these arguments, built once (the same encoder, the same bytes).
+_ENCODERS = {
+    "python": json.JSONEncoder(),
+    "sorted": json.JSONEncoder(sort_keys=True),
+    "compact": json.JSONEncoder(separators=(",", ":"), ensure_ascii=False),
+}
+
+
 def serialize(obj: Any, serialization: str) -> bytes:
-    """The JSON bytes for `serialization`: compact | python | sorted."""
-    if serialization == "python":
-        text = json.dumps(obj)
-    elif serialization == "sorted":
-        text = json.dumps(obj, sort_keys=True)
-    else:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "surrogatepass")
+    """The JSON bytes for `serialization`: compact | python | sorted (anything else: compact). The same bytes as
+    `json.dumps(obj)`, `json.dumps(obj, sort_keys=True)` and `json.dumps(obj, separators=(",", ":"),
+    ensure_ascii=False)`."""
+    encoder = _ENCODERS.get(serialization) or _ENCODERS["compact"]
+    return encoder.encode(obj).encode("utf-8", "surrogatepass")
 
 
 def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
@@ -52,14 +57,18 @@ def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
 
 
 def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float,
-                retry: tuple[int, str, float] | None = None) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
+                retry: tuple[int, str, float] | None = None,
+                body: bytes | None = None) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
     """(headers, body) of one attempt. `retry` is (retry count, reason, seconds waited) for attempts after the first.
+    `body`: `body_of(webhook, delivery)` made earlier (it does not change between attempts), else made here.
+    The timestamp and signature are made now, over exactly the body returned.
 
     Raises signing.SigningConfigError when the secret cannot sign under the profile.
     """
     profile = webhook.get("profile") or "katya"
     secret = webhook.get("secret") or ""
-    body = body_of(webhook, delivery)
+    if body is None:
+        body = body_of(webhook, delivery)
     did, etype = delivery["id"], delivery["event_type"]
     if profile == "admin":
         headers = [JSON, ("X-Webhook-Event", etype), ("X-Webhook-Id", str(webhook["id"])),
