@@ -154,13 +154,17 @@ class Store:
     async def commit(self) -> None:
         """Wait until every write made so far is on disk; start a compaction when the journal has grown."""
         await self.journal.commit()
-        if self.journal._appended - self._frozen_at >= self.freeze_every:
-            self._freeze()
+        self._maybe_freeze()
         if self._compacting is None and self.journal.size > max(self.compact_min_bytes, self._snapshot_size):
             self._compacting = asyncio.get_running_loop().create_task(self.compact())
 
     def flush(self) -> None:
         self.journal.flush()
+        self._maybe_freeze()
+
+    def _maybe_freeze(self) -> None:
+        if self.journal._appended - self._frozen_at >= self.freeze_every:
+            self._freeze()
 
     def _freeze(self) -> None:
         """Collect, then move what survives (mostly the documents written since the last time) out of the
