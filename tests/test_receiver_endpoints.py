@@ -113,3 +113,23 @@ async def test_auto_scheme_and_another_endpoints_secret_are_explained(service):
     [row] = await captures(service)
     assert row["verdict"]["status"] == "invalid" and row["verdict"]["scheme"] == "katya"
     assert any("billing" in line for line in row["verdict"]["diagnosis"]), row["verdict"]["diagnosis"]
+
+
+async def test_publish_verified_only_keeps_forged_requests_out_of_the_stream(service):
+    service.receiver.endpoints.put({"name": "strict", "secrets": ["s3cret"], "scheme": "katya", "publish": "verified"})
+
+    def envelope(i):
+        return f'{{"id":"evt_v{i}","type":"message.created","createdAt":"2024-01-01T00:00:00Z","data":{{}}}}'.encode()
+
+    good = sign("katya", envelope(1), "s3cret")
+    forged = sign("katya", envelope(2), "not-the-secret")
+    async with aiohttp.ClientSession() as s:
+        for body, signed in ((envelope(1), good), (envelope(2), forged)):
+            r = await s.post(f"{service.url}/hooks/strict", data=body, headers=dict(signed.headers))
+            assert r.status == 200
+    caps = service.store.table("captures").all()
+    assert [c["verdict"]["status"] for c in caps] == ["valid", "invalid"]  # both captured
+    assert [e["id"] for e in service.store.table("events").all()] == ["evt_v1"]  # only the valid one published
+    with pytest.raises(ValidationFailed) as err:
+        service.receiver.endpoints.put({"name": "x", "publish": "some"})
+    assert "publish" in err.value.fields

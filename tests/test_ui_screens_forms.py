@@ -63,10 +63,12 @@ async def test_endpoints_screen_validates_saves_and_deletes(settings):
         screen.query_one("#forward_to", Input).value = "http://localhost:3000/hooks"
         screen.query_one("#routes", TextArea).text = "message.* = http://localhost:3000/m"
         screen.query_one("#rate-requests", Input).value = "100"
+        screen.query_one("#publish", Select).value = "verified"
         await pilot.press("ctrl+s")
         await pilot.pause()
         saved = endpoints.get("stripe-dev")
         assert saved is not None
+        assert saved["publish"] == "verified"
         assert saved["secrets"] == ["whsec_one", "whsec_two"] and saved["scheme"] == "stripe"
         assert saved["response"]["status"] == 503 and saved["response"]["body"] == {"error": "busy"}
         assert saved["response"]["headers"] == {"X-Test": "1", "X-Other": "two"}

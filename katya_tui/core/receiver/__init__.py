@@ -116,7 +116,7 @@ class Receiver:
         accepted = plan.action == "answer" and 200 <= plan.status < 300
         if request.headers.get(ORIGIN_HEADER) == self.service.instance_id:
             cap.loopback = True  # sent by this very instance (a delivery or forward to its own hooks): no loop
-        elif accepted and found and cap.duplicate_of is None:  # a sender's retry is flagged, not re-published
+        elif accepted and found and cap.duplicate_of is None and _publishable(cfg, cap.verdict):
             event = self.service.publish_event(found[0], found[1], source="hook", event_id=found[2],
                                                capture_id=cap.id, verdict=cap.verdict["status"])  # fmt: skip
             cap.event_id = event.id
@@ -230,3 +230,8 @@ def _verdict_doc(v: Verdict) -> dict[str, Any]:
     """`v.to_dict()` without asdict's deep copy (a third of the capture path's time at load); its lists are
     taken, not copied: `v` is the receiver's own, made for this request and dropped after."""
     return dict(vars(v))
+
+
+def _publishable(cfg: dict[str, Any], verdict: dict[str, Any] | None) -> bool:
+    """An accepted, first-seen capture becomes an event unless its endpoint publishes only verified requests."""
+    return cfg.get("publish", "all") == "all" or (verdict or {}).get("status") == "valid"

@@ -3,7 +3,7 @@
 A config (SPEC 3.3, plus chaos, routes and a rate limit):
 `{name, secrets: [..], scheme: auto|<scheme>, tolerance_s, response: {status, body, headers, delay_ms, sequence,
 mode, hold_s, retry_after}, forward_to, routes: [{match, to}], validate: null|"wazzup", rate_limit: null|{requests,
-window_s}}`. Any endpoint name works without a config: `default_config(name)` is what such an endpoint gets.
+window_s}, publish: "all"|"verified"}`. Any endpoint name works without a config: `default_config(name)` is what such an endpoint gets.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from ..store import Store
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MODES = ("answer", "timeout", "drop")
 VALIDATORS = ("wazzup",)
-KEYS = ("name", "secrets", "scheme", "tolerance_s", "response", "forward_to", "routes", "validate", "rate_limit")
+KEYS = ("name", "secrets", "scheme", "tolerance_s", "response", "forward_to", "routes", "validate", "rate_limit",
+        "publish")  # fmt: skip
+PUBLISH = ("all", "verified")  # which captures become events: every one, or only those whose signature is valid
 RESPONSE_KEYS = ("status", "body", "headers", "delay_ms", "sequence", "mode", "hold_s", "retry_after")
 
 
@@ -33,7 +35,7 @@ def default_response() -> dict[str, Any]:
 def default_config(name: str) -> dict[str, Any]:
     """What an endpoint nobody configured gets: scheme auto, no secret (verdict `unsigned`), answer 200."""
     return {"name": name, "secrets": [], "scheme": "auto", "tolerance_s": 300, "response": default_response(),
-            "forward_to": None, "routes": [], "validate": None, "rate_limit": None}  # fmt: skip
+            "forward_to": None, "routes": [], "validate": None, "rate_limit": None, "publish": "all"}  # fmt: skip
 
 
 def _url_problem(value: Any) -> str | None:
@@ -128,6 +130,8 @@ def validate_config(raw: Any, name: str | None = None) -> dict[str, Any]:
             err(f"routes[{i}].match", 'must be an event type pattern like "message.*", "job.completed" or "*"')
         if problem := _url_problem(route["to"]):
             err(f"routes[{i}].to", problem)
+    if cfg["publish"] not in PUBLISH:
+        err("publish", f"must be one of {', '.join(PUBLISH)} (verified: only validly signed requests become events)")
     if cfg["validate"] is not None and cfg["validate"] not in VALIDATORS:
         err("validate", f"must be null or one of {', '.join(VALIDATORS)}")
     rl = cfg["rate_limit"]

@@ -28,7 +28,7 @@ from .form_fields import error_line, hint, number, row, show_errors
 MODES = (("answer", "answer"), ("timeout (hold the connection)", "timeout"), ("drop the connection", "drop"))
 SLOTS = ("name", "secrets", "scheme", "tolerance_s", "response.status", "response.body", "response.headers",
          "response.delay_ms", "response.sequence", "response.mode", "response.hold_s", "response.retry_after",
-         "forward_to", "routes", "validate", "rate_limit")
+         "forward_to", "routes", "validate", "rate_limit", "publish")
 NEW = "\x00new"
 
 
@@ -158,6 +158,9 @@ class EndpointsScreen(Screen):
                     yield row("Validate", Select([("none", ""), ("wazzup (seed 004)", "wazzup")], value="",
                                                  allow_blank=False, id="validate", compact=True))
                     yield error_line("validate")
+                    yield row("Publish", Select([("every capture", "all"), ("validly signed only", "verified")],
+                                                value="all", allow_blank=False, id="publish", compact=True))
+                    yield error_line("publish")
                     yield row("Rate limit", Input(id="rate-requests", placeholder="requests (empty: off)", compact=True),
                               Input(id="rate-window", placeholder="per seconds", compact=True))
                     yield error_line("rate_limit")
@@ -223,6 +226,7 @@ class EndpointsScreen(Screen):
         put("forward_to", cfg.get("forward_to"))
         self.query_one("#routes", TextArea).text = routes_text(cfg.get("routes") or [])
         self.query_one("#validate", Select).value = cfg.get("validate") or ""
+        self.query_one("#publish", Select).value = cfg.get("publish") or "all"
         rl = cfg.get("rate_limit") or {}
         put("rate-requests", rl.get("requests"))
         put("rate-window", rl.get("window_s"))
@@ -253,6 +257,7 @@ class EndpointsScreen(Screen):
             "forward_to": self.value("forward_to") or None,
             "routes": parse_routes(self.query_one("#routes", TextArea).text),
             "validate": self.query_one("#validate", Select).value or None,
+            "publish": self.query_one("#publish", Select).value,
             "rate_limit": ({"requests": number(requests), "window_s": number(window or "60")}
                            if requests or window else None),
         }
