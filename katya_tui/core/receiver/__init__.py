@@ -9,18 +9,16 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from aiohttp import web
 
-from ..catalog import classify_body
 from ..facts import CaptureForwarded, CaptureRecorded
 from ..models import Capture
-from ..outbound import ORIGIN_HEADER
-from ..signing import Verdict, verify
-from .capture import new_capture, read_body, summary
+from ..signing.verdict import mark_duplicate
+from .capture import summary
 from .dedup import SeenIds
 from .endpoints import Endpoints
-from .respond import Plan, Responder
+from .intake import Intake, take
+from .respond import Plan, Responder, answer
 
 log = logging.getLogger(__name__)
 
@@ -92,35 +90,38 @@ class Receiver:
     # -- capture -------------------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
-        now = time.time()
         name = request.match_info["endpoint"]
         cfg = self.endpoints.config_for(name)
-        body = await read_body(request, self.service.settings.body_limit, self.body_idle_timeout)
-        cap = new_capture(request, name, body, now)
-        cap.body_note = body.detail or None
-        cap.verdict = _verdict_doc(self._verify(cfg, cap, body.data, now))
-        found = _classify(body.data, request) if not body.truncated else None
-        if found:
-            cap.event_type = found[0]
+        took = await take(request, cfg, self.endpoints.secrets_of_others(name), self.service.settings.body_limit,
+                          self.body_idle_timeout)  # fmt: skip
+        plan = await self.record(cfg, took)
+        return await answer(request, plan, took.body.truncated, self._sleep)
+
+    async def record(self, cfg: dict[str, Any], took: Intake) -> Plan:
+        """Decide the answer to a request taken in (here or in a worker), publish its event, store the capture
+        (durably before a 2xx), announce it, forward it; the answer's `delay_ms` is waited here."""
+        cap, body, found = took.cap, took.body, took.found
+        name, now = cap.endpoint, cap.received_at
         for mid in _ids_of(cap.verdict, found[2] if found else None):
             first = self.seen.first(name, mid, now)
-            if first is not None:
-                cap.duplicate_of = first
-            else:
+            if first is None:
                 self.seen.add(name, mid, cap.id, now)
-        limited = self.responder.limits(cfg, request.method, body, now)
-        plan = limited or self.responder.answer(cfg, request.method, body.data)
+                continue
+            cap.duplicate_of = first
+            if cap.verdict["status"] == "valid" and cap.verdict["msg_id"] == mid:
+                mark_duplicate(cap.verdict)
+        limited = self.responder.limits(cfg, cap.method, body, now)
+        plan = limited or self.responder.answer(cfg, cap.method, body.data)
         if plan.delay_ms:
             await self._sleep(plan.delay_ms / 1000)
         accepted = plan.action == "answer" and 200 <= plan.status < 300
-        if request.headers.get(ORIGIN_HEADER) == self.service.instance_id:
+        if took.origin == self.service.instance_id:
             cap.loopback = True  # sent by this very instance (a delivery or forward to its own hooks): no loop
         elif accepted and found and cap.duplicate_of is None and _publishable(cfg, cap.verdict):
             event = self.service.publish_event(found[0], found[1], source="hook", event_id=found[2],
                                                capture_id=cap.id, verdict=cap.verdict["status"])  # fmt: skip
             cap.event_id = event.id
-        cap.response = {**plan.to_record(), "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+        cap.response = {**plan.to_record(), "latency_ms": round((time.perf_counter() - took.started) * 1000, 3)}
         store = self.service.store
         doc = dict(vars(cap))  # = cap.to_doc(), without asdict's deep copy: `cap` is ours and not changed after
         doc_id = store.table("captures").insert(doc)
@@ -131,44 +132,11 @@ class Receiver:
         self.service.bus.publish(CaptureRecorded(summary(doc)))
         if limited is None and not cap.loopback and (cfg.get("routes") or cfg.get("forward_to")):
             self._maybe_forward(cfg, cap, doc_id, body.data)
-        return await self._answer(request, plan, body.truncated)
-
-    def _verify(self, cfg: dict[str, Any], cap: Capture, body: bytes, now: float) -> Verdict:
-        name = cfg["name"]
-        try:
-            v = verify(
-                cfg["scheme"], body=body, headers=cap.headers, secrets=cfg["secrets"],  # (read, never changed)
-                now=now, tolerance_s=cfg["tolerance_s"], method=cap.method, url=cap.path,
-                seen_ids=lambda mid: self.seen.first(name, mid, now) is not None,
-                other_endpoints=self.endpoints.secrets_of_others(name),
-            )  # fmt: skip
-        except Exception as exc:  # a verifier bug must never cost the capture
-            log.exception("verification failed on capture %s", cap.id)
-            return Verdict("malformed", None, f"verification could not run: {exc!r}")
-        if v.status == "unsigned":
-            v.diagnosis.append(
-                f"to check signatures, add the secret: PUT /v1/endpoints/{name} with "
-                f'{{"secrets": ["..."]}}, or a [[endpoints]] table with name = "{name}" in the config file'
-            )
-        if cap.truncated:
-            v.diagnosis.append(f"the body is incomplete ({cap.body_note}); a signature over it cannot match")
-        return v
+        return plan
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
-
-    async def _answer(self, request: web.Request, plan: Plan, close: bool) -> web.StreamResponse:
-        if plan.action == "timeout":
-            await self._sleep(plan.hold_s)
-        if plan.action in ("timeout", "drop"):
-            if request.transport is not None:
-                request.transport.abort()
-            raise ConnectionResetError(f"{plan.action} (chaos)")
-        resp = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
-        if close:
-            resp.force_close()  # the rest of a cut body is not worth reading
-        return resp
 
     # -- forward -------------------------------------------------------------------------------------------
 
@@ -209,27 +177,10 @@ class Receiver:
         return (found[0].doc_id, dict(found[0])) if found else None
 
 
-def _classify(body: bytes, request: web.Request) -> tuple[str, Any, str | None] | None:
-    head = body.lstrip()[:1]
-    if head != b"{":
-        return None
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return classify_body(obj, request.headers.get)
-
-
 def _ids_of(verdict: dict[str, Any] | None, event_id: str | None) -> list[str]:
     """What marks a repeat: the message id the signature carried, else the event id of the body."""
     mid = (verdict or {}).get("msg_id") or event_id
     return [str(mid)] if mid else []
-
-
-def _verdict_doc(v: Verdict) -> dict[str, Any]:
-    """`v.to_dict()` without asdict's deep copy (a third of the capture path's time at load); its lists are
-    taken, not copied: `v` is the receiver's own, made for this request and dropped after."""
-    return dict(vars(v))
 
 
 def _publishable(cfg: dict[str, Any], verdict: dict[str, Any] | None) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 from .capture import Body
 from .endpoints import default_response
@@ -147,3 +149,18 @@ class Responder:
             headers["Retry-After"] = str(r["retry_after"])
         return Plan(status, out, headers, r["delay_ms"], action, float(r["hold_s"]) if action == "timeout" else 0.0,
                     reason)  # fmt: skip
+
+
+async def answer(request: web.Request, plan: Plan, close: bool, sleep: Callable[[float], Awaitable[None]]) -> web.StreamResponse:
+    """Carry out `plan` on `request`'s connection: answer it, or hold it then drop it (timeout), or drop it now.
+    `close` ends the connection after the answer (the rest of a cut body is not worth reading)."""
+    if plan.action == "timeout":
+        await sleep(plan.hold_s)
+    if plan.action in ("timeout", "drop"):
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError(f"{plan.action} (chaos)")
+    resp = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
+    if close:
+        resp.force_close()
+    return resp

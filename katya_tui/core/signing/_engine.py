@@ -168,11 +168,9 @@ def verify_one(
                 )
                 extra = _skew_lines(scheme, p, skew, tolerance)
             elif p.msg_id is not None and seen_ids is not None and seen_ids(p.msg_id):
-                v.status = "duplicate"
-                v.reason = (
-                    f"authentic (secret {label}) but id {p.msg_id!r} was already seen within the window"
-                )
-                extra = [f"id {p.msg_id!r} repeats: a retry or a replay of a delivery already received"]
+                v.diagnosis = _header_lines(p)
+                v.mark_duplicate()
+                return v
             else:
                 v.status, v.reason = "valid", f"the signature matches {what} with secret {label}"
                 return v

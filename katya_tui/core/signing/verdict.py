@@ -28,6 +28,10 @@ class Verdict:
         """True when the verdict is ``valid``."""
         return self.status == "valid"
 
+    def mark_duplicate(self) -> None:
+        """Turn a valid verdict into `duplicate`: its message id was already seen within the window."""
+        mark_duplicate(vars(self))
+
     def to_dict(self) -> dict:
         """A JSON-able dict of every field."""
         return asdict(self)
@@ -39,3 +43,12 @@ class Verdict:
         for name in ("diagnosis", "headers_read"):
             kw[name] = list(kw.get(name) or [])
         return cls(**kw)
+
+
+def mark_duplicate(verdict: dict) -> None:
+    """`Verdict.mark_duplicate` on a verdict's dict (as stored with a capture)."""
+    mid = verdict["msg_id"]
+    verdict["status"] = "duplicate"
+    verdict["reason"] = f"authentic (secret {verdict['secret']}) but id {mid!r} was already seen within the window"
+    verdict["diagnosis"] = [f"id {mid!r} repeats: a retry or a replay of a delivery already received",
+                            *verdict["diagnosis"]]  # fmt: skip

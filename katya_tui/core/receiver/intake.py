@@ -1,0 +1,80 @@
+"""The request-bound half of receiving: read the body, build the capture, verify its signature, recognise the
+event. It needs only the request and the endpoint's config, so it runs where the request is: in the server
+process, or in a receiver worker (`workers.py`). What to answer and what to store is decided by `Receiver.record`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..catalog import classify_body
+from ..models import Capture
+from ..outbound import ORIGIN_HEADER
+from ..signing import Verdict, verify
+from .capture import Body, new_capture, read_body
+
+log = logging.getLogger(__name__)
+
+Found = tuple[str, Any, str | None]  # (event type, data, event id) of a body that carries an event
+
+
+@dataclass
+class Intake:
+    """One request as received: its capture (verdict set), body, event (if any), when it arrived, its origin."""
+
+    cap: Capture
+    body: Body
+    found: Found | None
+    started: float  # time.perf_counter() when it arrived
+    origin: str | None  # the X-Katya-Origin header: which katya-tui instance sent it, if one did
+
+
+async def take(request: web.Request, cfg: dict[str, Any], others: dict[str, list[str]], body_limit: int,
+               idle_timeout: float) -> Intake:  # fmt: skip
+    """Read and verify one request on `/hooks/{endpoint}`; `others` are the other endpoints' secrets."""
+    started = time.perf_counter()
+    now = time.time()
+    body = await read_body(request, body_limit, idle_timeout)
+    cap = new_capture(request, cfg["name"], body, now)
+    cap.body_note = body.detail or None
+    cap.verdict = dict(vars(check(cfg, cap, body.data, now, others)))  # (vars: asdict's deep copy costs a third)
+    found = classify(body.data, request.headers.get) if not body.truncated else None
+    if found:
+        cap.event_type = found[0]
+    return Intake(cap, body, found, started, request.headers.get(ORIGIN_HEADER))
+
+
+def check(cfg: dict[str, Any], cap: Capture, body: bytes, now: float, others: dict[str, list[str]]) -> Verdict:
+    """The verdict on `cap` under its endpoint's scheme and secrets, with the hints a user needs to act on it."""
+    name = cfg["name"]
+    try:
+        v = verify(cfg["scheme"], body=body, headers=cap.headers, secrets=cfg["secrets"], now=now,
+                   tolerance_s=cfg["tolerance_s"], method=cap.method, url=cap.path, other_endpoints=others)  # fmt: skip
+    except Exception as exc:  # a verifier bug must never cost the capture
+        log.exception("verification failed on capture %s", cap.id)
+        return Verdict("malformed", None, f"verification could not run: {exc!r}")
+    if v.status == "unsigned":
+        v.diagnosis.append(
+            f"to check signatures, add the secret: PUT /v1/endpoints/{name} with "
+            f'{{"secrets": ["..."]}}, or a [[endpoints]] table with name = "{name}" in the config file'
+        )
+    if cap.truncated:
+        v.diagnosis.append(f"the body is incomplete ({cap.body_note}); a signature over it cannot match")
+    return v
+
+
+def classify(body: bytes, header) -> Found | None:
+    """The event a JSON body carries (see `catalog.classify_body`); `header(name)` reads a request header."""
+    if body.lstrip()[:1] != b"{":
+        return None
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return classify_body(obj, header)
