@@ -45,6 +45,7 @@ class Settings:
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
+    workers: int = 0  # receiver worker processes that take /hooks requests in (0: all in this process)
 
     @property
     def url(self) -> str:
@@ -52,7 +53,7 @@ class Settings:
 
 
 _INT_KEYS = {"port": (0, 65535), "body_limit": (1, 2**31), "ws_max_subscriptions": (1, 10_000),
-             "delivery_concurrency": (1, 1000)}
+             "delivery_concurrency": (1, 1000), "workers": (0, 16)}
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -96,7 +97,7 @@ def _from_toml(path: Path) -> dict[str, Any]:
     known = {
         "host", "port", "data_dir", "token", "upstream", "upstream_token", "upstream_channels", "upstream_events",
         "body_limit", "ws_ping_interval", "ws_max_subscriptions", "fsync", "retention", "endpoints", "keymap",
-        "delivery_timeout", "delivery_concurrency",
+        "delivery_timeout", "delivery_concurrency", "workers",
         "upstream_retry_initial", "upstream_retry_max",
     }  # fmt: skip
     for key, value in raw.items():

@@ -10,6 +10,7 @@ import asyncio
 import errno
 import logging
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -35,6 +36,20 @@ SERVICE: web.AppKey[Service] = web.AppKey("service")
 class PortInUse(OSError):
     def __init__(self, host: str, port: int) -> None:
         super().__init__(f"port {port} on {host} is already in use; pick another with --port (0 picks a free one)")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on the first address `host` resolves to (as `TCPSite` does, less its many addresses)."""
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class Component(Protocol):
@@ -119,19 +134,25 @@ class Service:
         app.on_shutdown.append(self._on_shutdown)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.host, s.port)
         try:
-            await site.start()
+            if s.workers:
+                sock = _bind(s.host, s.port)  # accepted by the receiver, which hands /hooks connections to workers
+                self.port = sock.getsockname()[1]
+                self.settings = replace(self.settings, port=self.port)
+                self.receiver.listen_with_workers(sock, self._runner.server, s.workers)
+            else:
+                site = web.TCPSite(self._runner, s.host, s.port)
+                await site.start()
+                server = site._server  # the bound socket tells the real port when 0 was asked for
+                if server is not None and server.sockets:
+                    self.port = server.sockets[0].getsockname()[1]
+                    self.settings = replace(self.settings, port=self.port)
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(s.host, s.port) from None
             raise
-        server = site._server  # the bound socket tells the real port when 0 was asked for
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
-            self.settings = replace(self.settings, port=self.port)
         for c in self.components:
             await c.start()
 

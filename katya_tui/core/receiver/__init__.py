@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from .dedup import SeenIds
 from .endpoints import Endpoints
 from .intake import Intake, take
 from .respond import Plan, Responder, answer
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class Receiver:
         self._client: Any = None
         self._closing = asyncio.Event()
         self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
+        self.workers: Workers | None = None
+        self._listening: tuple[socket.socket, web.Server] | None = None
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -45,18 +49,28 @@ class Receiver:
         from ..api import captures as captures_api
         from ..api import endpoints as endpoints_api
 
-        self.endpoints = Endpoints(self.service.store, on_change=self.responder.reset)
+        self.endpoints = Endpoints(self.service.store, on_change=self._endpoint_changed)
         self.endpoints.load_toml(self.service.settings.endpoints)
         app.router.add_route("*", "/hooks/{endpoint}", self.handle)
         app.router.add_route("*", "/hooks/{endpoint}/{tail:.*}", self.handle)
         captures_api.add_routes(app, self.service)
         endpoints_api.add_routes(app, self.service)
 
+    def listen_with_workers(self, sock: socket.socket, server: web.Server, count: int) -> None:
+        """Take connections from `sock` at start, with `count` worker processes (see `workers.py`)."""
+        self._listening = (sock, server)
+        self.workers = Workers(self, count)
+
     async def start(self) -> None:
         self._remember_recent()
+        if self.workers is not None and self._listening is not None:
+            await self.workers.start(*self._listening, self.service.url)
 
     async def stop(self) -> None:
         self._closing.set()
+        if self.workers is not None:
+            await self.workers.stop()
+            self._listening[0].close()  # type: ignore[index]
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
             for t in self._tasks:
@@ -81,6 +95,11 @@ class Receiver:
 
             self._client = make_client(origin=self.service.instance_id)
         return self._client
+
+    def _endpoint_changed(self, name: str) -> None:
+        self.responder.reset(name)
+        if self.workers is not None:
+            self.workers.configs_changed()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,16 +149,37 @@ def validate_config(raw: Any, name: str | None = None) -> dict[str, Any]:
     return cfg
 
 
-class Endpoints:
+class ConfigSet:
+    """Endpoint configs by name, in memory: all that taking a request in needs (a receiver worker has one)."""
+
+    def __init__(self, configs: Iterable[dict[str, Any]] = ()) -> None:
+        self._cfg: dict[str, dict[str, Any]] = {c["name"]: c for c in configs}
+        self._others: dict[str, dict[str, list[str]]] = {}  # cache for secrets_of_others, cleared on change
+
+    def config_for(self, name: str) -> dict[str, Any]:
+        """The live config of `name` (shared, do not mutate), or the default one."""
+        found = self._cfg.get(name)
+        return found if found is not None else default_config(name)
+
+    def secrets_of_others(self, name: str) -> dict[str, list[str]]:
+        """The secrets of every other configured endpoint, for the verdict's "matches another endpoint" hint."""
+        found = self._others.get(name)
+        if found is None:
+            found = {n: cfg["secrets"] for n, cfg in self._cfg.items() if n != name and cfg["secrets"]}
+            if len(self._others) < 10_000:  # any name is an endpoint: keep the cache bounded
+                self._others[name] = found
+        return found
+
+
+class Endpoints(ConfigSet):
     """The configured endpoints, kept in the store's `endpoints` table (one document per name)."""
 
     def __init__(self, store: Store, on_change: Callable[[str], None] | None = None) -> None:
         self._table = store.table("endpoints")
-        self._by_name: dict[str, tuple[int, dict[str, Any]]] = {}
-        for doc in self._table.all():
-            self._by_name[doc["name"]] = (doc.doc_id, dict(doc))
+        docs = self._table.all()
+        super().__init__(dict(doc) for doc in docs)
+        self._ids = {doc["name"]: doc.doc_id for doc in docs}
         self._on_change = on_change
-        self._others: dict[str, dict[str, list[str]]] = {}  # cache for secrets_of_others, cleared on change
 
     def load_toml(self, tables: tuple[dict[str, Any], ...]) -> None:
         """Apply `[[endpoints]]` from the config file (they replace stored configs of the same name)."""
@@ -170,46 +191,31 @@ class Endpoints:
                 raise ValidationFailed(fields) from None
 
     def list(self) -> list[dict[str, Any]]:
-        return [copy.deepcopy(cfg) for _, cfg in sorted(self._by_name.values(), key=lambda p: p[1]["name"])]
+        return [copy.deepcopy(cfg) for _, cfg in sorted(self._cfg.items())]
 
     def get(self, name: str) -> dict[str, Any] | None:
-        found = self._by_name.get(name)
-        return copy.deepcopy(found[1]) if found else None
-
-    def config_for(self, name: str) -> dict[str, Any]:
-        """The live config of `name` (shared, do not mutate), or the default one."""
-        found = self._by_name.get(name)
-        return found[1] if found else default_config(name)
+        found = self._cfg.get(name)
+        return copy.deepcopy(found) if found else None
 
     def put(self, cfg: dict[str, Any]) -> dict[str, Any]:
         """Create or replace a config; raises ValidationFailed."""
         checked = validate_config(cfg)
         name = checked["name"]
-        if name in self._by_name:
-            doc_id = self._by_name[name][0]
-            self._table.remove(doc_ids=[doc_id])
-        doc_id = self._table.insert(copy.deepcopy(checked))
-        self._by_name[name] = (doc_id, checked)
-        self._others.clear()
-        if self._on_change:
-            self._on_change(name)
+        if name in self._ids:
+            self._table.remove(doc_ids=[self._ids[name]])
+        self._ids[name] = self._table.insert(copy.deepcopy(checked))
+        self._cfg[name] = checked
+        self._changed(name)
         return copy.deepcopy(checked)
 
     def delete(self, name: str) -> bool:
-        found = self._by_name.pop(name, None)
-        if found is None:
+        if self._cfg.pop(name, None) is None:
             return False
-        self._table.remove(doc_ids=[found[0]])
+        self._table.remove(doc_ids=[self._ids.pop(name)])
+        self._changed(name)
+        return True
+
+    def _changed(self, name: str) -> None:
         self._others.clear()
         if self._on_change:
             self._on_change(name)
-        return True
-
-    def secrets_of_others(self, name: str) -> dict[str, list[str]]:
-        """The secrets of every other configured endpoint, for the verdict's "matches another endpoint" hint."""
-        found = self._others.get(name)
-        if found is None:
-            found = {n: cfg["secrets"] for n, (_, cfg) in self._by_name.items() if n != name and cfg["secrets"]}
-            if len(self._others) < 10_000:  # any name is an endpoint: keep the cache bounded
-                self._others[name] = found
-        return found

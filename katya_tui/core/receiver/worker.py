@@ -1,0 +1,141 @@
+"""A receiver worker process: it takes `/hooks` requests in (body, capture, verdict, event) on connections the
+server process hands it, asks the server what to answer (`Receiver.record` decides, stores and publishes), and
+answers. Any other request that arrives on such a connection is relayed to the server's own port.
+
+Started by `workers.py` as `python -m katya_tui.core.receiver.worker HANDOFF_FD LINK_FD PORT_URL BODY_LIMIT IDLE_S`;
+it ends when the server closes the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import itertools
+import socket
+import sys
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from .capture import HOP_BY_HOP
+from .endpoints import ConfigSet
+from .intake import take
+from .respond import Plan, answer
+from .wire import CONFIGS, HELLO, PLAN, Frames, frame, read_plan, take_frame
+
+
+class Link(asyncio.Protocol):
+    """The worker's end of the link to the server: sends requests taken in, receives answers and configs."""
+
+    def __init__(self) -> None:
+        self.configs = ConfigSet()
+        self.closed = asyncio.get_running_loop().create_future()
+        self._frames = Frames()
+        self._numbers = itertools.count()
+        self._waiting: dict[int, asyncio.Future] = {}
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(frame(HELLO, {}))  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        for kind, h, raw in self._frames.feed(data):
+            if kind == PLAN:
+                n, plan = read_plan(h, raw)
+                fut = self._waiting.pop(n, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(plan)
+            elif kind == CONFIGS:
+                self.configs = ConfigSet(h)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("the server process went away"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    async def ask(self, took: Any) -> Plan:
+        n = next(self._numbers)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[n] = fut
+        self.transport.write(take_frame(n, took))  # type: ignore[union-attr]
+        return await fut
+
+
+async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, idle_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    link = Link()
+    await loop.connect_accepted_socket(lambda: link, socket.socket(fileno=link_fd))
+    session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
+
+    async def hook(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["endpoint"]
+        cfg = link.configs.config_for(name)
+        took = await take(request, cfg, link.configs.secrets_of_others(name), body_limit, idle_s)
+        try:
+            plan = await link.ask(took)
+        except ConnectionError:
+            return web.json_response({"status": "error", "message": "katya-tui is stopping"}, status=503)
+        return await answer(request, plan, took.body.truncated, asyncio.sleep)
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        """A request for the server (API, health) that came on a connection that began with a webhook."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return web.json_response({"success": False, "error": {"code": "MISDIRECTED", "message":
+                                      "open a new connection for a WebSocket"}}, status=421)  # fmt: skip
+        headers = [(k, v) for k, v in request.raw_headers if k.decode().lower() not in HOP_BY_HOP or k.lower() == b"host"]
+        async with session.request(request.method, server_url + request.raw_path, data=await request.read(),
+                                   headers=[(k.decode(), v.decode("latin-1")) for k, v in headers],
+                                   allow_redirects=False) as r:  # fmt: skip
+            body = await r.read()
+            out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
+            return web.Response(status=r.status, body=body, headers=out)
+
+    app = web.Application()
+    app.router.add_route("*", "/hooks/{endpoint}", hook)
+    app.router.add_route("*", "/hooks/{endpoint}/{tail:.*}", hook)
+    app.router.add_route("*", "/{tail:.*}", relay)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    handoff = socket.socket(fileno=handoff_fd)
+    handoff.setblocking(False)
+
+    def on_handoff() -> None:
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(handoff, 16, 64)
+            except BlockingIOError:
+                return
+            except OSError:
+                msg, fds = b"", []
+            if not msg:
+                loop.remove_reader(handoff_fd)
+                if not link.closed.done():
+                    link.closed.set_result(None)
+                return
+            for fd in fds:
+                conn = socket.socket(fileno=fd)
+                conn.setblocking(False)
+                loop.create_task(loop.connect_accepted_socket(runner.server, conn))
+
+    loop.add_reader(handoff_fd, on_handoff)
+    try:
+        await link.closed
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_reader(handoff_fd)
+        await runner.cleanup()
+        await session.close()
+
+
+def main(argv: list[str]) -> None:
+    gc.freeze()  # what the imports made lives as long as the process; requests leave almost no cyclic garbage
+    gc.set_threshold(10_000, 20, 100)
+    asyncio.run(run(int(argv[0]), int(argv[1]), argv[2], int(argv[3]), float(argv[4])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

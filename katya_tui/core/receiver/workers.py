@@ -1,0 +1,188 @@
+"""Receiver workers: with `workers = N`, this process accepts every connection itself, peeks at its first request
+line, and hands connections that begin with `/hooks/` to N worker processes (`worker.py`). A worker reads, hashes
+and verifies each request, then sends it over its link; `Receiver.record` decides the answer, publishes the event
+and stores the capture here, as for a request taken in here. So the HTTP work and the signature checks use other
+cores while the store, the bus and the dispatcher keep one owner. Other connections (API, WebSocket, health) and
+every connection while no worker is ready are served by this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from .wire import CONFIGS, HELLO, TAKE, Frames, frame, plan_frame, read_take
+
+log = logging.getLogger(__name__)
+
+UNDECIDED_WAIT_S = 0.005  # poll interval while a connection's first bytes are still too few to route it
+UNDECIDED_LIMIT_S = 10.0  # past this, this process serves it (aiohttp has its own slow-client handling)
+
+
+def hooks_bound(head: bytes) -> bool | None:
+    """True when the first bytes of a connection start a request for `/hooks/...`, False when they do not, None
+    while too few have arrived to tell."""
+    sp = head.find(b" ")
+    if sp < 0:
+        return None if len(head) < 16 else False
+    target = head[sp + 1 : sp + 8]
+    if b"/hooks/".startswith(target):
+        return None if len(target) < 7 else True
+    return False
+
+
+class Worker(asyncio.Protocol):
+    """This process's end of one worker: the process, the socket connections go through, and the link."""
+
+    def __init__(self, pool: Workers) -> None:
+        self.pool = pool
+        self.ready = False
+        self.proc: subprocess.Popen | None = None
+        self.handoff: socket.socket | None = None
+        self.transport: asyncio.Transport | None = None
+        self._frames = Frames()
+
+    def data_received(self, data: bytes) -> None:
+        for kind, h, raw in self._frames.feed(data):
+            if kind == TAKE:
+                n, took = read_take(h, raw)
+                self.pool.spawn(self._record(n, took))
+            elif kind == HELLO:
+                self.ready = True
+
+    async def _record(self, n: int, took: Any) -> None:
+        receiver = self.pool.receiver
+        plan = await receiver.record(receiver.endpoints.config_for(took.cap.endpoint), took)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(plan_frame(n, plan))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ready = False
+        self.transport = None
+        if not self.pool.closing:
+            log.warning("receiver worker %s ended (exit code %s)", self.proc and self.proc.pid,
+                        self.proc and self.proc.poll())  # fmt: skip
+
+    def send_configs(self) -> None:
+        if self.transport is not None:
+            self.transport.write(frame(CONFIGS, self.pool.receiver.endpoints.list()))
+
+    def hand(self, conn: socket.socket) -> bool:
+        try:
+            socket.send_fds(self.handoff, [b"c"], [conn.fileno()])  # type: ignore[arg-type]
+        except OSError:
+            return False
+        return True
+
+
+class Workers:
+    """N worker processes and the accept loop that routes connections between them and this process."""
+
+    def __init__(self, receiver: Any, count: int) -> None:
+        self.receiver = receiver
+        self.count = count
+        self.closing = False
+        self.workers: list[Worker] = []
+        self._turn = itertools.count()
+        self._sock: socket.socket | None = None
+        self._server: Any = None
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self, sock: socket.socket, server: web.Server, url: str) -> None:
+        """Accept on `sock` (listening, bound); serve what stays here with `server`; workers relay to `url`."""
+        loop = asyncio.get_running_loop()
+        self._sock, self._server = sock, server
+        sock.setblocking(False)
+        settings = self.receiver.service.settings
+        for _ in range(self.count):
+            w = Worker(self)
+            handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            link, their_link = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            argv = [sys.executable, "-m", "katya_tui.core.receiver.worker", str(theirs.fileno()),
+                    str(their_link.fileno()), url, str(settings.body_limit), str(self.receiver.body_idle_timeout)]  # fmt: skip
+            w.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(), their_link.fileno()), stdin=subprocess.DEVNULL)
+            theirs.close()
+            their_link.close()
+            w.handoff = handoff
+            w.transport, _ = await loop.connect_accepted_socket(lambda w=w: w, link)  # type: ignore[assignment]
+            w.send_configs()
+            self.workers.append(w)
+        loop.add_reader(sock.fileno(), self._accept)
+
+    def configs_changed(self) -> None:
+        for w in self.workers:
+            w.send_configs()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(64):
+            try:
+                conn, _addr = self._sock.accept()  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, for one: try again on the next readiness
+                log.warning("accept failed: %s", exc)
+                return
+            conn.setblocking(False)
+            loop.add_reader(conn.fileno(), self._route, conn, loop.time())
+
+    def _route(self, conn: socket.socket, since: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(conn.fileno())
+        try:
+            head = conn.recv(16, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            loop.add_reader(conn.fileno(), self._route, conn, since)
+            return
+        except OSError:
+            conn.close()
+            return
+        if not head:
+            conn.close()  # closed before sending anything
+            return
+        to_hooks = hooks_bound(head)
+        if to_hooks is None and loop.time() - since < UNDECIDED_LIMIT_S:
+            loop.call_later(UNDECIDED_WAIT_S, self._recheck, conn, since)
+            return
+        if to_hooks:
+            ready = [w for w in self.workers if w.ready]
+            if ready and ready[next(self._turn) % len(ready)].hand(conn):
+                conn.close()  # the worker has its own copy now
+                return
+        self.spawn(loop.connect_accepted_socket(self._server, conn))
+
+    def _recheck(self, conn: socket.socket, since: float) -> None:
+        if conn.fileno() >= 0:
+            asyncio.get_running_loop().add_reader(conn.fileno(), self._route, conn, since)
+
+    async def stop(self) -> None:
+        self.closing = True
+        if self._sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        for w in self.workers:
+            if w.transport is not None:
+                w.transport.close()
+            if w.handoff is not None:
+                w.handoff.close()
+        for w in self.workers:
+            if w.proc is not None:
+                try:
+                    await asyncio.to_thread(w.proc.wait, 3)
+                except subprocess.TimeoutExpired:
+                    w.proc.kill()
+                    await asyncio.to_thread(w.proc.wait)
+        self.workers = []
