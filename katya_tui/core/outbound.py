@@ -1,12 +1,14 @@
 """Outbound HTTP for deliveries, forwards and replays: one fast httpx client, one `send` that never raises.
 
 `make_client()` is an `httpx.AsyncClient` over the `httpx-aiohttp` transport, so code holding it keeps httpx's
-API. `send()` goes one step further for speed and fidelity: with such a client it drives the transport's aiohttp
-session directly (httpx's own pool measured 10-20x slower here, and even through the aiohttp transport httpx's
-request machinery costs ~2x; see `bench/bench_dispatcher.py`), sending headers exactly as given (order, case,
-repeats). Any other httpx client works too, through httpx's API. Redirects are never followed. A slot count in
-front of the pool makes a request that finds no free connection within `pool_timeout` come back `sent=False`
-(not an attempt) instead of waiting forever. Network failures become an `OutboundResult` with an error class.
+API. `send()` goes further for speed and fidelity: with such a client it sends plain `http://` requests through
+a lean keep-alive HTTP/1.1 client (`dispatcher/http1.py`: about a third of aiohttp's CPU a request), and anything
+else (HTTPS, user info in the URL) through the transport's aiohttp session directly (httpx's own pool measured
+10-20x slower here, and httpx's request machinery over aiohttp ~2x; see `bench/bench_dispatcher.py`), sending
+headers exactly as given (order, case, repeats). Any other httpx client works too, through httpx's API.
+Redirects are never followed. A slot count in front of the pool makes a request that finds no free connection
+within `pool_timeout` come back `sent=False` (not an attempt) instead of waiting forever. Network failures
+become an `OutboundResult` with an error class.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
                                      skip_auto_headers=_NO_AUTO, auto_decompress=False)  # fmt: skip
 
-    client = httpx.AsyncClient(
+    from .dispatcher.http1 import Pool  # (there: deliveries are its main user)
+
+    client = _Client(
         transport=AiohttpTransport(limits=limits, trust_env=False, client=session),
         follow_redirects=False,
         trust_env=False,
@@ -82,7 +86,19 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
     client.katya_slots = asyncio.Semaphore(max_connections)  # type: ignore[attr-defined]
     client.katya_pool_timeout = pool_timeout  # type: ignore[attr-defined]
     client.katya_origin = origin  # type: ignore[attr-defined]
+    client.katya_http1 = Pool(max_connections, keepalive=limits.keepalive_expiry or 5.0)
     return client
+
+
+class _Client(httpx.AsyncClient):
+    """make_client's client: closing it closes the HTTP/1.1 pool's connections too."""
+
+    katya_http1: Any = None
+
+    async def aclose(self) -> None:
+        if self.katya_http1 is not None:
+            self.katya_http1.close()
+        await super().aclose()
 
 
 def _clean(headers: list[tuple[str, str]] | list[list[str]]) -> list[tuple[str, str]]:
@@ -198,6 +214,14 @@ async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, he
         )
 
 
+async def _via_http1(pool: Any, method: str, where: tuple[str, int, str, str], headers: list[tuple[str, str]],
+                     body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
+    """The fastest path, for plain http:// (see `dispatcher/http1.py`): the same result as `_via_aiohttp`."""
+    answer = await pool.request(method, where, headers, body, timeout, BODY_CAP)
+    return OutboundResult(status=answer.status, headers=answer.headers, body=body_text(answer.body),
+                          reason=f"{answer.status} {answer.reason}".strip(), truncated=answer.truncated)  # fmt: skip
+
+
 async def _via_httpx(client: httpx.AsyncClient, method: str, url: str, headers: list[tuple[str, str]],
                      body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
     """Any other httpx client (used by the benchmark to compare pools)."""
@@ -239,8 +263,11 @@ async def send(client: httpx.AsyncClient, method: str, url: str,
         headers = [*headers, (ORIGIN_HEADER, origin)]
     started = time.perf_counter()
     try:
-        session = _aiohttp_session(client)
-        if session is not None:
+        pool = getattr(client, "katya_http1", None)
+        where = pool.target(url) if pool is not None else None
+        if where is not None:
+            result = await _via_http1(pool, method, where, _clean(headers), body, timeout)
+        elif (session := _aiohttp_session(client)) is not None:
             result = await _via_aiohttp(session, method, url, _clean(headers), body, timeout)
         else:
             async with asyncio.timeout(timeout):

@@ -1,0 +1,169 @@
+"""The lean HTTP/1.1 client under `outbound.send` for http:// URLs, against scripted raw servers: framing (length,
+chunked, to the end), interim answers, keep-alive reuse, closes, cut bodies, bad answers and header injection."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from katya_tui.core import outbound
+from katya_tui.core.dispatcher import http1
+
+
+class Scripted:
+    """A raw TCP server: reads each request (head and Content-Length body) and answers with the next script item,
+    written in pieces of `piece` bytes. (answer, "close") closes the connection after answering, (answer, "hold")
+    then stays silent, "drop" closes it instead of answering (a kept connection the server gave up on just as
+    the request went out)."""
+
+    def __init__(self, answers: list, piece: int = 0) -> None:
+        self.answers = list(answers)
+        self.piece = piece
+        self.requests: list[bytes] = []
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while self.answers:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                self.requests.append(head + await reader.readexactly(length))
+                answer = self.answers.pop(0)
+                if answer == "drop":
+                    break
+                close = isinstance(answer, tuple) and answer[1] == "close"
+                data = answer[0] if isinstance(answer, tuple) else answer
+                step = self.piece or len(data) or 1
+                for i in range(0, len(data), step):
+                    writer.write(data[i : i + step])
+                    await writer.drain()
+                    if self.piece:
+                        await asyncio.sleep(0.001)
+                if close:
+                    break
+                if isinstance(answer, tuple) and answer[1] == "hold":
+                    await asyncio.sleep(5)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nOK"
+
+
+@pytest.fixture
+async def client():
+    c = outbound.make_client()
+    yield c
+    await c.aclose()
+
+
+async def test_chunked_answer_with_extensions_and_trailers(client):
+    chunked = (b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n")  # fmt: skip
+    async with Scripted([chunked, OK], piece=3) as base:
+        r = await outbound.send(client, "POST", base + "/c", [], b"{}", 5)
+        again = await outbound.send(client, "POST", base + "/c", [], b"{}", 5)
+    assert (r.status, r.body, r.reason) == (201, "hello world", "201 Created")
+    assert again.status == 200  # the connection was left clean for the next request
+
+
+async def test_answer_to_the_end_of_the_connection():
+    async with Scripted([(b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nall of it", "close")]) as base:
+        c = outbound.make_client()
+        try:
+            r = await outbound.send(c, "GET", base + "/", [], b"", 5)
+        finally:
+            await c.aclose()
+    assert (r.status, r.body, r.headers) == (200, "all of it", [["Server", "old"]])
+
+
+async def test_interim_answers_are_skipped_and_no_body_answers_end_at_the_head(client):
+    async with Scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + OK,
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",  # HEAD: no body follows
+                         b"HTTP/1.1 204 No Content\r\n\r\n", OK]) as base:  # fmt: skip
+        first = await outbound.send(client, "POST", base, [], b"{}", 5)
+        head = await outbound.send(client, "HEAD", base, [], b"", 5)
+        empty = await outbound.send(client, "DELETE", base, [], b"", 5)
+        last = await outbound.send(client, "POST", base, [], b"{}", 5)
+    assert (first.status, first.body) == (200, "OK")
+    assert (head.status, head.body, empty.status, empty.body, last.body) == (200, "", 204, "", "OK")
+
+
+async def test_connections_are_kept_alive_unless_the_server_says_close(client):
+    server = Scripted([OK, OK, (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", "close"), OK])
+    async with server as base:
+        for _ in range(4):
+            assert (await outbound.send(client, "POST", base, [("X-N", "1")], b"{}", 5)).status == 200
+    assert server.connections == 2
+    assert server.requests[0].startswith(b"POST / HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert server.requests[0].endswith(b"\r\nX-N: 1\r\nContent-Length: 2\r\n\r\n{}")
+
+
+async def test_body_over_the_cap_is_cut_and_the_connection_dropped(client):
+    big = b"x" * (outbound.BODY_CAP + 10)
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
+    server = Scripted([chunked, OK])
+    async with server as base:
+        r = await outbound.send(client, "GET", base, [], b"", 5)
+        after = await outbound.send(client, "GET", base, [], b"", 5)
+    assert r.truncated and len(r.body) == outbound.BODY_CAP and after.body == "OK"
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/2 200 OK\r\n\r\n", b"HTTP/1.1 2x0 OK\r\n\r\n",
+                                    b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+                                    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"])  # fmt: skip
+async def test_an_unreadable_answer_is_a_protocol_error(client, answer):
+    async with Scripted([answer]) as base:
+        r = await outbound.send(client, "POST", base, [], b"{}", 5)
+    assert r.status is None and r.error_class == "protocol" and "BadResponse" in r.reason
+
+
+async def test_a_line_break_in_a_header_is_refused_before_sending(client):
+    server = Scripted([OK])
+    async with server as base:
+        r = await outbound.send(client, "POST", base, [("X-A", "1\r\nX-Injected: yes")], b"{}", 5)
+    assert r.status is None and r.error_class == "protocol" and server.requests == []
+
+
+async def test_a_half_answer_times_out(client):
+    async with Scripted([(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", "hold")]) as base:
+        r = await outbound.send(client, "POST", base, [], b"{}", 0.3)
+    assert r.error_class == "timeout" and "0.3 s" in r.reason
+
+
+async def test_a_stale_kept_connection_is_retried_for_idempotent_methods_only(client):
+    server = Scripted([OK, "drop", OK, OK, "drop"])
+    async with server as base:
+        assert (await outbound.send(client, "GET", base, [], b"", 5)).status == 200
+        assert (await outbound.send(client, "GET", base, [], b"", 5)).status == 200  # sent again on a new one
+        assert (await outbound.send(client, "POST", base, [], b"{}", 5)).status == 200
+        # a POST is not repeated behind the caller's back (RFC 9112 9.3.1): an attempt that met a reset
+        post = await outbound.send(client, "POST", base, [], b"{}", 5)
+    assert post.status is None and post.error_class == "reset"
+    assert server.connections == 2 and len(server.requests) == 5
+
+
+async def test_names_are_resolved_and_other_schemes_go_through_aiohttp():
+    assert http1.target("https://example.com/") is None and http1.target("http://u:p@h/") is None
+    assert http1.target("http://bücher.de/a b?x=é") == ("xn--bcher-kva.de", 80, "xn--bcher-kva.de", "/a%20b?x=%C3%A9")
+    async with Scripted([OK]) as base:
+        c = outbound.make_client()
+        try:
+            r = await outbound.send(c, "POST", base.replace("127.0.0.1", "localhost"), [], b"{}", 5)
+        finally:
+            await c.aclose()
+    assert r.status == 200
