@@ -17,7 +17,7 @@ from .core.store import StoreLocked
 
 
 def common_options(f):
-    """--host, --port, --data-dir, --token, --config, --upstream, --upstream-token (SPEC section 2)."""
+    """--host, --port, --data-dir, --token, --config, --upstream, --upstream-token (SPEC section 2), --workers."""
     opts = [
         click.option("--host", default=None, help="Address to listen on (default 127.0.0.1)."),
         click.option("--port", default=None, help="Port to listen on (default 8765; 0 picks a free port)."),
@@ -26,6 +26,8 @@ def common_options(f):
         click.option("--config", default=None, help="A TOML config file (env KATYA_TUI_CONFIG)."),
         click.option("--upstream", default=None, help="Follow an upstream WebSocket feed (ws://...)."),
         click.option("--upstream-token", default=None, help="Token for the upstream feed (env KATYA_TUI_UPSTREAM_TOKEN)."),
+        click.option("--workers", default=None, help='Receiver worker processes for /hooks (0: none; default "auto": '
+                                                     "1 on a machine with 2 or more cores)."),  # fmt: skip
     ]
     for opt in reversed(opts):
         f = opt(f)

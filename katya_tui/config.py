@@ -45,7 +45,7 @@ class Settings:
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
-    workers: int = 0  # receiver worker processes that take /hooks requests in (0: all in this process)
+    workers: int | None = None  # receiver worker processes for /hooks (0: none; None, "auto": see auto_workers)
 
     @property
     def url(self) -> str:
@@ -54,6 +54,11 @@ class Settings:
 
 _INT_KEYS = {"port": (0, 65535), "body_limit": (1, 2**31), "ws_max_subscriptions": (1, 10_000),
              "delivery_concurrency": (1, 1000), "workers": (0, 16)}
+
+
+def auto_workers() -> int:
+    """`workers = "auto"`: one receiver worker process when there is a second core for it, else none."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -156,8 +161,10 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     for key, value in options.items():
         if key != "config" and value is not None:
             values[key] = value
+    if values.get("workers") == "auto":
+        values["workers"] = None
     for key, (lo, hi) in _INT_KEYS.items():
-        if key in values:
+        if values.get(key) is not None:
             values[key] = _check_int(key, values[key], lo, hi)
     for key, (lo, hi) in _FLOAT_KEYS.items():
         if values.get(key) is not None:

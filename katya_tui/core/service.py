@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..config import Settings, ensure_token
+from ..config import Settings, auto_workers, ensure_token
 from .api import health
 from .api.guard import make_guard
 from .bus import Bus
@@ -67,6 +67,7 @@ class Service:
         self.events: Book | None = None
         self.port = settings.port
         self.components: list[Component] = []
+        self.receiver: Any = None  # the Receiver component, once started
         self.event_hooks: list[Callable[[Event], None]] = []  # lossless listeners, e.g. the dispatcher's fan-out
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()
@@ -135,11 +136,12 @@ class Service:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         try:
-            if s.workers:
+            workers = auto_workers() if s.workers is None else s.workers
+            if workers:
                 sock = _bind(s.host, s.port)  # accepted by the receiver, which hands /hooks connections to workers
                 self.port = sock.getsockname()[1]
                 self.settings = replace(self.settings, port=self.port)
-                self.receiver.listen_with_workers(sock, self._runner.server, s.workers)
+                self.receiver.listen_with_workers(sock, self._runner.server, workers)
             else:
                 site = web.TCPSite(self._runner, s.host, s.port)
                 await site.start()
@@ -167,6 +169,8 @@ class Service:
         self._stopped.set()
         self.bus.publish(ServiceStopping(reason))
         if self._runner is not None:
+            if self.receiver is not None:
+                self.receiver.close_listener()
             await self._runner.cleanup()
             self._runner = None
         if self.store is not None:

@@ -41,7 +41,6 @@ class Receiver:
         self._closing = asyncio.Event()
         self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
         self.workers: Workers | None = None
-        self._listening: tuple[socket.socket, web.Server] | None = None
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -58,19 +57,22 @@ class Receiver:
 
     def listen_with_workers(self, sock: socket.socket, server: web.Server, count: int) -> None:
         """Take connections from `sock` at start, with `count` worker processes (see `workers.py`)."""
-        self._listening = (sock, server)
-        self.workers = Workers(self, count)
+        self.workers = Workers(self, count, sock, server)
+
+    def close_listener(self) -> None:
+        """With workers, this receiver accepts the server's connections: stop accepting."""
+        if self.workers is not None:
+            self.workers.close_listener()
 
     async def start(self) -> None:
         self._remember_recent()
-        if self.workers is not None and self._listening is not None:
-            await self.workers.start(*self._listening, self.service.url)
+        if self.workers is not None:
+            await self.workers.start(self.service.url)
 
     async def stop(self) -> None:
         self._closing.set()
         if self.workers is not None:
             await self.workers.stop()
-            self._listening[0].close()  # type: ignore[index]
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
             for t in self._tasks:
@@ -117,9 +119,19 @@ class Receiver:
         return await answer(request, plan, took.body.truncated, self._sleep)
 
     async def record(self, cfg: dict[str, Any], took: Intake) -> Plan:
-        """Decide the answer to a request taken in (here or in a worker), publish its event, store the capture
-        (durably before a 2xx), announce it, forward it; the answer's `delay_ms` is waited here."""
-        cap, body, found = took.cap, took.body, took.found
+        """Decide the answer to a request taken in (here or in a worker), wait its `delay_ms`, then keep it; a 2xx
+        answer leaves only once the capture is on disk."""
+        plan = self.decide(cfg, took)
+        if plan.delay_ms:
+            await self._sleep(plan.delay_ms / 1000)
+        if self.keep(cfg, took, plan):
+            await self.service.store.commit()
+        return plan
+
+    def decide(self, cfg: dict[str, Any], took: Intake) -> Plan:
+        """Flag repeats (of the signature's message id, else the event id), then choose the answer: a limit
+        (413, 408, 429, seed 004's 400) or the endpoint's response, with the next step of its chaos sequence."""
+        cap, found = took.cap, took.found
         name, now = cap.endpoint, cap.received_at
         for mid in _ids_of(cap.verdict, found[2] if found else None):
             first = self.seen.first(name, mid, now)
@@ -129,10 +141,15 @@ class Receiver:
             cap.duplicate_of = first
             if cap.verdict["status"] == "valid" and cap.verdict["msg_id"] == mid:
                 mark_duplicate(cap.verdict)
-        limited = self.responder.limits(cfg, cap.method, body, now)
-        plan = limited or self.responder.answer(cfg, cap.method, body.data)
-        if plan.delay_ms:
-            await self._sleep(plan.delay_ms / 1000)
+        limited = self.responder.limits(cfg, cap.method, took.body, now)
+        took.limited = limited is not None
+        return limited or self.responder.answer(cfg, cap.method, took.body.data)
+
+    def keep(self, cfg: dict[str, Any], took: Intake, plan: Plan) -> bool:
+        """Publish the event (an accepted first sighting, not our own loop), store and announce the capture, start
+        its forward. True when the answer is a 2xx: the caller awaits `store.commit()` before answering; any
+        other answer does not wait for the disk."""
+        cap, found = took.cap, took.found
         accepted = plan.action == "answer" and 200 <= plan.status < 300
         if took.origin == self.service.instance_id:
             cap.loopback = True  # sent by this very instance (a delivery or forward to its own hooks): no loop
@@ -144,14 +161,12 @@ class Receiver:
         store = self.service.store
         doc = dict(vars(cap))  # = cap.to_doc(), without asdict's deep copy: `cap` is ours and not changed after
         doc_id = store.table("captures").insert(doc)
-        if accepted:
-            await store.commit()  # an acknowledged capture is on disk before the answer leaves
-        else:
+        if not accepted:
             self._spawn(store.commit())
         self.service.bus.publish(CaptureRecorded(summary(doc)))
-        if limited is None and not cap.loopback and (cfg.get("routes") or cfg.get("forward_to")):
-            self._maybe_forward(cfg, cap, doc_id, body.data)
-        return plan
+        if not took.limited and not cap.loopback and (cfg.get("routes") or cfg.get("forward_to")):
+            self._maybe_forward(cfg, cap, doc_id, took.body.data)
+        return accepted
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -33,6 +33,7 @@ class Intake:
     found: Found | None
     started: float  # time.perf_counter() when it arrived
     origin: str | None  # the X-Katya-Origin header: which katya-tui instance sent it, if one did
+    limited: bool = False  # answered by a limit (413, 408, 429, validation): set by `Receiver.decide`
 
 
 async def take(request: web.Request, cfg: dict[str, Any], others: dict[str, list[str]], body_limit: int,

@@ -51,18 +51,34 @@ class Worker(asyncio.Protocol):
         self._frames = Frames()
 
     def data_received(self, data: bytes) -> None:
+        """Decide and keep every request of this read at once, then answer them all after one commit."""
+        receiver = self.pool.receiver
+        answers = []
         for kind, h, raw in self._frames.feed(data):
             if kind == TAKE:
                 n, took = read_take(h, raw)
-                self.pool.spawn(self._record(n, took))
+                cfg = receiver.endpoints.config_for(took.cap.endpoint)
+                plan = receiver.decide(cfg, took)
+                if plan.delay_ms:
+                    self.pool.spawn(self._later(n, cfg, took, plan))
+                    continue
+                receiver.keep(cfg, took, plan)
+                answers.append(plan_frame(n, plan))
             elif kind == HELLO:
                 self.ready = True
+        if answers:
+            self.pool.spawn(self._answer(b"".join(answers)))
 
-    async def _record(self, n: int, took: Any) -> None:
+    async def _later(self, n: int, cfg: dict[str, Any], took: Any, plan: Any) -> None:
         receiver = self.pool.receiver
-        plan = await receiver.record(receiver.endpoints.config_for(took.cap.endpoint), took)
+        await receiver._sleep(plan.delay_ms / 1000)
+        receiver.keep(cfg, took, plan)
+        await self._answer(plan_frame(n, plan))
+
+    async def _answer(self, frames: bytes) -> None:
+        await self.pool.receiver.service.store.commit()  # every capture of these answers is on disk first
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(plan_frame(n, plan))
+            self.transport.write(frames)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ready = False
@@ -86,20 +102,24 @@ class Worker(asyncio.Protocol):
 class Workers:
     """N worker processes and the accept loop that routes connections between them and this process."""
 
-    def __init__(self, receiver: Any, count: int) -> None:
+    def __init__(self, receiver: Any, count: int, sock: socket.socket, server: web.Server) -> None:
+        """Accept on `sock` (bound, listening); serve what stays here with `server`."""
         self.receiver = receiver
         self.count = count
         self.closing = False
         self.workers: list[Worker] = []
         self._turn = itertools.count()
-        self._sock: socket.socket | None = None
-        self._server: Any = None
+        self._sock: socket.socket | None = sock
+        self._server = server
         self._tasks: set[asyncio.Task] = set()
+        self._undecided: set[socket.socket] = set()  # accepted, first bytes not yet read
 
-    async def start(self, sock: socket.socket, server: web.Server, url: str) -> None:
-        """Accept on `sock` (listening, bound); serve what stays here with `server`; workers relay to `url`."""
+    async def start(self, url: str) -> None:
+        """Start the workers (they relay what is not theirs to `url`, this server), then accept."""
         loop = asyncio.get_running_loop()
-        self._sock, self._server = sock, server
+        sock = self._sock
+        if sock is None:
+            return
         sock.setblocking(False)
         settings = self.receiver.service.settings
         for _ in range(self.count):
@@ -137,26 +157,32 @@ class Workers:
                 log.warning("accept failed: %s", exc)
                 return
             conn.setblocking(False)
+            self._undecided.add(conn)
             loop.add_reader(conn.fileno(), self._route, conn, loop.time())
 
     def _route(self, conn: socket.socket, since: float) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_reader(conn.fileno())
+        if self._sock is None:
+            return  # stopped meanwhile (and the connection closed)
         try:
             head = conn.recv(16, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             loop.add_reader(conn.fileno(), self._route, conn, since)
             return
         except OSError:
+            self._undecided.discard(conn)
             conn.close()
             return
         if not head:
+            self._undecided.discard(conn)
             conn.close()  # closed before sending anything
             return
         to_hooks = hooks_bound(head)
         if to_hooks is None and loop.time() - since < UNDECIDED_LIMIT_S:
             loop.call_later(UNDECIDED_WAIT_S, self._recheck, conn, since)
             return
+        self._undecided.discard(conn)
         if to_hooks:
             ready = [w for w in self.workers if w.ready]
             if ready and ready[next(self._turn) % len(ready)].hand(conn):
@@ -168,11 +194,23 @@ class Workers:
         if conn.fileno() >= 0:
             asyncio.get_running_loop().add_reader(conn.fileno(), self._route, conn, since)
 
+    def close_listener(self) -> None:
+        """Stop accepting (as a site does first when the server stops): new connections are refused."""
+        if self._sock is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        self._sock = None
+        for conn in self._undecided:
+            with contextlib.suppress(Exception):
+                loop.remove_reader(conn.fileno())
+            conn.close()
+        self._undecided.clear()
+
     async def stop(self) -> None:
         self.closing = True
-        if self._sock is not None:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        self.close_listener()
         for w in self.workers:
             if w.transport is not None:
                 w.transport.close()
