@@ -6,8 +6,9 @@ records every attempt, and goes on after a restart with nothing lost.
 - Each pending delivery has `next_attempt_at` in the store. A timer per delivery puts it on a queue when due; a
   bounded pool of workers sends (through `outbound`), records the attempt, and schedules the retry or finishes.
 - On start every pending delivery is scheduled again, so a crash loses none (one in flight may be sent twice).
-- The hot path (one attempt) reads the stored documents in place through `_peek` instead of copying them, and
-  serialises a delivery's body once: retries reuse it (the timestamp and signature are fresh on every attempt).
+- The hot path (one attempt) reads the stored documents in place through `_peek` instead of copying them,
+  serialises a delivery's body once (retries reuse it; the timestamp and signature are fresh on every attempt),
+  and writes deliveries and attempts as plain dicts with the fields of `models.Delivery` and `models.Attempt`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .. import outbound, signing
 from ..catalog import matches
 from ..errors import ValidationFailed
 from ..facts import DeliveryUpdated
-from ..models import Attempt, Delivery, Event, iso, new_id
+from ..models import Event, iso, new_id
 from ..store.book import Book
 from . import profiles, retry, stats, subscriptions
 
@@ -54,6 +55,8 @@ class Dispatcher:
         self.last_fan_out: list[str] = []
         self._touched: dict[str, float] = {}
         self._hook_cache: list[dict[str, Any]] | None = None
+        self._wanting: dict[str, list[dict[str, Any]]] = {}  # event type -> active subscriptions that take it
+        self._tables: tuple[Any, Any] | None = None  # (deliveries, webhooks) store tables, for `_peek`
         self._committing: asyncio.Task | None = None
         # delivery id -> ((profile, serialization), body) for pending deliveries: the bytes of their next retry
         self._bodies: dict[str, tuple[tuple[str, str], bytes]] = {}
@@ -72,6 +75,7 @@ class Dispatcher:
         self.webhooks = Book(lambda: store.table("webhooks"))
         self.deliveries = Book(lambda: store.table("deliveries"))
         store.table("deliveries").protect = _is_pending  # retention never prunes work still to do
+        self._tables = (store.table("deliveries"), store.table("webhooks"))
         self.client = outbound.make_client(max_connections=self.workers, origin=self.service.instance_id)
         self.service.event_hooks.append(self.fan_out)
         self._tasks = [asyncio.get_running_loop().create_task(self._work()) for _ in range(self.workers)]
@@ -103,10 +107,13 @@ class Dispatcher:
 
     def fan_out(self, event: Event) -> list[str]:
         """Create a pending delivery for each active subscription that wants `event` (synchronous, lossless)."""
-        made = []
-        for hook in self._hooks():
-            if hook.get("active", True) and subscriptions.wants(hook, event.type):
-                made.append(self._create(hook, event))
+        hooks = self._wanting.get(event.type)
+        if hooks is None:
+            hooks = [h for h in self._hooks() if h.get("active", True) and subscriptions.wants(h, event.type)]
+            if len(self._wanting) > 4096:
+                self._wanting.clear()
+            self._wanting[event.type] = hooks
+        made = [self._create(hook, event) for hook in hooks]
         self.last_fan_out = made  # read right after publish_event returns (same tick) to learn the ids
         return made
 
@@ -116,16 +123,21 @@ class Dispatcher:
             self._hook_cache = [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
         return self._hook_cache
 
+    def _forget_hooks(self) -> None:
+        self._hook_cache = None
+        self._wanting = {}
+
     def _create(self, hook: dict[str, Any], event: Event) -> str:
         now = self.clock()
-        d = Delivery(id=new_id("dlv"), webhook_id=hook["id"], event_id=event.id, event_type=event.type,
-                     url=hook["url"], state="pending", created_at=now, next_attempt_at=now, verdict=event.verdict,
-                     data=event.data, event_created_at=event.created_at)  # fmt: skip
-        doc = dict(vars(d))  # shallow: dataclasses.asdict would deep-copy the event's data (the hot path)
+        did = new_id("dlv")
+        # models.Delivery's fields in order, as a dict: no dataclass and no copy of it on the hot path
+        doc = {"id": did, "webhook_id": hook["id"], "event_id": event.id, "event_type": event.type,
+               "url": hook["url"], "state": "pending", "created_at": now, "attempts": [], "next_attempt_at": now,
+               "verdict": event.verdict, "data": event.data, "event_created_at": event.created_at}  # fmt: skip
         self.deliveries.insert(doc)
         self.service.bus.publish(DeliveryUpdated(doc))
-        self._schedule(d.id, now)
-        return d.id
+        self._schedule(did, now)
+        return did
 
     def _schedule(self, did: str, due: float) -> None:
         old = self._timers.pop(did, None)
@@ -145,7 +157,7 @@ class Dispatcher:
         while True:
             kind, did, due = await self._queue.get()
             if kind == "auto":
-                doc = _peek(self.deliveries, did)
+                doc = self._peek(did)
                 if not doc or doc["state"] != "pending" or doc.get("next_attempt_at") != due or did in self._inflight:
                     continue  # finished, cancelled, rescheduled or already being sent
             self._inflight.add(did)
@@ -159,10 +171,10 @@ class Dispatcher:
     # -- one attempt ---------------------------------------------------------------------------------------
 
     async def _attempt(self, did: str, *, manual: bool) -> dict[str, Any] | None:
-        doc = _peek(self.deliveries, did)  # the stored documents themselves: read only, never mutated here
+        doc = self._peek(did)  # the stored documents themselves: read only, never mutated here
         if doc is None:
             return None
-        hook = _peek(self.webhooks, doc["webhook_id"])
+        hook = self._peek(doc["webhook_id"], webhooks=True)
         if hook is None:
             return self._finish_orphan(doc) if not manual else dict(doc)
         now = self.clock()
@@ -205,7 +217,7 @@ class Dispatcher:
 
     async def _record(self, did: str, hook: dict[str, Any], n: int, started: float, url: str,
                       headers: list[tuple[str, str]], result: outbound.OutboundResult, manual: bool) -> dict[str, Any] | None:  # fmt: skip
-        doc = _peek(self.deliveries, did)  # fresh: it may have changed while the request was out
+        doc = self._peek(did)  # fresh: it may have changed while the request was out
         if doc is None:
             self._bodies.pop(did, None)
             return None
@@ -215,10 +227,10 @@ class Dispatcher:
         error_class = result.error_class
         if error_class is None and outcome.verdict != "delivered":
             error_class = "redirect" if 300 <= (result.status or 0) < 400 else "http"
-        attempt = vars(Attempt(n=n, started_at=started, latency_ms=result.latency_ms, status_code=result.status,
-                               error_class=error_class, reason=result.reason,
-                               request_headers=[list(h) for h in headers], response_headers=result.headers,
-                               response_body=result.body, manual=manual, url=url, outcome=outcome.verdict))  # fmt: skip
+        attempt = {"n": n, "started_at": started, "latency_ms": result.latency_ms, "status_code": result.status,
+                   "error_class": error_class, "reason": result.reason, "request_headers": list(map(list, headers)),
+                   "response_headers": result.headers, "response_body": result.body, "manual": manual, "url": url,
+                   "outcome": outcome.verdict}  # models.Attempt's fields in order  # fmt: skip
         attempts = [*doc.get("attempts", []), attempt]
         fields: dict[str, Any] = {"attempts": attempts, "url": url}
         if outcome.verdict == "delivered":
@@ -258,7 +270,7 @@ class Dispatcher:
 
     def _touch(self, webhook_id: str, at: float) -> None:
         """Set the subscription's `lastDelivery`, writing it at most once a second (it is a display)."""
-        if at - self._touched.get(webhook_id, 0.0) >= 1.0 and _peek(self.webhooks, webhook_id) is not None:
+        if at - self._touched.get(webhook_id, 0.0) >= 1.0 and self._peek(webhook_id, webhooks=True) is not None:
             self._touched[webhook_id] = at
             self.webhooks.update(webhook_id, {"lastDelivery": iso(at)})
 
@@ -266,6 +278,22 @@ class Dispatcher:
         self._bodies.pop(doc["id"], None)
         doc = self.deliveries.update(doc["id"], {"state": "cancelled", "next_attempt_at": None})
         self.service.bus.publish(DeliveryUpdated(doc))
+        return doc
+
+    def _peek(self, ident: str, *, webhooks: bool = False) -> dict[str, Any] | None:
+        """The stored delivery (or subscription) with this `id` itself, not a copy (`Book.get` copies).
+
+        For the attempt's hot path only: read it, never mutate it, and expect it to change under you across an
+        `await` (the store updates documents in place). Anything handed out (bus facts, API answers) is a copy.
+        Like `Book.get`, it trusts the book's id index and checks the slot still holds that id."""
+        book = self.webhooks if webhooks else self.deliveries
+        doc_id = book._ids.get(ident)
+        if doc_id is None:
+            return None
+        table = self._tables[1 if webhooks else 0]  # type: ignore[index]
+        doc = table._read_table().get(str(doc_id))
+        if doc is None or doc.get("id") != ident:
+            return book.get(ident)  # gone or reused: let the book forget the id
         return doc
 
     def _unschedule(self, did: str) -> None:
@@ -336,7 +364,7 @@ class Dispatcher:
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         doc = subscriptions.validate(body)
         self.webhooks.insert(doc)
-        self._hook_cache = None
+        self._forget_hooks()
         return dict(doc)
 
     def update_webhook(self, webhook_id: str, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -349,12 +377,12 @@ class Dispatcher:
         if not partial and isinstance(body, dict) and "retryPolicy" in body:
             base["retryPolicy"] = dict(retry.DEFAULT_POLICY)
         doc = subscriptions.validate(body, base)
-        self._hook_cache = None
+        self._forget_hooks()
         return self.webhooks.update(webhook_id, doc)
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Remove the subscription; its pending deliveries are cancelled."""
-        self._hook_cache = None
+        self._forget_hooks()
         if not self.webhooks or not self.webhooks.remove(webhook_id):
             return False
         for d in self.matching(status="pending", webhook=webhook_id):
@@ -382,21 +410,6 @@ class Dispatcher:
     def stats(self, webhook_id: str | None, start: float | None, end: float | None) -> dict[str, Any]:
         return stats.compute(self.deliveries.docs() if self.deliveries else (), webhook_id=webhook_id,
                              start=start, end=end)  # fmt: skip
-
-
-def _peek(book: Book, ident: str) -> dict[str, Any] | None:
-    """The stored document with this `id` itself, not a copy (`Book.get` copies; an attempt read ~6 of them).
-
-    For the attempt's hot path only: read it, never mutate it, and expect it to change under you across an
-    `await` (the store updates documents in place). Anything handed out (bus facts, API answers) is a copy.
-    Like `Book.get`, it trusts the book's id index and checks the slot still holds that id."""
-    doc_id = book._ids.get(ident)
-    if doc_id is None:
-        return None
-    doc = book._table()._read_table().get(str(doc_id))
-    if doc is None or doc.get("id") != ident:
-        return book.get(ident)  # gone or reused: let the book forget the id
-    return doc
 
 
 def _ended(attempt: dict[str, Any]) -> float:

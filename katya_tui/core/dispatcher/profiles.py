@@ -9,15 +9,21 @@
 
 `serialization` picks the JSON bytes: `compact` (JavaScript's JSON.stringify), `python` (json.dumps defaults),
 `sorted` (json.dumps with sort_keys). The body is the same on every attempt; the timestamp and signature are fresh.
+The default profile (`katya`) is signed here directly, from an HMAC whose key state is made once per secret: the
+same header value as `signing.sign("katya", ...)` at a third of the cost.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import math
+import time
 from typing import Any
 
 from .. import signing
 from ..models import iso
+from ..signing.katya import SCHEME as KATYA
 
 JSON = ("Content-Type", "application/json")
 KATYA_AGENT = ("User-Agent", "Katya-Webhooks/1.0")
@@ -40,11 +46,31 @@ def serialize(obj: Any, serialization: str) -> bytes:
     return encoder.encode(obj).encode("utf-8", "surrogatepass")
 
 
+_SECONDS: dict[int, str] = {}  # Unix second -> "YYYY-MM-DDTHH:MM:SS" (UTC)
+
+
+def iso_ms(ts: float) -> str:
+    """`models.iso(ts)` (ISO 8601 UTC with milliseconds), the date and time of day made once per second: the same
+    microsecond rounding as `datetime.fromtimestamp` (half to even), then milliseconds cut as `isoformat` does."""
+    if not 0 <= ts < 253_402_300_799:  # (and not NaN): the general way
+        return iso(ts)  # type: ignore[return-value]
+    frac, whole = math.modf(ts)
+    us, sec = round(frac * 1e6), int(whole)
+    if us >= 1_000_000:
+        sec, us = sec + 1, us - 1_000_000
+    day_time = _SECONDS.get(sec)
+    if day_time is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        day_time = _SECONDS[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{day_time}.{us // 1000:03d}Z"
+
+
 def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
     """The bytes a delivery sends under its subscription's profile and serialization."""
     profile = webhook.get("profile") or "katya"
     data = delivery.get("data")
-    created = iso(delivery.get("event_created_at") or delivery["created_at"])
+    created = iso_ms(delivery.get("event_created_at") or delivery["created_at"])
     if profile == "admin":
         return serialize(data, "sorted")
     serialization = webhook.get("serialization") or "compact"
@@ -54,6 +80,24 @@ def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
         return serialize({"type": delivery["event_type"], "timestamp": created, "data": data}, serialization)
     envelope = {"id": delivery["event_id"], "type": delivery["event_type"], "createdAt": created, "data": data}
     return serialize(envelope, serialization)
+
+
+_KATYA_MACS: dict[str, Any] = {}  # secret -> an HMAC-SHA256 holding its key state, copied for each body
+
+
+def katya_signature(body: bytes, secret: str) -> str:
+    """`X-Katya-Signature` for `body`: what `signing.sign("katya", body, secret)` puts there.
+    SigningConfigError for an empty secret, as there."""
+    base = _KATYA_MACS.get(secret)
+    if base is None:
+        if not isinstance(secret, str) or not secret.strip():
+            raise signing.SigningConfigError("the secret is empty")
+        if len(_KATYA_MACS) > 1024:
+            _KATYA_MACS.clear()
+        base = _KATYA_MACS[secret] = hmac.new(KATYA.key(secret), digestmod="sha256")
+    mac = base.copy()
+    mac.update(body)
+    return KATYA.prefix + mac.hexdigest()
 
 
 def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float,
@@ -80,9 +124,11 @@ def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float
     elif profile == "standard":
         headers = [JSON, KATYA_AGENT, *signing.sign("standard", body, secret, msg_id=did, now=now).headers]
     else:
-        signed = dict(signing.sign("katya", body, secret, msg_id=did, now=now).headers)
-        headers = [JSON, ("X-Katya-Event", etype), ("X-Katya-Signature", signed["X-Katya-Signature"]),
-                   ("X-Katya-Delivery", did), ("X-Katya-Timestamp", signed["X-Katya-Timestamp"]), KATYA_AGENT]  # fmt: skip
+        ts = int(now)
+        if ts < 0:
+            raise signing.SigningConfigError("the timestamp must not be negative")
+        headers = [JSON, ("X-Katya-Event", etype), ("X-Katya-Signature", katya_signature(body, secret)),
+                   ("X-Katya-Delivery", did), ("X-Katya-Timestamp", str(ts)), KATYA_AGENT]  # fmt: skip
     if retry is not None:
         count, reason, waited = retry
         headers += [("X-Katya-Retry-Count", str(count)), ("X-Katya-Retry-Reason", reason),

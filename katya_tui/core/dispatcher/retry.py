@@ -47,8 +47,22 @@ class Outcome:
     reason: str
 
 
+_JUDGED: dict[tuple[int | None, str | None], Outcome] = {}
+
+
 def judge(status: int | None, error_class: str | None) -> Outcome:
-    """Seed 003's table: 2xx done, 4xx (but 408/429) final, 5xx and network trouble retried, 3xx a failure."""
+    """Seed 003's table: 2xx done, 4xx (but 408/429) final, 5xx and network trouble retried, 3xx a failure.
+    (Outcomes are immutable: each one is made once and remembered.)"""
+    key = (status, error_class)
+    outcome = _JUDGED.get(key)
+    if outcome is None:
+        outcome = _judge(status, error_class)
+        if len(_JUDGED) < 4096:
+            _JUDGED[key] = outcome
+    return outcome
+
+
+def _judge(status: int | None, error_class: str | None) -> Outcome:
     if status is None:
         return Outcome("retry", error_class or "error")
     if 200 <= status < 300:
