@@ -3,7 +3,7 @@
 `python -m bench._load PORT PATH CONNECTIONS WARMUP_S ROUND_S ROUNDS PID`: CONNECTIONS connections, each sending
 one signed ~1 KB POST, reading the answer, sending the next (closed loop, like `wrk -c`). After WARMUP_S of warm-up
 it runs ROUNDS rounds of ROUND_S seconds and prints one JSON line a round: `{"ok", "other", "rps", "cpu_us"}`, where
-`cpu_us` is the server's (process PID) CPU time, user + system, all threads, per answer in that round.
+`cpu_us` is the server's CPU time (process PID and its children: user + system, all threads) per answer in that round.
 
 The generator is built on `asyncio.Protocol` (no streams, no tasks per request) and parses only the status line
 and Content-Length, so that it costs a fraction of what the servers under test cost per request.
@@ -47,11 +47,31 @@ class Requests:
         return head.encode() + b"\r\n" + body
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def family(pid: int) -> list[int]:
+    """`pid` and its child processes (a server's receiver workers)."""
+    kids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int(_stat(int(p.name))[1]) == pid:
+                    kids.append(int(p.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return [pid, *kids]
+
+
 def cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system, all threads) of a process so far; None where /proc is not there."""
+    """CPU seconds (user + system, all threads) of a process and its children so far; None without /proc."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for p in family(pid):
+            fields = _stat(p)
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
 

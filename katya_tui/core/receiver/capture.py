@@ -35,7 +35,7 @@ def header_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def raw_headers(request: web.Request) -> list[list[str]]:
+def raw_headers(request: web.BaseRequest) -> list[list[str]]:
     """`[[name, value], ...]` in received order, repeats kept, names as the sender spelt them."""
     raw = request.raw_headers
     try:
@@ -44,7 +44,7 @@ def raw_headers(request: web.Request) -> list[list[str]]:
         return [[header_text(k), header_text(v)] for k, v in raw]
 
 
-async def read_body(request: web.Request, limit: int, idle_timeout: float) -> Body:
+async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float) -> Body:
     """Read up to `limit` bytes; past it, stop and mark the body cut. A sender that stalls longer than
     `idle_timeout` between chunks, or a connection that ends before Content-Length bytes, keeps what came."""
     chunks: list[bytes] = []
@@ -91,14 +91,15 @@ def split_path(request: web.Request) -> tuple[str, str]:
     return endpoint, tail
 
 
-def new_capture(request: web.Request, endpoint: str, body: Body, received_at: float | None = None) -> Capture:
+def new_capture(request: web.BaseRequest, endpoint: str, body: Body, received_at: float | None = None) -> Capture:
     text, encoding = encode_body(body.data)
+    path, _, query = request.raw_path.partition("?")  # as sent: the query is kept encoded, to forward it unchanged
     return Capture(
         id=new_id("cap"),
         endpoint=endpoint,
         method=request.method,
-        path=request.raw_path.split("?", 1)[0],
-        query=request.query_string,
+        path=path,
+        query=query,
         headers=raw_headers(request),
         body=text,
         body_encoding=encoding,

@@ -36,7 +36,7 @@ class Intake:
     limited: bool = False  # answered by a limit (413, 408, 429, validation): set by `Receiver.decide`
 
 
-async def take(request: web.Request, cfg: dict[str, Any], others: dict[str, list[str]], body_limit: int,
+async def take(request: web.BaseRequest, cfg: dict[str, Any], others: dict[str, list[str]], body_limit: int,
                idle_timeout: float) -> Intake:  # fmt: skip
     """Read and verify one request on `/hooks/{endpoint}`; `others` are the other endpoints' secrets."""
     started = time.perf_counter()

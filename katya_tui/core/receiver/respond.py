@@ -151,7 +151,7 @@ class Responder:
                     reason)  # fmt: skip
 
 
-async def answer(request: web.Request, plan: Plan, close: bool, sleep: Callable[[float], Awaitable[None]]) -> web.StreamResponse:
+async def answer(request: web.BaseRequest, plan: Plan, close: bool, sleep: Callable[[float], Awaitable[None]]) -> web.StreamResponse:
     """Carry out `plan` on `request`'s connection: answer it, or hold it then drop it (timeout), or drop it now.
     `close` ends the connection after the answer (the rest of a cut body is not worth reading)."""
     if plan.action == "timeout":

@@ -34,6 +34,7 @@ class Link(asyncio.Protocol):
         self._frames = Frames()
         self._numbers = itertools.count()
         self._waiting: dict[int, asyncio.Future] = {}
+        self._out: list[bytes] = []  # frames to send at the end of this turn of the loop: one write for all
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -61,8 +62,16 @@ class Link(asyncio.Protocol):
         n = next(self._numbers)
         fut = asyncio.get_running_loop().create_future()
         self._waiting[n] = fut
-        self.transport.write(take_frame(n, took))  # type: ignore[union-attr]
+        self._out.append(take_frame(n, took))
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._send)
         return await fut
+
+    def _send(self) -> None:
+        data = b"".join(self._out)
+        self._out.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
 
 async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, idle_s: float) -> None:
@@ -71,8 +80,10 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     await loop.connect_accepted_socket(lambda: link, socket.socket(fileno=link_fd))
     session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
 
-    async def hook(request: web.Request) -> web.StreamResponse:
-        name = request.match_info["endpoint"]
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        name = request.path[7:].split("/", 1)[0] if request.path.startswith("/hooks/") else ""  # /hooks/{endpoint}[/...]
+        if not name:
+            return await relay(request)
         cfg = link.configs.config_for(name)
         took = await take(request, cfg, link.configs.secrets_of_others(name), body_limit, idle_s)
         try:
@@ -81,7 +92,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             return web.json_response({"status": "error", "message": "katya-tui is stopping"}, status=503)
         return await answer(request, plan, took.body.truncated, asyncio.sleep)
 
-    async def relay(request: web.Request) -> web.StreamResponse:
+    async def relay(request: web.BaseRequest) -> web.StreamResponse:
         """A request for the server (API, health) that came on a connection that began with a webhook."""
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return web.json_response({"success": False, "error": {"code": "MISDIRECTED", "message":
@@ -94,11 +105,8 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
             return web.Response(status=r.status, body=body, headers=out)
 
-    app = web.Application()
-    app.router.add_route("*", "/hooks/{endpoint}", hook)
-    app.router.add_route("*", "/hooks/{endpoint}/{tail:.*}", hook)
-    app.router.add_route("*", "/{tail:.*}", relay)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+    # aiohttp's low-level server: one handler, no router or middlewares (only /hooks comes here on purpose)
+    runner = web.ServerRunner(web.Server(handle, access_log=None), handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     handoff = socket.socket(fileno=handoff_fd)
     handoff.setblocking(False)

@@ -45,6 +45,7 @@ class Worker(asyncio.Protocol):
     def __init__(self, pool: Workers) -> None:
         self.pool = pool
         self.ready = False
+        self.taken = 0  # requests this worker took in
         self.proc: subprocess.Popen | None = None
         self.handoff: socket.socket | None = None
         self.transport: asyncio.Transport | None = None
@@ -56,6 +57,7 @@ class Worker(asyncio.Protocol):
         answers = []
         for kind, h, raw in self._frames.feed(data):
             if kind == TAKE:
+                self.taken += 1
                 n, took = read_take(h, raw)
                 cfg = receiver.endpoints.config_for(took.cap.endpoint)
                 plan = receiver.decide(cfg, took)
