@@ -101,6 +101,15 @@ async def test_interim_answers_are_skipped_and_no_body_answers_end_at_the_head(c
     assert (head.status, head.body, empty.status, empty.body, last.body) == (200, "", 204, "", "OK")
 
 
+async def test_heads_with_bare_line_feeds_are_read(client):
+    async with Scripted([b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\n\nOK", (b"HTTP/1.1 202 A\nX: y\n\r\nto the end", "close")],
+                        piece=4) as base:  # fmt: skip
+        lf = await outbound.send(client, "POST", base, [], b"{}", 5)
+        mixed = await outbound.send(client, "GET", base, [], b"", 5)  # (no length: the body runs to the close)
+    assert (lf.status, lf.body, lf.headers) == (200, "OK", [["Content-Length", "2"], ["X-A", "1"]])
+    assert (mixed.status, mixed.reason, mixed.headers, mixed.body) == (202, "202 A", [["X", "y"]], "to the end")
+
+
 async def test_connections_are_kept_alive_unless_the_server_says_close(client):
     server = Scripted([OK, OK, (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", "close"), OK])
     async with server as base:

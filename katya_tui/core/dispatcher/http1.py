@@ -74,7 +74,7 @@ class _Connection(asyncio.Protocol):
     "chunked": `left` > 0 bytes of chunk data to go, 0 a size line next, -1 the CRLF after data, -2 trailers."""
 
     def __init__(self, pool: Pool, key: tuple[str, int]) -> None:
-        self.pool, self.key = pool, key
+        self.pool, self.key, self.loop = pool, key, pool.loop
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.waiter: asyncio.Future | None = None
@@ -85,7 +85,7 @@ class _Connection(asyncio.Protocol):
     # -- one exchange --------------------------------------------------------------------------------------
 
     def start(self, data: bytes, head_request: bool, cap: int, deadline: float) -> asyncio.Future:
-        loop = self.pool.loop
+        loop = self.loop
         self.waiter = waiter = loop.create_future()
         self.head_request, self.cap = head_request, cap
         self.mode: str | None = None
@@ -114,8 +114,12 @@ class _Connection(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         self.timer.cancel()
         truncated = self.size > self.cap
-        answer = Answer(self.status, self.reason, self.headers, bytes(self.body[: self.cap]), truncated)
-        if self.keep and not truncated and not self.buf and self.mode != "eof":
+        body = self.body
+        answer = Answer(self.status, self.reason, self.headers, bytes(body[: self.cap] if truncated else body), truncated)
+        # kept for the next request only when this exchange ended cleanly: nothing unread, nothing still unsent
+        transport = self.transport
+        if (self.keep and not truncated and not self.buf and self.mode != "eof"
+                and not transport.get_write_buffer_size()):  # type: ignore[union-attr]  # fmt: skip
             self.pool.release(self)
         else:
             self.close()
@@ -142,6 +146,7 @@ class _Connection(asyncio.Protocol):
             self._done()
 
     def eof_received(self) -> bool:
+        self.closed = self.waiter is None  # an idle connection the server closed: not to be taken again
         return False  # close; connection_lost ends an answer read to the end of the connection
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -165,13 +170,19 @@ class _Connection(asyncio.Protocol):
         buf = self.buf
         while self.mode is None:
             end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > HEAD_MAX:
-                    raise BadResponse("the answer's head is over 64 KB")
-                return False
-            head = buf[:end].decode("latin-1")
-            del buf[: end + 4]
-            self._head(head)
+            if end >= 0:
+                lines = buf[:end].decode("latin-1").split("\r\n")
+                del buf[: end + 4]
+            else:  # lines ended by a bare LF, as some servers do (llhttp reads them too)
+                ends = [i for i in (buf.find(b"\n\n"), buf.find(b"\n\r\n")) if i >= 0]
+                if not ends:
+                    if len(buf) > HEAD_MAX:
+                        raise BadResponse("the answer's head is over 64 KB")
+                    return False
+                end = min(ends)
+                lines = [line.rstrip("\r") for line in buf[:end].decode("latin-1").split("\n")]
+                del buf[: end + (2 if buf[end + 1] == 10 else 3)]
+            self._head(lines)
         mode = self.mode
         if mode == "length":
             take = min(len(buf), self.left)
@@ -187,8 +198,7 @@ class _Connection(asyncio.Protocol):
             return self._chunks()
         return True  # no body
 
-    def _head(self, head: str) -> None:
-        lines = head.split("\r\n")
+    def _head(self, lines: list[str]) -> None:
         version, _, rest = lines[0].partition(" ")
         code, _, reason = rest.partition(" ")
         if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
@@ -294,7 +304,7 @@ class Pool:
         data = head + body if len(body) < 262_144 else None
         deadline = loop.time() + timeout
         for tries in (1, 2):
-            conn = self._take((host, port), loop.time())
+            conn = self._take((host, port), loop) if tries == 1 else None
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(host, port, deadline)
@@ -310,13 +320,17 @@ class Pool:
                 raise
         raise AssertionError("unreachable")
 
-    def _take(self, key: tuple[str, int], now: float) -> _Connection | None:
+    def _take(self, key: tuple[str, int], loop: asyncio.AbstractEventLoop) -> _Connection | None:
+        """The most recently used idle connection that is still open, young enough and of this event loop."""
         idle = self.idle.get(key)
-        while idle:
-            conn = idle.pop()
-            if not conn.closed and now - conn.idle_since < self.keepalive:
-                return conn
-            conn.close()
+        if idle:
+            now = loop.time()
+            while idle:
+                conn = idle.pop()
+                if (not conn.closed and conn.loop is loop and now - conn.idle_since < self.keepalive
+                        and not conn.transport.is_closing()):  # type: ignore[union-attr]  # fmt: skip
+                    return conn
+                conn.close()
         return None
 
     async def _connect(self, host: str, port: int, deadline: float) -> _Connection:
