@@ -2,12 +2,13 @@
 durable group commits, every fact printed), against a bare aiohttp server that only reads the body and answers
 200, both loaded by the same keep-alive load generator (`bench/_load.py`, its own process), in the same run. Then
 the same figure with 100k captures already stored against the figure with none (writing must stay flat as the
-store grows).
+store grows). `serve` runs as a user starts it: with its default `workers = "auto"` (one receiver worker process
+on a machine with two or more cores, see `katya_tui/core/receiver/workers.py`).
 
 The three servers run side by side; each round loads each of them in turn (so a machine that gets busier or
 quieter mid-run shifts every figure alike), after a warm-up; the figures are the medians over the rounds, and the
-ratios the medians of each round's ratio. The server's CPU time per request is reported too: it is steadier than
-req/s on a shared machine and says what a request costs wherever the load generator tops out.
+ratios the medians of each round's ratio. The server's CPU time per request (all its processes) is reported too: it
+is steadier than req/s on a shared machine and says what a request costs wherever the load generator tops out.
 
 Runnable alone: `python -m bench.bench_receiver [round seconds] [rounds]`.
 """
@@ -183,9 +184,8 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
     print(f"receiver (serve, verify, fsync): {empty.median('rps'):,.1f} req/s vs bare aiohttp {base.median('rps'):,.1f} "
           f"req/s  ratio {r:.2f}  (goal >= 0.5: {'met' if r >= 0.5 else 'NOT met'})", flush=True)  # fmt: skip
     if empty.median("cpu_us") and base.median("cpu_us"):
-        ratio_line("server CPU per request", empty.median("cpu_us"), "us", "bare aiohttp", base.median("cpu_us"))
-        figure("capacity on one core", f"receiver {1e6 / empty.median('cpu_us'):,.0f} req/s, bare aiohttp "
-                                       f"{1e6 / base.median('cpu_us'):,.0f} req/s (1 s of CPU / CPU per request)")  # fmt: skip
+        ratio_line("server CPU per request (all its processes)", empty.median("cpu_us"), "us", "bare aiohttp",
+                   base.median("cpu_us"))  # fmt: skip
     figure("prefill", f"100,000 captures stored in {took:.1f} s")
     r = _median_ratio(full, empty, "rps")
     print(f"receiver with 100k stored: {full.median('rps'):,.1f} req/s vs with none {empty.median('rps'):,.1f} req/s  "

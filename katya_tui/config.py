@@ -163,6 +163,8 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
             values[key] = value
     if values.get("workers") == "auto":
         values["workers"] = None
+    elif isinstance(values.get("workers"), str) and not values["workers"].strip().isdigit():
+        raise ConfigError("workers", f'expected "auto" or a whole number from 0 to 16, got {values["workers"]!r}')
     for key, (lo, hi) in _INT_KEYS.items():
         if values.get(key) is not None:
             values[key] = _check_int(key, values[key], lo, hi)
