@@ -214,10 +214,8 @@ async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, he
         )
 
 
-async def _via_http1(pool: Any, method: str, where: tuple[str, int, str, str], headers: list[tuple[str, str]],
-                     body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
-    """The fastest path, for plain http:// (see `dispatcher/http1.py`): the same result as `_via_aiohttp`."""
-    answer = await pool.request(method, where, headers, body, timeout, BODY_CAP)
+def _from_http1(answer: Any) -> OutboundResult:
+    """The HTTP/1.1 client's answer (see `dispatcher/http1.py`) as `_via_aiohttp` gives it."""
     return OutboundResult(status=answer.status, headers=answer.headers, body=body_text(answer.body),
                           reason=f"{answer.status} {answer.reason}".strip(), truncated=answer.truncated)  # fmt: skip
 
@@ -266,7 +264,7 @@ async def send(client: httpx.AsyncClient, method: str, url: str,
         pool = getattr(client, "katya_http1", None)
         where = pool.target(url) if pool is not None else None
         if where is not None:
-            result = await _via_http1(pool, method, where, _clean(headers), body, timeout)
+            result = _from_http1(await pool.request(method, where, _clean(headers), body, timeout, BODY_CAP))
         elif (session := _aiohttp_session(client)) is not None:
             result = await _via_aiohttp(session, method, url, _clean(headers), body, timeout)
         else:

@@ -156,13 +156,14 @@ class Dispatcher:
     async def _work(self) -> None:
         while True:
             kind, did, due = await self._queue.get()
+            doc = None
             if kind == "auto":
                 doc = self._peek(did)
                 if not doc or doc["state"] != "pending" or doc.get("next_attempt_at") != due or did in self._inflight:
                     continue  # finished, cancelled, rescheduled or already being sent
             self._inflight.add(did)
             try:
-                await self._attempt(did, manual=kind == "manual")
+                await self._attempt(did, manual=kind == "manual", doc=doc)
             except Exception:
                 log.exception("delivery %s: attempt failed unexpectedly", did)
             finally:
@@ -170,8 +171,10 @@ class Dispatcher:
 
     # -- one attempt ---------------------------------------------------------------------------------------
 
-    async def _attempt(self, did: str, *, manual: bool) -> dict[str, Any] | None:
-        doc = self._peek(did)  # the stored documents themselves: read only, never mutated here
+    async def _attempt(self, did: str, *, manual: bool, doc: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """One attempt; `doc`: the delivery as `_peek` just gave it (same tick), or None to look it up."""
+        if doc is None:
+            doc = self._peek(did)  # the stored documents themselves: read only, never mutated here
         if doc is None:
             return None
         hook = self._peek(doc["webhook_id"], webhooks=True)
@@ -200,7 +203,10 @@ class Dispatcher:
                 return await self._attempt(did, manual=True)
             self._schedule(did, doc.get("next_attempt_at") or now)
             return dict(doc)
-        return await self._record(did, hook, n, now, url, headers, result, manual)
+        doc = self._record(did, hook, n, now, url, headers, result, manual)
+        if manual:
+            await self.service.store.commit()
+        return doc
 
     def _body(self, hook: dict[str, Any], doc: dict[str, Any]) -> bytes:
         """The delivery's body under the subscription's current profile and serialization, serialised once per
@@ -215,7 +221,7 @@ class Dispatcher:
             self._bodies[did] = (key, body)
         return body
 
-    async def _record(self, did: str, hook: dict[str, Any], n: int, started: float, url: str,
+    def _record(self, did: str, hook: dict[str, Any], n: int, started: float, url: str,
                       headers: list[tuple[str, str]], result: outbound.OutboundResult, manual: bool) -> dict[str, Any] | None:  # fmt: skip
         doc = self._peek(did)  # fresh: it may have changed while the request was out
         if doc is None:
@@ -255,10 +261,8 @@ class Dispatcher:
             self._schedule(did, doc["next_attempt_at"])
         self._touch(hook["id"], started)
         self.service.bus.publish(DeliveryUpdated(doc))
-        if manual:
-            await self.service.store.commit()
-        else:
-            self._commit_soon()
+        if not manual:
+            self._commit_soon()  # (a resend's caller awaits the commit itself)
         return doc
 
     def _commit_soon(self) -> None:
