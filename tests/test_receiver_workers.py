@@ -149,18 +149,25 @@ async def test_a_dropped_connection_and_an_early_close_through_a_worker(settings
         assert cut_row["truncated"] and cut_row["bodySize"] == 9
 
 
-async def test_requests_are_still_taken_in_when_a_worker_dies(settings):
+async def test_a_worker_that_dies_is_replaced_and_nothing_is_refused_meanwhile(settings):
     async with running(settings, workers=1) as svc:
         await ready(svc)
-        os.kill(svc.receiver.workers.workers[0].proc.pid, signal.SIGKILL)
+        dead = svc.receiver.workers.workers[0]
+        os.kill(dead.proc.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while svc.receiver.workers.workers[0].ready:
+        while dead.ready:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         async with aiohttp.ClientSession() as http, http.post(f"{svc.url}/hooks/after", data=b"{}") as r:
             assert r.status == 200
         assert len(await captures(svc, endpoint="after")) == 1
-        assert svc.receiver.workers.workers[0].taken == 0  # taken in by the server itself
+        assert dead.taken == 0  # taken in by the server itself
+        await ready(svc)  # a new worker, started a second later
+        fresh = svc.receiver.workers.workers[0]
+        assert fresh is not dead and fresh.proc.pid != dead.proc.pid and dead.proc.poll() is not None
+        async with aiohttp.ClientSession() as http, http.post(f"{svc.url}/hooks/again", data=b"{}") as r:
+            assert r.status == 200
+        assert fresh.taken == 1
 
 
 async def test_stopping_refuses_new_connections_and_ends_the_workers(settings):

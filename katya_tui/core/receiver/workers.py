@@ -15,6 +15,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 UNDECIDED_WAIT_S = 0.005  # poll interval while a connection's first bytes are still too few to route it
 UNDECIDED_LIMIT_S = 10.0  # past this, this process serves it (aiohttp has its own slow-client handling)
+RESPAWN_S = (1.0, 30.0)  # a worker that ended is started again after 1 s, doubling up to 30 s while it keeps dying
 
 
 def hooks_bound(head: bytes) -> bool | None:
@@ -42,8 +44,10 @@ def hooks_bound(head: bytes) -> bool | None:
 class Worker(asyncio.Protocol):
     """This process's end of one worker: the process, the socket connections go through, and the link."""
 
-    def __init__(self, pool: Workers) -> None:
+    def __init__(self, pool: Workers, slot: int) -> None:
         self.pool = pool
+        self.slot = slot
+        self.started = time.monotonic()
         self.ready = False
         self.taken = 0  # requests this worker took in
         self.proc: subprocess.Popen | None = None
@@ -85,9 +89,10 @@ class Worker(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.ready = False
         self.transport = None
+        if self.handoff is not None:
+            self.handoff.close()
         if not self.pool.closing:
-            log.warning("receiver worker %s ended (exit code %s)", self.proc and self.proc.pid,
-                        self.proc and self.proc.poll())  # fmt: skip
+            self.pool.ended(self)
 
     def send_configs(self) -> None:
         if self.transport is not None:
@@ -115,29 +120,51 @@ class Workers:
         self._server = server
         self._tasks: set[asyncio.Task] = set()
         self._undecided: set[socket.socket] = set()  # accepted, first bytes not yet read
+        self._url = ""
+        self._delay = RESPAWN_S[0] / 2
+        self._respawns: dict[int, asyncio.TimerHandle] = {}
 
     async def start(self, url: str) -> None:
         """Start the workers (they relay what is not theirs to `url`, this server), then accept."""
-        loop = asyncio.get_running_loop()
-        sock = self._sock
-        if sock is None:
+        if self._sock is None:
             return
-        sock.setblocking(False)
+        self._url = url
+        self._sock.setblocking(False)
+        for slot in range(self.count):
+            await self._launch(slot)
+        asyncio.get_running_loop().add_reader(self._sock.fileno(), self._accept)
+
+    async def _launch(self, slot: int) -> None:
+        if self.closing:
+            return
         settings = self.receiver.service.settings
-        for _ in range(self.count):
-            w = Worker(self)
-            handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-            link, their_link = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            argv = [sys.executable, "-m", "katya_tui.core.receiver.worker", str(theirs.fileno()),
-                    str(their_link.fileno()), url, str(settings.body_limit), str(self.receiver.body_idle_timeout)]  # fmt: skip
-            w.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(), their_link.fileno()), stdin=subprocess.DEVNULL)
-            theirs.close()
-            their_link.close()
-            w.handoff = handoff
-            w.transport, _ = await loop.connect_accepted_socket(lambda w=w: w, link)  # type: ignore[assignment]
-            w.send_configs()
+        w = Worker(self, slot)
+        handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        link, their_link = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        argv = [sys.executable, "-m", "katya_tui.core.receiver.worker", str(theirs.fileno()), str(their_link.fileno()),
+                self._url, str(settings.body_limit), str(self.receiver.body_idle_timeout)]  # fmt: skip
+        w.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(), their_link.fileno()), stdin=subprocess.DEVNULL)
+        theirs.close()
+        their_link.close()
+        w.handoff = handoff
+        w.transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: w, link)  # type: ignore[assignment]
+        w.send_configs()
+        if slot < len(self.workers):
+            self.workers[slot] = w
+        else:
             self.workers.append(w)
-        loop.add_reader(sock.fileno(), self._accept)
+
+    def ended(self, w: Worker) -> None:
+        """A worker's link closed while running: this process takes /hooks in until a new worker is ready."""
+        code = w.proc.poll() if w.proc is not None else None
+        lived = time.monotonic() - w.started
+        self._delay = RESPAWN_S[0] if lived > 60 else min(RESPAWN_S[1], self._delay * 2)
+        log.warning("receiver worker %s ended (exit code %s) after %.0f s; starting another in %g s",
+                    w.proc and w.proc.pid, code, lived, self._delay)  # fmt: skip
+        if w.proc is not None:
+            self.spawn(asyncio.to_thread(w.proc.wait))  # reap it
+        self._respawns[w.slot] = asyncio.get_running_loop().call_later(
+            self._delay, lambda: self.spawn(self._launch(w.slot)) if not self.closing else None)
 
     def configs_changed(self) -> None:
         for w in self.workers:
@@ -213,6 +240,8 @@ class Workers:
     async def stop(self) -> None:
         self.closing = True
         self.close_listener()
+        for handle in self._respawns.values():
+            handle.cancel()
         for w in self.workers:
             if w.transport is not None:
                 w.transport.close()
