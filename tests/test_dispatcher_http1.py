@@ -176,3 +176,18 @@ async def test_names_are_resolved_and_other_schemes_go_through_aiohttp():
         finally:
             await c.aclose()
     assert r.status == 200
+
+
+def test_deadlines_are_kept_on_every_event_loop_the_client_meets():
+    """One deadline check per pool, on the loop of the requests under way: a client used from a second loop
+    (a closed first one) still times out, and still reuses nothing from the first."""
+    client = outbound.make_client()
+
+    async def slow_answer() -> outbound.OutboundResult:
+        async with Scripted([(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", "hold")]) as base:
+            return await outbound.send(client, "POST", base, [], b"{}", 0.2)
+
+    first = asyncio.run(slow_answer())
+    second = asyncio.run(slow_answer())
+    assert first.error_class == second.error_class == "timeout"
+    assert not client.katya_http1.busy

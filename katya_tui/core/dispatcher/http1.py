@@ -2,13 +2,14 @@
 
 aiohttp's client spends ~100 us of CPU a request here, mostly in its per-request objects (request, response,
 stream reader, writer task, timer context). This one writes the request head and body in one `write` and parses
-the answer in `data_received`: ~25 us. `outbound.send` uses it for `http://` URLs without user info; HTTPS and
+the answer in `data_received`: ~30 us. `outbound.send` uses it for `http://` URLs without user info; HTTPS and
 anything unusual go through aiohttp as before.
 
 What it does: headers exactly as given (order, case, repeats) after `Host`, then `Content-Length`; answers framed
 by Content-Length, chunked encoding or the end of the connection; 1xx answers skipped; bodies kept up to `cap`
-bytes (the connection is closed past that); one deadline for the whole exchange. A reused connection that the
-server closed before answering is tried once more on a new one for idempotent methods only (as aiohttp does).
+bytes (the connection is closed past that); one deadline for the whole exchange, checked every 20 ms by one timer
+per pool rather than one timer per request. A reused connection that the server closed before answering is tried
+once more on a new one for idempotent methods only (as aiohttp does).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiohttp import ServerDisconnectedError
 from yarl import URL
 
 HEAD_MAX = 64 * 1024  # status line and headers of one answer
+TICK_S = 0.02  # deadlines are checked this often while requests are out (one timer for all, not one each)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _WITH_LENGTH = frozenset({"POST", "PUT", "PATCH"})  # methods that get `Content-Length: 0` without a body (aiohttp's rule)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -95,7 +97,8 @@ class _Connection(asyncio.Protocol):
         self.status, self.reason, self.headers = 0, "", []
         self.body = bytearray()
         self.size = 0
-        self.timer = loop.call_at(deadline, self._expired)
+        self.deadline = deadline
+        self.pool.watch(self, loop)
         self.transport.write(data)  # type: ignore[union-attr]
         return waiter
 
@@ -104,15 +107,14 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, exc: BaseException) -> None:
         waiter, self.waiter = self.waiter, None
-        if waiter is not None:
-            self.timer.cancel()
+        self.pool.busy.discard(self)
         self.close()
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
     def _done(self) -> None:
         waiter, self.waiter = self.waiter, None
-        self.timer.cancel()
+        self.pool.busy.discard(self)
         truncated = self.size > self.cap
         body = self.body
         answer = Answer(self.status, self.reason, self.headers, bytes(body[: self.cap] if truncated else body), truncated)
@@ -293,6 +295,8 @@ class Pool:
         self.limit, self.keepalive = limit, keepalive
         self.idle: dict[tuple[str, int], deque[_Connection]] = {}
         self.open: set[_Connection] = set()
+        self.busy: set[_Connection] = set()  # exchanges under way, with their `deadline`
+        self._ticking: asyncio.AbstractEventLoop | None = None  # the loop the deadline check runs on
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     async def request(self, method: str, where: tuple[str, int, str, str], headers: list[tuple[str, str]],
@@ -353,6 +357,22 @@ class Pool:
                 self.open.add(conn)
                 return conn
         raise first or OSError(f"no address for {host}")
+
+    def watch(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """Check `conn.deadline` from now on, within TICK_S of it."""
+        self.busy.add(conn)
+        if self._ticking is not loop:
+            self._ticking = loop
+            loop.call_later(TICK_S, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for conn in [c for c in self.busy if c.deadline <= now]:
+            conn._expired()
+        if self.busy:
+            loop.call_later(TICK_S, self._tick, loop)
+        else:
+            self._ticking = None
 
     def release(self, conn: _Connection) -> None:
         idle = self.idle.setdefault(conn.key, deque())
