@@ -367,8 +367,11 @@ class Pool:
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
-        for conn in [c for c in self.busy if c.deadline <= now]:
-            conn._expired()
+        for conn in [c for c in self.busy if c.deadline <= now or c.loop is not loop]:
+            if conn.loop is loop:
+                conn._expired()
+            else:
+                self.busy.discard(conn)  # left behind by an event loop that ended with it under way
         if self.busy:
             loop.call_later(TICK_S, self._tick, loop)
         else:
