@@ -65,3 +65,19 @@ async def test_stored_deliveries_and_attempts_have_the_models_fields_in_order(se
     finally:
         await service.stop()
         await sink.stop()
+
+
+async def test_the_subscription_list_shows_the_last_delivery(settings):
+    sink = await Sink().start()
+    service = Service(settings)
+    await service.start()
+    try:
+        hook = service.dispatcher.create_webhook({"name": "s", "url": sink.url, "events": ["*"], "secret": "sec"})
+        assert service.dispatcher.list_webhooks()[0]["lastDelivery"] is None
+        service.publish_event("message.created", {"n": 1}, source="api")
+        await sink.wait_for(1)
+        listed = await settle(lambda: (h := service.dispatcher.list_webhooks()[0])["lastDelivery"] and h)
+        assert listed["id"] == hook["id"]
+    finally:
+        await service.stop()
+        await sink.stop()

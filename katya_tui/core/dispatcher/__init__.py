@@ -363,7 +363,8 @@ class Dispatcher:
         return self.webhooks.get(webhook_id) if self.webhooks else None
 
     def list_webhooks(self) -> list[dict[str, Any]]:
-        return self._hooks()
+        """Fresh copies (the fan-out's cache does not see `lastDelivery` change)."""
+        return [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
 
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         doc = subscriptions.validate(body)
