@@ -34,7 +34,6 @@ class Link(asyncio.Protocol):
         self._frames = Frames()
         self._numbers = itertools.count()
         self._waiting: dict[int, asyncio.Future] = {}
-        self._out: list[bytes] = []  # frames to send at the end of this turn of the loop: one write for all
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -62,16 +61,8 @@ class Link(asyncio.Protocol):
         n = next(self._numbers)
         fut = asyncio.get_running_loop().create_future()
         self._waiting[n] = fut
-        self._out.append(take_frame(n, took))
-        if len(self._out) == 1:
-            asyncio.get_running_loop().call_soon(self._send)
+        self.transport.write(take_frame(n, took))  # at once: the server starts on it while this process reads the next
         return await fut
-
-    def _send(self) -> None:
-        data = b"".join(self._out)
-        self._out.clear()
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
 
 
 async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, idle_s: float) -> None:

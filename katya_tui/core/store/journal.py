@@ -163,18 +163,21 @@ class Journal:
         await fut
 
     async def _flush_loop(self) -> None:
+        gather = self.gather_turns
         try:
             while self._buffer:
                 # Let the writers the loop is about to run append first (requests already read, handlers already
                 # woken): one write and one fsync for all of them instead of one each. Stops as soon as a turn of
-                # the loop adds nothing, so a lone writer waits one turn (microseconds), never a timer.
+                # the loop adds nothing, so a lone writer waits one turn (microseconds), never a timer. After a
+                # sync, what came meanwhile is the next group: waiting more would only add to everyone's latency.
                 quiet = 0
-                for _ in range(self.gather_turns):
+                for _ in range(gather):
                     seen = self._appended
                     await asyncio.sleep(0)
                     quiet = quiet + 1 if self._appended == seen else 0
                     if quiet >= self.gather_quiet:
                         break
+                gather = 0
                 data, upto = bytes(self._buffer), self._appended
                 self._buffer.clear()
                 try:
