@@ -2,7 +2,7 @@
 
 `make_client()` is an `httpx.AsyncClient` over the `httpx-aiohttp` transport, so code holding it keeps httpx's
 API. `send()` goes further for speed and fidelity: with such a client it sends plain `http://` requests through
-a lean keep-alive HTTP/1.1 client (`dispatcher/http1.py`: about a third of aiohttp's CPU a request), and anything
+a lean keep-alive HTTP/1.1 client (`http1.py`: about a third of aiohttp's CPU a request), and anything
 else (HTTPS, user info in the URL) through the transport's aiohttp session directly (httpx's own pool measured
 10-20x slower here, and httpx's request machinery over aiohttp ~2x; see `bench/bench_dispatcher.py`), sending
 headers exactly as given (order, case, repeats). Any other httpx client works too, through httpx's API.
@@ -75,7 +75,7 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
                                      skip_auto_headers=_NO_AUTO, auto_decompress=False)  # fmt: skip
 
-    from .dispatcher.http1 import Pool  # (there: deliveries are its main user)
+    from .http1 import Pool
 
     client = _Client(
         transport=AiohttpTransport(limits=limits, trust_env=False, client=session),
@@ -215,7 +215,7 @@ async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, he
 
 
 def _from_http1(answer: Any) -> OutboundResult:
-    """The HTTP/1.1 client's answer (see `dispatcher/http1.py`) as `_via_aiohttp` gives it."""
+    """The HTTP/1.1 client's answer (see `http1.py`) as `_via_aiohttp` gives it."""
     return OutboundResult(status=answer.status, headers=answer.headers, body=body_text(answer.body),
                           reason=f"{answer.status} {answer.reason}".strip(), truncated=answer.truncated)  # fmt: skip
 

@@ -7,8 +7,7 @@ import asyncio
 
 import pytest
 
-from katya_tui.core import outbound
-from katya_tui.core.dispatcher import http1
+from katya_tui.core import http1, outbound
 
 
 class Scripted:
