@@ -18,16 +18,18 @@ async def test_demo_plays_flows_through_receiver_and_dispatcher(settings):
         assert {"demo: chat service", "demo: flaky analytics"} <= names
         assert svc.receiver.endpoints.get("demo")["secrets"] == ["demo_katya_secret"]
         verdicts: set[str] = set()
+        sources: set[str] = set()
         delivered = 0
-        for _ in range(150):
+        for _ in range(150):  # the flows are random: wait until each kind has come at least once
             await asyncio.sleep(0.1)
             verdicts = {(c.get("verdict") or {}).get("status") for c in svc.store.table("captures").all()}
             delivered = sum(d["state"] == "delivered" for d in svc.store.table("deliveries").all())
-            if {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts and delivered >= 5:
+            sources = {e["source"] for e in svc.store.table("events").all()}
+            if {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts and delivered >= 5 \
+                    and {"hook", "demo"} <= sources:
                 break
         assert {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts
         assert delivered >= 5
-        sources = {e["source"] for e in svc.store.table("events").all()}
         assert {"hook", "demo"} <= sources
     finally:
         await svc.stop()
