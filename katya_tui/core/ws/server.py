@@ -124,7 +124,8 @@ class Feed:
         app.router.add_get("/ws", self._handle_001)
 
     async def start(self) -> None:
-        self._sub = self.service.bus.subscribe(100_000, accept=lambda f: isinstance(f, _WANTED))
+        # facts are queued only while someone listens: with no client, publishing costs the feed nothing
+        self._sub = self.service.bus.subscribe(100_000, accept=lambda f: bool(self.clients) and isinstance(f, _WANTED))
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump()), loop.create_task(self._pinger())]
 
