@@ -4,6 +4,8 @@ chunked, to the end), interim answers, keep-alive reuse, closes, cut bodies, bad
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
 
 import pytest
 
@@ -190,3 +192,36 @@ def test_deadlines_are_kept_on_every_event_loop_the_client_meets():
     second = asyncio.run(slow_answer())
     assert first.error_class == second.error_class == "timeout"
     assert not client.katya_http1.busy
+
+
+def test_a_client_kept_past_its_event_loop_works_on_the_next_one():
+    """A connection kept idle on an event loop that ended is dropped, not closed through that loop (which
+    raised 'Event loop is closed' out of `send`)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections open between requests
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    client = outbound.make_client()
+    try:
+        first = asyncio.run(outbound.send(client, "POST", base, [], b"{}", 5))
+        second = asyncio.run(outbound.send(client, "POST", base, [], b"{}", 5))
+        asyncio.run(client.aclose())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (first.status, second.status, second.error_class) == (200, 200, None)
+    assert not client.katya_http1.open

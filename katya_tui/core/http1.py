@@ -164,7 +164,10 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            self.transport.close()
+            try:
+                self.transport.close()
+            except RuntimeError:  # its event loop has ended: no connection_lost will come
+                self.pool.forget(self)
 
     # -- parsing -------------------------------------------------------------------------------------------
 
