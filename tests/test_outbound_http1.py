@@ -194,6 +194,30 @@ def test_deadlines_are_kept_on_every_event_loop_the_client_meets():
     assert not client.katya_http1.busy
 
 
+async def test_idle_connections_are_closed_once_their_keepalive_is_over(client):
+    """A kept connection nobody uses is closed after `keepalive` s, as aiohttp does: a server that serves one
+    connection at a time (http.server's HTTPServer with HTTP/1.1) is not held by it for ever."""
+    client.katya_http1.keepalive = 0.05
+    ended = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        await reader.read()  # until the client closes its side
+        ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        assert (await outbound.send(client, "GET", base, [], b"", 5)).status == 200
+        await asyncio.wait_for(ended.wait(), 10)
+        assert not client.katya_http1.open and not any(client.katya_http1.idle.values())
+    finally:
+        server.close()
+
+
 def test_a_client_kept_past_its_event_loop_works_on_the_next_one():
     """A connection kept idle on an event loop that ended is dropped, not closed through that loop (which
     raised 'Event loop is closed' out of `send`)."""

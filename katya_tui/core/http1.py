@@ -290,7 +290,8 @@ class _Connection(asyncio.Protocol):
 
 
 class Pool:
-    """Idle keep-alive connections per (host, port), at most `limit` each, reused while younger than `keepalive`."""
+    """Idle keep-alive connections per (host, port), at most `limit` each, reused while younger than `keepalive`
+    and closed once older."""
 
     target = staticmethod(target)  # which URLs it takes
 
@@ -300,6 +301,7 @@ class Pool:
         self.open: set[_Connection] = set()
         self.busy: set[_Connection] = set()  # exchanges under way, with their `deadline`
         self._ticking: asyncio.AbstractEventLoop | None = None  # the loop the deadline check runs on
+        self._reaping: asyncio.AbstractEventLoop | None = None  # the loop the idle connections' expiry runs on
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     async def request(self, method: str, where: tuple[str, int, str, str], headers: list[tuple[str, str]],
@@ -385,8 +387,29 @@ class Pool:
         if len(idle) >= self.limit:
             conn.close()
             return
-        conn.idle_since = self.loop.time()
+        loop = self.loop
+        conn.idle_since = loop.time()
         idle.append(conn)
+        if self._reaping is not loop:
+            self._reaping = loop
+            loop.call_later(self.keepalive + TICK_S, self._reap, loop)
+
+    def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the connections idle for `keepalive` s, as aiohttp does: a server that serves one connection at a
+        time (http.server's HTTPServer speaking HTTP/1.1) is not held for ever by one kept here and never used."""
+        now = loop.time()
+        oldest = None
+        for key, idle in list(self.idle.items()):
+            while idle and (idle[0].closed or idle[0].loop is not loop or now - idle[0].idle_since >= self.keepalive):
+                idle.popleft().close()  # (the oldest are on the left: `release` appends, `_take` pops the newest)
+            if idle:
+                oldest = idle[0].idle_since if oldest is None else min(oldest, idle[0].idle_since)
+            else:
+                del self.idle[key]
+        if oldest is None:
+            self._reaping = None
+        else:
+            loop.call_at(oldest + self.keepalive + TICK_S, self._reap, loop)
 
     def forget(self, conn: _Connection) -> None:
         self.open.discard(conn)
