@@ -249,3 +249,27 @@ def test_a_client_kept_past_its_event_loop_works_on_the_next_one():
         server.server_close()
     assert (first.status, second.status, second.error_class) == (200, 200, None)
     assert not client.katya_http1.open
+
+
+@pytest.mark.parametrize("answer", [
+    (b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", "hold"),  # an HTTP/2-only server's SETTINGS
+    (b"\x15\x03\x01\x00\x02\x02\x32", "close"),  # a TLS server's alert: an http:// URL for an https:// service
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", "close"),  # the body cut short
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "close"),
+])  # fmt: skip
+async def test_what_is_not_a_whole_http1_answer_fails_as_on_the_aiohttp_path(answer):
+    """Not HTTP/1.x at all is a protocol error at its first bytes (it waited for the timeout or the close), and a
+    body the connection cut short is a protocol error too, not 'closed before answering': both as aiohttp says."""
+    results = []
+    for lean in (True, False):
+        c = outbound.make_client()
+        if not lean:
+            c.katya_http1 = None  # the path HTTPS takes
+        try:
+            async with Scripted([answer]) as base:
+                results.append(await outbound.send(c, "POST", base, [], b"{}", 4))
+        finally:
+            await c.aclose()
+    fast, slow = results
+    assert (fast.status, fast.error_class) == (slow.status, slow.error_class) == (None, "protocol")
+    assert fast.reason.startswith("BadResponse: ")

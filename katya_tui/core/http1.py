@@ -27,6 +27,7 @@ HEAD_MAX = 64 * 1024  # status line and headers of one answer
 TICK_S = 0.02  # deadlines are checked this often while requests are out (one timer for all, not one each)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _WITH_LENGTH = frozenset({"POST", "PUT", "PATCH"})  # methods that get `Content-Length: 0` without a body (aiohttp's rule)
+_VERSION = b"HTTP/1."  # how every answer starts
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TARGETS: dict[str, tuple[str, int, str, str] | None] = {}
 
@@ -158,6 +159,9 @@ class _Connection(asyncio.Protocol):
             return
         if exc is None and self.mode == "eof":
             self._done()
+        elif exc is None and self.mode in ("length", "chunked"):  # a protocol error, as aiohttp has it
+            short = f"{self.left} bytes short of its Content-Length" if self.mode == "length" else "inside its chunks"
+            self._fail(BadResponse(f"the connection ended {short}: the body is incomplete"))
         else:
             self._fail(ServerDisconnectedError() if exc is None else exc)
 
@@ -174,6 +178,8 @@ class _Connection(asyncio.Protocol):
     def _parse(self) -> bool:
         buf = self.buf
         while self.mode is None:
+            if buf[:7] != _VERSION[: len(buf)]:  # not HTTP/1.x (HTTP/2 only, TLS...): said now, not at the deadline
+                raise BadResponse(f"not an HTTP/1.x answer: {bytes(buf[:40])!r}")
             end = buf.find(b"\r\n\r\n")
             if end >= 0:
                 lines = buf[:end].decode("latin-1").split("\r\n")
