@@ -273,3 +273,13 @@ async def test_what_is_not_a_whole_http1_answer_fails_as_on_the_aiohttp_path(ans
     fast, slow = results
     assert (fast.status, fast.error_class) == (slow.status, slow.error_class) == (None, "protocol")
     assert fast.reason.startswith("BadResponse: ")
+
+
+async def test_chunk_lines_ended_by_a_bare_line_feed_are_read(client):
+    """As heads with bare LFs are: such a chunked answer waited for a CRLF until the deadline."""
+    lf = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5;x=1\nhello\n6\n world\n0\nT: 1\n\n"
+    async with Scripted([lf, OK], piece=3) as base:
+        r = await outbound.send(client, "GET", base, [], b"", 4)
+        again = await outbound.send(client, "GET", base, [], b"", 4)
+    assert (r.status, r.body, r.error_class) == (200, "hello world", None)
+    assert again.body == "OK"

@@ -274,13 +274,13 @@ class _Connection(asyncio.Protocol):
                 if self.left:
                     return False
                 self.left = -1
-            nl = buf.find(b"\r\n")
+            nl = buf.find(b"\n")  # lines end with CRLF, or a bare LF as some servers send (as in heads)
             if nl < 0:
                 if len(buf) > 8192:
                     raise BadResponse("a chunk line is too long")
                 return False
-            line = bytes(buf[:nl])
-            del buf[: nl + 2]
+            line = bytes(buf[: nl - 1 if nl and buf[nl - 1] == 13 else nl])
+            del buf[: nl + 1]
             if self.left == -1:
                 if line:
                     raise BadResponse("chunk data longer than its size")
