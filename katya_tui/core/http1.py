@@ -26,7 +26,7 @@ from yarl import URL
 HEAD_MAX = 64 * 1024  # status line and headers of one answer
 TICK_S = 0.02  # deadlines are checked this often while requests are out (one timer for all, not one each)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_WITH_LENGTH = frozenset({"POST", "PUT", "PATCH"})  # methods that get `Content-Length: 0` without a body (aiohttp's rule)
+_NO_LENGTH = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # the rest get `Content-Length: 0` without a body (aiohttp)
 _VERSION = b"HTTP/1."  # how every answer starts
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TARGETS: dict[str, tuple[str, int, str, str] | None] = {}
@@ -58,7 +58,7 @@ def request_head(method: str, host_header: str, path: str, headers: list[tuple[s
     lines = "".join([f"{k}: {v}\r\n" for k, v in headers])
     if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
         raise ValueError("a header name or value contains a line break")
-    length = f"Content-Length: {len(body)}\r\n" if body or method in _WITH_LENGTH else ""
+    length = f"Content-Length: {len(body)}\r\n" if body or method not in _NO_LENGTH else ""
     return f"{method} {path} HTTP/1.1\r\nHost: {host_header}\r\n{lines}{length}\r\n".encode()
 
 
@@ -314,6 +314,7 @@ class Pool:
                       body: bytes, timeout: float, cap: int) -> Answer:  # fmt: skip
         """One exchange within `timeout` s. Raises OSError (connect, reset), TimeoutError, BadResponse, ValueError."""
         self.loop = loop = asyncio.get_running_loop()
+        method = method.upper()  # as aiohttp sends it
         host, port, host_header, path = where
         head = request_head(method, host_header, path, headers, body)
         data = head + body if len(body) < 262_144 else None
