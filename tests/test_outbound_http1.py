@@ -283,3 +283,15 @@ async def test_chunk_lines_ended_by_a_bare_line_feed_are_read(client):
         again = await outbound.send(client, "GET", base, [], b"", 4)
     assert (r.status, r.body, r.error_class) == (200, "hello world", None)
     assert again.body == "OK"
+
+
+async def test_an_answer_with_both_content_length_and_chunked_is_read_chunked_on_a_connection_not_kept(client):
+    """Transfer-Encoding wins (RFC 9112 6.3), but such an answer may be a smuggling attempt or a broken proxy:
+    the connection is not used again, as a server must do with such a request (6.1)."""
+    both = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    server = Scripted([both, OK])
+    async with server as base:
+        r = await outbound.send(client, "GET", base, [], b"", 4)
+        again = await outbound.send(client, "GET", base, [], b"", 4)
+    assert (r.status, r.body, again.body) == (200, "ok", "OK")
+    assert server.connections == 2

@@ -248,6 +248,7 @@ class _Connection(asyncio.Protocol):
             self.mode, self.keep = "none", self.keep and status != 101
         elif chunked is not None:
             self.mode = "chunked" if chunked else "eof"
+            self.keep = self.keep and length is None  # with a Content-Length too: read as chunked, then not trusted
         elif length is not None:
             if not length.isdigit():
                 raise BadResponse(f"bad Content-Length: {length[:40]!r}")
