@@ -12,17 +12,45 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import re
 import socket
 import sys
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp.http import HttpVersion11
+from yarl import URL
 
 from .capture import HOP_BY_HOP
 from .endpoints import ConfigSet
 from .intake import take
 from .respond import Plan, answer
 from .wire import CONFIGS, HELLO, PLAN, Frames, frame, read_plan, take_frame
+
+HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?")
+"""What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:.*}`, matched as it does: on
+`rel_url.path_safe` (`%2F` still encoded), the name then unquoted as aiohttp does (`_unquote_path_safe`)."""
+
+
+def endpoint_of(request: web.BaseRequest) -> str | None:
+    """The endpoint a request is for, as the server's router would find it; None when no hook route matches."""
+    m = HOOK.fullmatch(request.rel_url.path_safe)
+    if m is None:
+        return None
+    name = m[1]
+    return name.replace("%2F", "/").replace("%25", "%") if "%" in name else name
+
+
+async def expect(request: web.BaseRequest) -> None:
+    """What the server's router does for a request with an `Expect` header (aiohttp's default expect handler):
+    `100 Continue` before the body is read, 417 for any other expectation."""
+    value = request.headers.get("Expect")
+    if not value or request.version != HttpVersion11:
+        return
+    if value.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {value}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0
 
 
 class Link(asyncio.Protocol):
@@ -72,9 +100,12 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        name = request.path[7:].split("/", 1)[0] if request.path.startswith("/hooks/") else ""  # /hooks/{endpoint}[/...]
-        if not name:
-            return await relay(request)
+        name = endpoint_of(request)
+        if name is None:
+            if request.path.startswith("/hooks"):
+                raise web.HTTPNotFound()  # as the server answers (its guard lets /hooks through to the router's 404)
+            return await relay(request)  # (never a /hooks/ target: the server would hand it back to a worker)
+        await expect(request)
         cfg = link.configs.config_for(name)
         took = await take(request, cfg, link.configs.secrets_of_others(name), body_limit, idle_s)
         try:
@@ -88,12 +119,20 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return web.json_response({"success": False, "error": {"code": "MISDIRECTED", "message":
                                       "open a new connection for a WebSocket"}}, status=421)  # fmt: skip
-        headers = [(k, v) for k, v in request.raw_headers if k.decode().lower() not in HOP_BY_HOP or k.lower() == b"host"]
-        async with session.request(request.method, server_url + request.raw_path, data=await request.read(),
-                                   headers=[(k.decode(), v.decode("latin-1")) for k, v in headers],
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
+                   if k.decode("latin-1").lower() not in HOP_BY_HOP or k.lower() == b"host"]  # fmt: skip
+        if request.content_length is not None:
+            headers.append(("Content-Length", str(request.content_length)))
+        target = request.raw_path if request.raw_path.startswith("/") else request.rel_url.raw_path_qs  # absolute-form
+        # the target as sent (encoded=True: yarl would resolve `..` and decode %-escapes, which can make a /hooks/
+        # path the server hands back to a worker), the body streamed (the server applies its own size limit)
+        async with session.request(request.method, URL(server_url + target, encoded=True), headers=headers,
+                                   data=request.content if request.body_exists else None,
                                    allow_redirects=False) as r:  # fmt: skip
             body = await r.read()
             out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
+            if request.method == "HEAD" and "Content-Length" in r.headers:
+                out.append(("Content-Length", r.headers["Content-Length"]))  # (no body to count it from)
             return web.Response(status=r.status, body=body, headers=out)
 
     # aiohttp's low-level server: one handler, no router or middlewares (only /hooks comes here on purpose)
