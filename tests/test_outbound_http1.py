@@ -295,3 +295,24 @@ async def test_an_answer_with_both_content_length_and_chunked_is_read_chunked_on
         again = await outbound.send(client, "GET", base, [], b"", 4)
     assert (r.status, r.body, again.body) == (200, "ok", "OK")
     assert server.connections == 2
+
+
+async def test_a_connection_given_up_is_closed_at_once_with_its_unsent_body(client):
+    """A server that takes the connection but reads nothing (a process stopped in a debugger): after the timeout
+    the connection is gone with the part of the body the kernel would not take, not kept until the server
+    closes it, which a stopped one never does."""
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(deaf, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        r = await outbound.send(client, "POST", url, [], b"z" * 20_000_000, 0.3)
+        assert r.error_class == "timeout"
+        for _ in range(500):  # connection_lost comes a loop turn or two after the close
+            if not client.katya_http1.open:
+                break
+            await asyncio.sleep(0.01)
+        assert not client.katya_http1.open
+    finally:
+        server.close()

@@ -169,7 +169,8 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             try:
-                self.transport.close()
+                self.transport.abort()  # not close(): that first waits to send what is still buffered, for ever if
+                # the server reads no more (nothing is sent after the exchange: its answer came, or never will)
             except RuntimeError:  # its event loop has ended: no connection_lost will come
                 self.pool.forget(self)
 
