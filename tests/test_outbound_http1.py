@@ -316,3 +316,42 @@ async def test_a_connection_given_up_is_closed_at_once_with_its_unsent_body(clie
         assert not client.katya_http1.open
     finally:
         server.close()
+
+
+async def test_the_pool_holds_no_more_connections_than_its_limit_and_aclose_ends_them_all():
+    live: set[asyncio.StreamWriter] = set()
+    peak = total = 0
+    gone = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal peak, total
+        live.add(writer)
+        total += 1
+        peak = max(peak, len(live))
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(2)
+                await asyncio.sleep(0.005)  # a little work, so that requests overlap
+                writer.write(OK)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            live.discard(writer)
+            writer.close()
+            if not live:
+                gone.set()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    client = outbound.make_client(max_connections=3)
+    try:
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        results = await asyncio.gather(*[outbound.send(client, "POST", base, [], b"{}", 5) for _ in range(40)])
+        assert {r.status for r in results} == {200}
+        assert peak == total == 3  # three at most, each used again
+        await client.aclose()
+        await asyncio.wait_for(gone.wait(), 5)
+        assert not client.katya_http1.open and not client.katya_http1.busy
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+    finally:
+        server.close()
