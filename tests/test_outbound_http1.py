@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import socket
 import threading
 
 import pytest
@@ -355,3 +356,35 @@ async def test_the_pool_holds_no_more_connections_than_its_limit_and_aclose_ends
         assert asyncio.all_tasks() == {asyncio.current_task()}
     finally:
         server.close()
+
+
+async def test_localhost_resolving_to_ipv6_first_reaches_a_server_on_127_0_0_1_only(client, monkeypatch):
+    loop = asyncio.get_running_loop()
+    asked: list[str] = []
+
+    async def getaddrinfo(host, port, **kwargs):
+        asked.append(host)
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]  # fmt: skip
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    server = Scripted([OK])
+    async with server as base:
+        r = await outbound.send(client, "POST", base.replace("127.0.0.1", "localhost"), [], b"{}", 5)
+    assert (r.status, asked) == (200, ["localhost"])
+    assert server.requests[0].startswith(b"POST / HTTP/1.1\r\nHost: localhost:")
+
+
+async def test_an_ipv6_literal_is_reached_with_its_bracketed_host_header(client):
+    seen = Scripted([OK])
+    try:
+        server = await asyncio.start_server(seen.handle, "::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        port = server.sockets[0].getsockname()[1]
+        r = await outbound.send(client, "POST", f"http://[::1]:{port}/x", [], b"{}", 5)
+    finally:
+        server.close()
+    assert r.status == 200
+    assert seen.requests[0].startswith(b"POST /x HTTP/1.1\r\nHost: [::1]:%d\r\n" % port)
