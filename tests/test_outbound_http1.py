@@ -388,3 +388,16 @@ async def test_an_ipv6_literal_is_reached_with_its_bracketed_host_header(client)
         server.close()
     assert r.status == 200
     assert seen.requests[0].startswith(b"POST /x HTTP/1.1\r\nHost: [::1]:%d\r\n" % port)
+
+
+async def test_a_head_with_some_bare_line_feeds_is_cut_at_its_own_end(client):
+    """The end of a head is its first empty line, however its lines end: a CRLF head with one bare LF kept the
+    header after it in the reason, and an LF head before a body holding CRLF CRLF was cut inside the body."""
+    async with Scripted([b"HTTP/1.1 200 OK\nX-A: 1\r\nContent-Length: 2\r\n\r\nOK",
+                         b"HTTP/1.1 201 Made\nContent-Length: 6\n\nab\r\n\r\n", OK]) as base:  # fmt: skip
+        one = await outbound.send(client, "GET", base, [], b"", 4)
+        two = await outbound.send(client, "GET", base, [], b"", 4)
+        three = await outbound.send(client, "GET", base, [], b"", 4)
+    assert (one.status, one.reason, one.headers, one.body) == (200, "200 OK", [["X-A", "1"], ["Content-Length", "2"]], "OK")
+    assert (two.status, two.reason, two.headers, two.body) == (201, "201 Made", [["Content-Length", "6"]], "ab\r\n\r\n")
+    assert three.body == "OK"

@@ -182,10 +182,10 @@ class _Connection(asyncio.Protocol):
             if buf[:7] != _VERSION[: len(buf)]:  # not HTTP/1.x (HTTP/2 only, TLS...): said now, not at the deadline
                 raise BadResponse(f"not an HTTP/1.x answer: {bytes(buf[:40])!r}")
             end = buf.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and buf.count(b"\n", 0, end) == buf.count(b"\r\n", 0, end):  # CRLFs only, as nearly always
                 lines = buf[:end].decode("latin-1").split("\r\n")
                 del buf[: end + 4]
-            else:  # lines ended by a bare LF, as some servers do (llhttp reads them too)
+            else:  # some lines ended by a bare LF, as some servers do (llhttp reads them too): the first empty one ends it
                 ends = [i for i in (buf.find(b"\n\n"), buf.find(b"\n\r\n")) if i >= 0]
                 if not ends:
                     if len(buf) > HEAD_MAX:
