@@ -183,3 +183,23 @@ async def test_raw_answers_give_the_same_result_on_both_paths(answer):
     assert fast.status is not None
     assert (fast.status, fast.reason, fast.headers, fast.body, fast.truncated, fast.error_class) == (
         slow.status, slow.reason, slow.headers, slow.body, slow.truncated, slow.error_class)  # fmt: skip
+
+
+@pytest.mark.parametrize("close", [False, True])
+async def test_an_answer_before_the_whole_body_is_read_is_taken_on_both_paths(close):
+    """A server that refuses a large body at its head (413) before reading it: the answer counts, and the
+    connection with the body's unsent rest is not used again."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Too Large\r\nContent-Length: 4\r\n%s\r\nnope" % (b"Connection: close\r\n" * close))
+        await writer.drain()
+        while await reader.read(1 << 16):  # then reads the rest away, as servers that answer early do
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        fast, slow = await both("POST", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/", [], b"z" * 3_000_000)
+    finally:
+        server.close()
+    assert (fast.status, fast.reason, fast.body) == (slow.status, slow.reason, slow.body) == (413, "413 Too Large", "nope")
