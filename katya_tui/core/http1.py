@@ -9,7 +9,10 @@ What it does: headers exactly as given (order, case, repeats) after `Host`, then
 by Content-Length, chunked encoding or the end of the connection; 1xx answers skipped; bodies kept up to `cap`
 bytes (the connection is closed past that); one deadline for the whole exchange, checked every 20 ms by one timer
 per pool rather than one timer per request. A reused connection that the server closed before answering is tried
-once more on a new one for idempotent methods only (as aiohttp does).
+once more on a new one for idempotent methods only (as aiohttp does). Idle connections are closed after `keepalive`
+s (one timer per pool). The request goes out byte for byte as aiohttp sends it, and failures get the same error
+class as there (`tests/test_outbound_http1_parity.py` compares the two paths); it reads more than llhttp does
+(heads and chunk lines ended by bare LFs, lines over 8 KB, heads up to 64 KB).
 """
 
 from __future__ import annotations
