@@ -57,6 +57,7 @@ async def ready(svc) -> None:
     (b"POST /hooks/x HTTP/1.1\r\n", True), (b"GET /hooks/a/b?c", True), (b"POST /hooks/", True),
     (b"GET /v1/captures HTTP/1.1", False), (b"GET /hooks HTTP/1.1", False), (b"GET /ws HTTP/1.1", False),
     (b"POST", None), (b"POST /hoo", None), (b"", None), (b"X" * 20, False),
+    (b"PROPPATCH /hooks", False), (b"MKCALENDAR /hook", False),  # a long method: all the peek shows
 ])  # fmt: skip
 def test_connections_are_routed_by_their_first_request_line(head, bound):
     assert hooks_bound(head) is bound

@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import threading
 
 import aiohttp
 import pytest
-from receiver_support import AUTH, captures, running
-from test_receiver_workers import ready
+from receiver_support import AUTH, captures, running, wait_for
+from test_receiver_workers import put_endpoint, ready
+
+from katya_tui.core.receiver import workers as workers_mod
 
 HOOK = b"POST /hooks/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -100,3 +106,118 @@ async def test_the_relay_sends_the_target_as_received(settings):
         _, second = (await exchange(svc.port, HOOK + request, 2) + [b"", b""])[:2]
         assert second.startswith(b"HTTP/1.1 403")  # as the server answers it (its Host check), not a capture
         assert [c["endpoint"] for c in await captures(svc)] == ["first"]
+
+
+def worker_children() -> list[int]:
+    """Receiver worker processes this process started that have not ended (zombies not counted)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"katya_tui.core.receiver.worker" in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.parametrize("method", [b"MKCALENDAR", b"PROPPATCH"])
+async def test_a_long_method_is_routed_at_once_not_after_the_undecided_limit(settings, monkeypatch, method):
+    # its first 16 bytes never show a whole /hooks/: it waited UNDECIDED_LIMIT_S (10 s) before it was served
+    monkeypatch.setattr(workers_mod, "UNDECIDED_LIMIT_S", 3600.0)
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        [answer] = await exchange(svc.port, method + b" /hooks/long HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1)
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert [c["method"] for c in await captures(svc, endpoint="long")] == [method.decode()]
+
+
+async def test_a_request_under_way_when_the_service_stops_gets_its_answer(settings):
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        await put_endpoint(svc, "slow", {"response": {"delay_ms": 60_000, "status": 202}})
+        worker = svc.receiver.workers.workers[0]
+        pending = asyncio.ensure_future(exchange(svc.port, b"POST /hooks/slow HTTP/1.1\r\nHost: x\r\n"
+                                                           b"Content-Length: 2\r\n\r\n{}", 1))  # fmt: skip
+        await wait_for(lambda: worker.taken == 1)
+        await svc.stop()  # (the delay ends when the service stops, as in here)
+        [answer] = await pending or [b""]
+        assert answer.startswith(b"HTTP/1.1 202")  # not 503 "stopping": the capture was recorded with 202
+        assert worker.proc.poll() is not None
+
+
+async def test_a_stopped_worker_does_not_stall_the_server(settings):
+    """A worker that takes no connections (stopped, or too busy) fills its queue; then the server takes /hooks in
+    itself instead of waiting for it."""
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        worker = svc.receiver.workers.workers[0]
+        released = threading.Event()
+
+        def release() -> None:  # a bound on the test: a blocked server would wait for this
+            released.set()
+            os.kill(worker.proc.pid, signal.SIGCONT)
+
+        worker.handoff.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # a few connections fill it
+        os.kill(worker.proc.pid, signal.SIGSTOP)
+        timer = threading.Timer(30, release)
+        timer.start()
+        try:
+            request = b"POST /hooks/q HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+            tasks = [asyncio.ensure_future(exchange(svc.port, request, 1)) for _ in range(40)]
+            await wait_for(lambda: sum(t.done() for t in tasks) >= 20, timeout=60)
+            assert not released.is_set()  # answered by the server while the worker was still stopped
+        finally:
+            timer.cancel()
+            os.kill(worker.proc.pid, signal.SIGCONT)
+        answers = await asyncio.gather(*tasks)
+        assert all(a and a[0].startswith(b"HTTP/1.1 200") for a in answers)
+        assert len(await captures(svc, endpoint="q", limit=100)) == 40
+
+
+async def test_a_worker_started_again_while_the_service_stops_is_stopped_too(settings):
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        pool = svc.receiver.workers
+        dead = pool.workers[0]
+        os.kill(dead.proc.pid, signal.SIGKILL)
+        await wait_for(lambda: not dead.ready and 0 in pool._respawns)
+        timer = pool._respawns[0]
+        respawn, args = timer._callback, timer._args or ()
+        timer.cancel()
+        respawn(*args)  # the respawn, now rather than in a second
+        await asyncio.sleep(0)  # the new process starts; its link is being set up as the workers stop
+        await pool.stop()
+        assert worker_children() == []
+
+
+async def test_a_request_the_server_fails_to_record_is_a_500_and_the_worker_goes_on(settings, monkeypatch):
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        worker = svc.receiver.workers.workers[0]
+        keep = svc.receiver.keep
+
+        def failing_keep(cfg, took, plan):
+            if took.cap.endpoint == "boom":
+                raise ValueError("no room")
+            return keep(cfg, took, plan)
+
+        monkeypatch.setattr(svc.receiver, "keep", failing_keep)
+        request = b"POST /hooks/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+        [failed] = await exchange(svc.port, request % b"boom", 1)
+        assert failed.startswith(b"HTTP/1.1 500")  # as in here; the link to the worker stays up
+        [fine] = await exchange(svc.port, request % b"fine", 1)
+        assert fine.startswith(b"HTTP/1.1 200")
+        assert svc.receiver.workers.workers[0] is worker and worker.taken == 2 and worker.proc.poll() is None
+
+        async def failing_commit():
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(svc.store, "commit", failing_commit)
+        [unstored] = await exchange(svc.port, request % b"full", 1)  # it waited for an answer that never came
+        assert unstored.startswith(b"HTTP/1.1 500")

@@ -4,7 +4,10 @@ A frame is `!BII` (kind, header length, raw length), a JSON header, then raw byt
 - TAKE, worker → server: a request taken in (`Intake`); raw = its body;
 - PLAN, server → worker: the answer decided (`Plan`); raw = the answer's body;
 - CONFIGS, server → worker: every endpoint config, sent at start and on each change;
-- HELLO, worker → server: ready to take connections.
+- HELLO, worker → server: ready to take connections;
+- STOP, server → worker: take what was handed over, finish its requests, then end.
+
+A PLAN with an `error` (and no answer) says the server could not record the request: the worker answers 500.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .capture import Body
 from .intake import Intake
 from .respond import Plan
 
-TAKE, PLAN, CONFIGS, HELLO = 1, 2, 3, 4
+TAKE, PLAN, CONFIGS, HELLO, STOP = 1, 2, 3, 4, 5
 HEAD = struct.Struct("!BII")
 
 

@@ -25,7 +25,7 @@ from .capture import HOP_BY_HOP
 from .endpoints import ConfigSet
 from .intake import take
 from .respond import Plan, answer
-from .wire import CONFIGS, HELLO, PLAN, Frames, frame, read_plan, take_frame
+from .wire import CONFIGS, HELLO, PLAN, STOP, Frames, frame, read_plan, take_frame
 
 HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?")
 """What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:.*}`, matched as it does: on
@@ -53,6 +53,10 @@ async def expect(request: web.BaseRequest) -> None:
     request.writer.output_size = 0
 
 
+class NotRecorded(Exception):
+    """The server could not record a request (it logged why)."""
+
+
 class Link(asyncio.Protocol):
     """The worker's end of the link to the server: sends requests taken in, receives answers and configs."""
 
@@ -63,6 +67,7 @@ class Link(asyncio.Protocol):
         self._numbers = itertools.count()
         self._waiting: dict[int, asyncio.Future] = {}
         self.transport: asyncio.Transport | None = None
+        self.stopping = asyncio.get_running_loop().create_future()  # the server said STOP: finish and end
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -71,12 +76,17 @@ class Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         for kind, h, raw in self._frames.feed(data):
             if kind == PLAN:
-                n, plan = read_plan(h, raw)
-                fut = self._waiting.pop(n, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(plan)
+                fut = self._waiting.pop(h["n"], None)
+                if fut is None or fut.done():
+                    continue
+                if "error" in h:  # the server could not record it
+                    fut.set_exception(NotRecorded(h["error"]))
+                else:
+                    fut.set_result(read_plan(h, raw)[1])
             elif kind == CONFIGS:
                 self.configs = ConfigSet(h)
+            elif kind == STOP and not self.stopping.done():
+                self.stopping.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         for fut in self._waiting.values():
@@ -112,6 +122,10 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             plan = await link.ask(took)
         except ConnectionError:
             return web.json_response({"status": "error", "message": "katya-tui is stopping"}, status=503)
+        except NotRecorded:  # aiohttp's answer to a handler that failed in the server (which logged it)
+            failed = web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
+            failed.force_close()
+            return failed
         return await answer(request, plan, took.body.truncated, asyncio.sleep)
 
     async def relay(request: web.BaseRequest) -> web.StreamResponse:
@@ -141,6 +155,8 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     handoff = socket.socket(fileno=handoff_fd)
     handoff.setblocking(False)
 
+    accepting: set[asyncio.Task] = set()
+
     def on_handoff() -> None:
         while True:
             try:
@@ -157,15 +173,21 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 conn.setblocking(False)
-                loop.create_task(loop.connect_accepted_socket(runner.server, conn))
+                task = loop.create_task(loop.connect_accepted_socket(runner.server, conn))
+                accepting.add(task)
+                task.add_done_callback(accepting.discard)
 
     loop.add_reader(handoff_fd, on_handoff)
     try:
-        await link.closed
+        await asyncio.wait([link.closed, link.stopping], return_when=asyncio.FIRST_COMPLETED)
     finally:
         with contextlib.suppress(Exception):
             loop.remove_reader(handoff_fd)
-        await runner.cleanup()
+        if link.stopping.done() and not link.closed.done():
+            on_handoff()  # connections the server handed over before it said STOP: served too
+        if accepting:
+            await asyncio.wait(accepting)
+        await runner.cleanup()  # the requests under way finish (1 s at most), their answers still come over the link
         await session.close()
 
 

@@ -20,13 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from .wire import CONFIGS, HELLO, TAKE, Frames, frame, plan_frame, read_take
+from .wire import CONFIGS, HELLO, PLAN, STOP, TAKE, Frames, frame, plan_frame, read_take
 
 log = logging.getLogger(__name__)
 
 UNDECIDED_WAIT_S = 0.005  # poll interval while a connection's first bytes are still too few to route it
 UNDECIDED_LIMIT_S = 10.0  # past this, this process serves it (aiohttp has its own slow-client handling)
 RESPAWN_S = (1.0, 30.0)  # a worker that ended is started again after 1 s, doubling up to 30 s while it keeps dying
+PEEK = 16  # bytes of a connection's start read to route it
+STOP_S = 5.0  # a stopping worker finishes its requests (it gives them 1 s), then ends; past this it is killed
 
 
 def hooks_bound(head: bytes) -> bool | None:
@@ -34,10 +36,12 @@ def hooks_bound(head: bytes) -> bool | None:
     while too few have arrived to tell."""
     sp = head.find(b" ")
     if sp < 0:
-        return None if len(head) < 16 else False
+        return None if len(head) < PEEK else False
     target = head[sp + 1 : sp + 8]
     if b"/hooks/".startswith(target):
-        return None if len(target) < 7 else True
+        if len(target) == 7:
+            return True
+        return None if len(head) < PEEK else False  # a long method (MKCALENDAR): the peek shows no more; serve it here
     return False
 
 
@@ -58,31 +62,47 @@ class Worker(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Decide and keep every request of this read at once, then answer them all after one commit."""
         receiver = self.pool.receiver
-        answers = []
+        answers: list[tuple[int, bytes]] = []
         for kind, h, raw in self._frames.feed(data):
             if kind == TAKE:
                 self.taken += 1
-                n, took = read_take(h, raw)
-                cfg = receiver.endpoints.config_for(took.cap.endpoint)
-                plan = receiver.decide(cfg, took)
-                if plan.delay_ms:
-                    self.pool.spawn(self._later(n, cfg, took, plan))
+                n = h["n"]
+                try:
+                    n, took = read_take(h, raw)
+                    cfg = receiver.endpoints.config_for(took.cap.endpoint)
+                    plan = receiver.decide(cfg, took)
+                    if plan.delay_ms:
+                        self.pool.spawn(self._later(n, cfg, took, plan))
+                        continue
+                    receiver.keep(cfg, took, plan)
+                except Exception as exc:  # as a handler's exception in here: a 500 for this request, not the link
+                    log.exception("receiver worker %s: a request could not be recorded", self.proc and self.proc.pid)
+                    answers.append((n, failed_frame(n, exc)))
                     continue
-                receiver.keep(cfg, took, plan)
-                answers.append(plan_frame(n, plan))
+                answers.append((n, plan_frame(n, plan)))
             elif kind == HELLO:
                 self.ready = True
         if answers:
-            self.pool.spawn(self._answer(b"".join(answers)))
+            self.pool.spawn(self._answer(answers))
 
     async def _later(self, n: int, cfg: dict[str, Any], took: Any, plan: Any) -> None:
         receiver = self.pool.receiver
         await receiver._sleep(plan.delay_ms / 1000)
-        receiver.keep(cfg, took, plan)
-        await self._answer(plan_frame(n, plan))
+        try:
+            receiver.keep(cfg, took, plan)
+        except Exception as exc:
+            log.exception("receiver worker %s: a request could not be recorded", self.proc and self.proc.pid)
+            await self._answer([(n, failed_frame(n, exc))])
+            return
+        await self._answer([(n, plan_frame(n, plan))])
 
-    async def _answer(self, frames: bytes) -> None:
-        await self.pool.receiver.service.store.commit()  # every capture of these answers is on disk first
+    async def _answer(self, answers: list[tuple[int, bytes]]) -> None:
+        try:
+            await self.pool.receiver.service.store.commit()  # every capture of these answers is on disk first
+            frames = b"".join(f for _, f in answers)
+        except Exception as exc:  # not on disk: each gets a 500, as from `Receiver.record` in here
+            log.exception("receiver worker %s: the captures could not be stored", self.proc and self.proc.pid)
+            frames = b"".join(failed_frame(n, exc) for n, _ in answers)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(frames)
 
@@ -99,11 +119,17 @@ class Worker(asyncio.Protocol):
             self.transport.write(frame(CONFIGS, self.pool.receiver.endpoints.list()))
 
     def hand(self, conn: socket.socket) -> bool:
+        """Pass `conn` to the worker; False when it cannot take it now (its queue is full, or it ended)."""
         try:
             socket.send_fds(self.handoff, [b"c"], [conn.fileno()])  # type: ignore[arg-type]
-        except OSError:
+        except OSError:  # BlockingIOError too: never wait here on a busy (or stopped) worker
             return False
         return True
+
+
+def failed_frame(n: int, exc: Exception) -> bytes:
+    """A PLAN frame that tells the worker its request failed here: it answers 500, as aiohttp does in here."""
+    return frame(PLAN, {"n": n, "error": f"{type(exc).__name__}: {exc}"})
 
 
 class Workers:
@@ -123,6 +149,7 @@ class Workers:
         self._url = ""
         self._delay = RESPAWN_S[0] / 2
         self._respawns: dict[int, asyncio.TimerHandle] = {}
+        self._launches: set[asyncio.Task] = set()  # workers being started again
 
     async def start(self, url: str) -> None:
         """Start the workers (they relay what is not theirs to `url`, this server), then accept."""
@@ -140,6 +167,7 @@ class Workers:
         settings = self.receiver.service.settings
         w = Worker(self, slot)
         handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        handoff.setblocking(False)
         link, their_link = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         argv = [sys.executable, "-m", "katya_tui.core.receiver.worker", str(theirs.fileno()), str(their_link.fileno()),
                 self._url, str(settings.body_limit), str(self.receiver.body_idle_timeout)]  # fmt: skip
@@ -163,17 +191,22 @@ class Workers:
                     w.proc and w.proc.pid, code, lived, self._delay)  # fmt: skip
         if w.proc is not None:
             self.spawn(asyncio.to_thread(w.proc.wait))  # reap it
-        self._respawns[w.slot] = asyncio.get_running_loop().call_later(
-            self._delay, lambda: self.spawn(self._launch(w.slot)) if not self.closing else None)
+        self._respawns[w.slot] = asyncio.get_running_loop().call_later(self._delay, self._relaunch, w.slot)
+
+    def _relaunch(self, slot: int) -> None:
+        if not self.closing:
+            self._launches = {t for t in self._launches if not t.done()}
+            self._launches.add(self.spawn(self._launch(slot)))
 
     def configs_changed(self) -> None:
         for w in self.workers:
             w.send_configs()
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _accept(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,7 +228,7 @@ class Workers:
         if self._sock is None:
             return  # stopped meanwhile (and the connection closed)
         try:
-            head = conn.recv(16, socket.MSG_PEEK)
+            head = conn.recv(PEEK, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             loop.add_reader(conn.fileno(), self._route, conn, since)
             return
@@ -214,9 +247,11 @@ class Workers:
         self._undecided.discard(conn)
         if to_hooks:
             ready = [w for w in self.workers if w.ready]
-            if ready and ready[next(self._turn) % len(ready)].hand(conn):
-                conn.close()  # the worker has its own copy now
-                return
+            turn = next(self._turn)
+            for i in range(len(ready)):
+                if ready[(turn + i) % len(ready)].hand(conn):
+                    conn.close()  # the worker has its own copy now
+                    return
         self.spawn(loop.connect_accepted_socket(self._server, conn))
 
     def _recheck(self, conn: socket.socket, since: float) -> None:
@@ -238,20 +273,27 @@ class Workers:
         self._undecided.clear()
 
     async def stop(self) -> None:
+        """Stop accepting; each worker takes the connections handed to it, finishes its requests (their answers
+        still come from here over the link, as a request in here is finished) and ends; then the links close."""
         self.closing = True
         self.close_listener()
         for handle in self._respawns.values():
             handle.cancel()
+        if self._launches:  # a worker being started again: let it start, then stop it with the others
+            await asyncio.gather(*self._launches, return_exceptions=True)
+        for w in self.workers:
+            if w.transport is not None and not w.transport.is_closing():
+                w.transport.write(frame(STOP, {}))
+        for w in self.workers:
+            if w.proc is not None:
+                try:
+                    await asyncio.to_thread(w.proc.wait, STOP_S)
+                except subprocess.TimeoutExpired:
+                    w.proc.kill()
+                    await asyncio.to_thread(w.proc.wait)
         for w in self.workers:
             if w.transport is not None:
                 w.transport.close()
             if w.handoff is not None:
                 w.handoff.close()
-        for w in self.workers:
-            if w.proc is not None:
-                try:
-                    await asyncio.to_thread(w.proc.wait, 3)
-                except subprocess.TimeoutExpired:
-                    w.proc.kill()
-                    await asyncio.to_thread(w.proc.wait)
         self.workers = []
