@@ -401,3 +401,35 @@ async def test_a_head_with_some_bare_line_feeds_is_cut_at_its_own_end(client):
     assert (one.status, one.reason, one.headers, one.body) == (200, "200 OK", [["X-A", "1"], ["Content-Length", "2"]], "OK")
     assert (two.status, two.reason, two.headers, two.body) == (201, "201 Made", [["Content-Length", "6"]], "ab\r\n\r\n")
     assert three.body == "OK"
+
+
+async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(client, monkeypatch):
+    """Happy eyeballs, as on the aiohttp path: a name whose first address swallows the connection attempt (a
+    broken IPv6 route, a firewall that drops) is reached on its next address 0.25 s later, not left to time out."""
+    loop = asyncio.get_running_loop()
+    connect = loop.create_connection
+    stuck: list[str] = []
+
+    async def getaddrinfo(host, port, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]  # fmt: skip
+
+    async def create_connection(factory, host=None, port=None, **kwargs):
+        if host == "192.0.2.1" or port == 9:
+            stuck.append(host)
+            await asyncio.Event().wait()  # no answer, ever
+        return await connect(factory, host, port, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(loop, "create_connection", create_connection)
+    async with Scripted([OK]) as base:
+        r = await outbound.send(client, "POST", base.replace("127.0.0.1", "dual.test"), [], b"{}", 4)
+    assert (r.status, r.error_class, stuck) == (200, None, ["192.0.2.1"])
+    # neither answering: the deadline ends the race, and no attempt is left running
+    r = await outbound.send(client, "POST", "http://dual.test:9/", [], b"{}", 0.6)
+    assert r.error_class == "timeout"
+    for _ in range(100):  # the cancelled attempts end a loop turn or two later
+        if asyncio.all_tasks() == {asyncio.current_task()}:
+            break
+        await asyncio.sleep(0.01)
+    assert asyncio.all_tasks() == {asyncio.current_task()}

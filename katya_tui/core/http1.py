@@ -27,6 +27,7 @@ from aiohttp import ServerDisconnectedError
 from yarl import URL
 
 HEAD_MAX = 64 * 1024  # status line and headers of one answer
+HAPPY_S = 0.25  # a host's next address is tried this long after the one before if that has not connected yet
 TICK_S = 0.02  # deadlines are checked this often while requests are out (one timer for all, not one each)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _NO_LENGTH = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # the rest get `Content-Length: 0` without a body (aiohttp)
@@ -364,16 +365,47 @@ class Pool:
             except ValueError:
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
                 addrs = list(dict.fromkeys(info[4][0] for info in infos))
-            first: OSError | None = None
-            for addr in addrs:  # each address in turn; the first failure is the one reported
-                try:
-                    _, conn = await loop.create_connection(lambda: _Connection(self, key), addr, port)
-                except OSError as exc:
-                    first = first or exc
-                    continue
-                self.open.add(conn)
-                return conn
-        raise first or OSError(f"no address for {host}")
+            if len(addrs) == 1:
+                _, conn = await loop.create_connection(lambda: _Connection(self, key), addrs[0], port)
+            else:
+                conn = await self._race(addrs, port, key)
+        self.open.add(conn)
+        return conn
+
+    async def _race(self, addrs: list[str], port: int, key: tuple[str, int]) -> _Connection:
+        """Happy eyeballs (RFC 8305), as aiohttp connects: the addresses in turn, the next one started alongside as
+        soon as one fails or when the last started has not connected within HAPPY_S; the first connection made is
+        kept, any other closed. All failing, the first address's failure is the one reported."""
+        loop = self.loop
+        tries: list[asyncio.Task] = []
+        errors: dict[int, BaseException] = {}
+        winner: asyncio.Task | None = None
+        try:
+            for n, addr in enumerate(addrs):
+                tries.append(loop.create_task(loop.create_connection(lambda: _Connection(self, key), addr, port)))
+                last = n == len(addrs) - 1
+                while True:
+                    running = [t for t in tries if not t.done()]
+                    if not running:
+                        break
+                    done, _ = await asyncio.wait(running, timeout=None if last else HAPPY_S,
+                                                 return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                    for t in tries:
+                        if t in done and t.exception() is None and winner is None:
+                            winner = t
+                        elif t in done and t.exception() is not None:
+                            errors[tries.index(t)] = t.exception()  # type: ignore[assignment]
+                    if winner is not None:
+                        return winner.result()[1]
+                    if not last:
+                        break  # one failed, or none connected in time: the next address now
+        finally:
+            for t in tries:
+                if not t.done():
+                    t.cancel()
+                elif t is not winner and not t.cancelled() and t.exception() is None:
+                    t.result()[1].close()  # connected too, but not needed
+        raise errors[min(errors)] if errors else OSError(f"no address of {addrs} answered")
 
     def watch(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
         """Check `conn.deadline` from now on, within TICK_S of it."""
