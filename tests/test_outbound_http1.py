@@ -433,3 +433,24 @@ async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(clien
             break
         await asyncio.sleep(0.01)
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")])
+async def test_a_kept_connection_found_broken_on_writing_is_retried_for_idempotent_methods(client, monkeypatch, error):
+    """The server reset it just before our write (EPIPE or ECONNRESET from send): the request never got there."""
+    server = Scripted([OK, OK, OK])
+    async with server as base:
+        assert (await outbound.send(client, "GET", base, [], b"", 5)).status == 200
+        start = http1._Connection.start
+        broken: list[http1._Connection] = []
+
+        def start_on_a_broken_socket(self, *args):
+            waiter = start(self, *args)
+            if not broken:  # the first (reused) connection: as a failed send reports it
+                broken.append(self)
+                self.connection_lost(error)
+            return waiter
+
+        monkeypatch.setattr(http1._Connection, "start", start_on_a_broken_socket)
+        again = await outbound.send(client, "GET", base, [], b"", 5)
+    assert (again.status, len(broken)) == (200, 1)

@@ -334,7 +334,7 @@ class Pool:
                 conn.transport.write(head)  # type: ignore[union-attr]
             try:
                 return await conn.start(data if data is not None else body, method == "HEAD", cap, deadline)
-            except (ServerDisconnectedError, ConnectionResetError):
+            except (ServerDisconnectedError, ConnectionResetError, BrokenPipeError):  # (a send that met a reset)
                 if not (reused and not conn.heard and tries == 1 and method in IDEMPOTENT):
                     raise
             except asyncio.CancelledError:
