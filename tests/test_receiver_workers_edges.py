@@ -221,3 +221,16 @@ async def test_a_request_the_server_fails_to_record_is_a_500_and_the_worker_goes
         monkeypatch.setattr(svc.store, "commit", failing_commit)
         [unstored] = await exchange(svc.port, request % b"full", 1)  # it waited for an answer that never came
         assert unstored.startswith(b"HTTP/1.1 500")
+
+
+async def test_a_worker_logs_where_the_server_logs_not_on_the_terminal(settings, caplog, capfd):
+    # the TUI draws on the terminal and logs to a file; a worker's records went to its stderr, that terminal
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        await put_endpoint(svc, "gone", {"response": {"mode": "drop"}})
+        assert await exchange(svc.port, b"POST /hooks/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1) == []
+        pid = svc.receiver.workers.workers[0].proc.pid
+        await wait_for(lambda: any(f"(receiver worker {pid}) Error handling request" in r.getMessage()
+                                   for r in caplog.records))  # fmt: skip
+        assert "drop (chaos)" in caplog.text  # its traceback too, as the server logs it for a drop in here
+    assert "Error handling request" not in capfd.readouterr().err

@@ -5,7 +5,8 @@ A frame is `!BII` (kind, header length, raw length), a JSON header, then raw byt
 - PLAN, server → worker: the answer decided (`Plan`); raw = the answer's body;
 - CONFIGS, server → worker: every endpoint config, sent at start and on each change;
 - HELLO, worker → server: ready to take connections;
-- STOP, server → worker: take what was handed over, finish its requests, then end.
+- STOP, server → worker: take what was handed over, finish its requests, then end;
+- LOG, worker → server: a log record, written where this process's log goes (a file: never the TUI's terminal).
 
 A PLAN with an `error` (and no answer) says the server could not record the request: the worker answers 500.
 """
@@ -23,7 +24,7 @@ from .capture import Body
 from .intake import Intake
 from .respond import Plan
 
-TAKE, PLAN, CONFIGS, HELLO, STOP = 1, 2, 3, 4, 5
+TAKE, PLAN, CONFIGS, HELLO, STOP, LOG = 1, 2, 3, 4, 5, 6
 HEAD = struct.Struct("!BII")
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import logging
 import re
 import socket
 import sys
@@ -25,7 +26,7 @@ from .capture import HOP_BY_HOP
 from .endpoints import ConfigSet
 from .intake import take
 from .respond import Plan, answer
-from .wire import CONFIGS, HELLO, PLAN, STOP, Frames, frame, read_plan, take_frame
+from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, Frames, frame, read_plan, take_frame
 
 HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?")
 """What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:.*}`, matched as it does: on
@@ -51,6 +52,27 @@ async def expect(request: web.BaseRequest) -> None:
         raise web.HTTPExpectationFailed(text=f"Unknown Expect: {value}")
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.writer.output_size = 0
+
+
+class LinkLog(logging.Handler):
+    """This process's log records go to the server over the link, to be written where its own go (a file; this
+    process's stderr is the terminal the TUI draws on)."""
+
+    def __init__(self, link: Link) -> None:
+        super().__init__()
+        self.link = link
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            transport = self.link.transport
+            if transport is None or transport.is_closing():
+                return
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            transport.write(frame(LOG, {"name": record.name, "level": record.levelno, "message": message}))
+        except Exception:
+            self.handleError(record)
 
 
 class NotRecorded(Exception):
@@ -107,6 +129,9 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     loop = asyncio.get_running_loop()
     link = Link()
     await loop.connect_accepted_socket(lambda: link, socket.socket(fileno=link_fd))
+    root = logging.getLogger()
+    root.handlers[:] = [LinkLog(link)]
+    root.setLevel(logging.INFO)
     session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .wire import CONFIGS, HELLO, PLAN, STOP, TAKE, Frames, frame, plan_frame, read_take
+from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, TAKE, Frames, frame, plan_frame, read_take
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,9 @@ class Worker(asyncio.Protocol):
                 answers.append((n, plan_frame(n, plan)))
             elif kind == HELLO:
                 self.ready = True
+            elif kind == LOG:
+                logging.getLogger(h["name"]).log(h["level"], "(receiver worker %s) %s", self.proc and self.proc.pid,
+                                                 h["message"])  # fmt: skip
         if answers:
             self.pool.spawn(self._answer(answers))
 
