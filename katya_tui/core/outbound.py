@@ -59,6 +59,7 @@ class OutboundResult:
 
 
 ORIGIN_HEADER = "X-Katya-Origin"
+KEEPALIVE_S = 4.0  # idle seconds a kept connection is reused within (see make_client)
 
 
 def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
@@ -68,7 +69,10 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
 
     `origin` (the sending instance's id) goes out as `X-Katya-Origin` on every request, so a request that comes
     back to the same instance's /hooks is recognised and not published again: no delivery or forward loops."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    # Idle connections are let go after 4 s: Node's and uvicorn's servers close theirs at 5 s, and a request sent on
+    # a connection in the moment the server closes it comes back "reset" (a POST is not retried).
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                          keepalive_expiry=KEEPALIVE_S)  # fmt: skip
 
     def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=limits.keepalive_expiry)
@@ -86,7 +90,7 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
     client.katya_slots = asyncio.Semaphore(max_connections)  # type: ignore[attr-defined]
     client.katya_pool_timeout = pool_timeout  # type: ignore[attr-defined]
     client.katya_origin = origin  # type: ignore[attr-defined]
-    client.katya_http1 = Pool(max_connections, keepalive=limits.keepalive_expiry or 5.0)
+    client.katya_http1 = Pool(max_connections, keepalive=KEEPALIVE_S)
     return client
 
 
