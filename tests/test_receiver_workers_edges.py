@@ -234,3 +234,46 @@ async def test_a_worker_logs_where_the_server_logs_not_on_the_terminal(settings,
                                    for r in caplog.records))  # fmt: skip
         assert "drop (chaos)" in caplog.text  # its traceback too, as the server logs it for a drop in here
     assert "Error handling request" not in capfd.readouterr().err
+
+
+async def until_closed(port: int, data: bytes) -> bytes:
+    """Write `data`, shut the writing side, read until the server closes (10 s at most)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    writer.write_eof()
+    out = b""
+    try:
+        async with asyncio.timeout(10):
+            while chunk := await reader.read(65536):
+                out += chunk
+    except (TimeoutError, ConnectionError):
+        out += b"<not closed>"
+    writer.close()
+    return out
+
+
+async def test_a_client_that_sends_part_of_a_request_line_and_shuts_is_answered_at_once(settings, tmp_path,
+                                                                                       monkeypatch):  # fmt: skip
+    # the server polled its first bytes every 5 ms until UNDECIDED_LIMIT_S (10 s), holding the connection
+    monkeypatch.setattr(workers_mod, "UNDECIDED_LIMIT_S", 3600.0)
+    answers = {}
+    for workers in (0, 1):
+        async with running(settings, workers=workers, data_dir=tmp_path / f"w{workers}") as svc:
+            answers[workers] = strip(await until_closed(svc.port, b"POS"))
+            if workers:
+                assert not svc.receiver.workers._undecided
+    assert answers[1] == answers[0] and b"<not closed>" not in answers[0]
+
+
+async def test_a_request_line_sent_byte_by_byte_still_goes_to_a_worker(settings):
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        reader, writer = await asyncio.open_connection("127.0.0.1", svc.port)
+        for byte in b"POST /hooks/slow HTTP/1.1\r\n":
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.01)
+        writer.write(b"Host: x\r\nContent-Length: 2\r\n\r\n{}")
+        async with asyncio.timeout(10):
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        writer.close()
+        assert svc.receiver.workers.workers[0].taken == 1

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import select
 import socket
 import subprocess
 import sys
@@ -130,6 +131,13 @@ class Worker(asyncio.Protocol):
         return True
 
 
+def _sent_all(conn: socket.socket) -> bool:
+    """True when the client has shut its side: what was peeked is all there will be (serve it here at once)."""
+    poll = select.poll()
+    poll.register(conn.fileno(), getattr(select, "POLLRDHUP", 0x2000))
+    return bool(poll.poll(0))
+
+
 def failed_frame(n: int, exc: Exception) -> bytes:
     """A PLAN frame that tells the worker its request failed here: it answers 500, as aiohttp does in here."""
     return frame(PLAN, {"n": n, "error": f"{type(exc).__name__}: {exc}"})
@@ -244,7 +252,7 @@ class Workers:
             conn.close()  # closed before sending anything
             return
         to_hooks = hooks_bound(head)
-        if to_hooks is None and loop.time() - since < UNDECIDED_LIMIT_S:
+        if to_hooks is None and loop.time() - since < UNDECIDED_LIMIT_S and not _sent_all(conn):
             loop.call_later(UNDECIDED_WAIT_S, self._recheck, conn, since)
             return
         self._undecided.discard(conn)
