@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 
 import aiohttp
+import orjson
 import pytest
 from receiver_support import AUTH, captures, running, wait_for
 from test_receiver_workers import put_endpoint, ready
@@ -277,3 +283,47 @@ async def test_a_request_line_sent_byte_by_byte_still_goes_to_a_worker(settings)
             assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
         writer.close()
         assert svc.receiver.workers.workers[0].taken == 1
+
+
+def test_the_workers_end_when_the_server_process_is_killed(tmp_path):
+    """SIGKILL leaves no time to stop them: each worker sees its link close and ends, none lingers."""
+    server = subprocess.Popen([sys.executable, "-m", "katya_tui", "serve", "--port", "0", "--workers", "2",
+                               "--data-dir", str(tmp_path / "data")], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        url = orjson.loads(server.stdout.readline())["url"]  # type: ignore[union-attr]
+
+        def children() -> list[int]:
+            found = []
+            for entry in filter(str.isdigit, os.listdir("/proc")):
+                with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == server.pid:
+                        found.append(int(entry))
+            return found
+
+        deadline = time.monotonic() + 20
+        while len(children()) < 2:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.05)
+        workers = children()
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/hooks/k", data=b"{}"), timeout=10) as r:
+            assert r.status == 200
+        server.kill()
+        server.wait()
+
+        def alive(pid: int) -> bool:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except OSError:
+                return False
+
+        deadline = time.monotonic() + 10  # a bound on waiting: they end as soon as they see the link close
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if alive(pid)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
