@@ -327,3 +327,22 @@ def test_the_workers_end_when_the_server_process_is_killed(tmp_path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+async def test_expect_on_a_relayed_request_is_answered_as_the_server_answers_it(settings):
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        reader, writer = await asyncio.open_connection("127.0.0.1", svc.port)
+        writer.write(HOOK + b"PUT /v1/endpoints/e HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-token-123\r\n"
+                            b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n")  # fmt: skip
+        async with asyncio.timeout(10):
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")  # the webhook
+            await reader.readexactly(15)
+            assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+            writer.write(b"{}")
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 20")
+        writer.close()
+        _, refused = (await exchange(svc.port, HOOK + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: bogus\r\n\r\n",
+                                     2) + [b"", b""])[:2]  # fmt: skip
+        assert refused.startswith(b"HTTP/1.1 417")
+        assert svc.receiver.workers.workers[0].taken == 2

@@ -54,6 +54,9 @@ async def expect(request: web.BaseRequest) -> None:
     request.writer.output_size = 0
 
 
+RELAY_SKIPS = HOP_BY_HOP | {"expect"}  # (the 100 Continue was sent here already)
+
+
 class LinkLog(logging.Handler):
     """This process's log records go to the server over the link, to be written where its own go (a file; this
     process's stderr is the terminal the TUI draws on)."""
@@ -135,12 +138,12 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        await expect(request)  # (the server's router does it for every request, whatever it then answers)
         name = endpoint_of(request)
         if name is None:
             if request.path.startswith("/hooks"):
                 raise web.HTTPNotFound()  # as the server answers (its guard lets /hooks through to the router's 404)
             return await relay(request)  # (never a /hooks/ target: the server would hand it back to a worker)
-        await expect(request)
         cfg = link.configs.config_for(name)
         took = await take(request, cfg, link.configs.secrets_of_others(name), body_limit, idle_s)
         try:
@@ -159,7 +162,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             return web.json_response({"success": False, "error": {"code": "MISDIRECTED", "message":
                                       "open a new connection for a WebSocket"}}, status=421)  # fmt: skip
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
-                   if k.decode("latin-1").lower() not in HOP_BY_HOP or k.lower() == b"host"]  # fmt: skip
+                   if k.decode("latin-1").lower() not in RELAY_SKIPS or k.lower() == b"host"]  # fmt: skip
         if request.content_length is not None:
             headers.append(("Content-Length", str(request.content_length)))
         target = request.raw_path if request.raw_path.startswith("/") else request.rel_url.raw_path_qs  # absolute-form
