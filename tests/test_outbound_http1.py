@@ -9,11 +9,12 @@ import socket
 import threading
 
 import pytest
+from raw_server import RawServer
 
 from katya_tui.core import http1, outbound
 
 
-class Scripted:
+class Scripted(RawServer):
     """A raw TCP server: reads each request (head and Content-Length body) and answers with the next script item,
     written in pieces of `piece` bytes. (answer, "close") closes the connection after answering, (answer, "hold")
     then stays silent, "drop" closes it instead of answering (a kept connection the server gave up on just as
@@ -52,13 +53,6 @@ class Scripted:
             pass
         finally:
             writer.close()
-
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def __aexit__(self, *exc) -> None:
-        self.server.close()
 
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nOK"

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from aiohttp import web
+from raw_server import RawServer
 
 from katya_tui.core import outbound
 
@@ -28,7 +29,7 @@ async def both(method: str, url: str, headers: list, body: bytes, timeout: float
     return results
 
 
-class Recorder:
+class Recorder(RawServer):
     """A raw server that keeps each request's bytes (head and Content-Length body) and answers 200, empty."""
 
     def __init__(self) -> None:
@@ -47,13 +48,6 @@ class Recorder:
             pass
         finally:
             writer.close()
-
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def __aexit__(self, *exc) -> None:
-        self.server.close()
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH", "PURGE", "post", "head"])
