@@ -1,7 +1,7 @@
 """Receiver workers: with `workers = N`, this process accepts every connection itself, peeks at its first request
 line, and hands connections that begin with `/hooks/` to N worker processes (`worker.py`). A worker reads, hashes
 and verifies each request, then sends it over its link; `Receiver.decide`/`keep` choose the answer, publish the event
-and stores the capture here, as for a request taken in here. So the HTTP work and the signature checks use other
+and store the capture here, as for a request taken in here. So the HTTP work and the signature checks use other
 cores while the store, the bus and the dispatcher keep one owner. Other connections (API, WebSocket, health) and
 every connection while no worker is ready are served by this process.
 """
