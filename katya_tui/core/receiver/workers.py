@@ -182,7 +182,12 @@ class Workers:
         link, their_link = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         argv = [sys.executable, "-m", "katya_tui.core.receiver.worker", str(theirs.fileno()), str(their_link.fileno()),
                 self._url, str(settings.body_limit), str(self.receiver.body_idle_timeout)]  # fmt: skip
-        w.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(), their_link.fileno()), stdin=subprocess.DEVNULL)
+        # Its log records come over the link; whatever else it writes (a crash before its link is up) goes to a file
+        # in the data dir, never to `serve`'s stdout or the terminal the TUI draws on.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.data_dir / "receiver-workers.err", "ab") as err:
+            w.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(), their_link.fileno()), stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
         theirs.close()
         their_link.close()
         w.handoff = handoff
