@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .config import ConfigError, Settings, load_settings
+from .core.loops import fast_loop
 from .core.service import PortInUse
 from .core.store import StoreLocked
 
@@ -89,7 +90,8 @@ def _headless(settings: Settings) -> None:
     from .serve import serve as serve_main
 
     log_to_file(settings.data_dir)
-    asyncio.run(serve_main(settings))
+    with asyncio.Runner(loop_factory=fast_loop()) as runner:
+        runner.run(serve_main(settings))
 
 
 @main.command()

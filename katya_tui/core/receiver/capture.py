@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -35,9 +36,8 @@ def header_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def raw_headers(request: web.BaseRequest) -> list[list[str]]:
+def raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[list[str]]:
     """`[[name, value], ...]` in received order, repeats kept, names as the sender spelt them."""
-    raw = request.raw_headers
     try:
         return [[k.decode(), v.decode()] for k, v in raw]  # UTF-8 (all ASCII, nearly always)
     except UnicodeDecodeError:
@@ -91,22 +91,24 @@ def split_path(request: web.Request) -> tuple[str, str]:
     return endpoint, tail
 
 
-def new_capture(request: web.BaseRequest, endpoint: str, body: Body, received_at: float | None = None) -> Capture:
+def new_capture(method: str, target: str, headers: list[list[str]], remote: str | None, endpoint: str, body: Body,
+                received_at: float | None = None) -> Capture:  # fmt: skip
+    """The capture of a request: `target` as sent (the query kept encoded, to forward it unchanged)."""
     text, encoding = encode_body(body.data)
-    path, _, query = request.raw_path.partition("?")  # as sent: the query is kept encoded, to forward it unchanged
+    path, _, query = target.partition("?")
     return Capture(
         id=new_id("cap"),
         endpoint=endpoint,
-        method=request.method,
+        method=method,
         path=path,
         query=query,
-        headers=raw_headers(request),
+        headers=headers,
         body=text,
         body_encoding=encoding,
         body_size=body.size,
         body_sha256=hashlib.sha256(body.data).hexdigest(),
         truncated=body.truncated,
-        remote=request.remote,
+        remote=remote,
         received_at=received_at if received_at is not None else time.time(),
     )
 

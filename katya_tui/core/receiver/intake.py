@@ -17,7 +17,7 @@ from ..catalog import classify_body
 from ..models import Capture
 from ..outbound import ORIGIN_HEADER
 from ..signing import Verdict, verify
-from .capture import Body, new_capture, read_body
+from .capture import Body, new_capture, raw_headers, read_body
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,38 @@ class Intake:
 
 async def take(request: web.BaseRequest, cfg: dict[str, Any], others: dict[str, list[str]], body_limit: int,
                idle_timeout: float) -> Intake:  # fmt: skip
-    """Read and verify one request on `/hooks/{endpoint}`; `others` are the other endpoints' secrets."""
+    """Read and verify one request on `/hooks/{endpoint}` (aiohttp); `others` are the other endpoints' secrets."""
     started = time.perf_counter()
     now = time.time()
     body = await read_body(request, body_limit, idle_timeout)
-    cap = new_capture(request, cfg["name"], body, now)
+    return intake(cfg, others, request.method, request.raw_path, raw_headers(request.raw_headers), request.remote,
+                  body, started, now)  # fmt: skip
+
+
+def intake(cfg: dict[str, Any], others: dict[str, list[str]], method: str, target: str, headers: list[list[str]],
+           remote: str | None, body: Body, started: float, now: float) -> Intake:  # fmt: skip
+    """A request whose body has been read, however it came (aiohttp here, `worker_http` in a worker)."""
+    cap = new_capture(method, target, headers, remote, cfg["name"], body, now)
     cap.body_note = body.detail or None
     cap.verdict = dict(vars(check(cfg, cap, body.data, now, others)))  # (vars: asdict's deep copy costs a third)
-    found = classify(body.data, request.headers.get) if not body.truncated else None
+    header = header_of(headers)
+    found = classify(body.data, header) if not body.truncated else None
     if found:
         cap.event_type = found[0]
-    return Intake(cap, body, found, started, request.headers.get(ORIGIN_HEADER))
+    return Intake(cap, body, found, started, header(ORIGIN_HEADER))
+
+
+def header_of(headers: list[list[str]]):
+    """`header(name)`: the first value of a header, whatever the case of its name; None when absent."""
+
+    def header(name: str) -> str | None:
+        name = name.lower()
+        for k, v in headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    return header
 
 
 def check(cfg: dict[str, Any], cap: Capture, body: bytes, now: float, others: dict[str, list[str]]) -> Verdict:

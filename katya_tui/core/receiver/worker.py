@@ -18,40 +18,43 @@ import socket
 import sys
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, web
-from aiohttp.http import HttpVersion11
+from aiohttp import ClientError, ClientSession, ClientTimeout
 from yarl import URL
 
-from .capture import HOP_BY_HOP
+from ..loops import fast_loop
+from .capture import HOP_BY_HOP, raw_headers
 from .endpoints import ConfigSet
-from .intake import take
-from .respond import Plan, answer
+from .intake import intake
+from .respond import Plan
 from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, Frames, frame, read_plan, take_frame
+from .worker_http import Connection, Request, Server
+
+log = logging.getLogger(__name__)
+JSON = [("Content-Type", "application/json; charset=utf-8")]
+TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
 HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?")
 """What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:.*}`, matched as it does: on
-`rel_url.path_safe` (`%2F` still encoded), the name then unquoted as aiohttp does (`_unquote_path_safe`)."""
+the path with every %-escape decoded but `%2F` and `%25` (yarl's `path_safe`), the name then unquoted as aiohttp
+does (`_unquote_path_safe`)."""
 
 
-def endpoint_of(request: web.BaseRequest) -> str | None:
-    """The endpoint a request is for, as the server's router would find it; None when no hook route matches."""
-    m = HOOK.fullmatch(request.rel_url.path_safe)
+def endpoint_of(target: str) -> str | None:
+    """The endpoint a request target is for, as the server's router would find it; None when no hook route matches."""
+    if target.startswith("/"):
+        path = target.partition("?")[0].partition("#")[0]
+        if "%" in path:
+            path = URL.build(path=path, encoded=True).path_safe
+    else:  # absolute-form (a proxy's request line)
+        try:
+            path = URL(target, encoded=True).path_safe
+        except ValueError:
+            return None
+    m = HOOK.fullmatch(path)
     if m is None:
         return None
     name = m[1]
     return name.replace("%2F", "/").replace("%25", "%") if "%" in name else name
-
-
-async def expect(request: web.BaseRequest) -> None:
-    """What the server's router does for a request with an `Expect` header (aiohttp's default expect handler):
-    `100 Continue` before the body is read, 417 for any other expectation."""
-    value = request.headers.get("Expect")
-    if not value or request.version != HttpVersion11:
-        return
-    if value.lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {value}")
-    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.writer.output_size = 0
 
 
 RELAY_SKIPS = HOP_BY_HOP | {"expect"}  # (the 100 Continue was sent here already)
@@ -120,12 +123,18 @@ class Link(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
 
-    async def ask(self, took: Any) -> Plan:
+    def ask(self, took: Any) -> asyncio.Future:
+        """The server's `Plan` for a request taken in, to come."""
         n = next(self._numbers)
         fut = asyncio.get_running_loop().create_future()
         self._waiting[n] = fut
-        self.transport.write(take_frame(n, took))  # at once: the server starts on it while this process reads the next
-        return await fut
+        if self.transport is None or self.transport.is_closing():
+            fut.set_exception(ConnectionError("the server process went away"))
+            return fut
+        self.transport.write(
+            take_frame(n, took)
+        )  # at once: the server starts on it while this process reads the next
+        return fut
 
 
 async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, idle_s: float) -> None:
@@ -136,50 +145,67 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     root.handlers[:] = [LinkLog(link)]
     root.setLevel(logging.INFO)
     session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
+    relays: set[asyncio.Task] = set()
 
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        await expect(request)  # (the server's router does it for every request, whatever it then answers)
-        name = endpoint_of(request)
+    def serve(conn: Connection, req: Request) -> None:
+        target = req.target.decode("latin-1")  # (llhttp takes only ASCII in a target)
+        name = endpoint_of(target)
         if name is None:
-            if request.path.startswith("/hooks"):
-                raise web.HTTPNotFound()  # as the server answers (its guard lets /hooks through to the router's 404)
-            return await relay(request)  # (never a /hooks/ target: the server would hand it back to a worker)
+            if target.startswith(
+                "/hooks"
+            ):  # as the server answers (its guard lets /hooks through to its 404)
+                return conn.respond(404, [("Content-Type", "text/plain; charset=utf-8")], b"404: Not Found")
+            task = loop.create_task(
+                relay(conn, req, target)
+            )  # (never a /hooks/ target: it would come back here)
+            relays.add(task)
+            task.add_done_callback(relays.discard)
+            return
         cfg = link.configs.config_for(name)
-        took = await take(request, cfg, link.configs.secrets_of_others(name), body_limit, idle_s)
-        try:
-            plan = await link.ask(took)
-        except ConnectionError:
-            return web.json_response({"status": "error", "message": "katya-tui is stopping"}, status=503)
-        except NotRecorded:  # aiohttp's answer to a handler that failed in the server (which logged it)
-            failed = web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
-            failed.force_close()
-            return failed
-        return await answer(request, plan, took.body.truncated, asyncio.sleep)
+        took = intake(cfg, link.configs.secrets_of_others(name), req.method, target, raw_headers(req.headers),
+                      conn.remote, req.body, req.started, req.now)  # type: ignore[arg-type]  # fmt: skip
+        link.ask(took).add_done_callback(lambda fut: planned(conn, took, fut))
 
-    async def relay(request: web.BaseRequest) -> web.StreamResponse:
+    def planned(conn: Connection, took: Any, fut: asyncio.Future) -> None:
+        exc = fut.exception() if not fut.cancelled() else ConnectionError("cancelled")
+        if isinstance(exc, ConnectionError):
+            conn.respond(503, JSON, b'{"status": "error", "message": "katya-tui is stopping"}')
+        elif exc is not None:  # aiohttp's answer to a handler that failed in the server (which logged it)
+            conn.respond(500, TEXT, b"500 Internal Server Error\n\nServer got itself in trouble", close=True)
+        else:
+            plan: Plan = fut.result()
+            if plan.action in ("timeout", "drop"):  # chaos: hold the connection past the sender's timeout, or drop it
+                log.warning("%s %s: %s (chaos), no answer", took.cap.method, took.cap.path, plan.action)
+                conn.drop(plan.hold_s if plan.action == "timeout" else 0.0)
+            else:
+                conn.respond(plan.status, list(plan.headers.items()), plan.body, close=took.body.truncated)
+
+    async def relay(conn: Connection, req: Request, target: str) -> None:
         """A request for the server (API, health) that came on a connection that began with a webhook."""
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return web.json_response({"success": False, "error": {"code": "MISDIRECTED", "message":
-                                      "open a new connection for a WebSocket"}}, status=421)  # fmt: skip
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
-                   if k.decode("latin-1").lower() not in RELAY_SKIPS or k.lower() == b"host"]  # fmt: skip
-        if request.content_length is not None:
-            headers.append(("Content-Length", str(request.content_length)))
-        target = request.raw_path if request.raw_path.startswith("/") else request.rel_url.raw_path_qs  # absolute-form
+        body = req.body
+        assert body is not None
+        if body.truncated:
+            status = 413 if body.problem == "too_large" else 400
+            return conn.respond(status, TEXT, f"{status}: {body.detail}".encode(), close=True)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers]
+        headers = [(k, v) for k, v in headers if k.lower() not in RELAY_SKIPS or k.lower() == "host"]
+        if not target.startswith("/"):  # absolute-form: sent on as origin-form
+            target = URL(target, encoded=True).raw_path_qs
         # the target as sent (encoded=True: yarl would resolve `..` and decode %-escapes, which can make a /hooks/
-        # path the server hands back to a worker), the body streamed (the server applies its own size limit)
-        async with session.request(request.method, URL(server_url + target, encoded=True), headers=headers,
-                                   data=request.content if request.body_exists else None,
-                                   allow_redirects=False) as r:  # fmt: skip
-            body = await r.read()
-            out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
-            if request.method == "HEAD" and "Content-Length" in r.headers:
-                out.append(("Content-Length", r.headers["Content-Length"]))  # (no body to count it from)
-            return web.Response(status=r.status, body=body, headers=out)
+        # path the server hands back to a worker); the server applies its own size limit
+        try:
+            async with session.request(req.method, URL(server_url + target, encoded=True), headers=headers,
+                                       data=body.data if req.got or req.claimed is not None else None,
+                                       allow_redirects=False) as r:  # fmt: skip
+                data = await r.read()
+                out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
+                head_length = r.headers.get("Content-Length") if req.method == "HEAD" else None  # (no body to count)
+                length = int(head_length) if head_length is not None else None
+                conn.respond(r.status, out, data, length=length)
+        except (TimeoutError, OSError, ClientError) as exc:
+            conn.respond(502, TEXT, f"502: the server could not be reached: {exc}".encode(), close=True)
 
-    # aiohttp's low-level server: one handler, no router or middlewares (only /hooks comes here on purpose)
-    runner = web.ServerRunner(web.Server(handle, access_log=None), handle_signals=False, shutdown_timeout=1.0)
-    await runner.setup()
+    server = Server(serve, body_limit, idle_s)
     handoff = socket.socket(fileno=handoff_fd)
     handoff.setblocking(False)
 
@@ -201,7 +227,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 conn.setblocking(False)
-                task = loop.create_task(loop.connect_accepted_socket(runner.server, conn))
+                task = loop.create_task(loop.connect_accepted_socket(server.connection, conn))
                 accepting.add(task)
                 task.add_done_callback(accepting.discard)
 
@@ -215,14 +241,15 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             on_handoff()  # connections the server handed over before it said STOP: served too
         if accepting:
             await asyncio.wait(accepting)
-        await runner.cleanup()  # the requests under way finish (1 s at most), their answers still come over the link
+        await server.close(1.0)  # the requests under way finish (1 s at most); their answers still come over the link
         await session.close()
 
 
 def main(argv: list[str]) -> None:
     gc.freeze()  # what the imports made lives as long as the process; requests leave almost no cyclic garbage
     gc.set_threshold(10_000, 20, 100)
-    asyncio.run(run(int(argv[0]), int(argv[1]), argv[2], int(argv[3]), float(argv[4])))
+    with asyncio.Runner(loop_factory=fast_loop()) as runner:
+        runner.run(run(int(argv[0]), int(argv[1]), argv[2], int(argv[3]), float(argv[4])))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,380 @@
+"""The receiver worker's HTTP/1.1 server: one `Connection` a client connection, parsed by httptools (llhttp, the
+parser of Node.js). A worker serves only connections that began with a `/hooks/` request, so this is narrow: it
+reads requests (keep-alive, pipelining, chunked bodies, `Expect: 100-continue`), hands each whole request to
+`serve` in order, and writes the answers in order. aiohttp's server costs about four times as much a request,
+and the worker's time is the receiver's.
+
+What a sender can get wrong is handled as the server process handles it with aiohttp: a body over the limit is cut
+and answered at once (the rest is not read), a sender silent for `idle_s` mid-request or a connection that ends
+mid-body leaves a capture of what came, a request that does not parse is a 400, a WebSocket upgrade a 421.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
+
+import httptools
+from aiohttp.http import SERVER_SOFTWARE
+
+from .capture import Body
+
+KEEPALIVE_S = 75.0  # an idle keep-alive connection is closed after this (aiohttp's default)
+QUEUE_MAX = 16  # pipelined requests read ahead of their answers before reading pauses
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+SKIP_ON_REPARSE = (b"connection", b"upgrade")
+OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})  # written here, never as given
+
+
+class Request:
+    """One request as read: the head as sent, the body as it came (`Body` once whole, cut, or given up on)."""
+
+    __slots__ = ("target", "method", "version", "headers", "chunks", "got", "claimed", "keep_alive", "started",
+                 "now", "body", "answer", "upgrade", "ignored", "owed_continue")  # fmt: skip
+
+    def __init__(self, ignored: bool = False) -> None:
+        self.target = b""
+        self.method = ""  # known once the head is whole
+        self.ignored = ignored  # read after the connection was given up on: never served
+        self.version = "1.1"
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.got = 0
+        self.claimed: int | None = None
+        self.keep_alive = True
+        self.started = time.perf_counter()
+        self.now = time.time()
+        self.body: Body | None = None  # set when the request is complete (or given up on)
+        self.answer: tuple[int, list[tuple[str, str]], bytes] | None = None  # a fixed answer: no handler runs
+        self.upgrade: bytes | None = None
+        self.owed_continue = False  # `Expect: 100-continue` behind answers still owed: sent once they are
+
+    def header(self, name: bytes) -> bytes | None:
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+
+def fixed(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> tuple:
+    return status, [("Content-Type", content_type)], body
+
+
+_reasons: dict[int, str] = {}
+_date = ["", 0]
+
+
+def _reason(status: int) -> str:
+    if status not in _reasons:
+        try:
+            _reasons[status] = HTTPStatus(status).phrase
+        except ValueError:
+            _reasons[status] = ""
+    return _reasons[status]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if _date[1] != now:
+        _date[:] = formatdate(now, usegmt=True), now
+    return _date[0]  # type: ignore[return-value]
+
+
+class Server:
+    """Every connection of a worker: their limits, the handler, the sweep that times out stalled senders."""
+
+    def __init__(self, serve: Callable[[Connection, Request], None], body_limit: int, idle_s: float) -> None:
+        self.serve = serve  # called with each whole request in turn; it answers through `Connection.respond`
+        self.body_limit = body_limit
+        self.idle_s = idle_s
+        self.connections: set[Connection] = set()
+        self.closing = False
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def connection(self) -> Connection:
+        if self._sweep is None:
+            self._tick()
+        return Connection(self)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.connections):
+            conn.check(now)
+        self._sweep = asyncio.get_running_loop().call_later(min(1.0, self.idle_s / 4), self._tick)
+
+    async def close(self, grace_s: float) -> None:
+        """Close idle connections now and the others after their current answer; past `grace_s`, abort them."""
+        self.closing = True
+        for conn in list(self.connections):
+            conn.close_when_idle()
+        deadline = time.monotonic() + grace_s
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn.abort()
+        if self._sweep is not None:
+            self._sweep.cancel()
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: requests parsed as they arrive, served one at a time, answered in order."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.remote: str | None = None
+        self.req: Request | None = None  # the request being read
+        self.queue: deque[Request] = deque()  # read, waiting for their turn
+        self.current: Request | None = None  # the request being served
+        self.discard = False  # read no more: the connection closes after the answers owed
+        self.paused = False
+        self.carry: Request | None = None  # the head of an upgrade request read again without its upgrade
+        self.last = time.monotonic()
+
+    # -- the connection --------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.remote = peer[0] if isinstance(peer, tuple) else None
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.transport = None
+        req = self.req
+        if req is not None and req.method and req.body is None and req.answer is None:  # cut off mid-body
+            said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
+            data = b"".join(req.chunks)
+            req.body = Body(data, len(data), True, "incomplete",
+                            f"the connection ended mid-body after {len(data)} bytes{said}: {exc or 'closed'}")  # fmt: skip
+            self._queue(req)
+
+    def data_received(self, data: bytes) -> None:
+        self.last = time.monotonic()
+        if self.discard:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as up:
+            self._upgraded(data[up.args[0] if up.args else len(data) :])
+        except httptools.HttpParserError as exc:
+            self._bad(str(exc))
+
+    def check(self, now: float) -> None:
+        """Called about every second: give up on a sender silent mid-request, close a long-idle connection."""
+        idle = now - self.last
+        req = self.req
+        if req is not None and req.body is None and req.answer is None and idle > self.server.idle_s:
+            self.discard = True
+            if req.method:  # the head is whole: a capture of the body so far
+                data = b"".join(req.chunks)
+                req.body = Body(data, len(data), True, "timeout",
+                                f"no body bytes for {self.server.idle_s:g} s after {len(data)} bytes")  # fmt: skip
+            else:
+                req.answer = fixed(408, b"408: Request Timeout")
+            self.req = None
+            self._queue(req)
+        elif req is None and self.current is None and not self.queue and idle > KEEPALIVE_S:
+            self.abort()
+
+    def close_when_idle(self) -> None:
+        self.discard = True
+        if self.current is None and not self.queue and self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- parser callbacks ------------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.req = Request(self.discard)
+
+    def on_url(self, url: bytes) -> None:
+        self.req.target += url  # type: ignore[union-attr]
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.req.headers.append((name, value))  # type: ignore[union-attr]
+
+    def on_headers_complete(self) -> None:
+        req, p = self.req, self.parser
+        assert req is not None
+        req.method = p.get_method().decode("ascii", "replace")
+        req.version = p.get_http_version()
+        req.keep_alive = p.should_keep_alive()
+        if (carry := self.carry) is not None:  # the upgrade request read again: the head as it was sent
+            self.carry = None
+            req.headers, req.target, req.started, req.now = (
+                carry.headers,
+                carry.target,
+                carry.started,
+                carry.now,
+            )
+        length = req.header(b"content-length")
+        if length is not None and req.header(b"transfer-encoding") is None:
+            req.claimed = int(length)  # (llhttp refused one that is not a number)
+        upgrade = req.header(b"upgrade")
+        if upgrade is not None and b"upgrade" in (req.header(b"connection") or b"").lower():
+            req.upgrade = upgrade
+        expect = req.header(b"expect")
+        if expect is not None and req.version == "1.1" and req.upgrade is None:
+            if expect.lower() == b"100-continue":
+                if self.current is None and not self.queue and self.transport is not None:
+                    self.transport.write(CONTINUE)
+                else:
+                    req.owed_continue = True
+            else:
+                text = expect.decode("latin-1")
+                req.answer = fixed(417, f"417: Unknown Expect: {text}".encode())
+                req.keep_alive = False
+                self.discard = True
+                self._queue(req)
+
+    def on_body(self, chunk: bytes) -> None:
+        req = self.req
+        if req is None or req.body is not None or req.answer is not None:
+            return
+        req.got += len(chunk)
+        req.chunks.append(chunk)
+        limit = self.server.body_limit
+        if req.got > limit:
+            data = b"".join(req.chunks)[:limit]
+            size = max(req.got, req.claimed or 0)
+            more = "at least " if req.claimed is None else ""
+            req.body = Body(
+                data, size, True, "too_large", f"body of {more}{size} bytes is over the {limit} byte limit"
+            )
+            self.discard = True  # the rest is not read: answered now, then the connection closes
+            self._queue(req)
+
+    def on_message_complete(self) -> None:
+        req, self.req = self.req, None
+        if req is None or req.body is not None or req.answer is not None:
+            return
+        if req.upgrade is not None:
+            self.req = req  # finished in `_upgraded`, once the parser has said where the upgrade starts
+            return
+        req.body = Body(b"".join(req.chunks) if len(req.chunks) != 1 else req.chunks[0], req.got, False)
+        self._queue(req)
+
+    # -- what the parser could not take ------------------------------------------------------------------------
+
+    def _upgraded(self, rest: bytes) -> None:
+        """An `Upgrade` request. A WebSocket is the server's (421: open a new connection for it); any other
+        upgrade (curl's h2c) is declined as aiohttp declines it: the request is read on as a plain one."""
+        req, self.req = self.req, None
+        if req is None:
+            return self._bad("an upgrade with no request")
+        if req.upgrade.lower() == b"websocket":  # type: ignore[union-attr]
+            req.answer = fixed(421, b'{"success":false,"error":{"code":"MISDIRECTED","message":'
+                                    b'"open a new connection for a WebSocket"}}', "application/json")  # fmt: skip
+            req.keep_alive = False
+            self.discard = True
+            self._queue(req)
+            return
+        head = [f"{req.method} ".encode() + req.target + f" HTTP/{req.version}\r\n".encode()]
+        head += [k + b": " + v + b"\r\n" for k, v in req.headers if k.lower() not in SKIP_ON_REPARSE]
+        self.carry = req
+        self.parser = httptools.HttpRequestParser(self)
+        self.data_received(b"".join(head) + b"\r\n" + rest)
+
+    def _bad(self, why: str) -> None:
+        """Bytes that are not HTTP: a request cut mid-body keeps what came; then a 400 and the connection closes."""
+        self.discard = True
+        req, self.req = self.req, None
+        if req is not None and req.method and req.body is None and req.answer is None:
+            data = b"".join(req.chunks)
+            said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
+            req.body = Body(data, len(data), True, "incomplete",
+                            f"the body could not be read after {len(data)} bytes{said}: {why}")  # fmt: skip
+            req.keep_alive = False
+            self._queue(req)
+            return
+        bad = Request()
+        bad.answer = fixed(400, f"400: Bad Request\n\n{why}".encode())
+        bad.keep_alive = False
+        self._queue(bad)
+
+    # -- serving, in order -----------------------------------------------------------------------------------
+
+    def _queue(self, req: Request) -> None:
+        if req.ignored:
+            return
+        self.queue.append(req)
+        if len(self.queue) > QUEUE_MAX and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        if self.current is None:
+            self._next()
+
+    def _next(self) -> None:
+        if not self.queue:
+            return
+        req = self.current = self.queue.popleft()
+        if self.paused and len(self.queue) <= QUEUE_MAX // 2 and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        if req.answer is not None:
+            self.respond(*req.answer, close=True)
+        else:
+            self.server.serve(self, req)
+
+    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes, *, close: bool = False,
+                length: int | None = None) -> None:  # fmt: skip
+        """Answer the request being served, then serve the next one (or close). `length`: the Content-Length of a
+        HEAD answer (which has no body to count)."""
+        req = self.current
+        assert req is not None
+        self.current = None
+        self.last = time.monotonic()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return self._next()  # (the client is gone: the rest is still recorded)
+        keep = req.keep_alive and not close and not self.server.closing
+        parts = [f"HTTP/1.1 {status} {_reason(status)}\r\n"]
+        given = set()
+        for k, v in headers:
+            if (low := k.lower()) not in OWN_HEADERS:
+                parts.append(f"{k}: {v}\r\n")
+                given.add(low)
+        parts.append(f"Content-Length: {len(body) if length is None else length}\r\n")
+        if "date" not in given:
+            parts.append(f"Date: {_http_date()}\r\n")
+        if "server" not in given:
+            parts.append(f"Server: {SERVER_SOFTWARE}\r\n")
+        if not keep:
+            parts.append("Connection: close\r\n")
+        elif req.version == "1.0":
+            parts.append("Connection: keep-alive\r\n")
+        parts.append("\r\n")
+        head = "".join(parts).encode("utf-8")
+        transport.write(head if req.method == "HEAD" else head + body)
+        if not keep:
+            self.discard = True
+            transport.close()
+            self.queue.clear()
+            return
+        if self.discard and not self.queue:
+            transport.close()
+            return
+        if not self.queue and (reading := self.req) is not None and reading.owed_continue:
+            reading.owed_continue = False
+            transport.write(CONTINUE)
+        self._next()
+
+    def drop(self, after_s: float = 0.0) -> None:
+        """End the connection with no answer: now (a dropped connection), or after `after_s` (a sender's timeout)."""
+        self.current = None
+        self.discard = True
+        self.queue.clear()
+        if after_s > 0:
+            asyncio.get_running_loop().call_later(after_s, self.abort)
+        else:
+            self.abort()
