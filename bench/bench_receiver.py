@@ -3,9 +3,11 @@ durable group commits, every fact printed), against a bare aiohttp server that o
 200, both loaded by the same keep-alive load generator (`bench/_load.py`, its own process), in the same run. Then
 the same figure with 100k captures already stored against the figure with none (writing must stay flat as the
 store grows). `serve` runs as a user starts it: with its default `workers = "auto"` (one receiver worker process
-on a machine with two or more cores, see `katya_tui/core/receiver/workers.py`).
+on a machine with two or more cores, see `katya_tui/core/receiver/workers.py`) and on uvloop where it is
+installed (`katya_tui/core/loops.py`). The baseline is aiohttp as `web.run_app` runs it, on asyncio's loop, as the
+goal states; a bare aiohttp server on uvloop is measured too and printed as a reference.
 
-The three servers run side by side; each round loads each of them in turn (so a machine that gets busier or
+The four servers run side by side; each round loads each of them in turn (so a machine that gets busier or
 quieter mid-run shifts every figure alike), after a warm-up; the figures are the medians over the rounds, and the
 ratios the medians of each round's ratio. The server's CPU time per request (all its processes) is reported too: it
 is steadier than req/s on a shared machine and says what a request costs wherever the load generator tops out.
@@ -46,8 +48,12 @@ async def hook(request):
     return web.Response(body=b'{"status":"ok"}', content_type="application/json")
 app = web.Application()
 app.router.add_route("*", "/hooks/{name}", hook)
+loop = None
+if sys.argv[2:] == ["uvloop"]:
+    import uvloop
+    loop = uvloop.new_event_loop()
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print("ready", flush=True),
-            access_log=None)
+            access_log=None, loop=loop)
 """
 
 
@@ -102,9 +108,11 @@ class Server:
         return statistics.median(values) if values else None
 
 
-def bare(tmp: Path) -> Server:
+def bare(tmp: Path, loop: str = "asyncio") -> Server:
+    """The baseline: aiohttp reading the body and answering 200 (`loop`: asyncio's, as `web.run_app` runs it, or
+    uvloop's, which `serve` runs on: a reference line, not the goal's baseline)."""
     port = _port()
-    s = Server("the bare aiohttp server", [sys.executable, "-c", BARE, str(port)], tmp / "bare.out")
+    s = Server(f"bare aiohttp ({loop})", [sys.executable, "-c", BARE, str(port), loop], tmp / f"bare-{loop}.out")
     s.port = port
     return s
 
@@ -159,7 +167,7 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         took = prefill(tmp / "full", 100_000)
-        servers = [bare(tmp), served(tmp / "empty"), served(tmp / "full")]
+        servers = [bare(tmp), served(tmp / "empty"), served(tmp / "full"), bare(tmp, "uvloop")]
         try:
             for s in servers:
                 ready = s.wait_ready()
@@ -171,14 +179,14 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
         finally:
             for s in servers:
                 s.stop()
-        base, empty, full = servers
+        base, empty, full, base_uv = servers
         verdicts = _verdicts(empty)
     figure("load", f"{CONNECTIONS} keep-alive connections (closed loop), signed 1 KB Katya envelopes, {rounds} rounds "
                    f"of {round_s:g} s per server after {WARMUP_S:g} s of warm-up, load generator in its own process; "
                    f"medians")  # fmt: skip
     figure("verdicts seen", ", ".join(verdicts) + f"; non-2xx answers: {sum(r['other'] for s in servers for r in s.rounds)}")
     figure("by round (req/s, CPU us a request)", "; ".join(
-        f"{'bare' if s is base else s.name.split('(')[1][:-1]}: " + " ".join(
+        f"{s.name.split('(')[1][:-1] if s in (empty, full) else s.name}: " + " ".join(
             f"{r['rps']:,.0f}/{r['cpu_us'] or 0:.0f}" for r in s.rounds) for s in servers))  # fmt: skip
     r = _median_ratio(empty, base, "rps")
     print(f"receiver (serve, verify, fsync): {empty.median('rps'):,.1f} req/s vs bare aiohttp {base.median('rps'):,.1f} "
@@ -186,6 +194,9 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
     if empty.median("cpu_us") and base.median("cpu_us"):
         ratio_line("server CPU per request (all its processes)", empty.median("cpu_us"), "us", "bare aiohttp",
                    base.median("cpu_us"))  # fmt: skip
+    figure("reference", f"bare aiohttp on uvloop (the loop serve runs on): {base_uv.median('rps'):,.1f} req/s, "
+                        f"{base_uv.median('cpu_us') or 0:.0f} us CPU a request; the receiver is "
+                        f"{_median_ratio(empty, base_uv, 'rps'):.2f} of it")  # fmt: skip
     figure("prefill", f"100,000 captures stored in {took:.1f} s")
     r = _median_ratio(full, empty, "rps")
     print(f"receiver with 100k stored: {full.median('rps'):,.1f} req/s vs with none {empty.median('rps'):,.1f} req/s  "

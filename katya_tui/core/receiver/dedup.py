@@ -14,11 +14,9 @@ class SeenIds:
         self._seen: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
 
     def _expire(self, now: float) -> None:
-        while self._seen:
-            key, (_, at) = next(iter(self._seen.items()))
-            if at > now - self.window_s and len(self._seen) <= self.cap:
-                break
-            self._seen.popitem(last=False)
+        seen = self._seen
+        while seen and (next(iter(seen.values()))[1] <= now - self.window_s or len(seen) > self.cap):
+            seen.popitem(last=False)
 
     def first(self, endpoint: str, msg_id: str, now: float) -> str | None:
         """The capture that first carried `msg_id` on `endpoint` within the window, or None."""
@@ -27,6 +25,7 @@ class SeenIds:
         return found[0] if found else None
 
     def add(self, endpoint: str, msg_id: str, capture_id: str, at: float) -> None:
-        """Remember `msg_id` (the first sighting wins)."""
+        """Remember `msg_id` (the first sighting wins); `first` has just forgotten what is past the window."""
         self._seen.setdefault((endpoint, msg_id), (capture_id, at))
-        self._expire(at)
+        if len(self._seen) > self.cap:
+            self._seen.popitem(last=False)

@@ -34,11 +34,15 @@ class Plan:
     action: str = "answer"
     hold_s: float = 0.0
     reason: str = "default answer"
+    _record: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_record(self) -> dict[str, Any]:
-        text = self.body.decode("utf-8", "replace")
-        return {"status": self.status, "headers": [[k, v] for k, v in self.headers.items()], "body": text,
-                "action": self.action, "reason": self.reason, "delay_ms": self.delay_ms}  # fmt: skip
+        """The capture's `response`, made once per plan: shared, never change it (copy it to add to it)."""
+        if self._record is None:
+            text = self.body.decode("utf-8", "replace")
+            self._record = {"status": self.status, "headers": [[k, v] for k, v in self.headers.items()], "body": text,
+                            "action": self.action, "reason": self.reason, "delay_ms": self.delay_ms}  # fmt: skip
+        return self._record
 
 
 def _json_plan(status: int, obj: Any, reason: str, **headers: str) -> Plan:
@@ -89,10 +93,12 @@ class Responder:
 
     def __init__(self) -> None:
         self._step: dict[str, int] = {}
+        self._plans: dict[tuple[str, bool], tuple[dict[str, Any], Plan]] = {}
         self.limiter = RateLimiter()
 
     def reset(self, name: str) -> None:
         self._step.pop(name, None)
+        self._plans = {k: v for k, v in self._plans.items() if k[0] != name}
         self.limiter.reset(name)
 
     def limits(self, cfg: dict[str, Any], method: str, body: Body, now: float) -> Plan | None:
@@ -116,7 +122,18 @@ class Responder:
         return None
 
     def answer(self, cfg: dict[str, Any], method: str, body: bytes) -> Plan:
-        """The configured answer, with the next step of the status sequence when there is one."""
+        """The configured answer, with the next step of the status sequence when there is one. Without a sequence
+        the answer depends only on the config: made once per config (plans are never changed once made)."""
+        r = cfg["response"]
+        if r["sequence"]:
+            return self._answer(cfg, method, body)
+        key = (cfg["name"], method in ("GET", "HEAD") and not body)
+        made = self._plans.get(key)
+        if made is None or made[0] is not r:
+            made = self._plans[key] = (r, self._answer(cfg, method, body))
+        return made[1]
+
+    def _answer(self, cfg: dict[str, Any], method: str, body: bytes) -> Plan:
         r = cfg["response"]
         status, action, reason = r["status"], r["mode"], "configured answer"
         seq = r["sequence"]
