@@ -78,7 +78,7 @@ def _write(out: TextIO, data: bytes) -> None:
 
 async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     """Run until SIGINT or SIGTERM; the first line is the ready object, then one line per fact."""
-    service = Service(settings)
+    service = Service(settings, headless=True)
     facts = service.bus.subscribe(maxsize=100_000)
     await service.start()
     calm_gc()

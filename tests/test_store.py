@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from tinydb import Query, TinyDB
@@ -77,8 +78,9 @@ def test_compaction_writes_a_plain_tinydb_snapshot(tmp_path):
     store.close()
 
 
-async def test_commit_compacts_in_background_and_loses_nothing(tmp_path):
-    store = Store(tmp_path, compact_min_bytes=5_000)
+@pytest.mark.parametrize("inline", [False, True])
+async def test_commit_compacts_in_background_and_loses_nothing(tmp_path, inline):
+    store = Store(tmp_path, compact_min_bytes=5_000, inline_sync=inline)
     t = store.table("captures")
     for i in range(300):
         t.insert({"i": i, "pad": "y" * 100})
@@ -93,15 +95,18 @@ async def test_commit_compacts_in_background_and_loses_nothing(tmp_path):
     store.close()
 
 
-async def test_concurrent_commits_are_grouped(tmp_path):
-    store = Store(tmp_path)
+@pytest.mark.parametrize("inline", [False, True])
+async def test_concurrent_commits_are_grouped(tmp_path, inline):
+    store = Store(tmp_path, inline_sync=inline)
     t = store.table("captures")
     syncs = 0
+    threads = set()
     real_write = store.journal._write
 
     def counting_write(fd, data):
         nonlocal syncs
         syncs += 1
+        threads.add(threading.get_ident())
         real_write(fd, data)
 
     store.journal._write = counting_write
@@ -114,7 +119,12 @@ async def test_concurrent_commits_are_grouped(tmp_path):
     await asyncio.gather(*(writer(w) for w in range(20)))
     assert len(t) == 400
     assert syncs < 400 / 2  # many writes share one fsync
+    # `inline` (serve) syncs on the event loop's thread; otherwise the journal's own thread does (the TUI draws on)
+    assert (threads == {threading.get_ident()}) is inline
     store.close()
+    reopened = Store(tmp_path)
+    assert len(reopened.table("captures")) == 400
+    reopened.close()
 
 
 def test_retention_prunes_oldest_first(tmp_path):

@@ -28,10 +28,7 @@ class StoreRecovered:
 
 def fact_to_dict(fact: Any) -> dict[str, Any]:
     """`{"fact": "CaptureRecorded", ...fields}`: one line of `serve`'s output."""
-    if hasattr(fact, "__dataclass_fields__"):
-        body = vars(fact)  # its fields (shallow: documents stay as they are)
-    else:
-        body = {"value": fact}
+    body = vars(fact) if hasattr(fact, "__dataclass_fields__") else {"value": fact}  # (shallow: documents as they are)
     return {"fact": type(fact).__name__, **body}
 
 

@@ -59,8 +59,11 @@ class Component(Protocol):
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, headless: bool = False) -> None:
+        """`headless` (`serve`): no UI shares the event loop, so the store syncs its journal on the loop's own
+        thread, which answers sooner under load (see `store/journal.py`)."""
         self.settings = ensure_token(settings)
+        self.headless = headless
         self.bus = Bus()
         self.instance_id = secrets.token_hex(8)  # marks requests this process sends (see outbound.ORIGIN_HEADER)
         self.store: Store | None = None
@@ -107,7 +110,7 @@ class Service:
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""
         s = self.settings
-        self.store = Store(s.data_dir, caps=s.caps, fsync=s.fsync)
+        self.store = Store(s.data_dir, caps=s.caps, fsync=s.fsync, inline_sync=self.headless)
         store = self.store
         self.events = Book(lambda: store.table("events"))  # events by id: deduplication and lookups
         try:

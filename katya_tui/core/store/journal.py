@@ -3,6 +3,11 @@
 Writers append records in memory (microseconds); `await commit()` returns once every record appended so far
 is written and `fdatasync`ed. Appends that arrive while a sync is running are grouped into the next one, so
 many writes share one fsync. Replay stops at the first record that does not parse (a torn tail) and cuts it off.
+
+The write and the sync run on a thread of their own (`Writer`), so the event loop goes on meanwhile (the TUI
+draws); or, with `inline`, on the event loop's thread (`serve`): under load the hand-off to a thread and back
+costs more than the sync itself (a median commit of 0.9 ms against 0.35 ms inline, 2.8 against 0.6 at p90), and
+a headless process has nothing better to do than wait for its writes.
 """
 
 from __future__ import annotations
@@ -111,8 +116,9 @@ class Journal:
     gather_turns = 16  # at most this many turns of the event loop a group commit waits for more writers,
     gather_quiet = 2  # and no more once this many turns in a row have added none
 
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True, inline: bool = False) -> None:
         self._fsync = fsync
+        self.inline = inline  # write and sync on the event loop's thread (see the module's docstring)
         self._writer = Writer()
         self._buffer = bytearray()
         self._appended = 0  # records appended so far
@@ -181,7 +187,10 @@ class Journal:
                 data, upto = bytes(self._buffer), self._appended
                 self._buffer.clear()
                 try:
-                    await self._writer.run(self._write, self._fd, data)
+                    if self.inline:
+                        self._write(self._fd, data)
+                    else:
+                        await self._writer.run(self._write, self._fd, data)
                 except OSError as exc:
                     self._fail(exc)
                     return

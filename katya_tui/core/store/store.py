@@ -54,8 +54,10 @@ class Store:
         compact_min_bytes: int = 64 * 1024 * 1024,
         lock: bool = True,
         readonly: bool = False,
+        inline_sync: bool = False,
     ) -> None:
-        """`readonly` opens a store that another process may own (for exports): no lock, no journal, no repair."""
+        """`readonly` opens a store that another process may own (for exports): no lock, no journal, no repair.
+        `inline_sync`: the journal writes and syncs on the event loop's thread (headless; see `journal.py`)."""
         self.data_dir = Path(data_dir)
         self.caps = dict(caps or {})
         self.compact_min_bytes = compact_min_bytes
@@ -84,7 +86,7 @@ class Store:
             self.journal = None  # type: ignore[assignment]
             append = _refuse_write
         else:
-            self.journal = Journal(self._journal_path(self.generation), fsync=fsync)
+            self.journal = Journal(self._journal_path(self.generation), fsync=fsync, inline=inline_sync)
             append = self.journal.append
         self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append)
         for name in tables:
