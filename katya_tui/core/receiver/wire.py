@@ -37,22 +37,22 @@ class Frames:
     """Splits the bytes of a stream into `(kind, header, raw)` frames as they arrive."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._rest = b""  # the start of a frame still arriving
 
     def feed(self, data: bytes) -> list[tuple[int, Any, bytes]]:
-        buf = self._buf
-        buf += data
+        if self._rest:
+            data = self._rest + data
         out = []
-        pos, end = 0, len(buf)
-        while end - pos >= HEAD.size:
-            kind, hl, rl = HEAD.unpack_from(buf, pos)
-            h0 = pos + HEAD.size
+        pos, end, size, unpack = 0, len(data), HEAD.size, HEAD.unpack_from
+        while end - pos >= size:
+            kind, hl, rl = unpack(data, pos)
+            h0 = pos + size
             stop = h0 + hl + rl
             if stop > end:
                 break
-            out.append((kind, orjson.loads(memoryview(buf)[h0 : h0 + hl]), bytes(buf[h0 + hl : stop])))
+            out.append((kind, orjson.loads(data[h0 : h0 + hl]), data[h0 + hl : stop]))
             pos = stop
-        del buf[:pos]
+        self._rest = data[pos:] if pos < end else b""
         return out
 
 
@@ -68,9 +68,11 @@ def take_frame(n: int, took: Intake) -> bytes:
 def read_take(h: dict[str, Any], raw: bytes) -> tuple[int, Intake]:
     cap = h["cap"]
     cap["body"], cap["body_encoding"] = encode_body(raw)
+    capture = Capture.__new__(Capture)  # every field crossed (`take_frame`): no defaults to fill in
+    capture.__dict__ = cap
     body = Body(raw, h["size"], h["truncated"], h["problem"], h["detail"])
     found = tuple(h["found"]) if h["found"] else None
-    return h["n"], Intake(Capture(**cap), body, found, time.perf_counter() - h["elapsed"], h["origin"])  # type: ignore[arg-type]
+    return h["n"], Intake(capture, body, found, time.perf_counter() - h["elapsed"], h["origin"])  # type: ignore[arg-type]
 
 
 def plan_frame(n: int, plan: Plan) -> bytes:
