@@ -115,4 +115,6 @@ def new_capture(method: str, target: str, headers: list[list[str]], remote: str 
 
 def summary(doc: dict) -> dict:
     """A capture document without its body (for the bus, lists and the UI's rows)."""
-    return {k: v for k, v in doc.items() if k != "body"}
+    out = dict(doc)
+    out.pop("body", None)
+    return out
