@@ -58,6 +58,8 @@ def endpoint_of(target: str) -> str | None:
 
 
 RELAY_SKIPS = HOP_BY_HOP | {"expect"}  # (the 100 Continue was sent here already)
+MISDIRECTED = (b'{"success":false,"error":{"code":"MISDIRECTED",'
+               b'"message":"open a new connection for a WebSocket"}}')  # fmt: skip
 
 
 class LinkLog(logging.Handler):
@@ -155,6 +157,9 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
                 "/hooks"
             ):  # as the server answers (its guard lets /hooks through to its 404)
                 return conn.respond(404, [("Content-Type", "text/plain; charset=utf-8")], b"404: Not Found")
+            if req.upgrade is not None and req.upgrade.lower() == b"websocket":
+                # the server's own (its feed): a connection handed to a worker cannot go back to it
+                return conn.respond(421, JSON, MISDIRECTED, close=True)
             task = loop.create_task(
                 relay(conn, req, target)
             )  # (never a /hooks/ target: it would come back here)

@@ -1,17 +1,21 @@
-"""The receiver worker's HTTP/1.1 server: one `Connection` a client connection, parsed by httptools (llhttp, the
-parser of Node.js). A worker serves only connections that began with a `/hooks/` request, so this is narrow: it
-reads requests (keep-alive, pipelining, chunked bodies, `Expect: 100-continue`), hands each whole request to
-`serve` in order, and writes the answers in order. aiohttp's server costs about four times as much a request,
-and the worker's time is the receiver's.
+"""The receiver worker's HTTP/1.1 server: one `Connection` a client connection, parsed by httptools
+(llhttp, the parser of Node.js). A worker serves only connections that began with a `/hooks/` request, so
+this is narrow: it reads requests (keep-alive, pipelining, chunked bodies, `Expect: 100-continue`), hands each
+whole request to `serve` in order, and writes the answers in order. aiohttp's server costs about four times
+as much a request, and the worker's time is the receiver's.
 
-What a sender can get wrong is handled as the server process handles it with aiohttp: a body over the limit is cut
-and answered at once (the rest is not read), a sender silent for `idle_s` mid-request or a connection that ends
-mid-body leaves a capture of what came, a request that does not parse is a 400, a WebSocket upgrade a 421.
+A client sees what aiohttp's server would show it: the status line in the request's version, its `Connection`
+header, no body after a 204, 304 or 1xx, the limits and checks of its parser (a 400), 417 for an unknown
+expectation, an upgrade declined by reading the request on as a plain one (`serve` answers 421 to a WebSocket
+that is not for a hook). What a sender can get wrong is handled as the server process handles it: a body over
+the limit is cut and answered at once, a sender silent for `idle_s` mid-request or a
+connection that ends mid-body leaves a capture of what came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,20 +25,33 @@ from http import HTTPStatus
 import httptools
 from aiohttp.http import SERVER_SOFTWARE
 
-from .capture import Body
+from .capture import Body, header_text
+
+log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 75.0  # an idle keep-alive connection is closed after this (aiohttp's default)
 QUEUE_MAX = 16  # pipelined requests read ahead of their answers before reading pauses
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-SKIP_ON_REPARSE = (b"connection", b"upgrade")
 OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})  # written here, never as given
+BODILESS = frozenset((204, 304, *range(100, 200)))  # no body and no Content-Length, as aiohttp answers them
+MAX_LINE = MAX_FIELD = 8190  # aiohttp's parser limits: the request target; a header's name, and its value
+MAX_HEADERS = 128
+MAX_HEAD = MAX_LINE + MAX_HEADERS * (2 * MAX_FIELD + 4)  # a head still unfinished past this is refused
+SINGLETONS = {n.lower().encode(): n for n in (
+    "Content-Length", "Content-Location", "Content-Range", "Content-Type", "ETag", "Host", "Max-Forwards",
+    "Server", "Transfer-Encoding", "User-Agent")}  # fmt: skip
+"""The headers aiohttp's parser takes only once."""
+
+
+class Refused(Exception):
+    """A request head aiohttp's parser refuses where llhttp alone would not: a 400 with this text."""
 
 
 class Request:
     """One request as read: the head as sent, the body as it came (`Body` once whole, cut, or given up on)."""
 
-    __slots__ = ("target", "method", "version", "headers", "chunks", "got", "claimed", "keep_alive", "started",
-                 "now", "body", "answer", "upgrade", "ignored", "owed_continue")  # fmt: skip
+    __slots__ = ("target", "method", "version", "headers", "chunks", "got", "claimed", "keep_alive",
+                 "started", "now", "body", "answer", "upgrade", "ignored", "owed_continue")  # fmt: skip
 
     def __init__(self, ignored: bool = False) -> None:
         self.target = b""
@@ -50,8 +67,8 @@ class Request:
         self.now = time.time()
         self.body: Body | None = None  # set when the request is complete (or given up on)
         self.answer: tuple[int, list[tuple[str, str]], bytes] | None = None  # a fixed answer: no handler runs
-        self.upgrade: bytes | None = None
-        self.owed_continue = False  # `Expect: 100-continue` behind answers still owed: sent once they are
+        self.upgrade: bytes | None = None  # the `Upgrade` asked for (declined: read as a plain request)
+        self.owed_continue = False  # `Expect: 100-continue` behind answers still owed: sent at its turn
 
     def header(self, name: bytes) -> bytes | None:
         for k, v in self.headers:
@@ -62,6 +79,10 @@ class Request:
 
 def fixed(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> tuple:
     return status, [("Content-Type", content_type)], body
+
+
+def _too_long(data: bytes | bytearray, limit: int) -> Refused:
+    return Refused(f"Got more than {limit} bytes when reading: {data[:100] + b'...'!r}.")  # (aiohttp's words)
 
 
 _reasons: dict[int, str] = {}
@@ -133,7 +154,9 @@ class Connection(asyncio.Protocol):
         self.current: Request | None = None  # the request being served
         self.discard = False  # read no more: the connection closes after the answers owed
         self.paused = False
-        self.carry: Request | None = None  # the head of an upgrade request read again without its upgrade
+        self.upgrading: Request | None = None  # an upgrade request, to be read again as a plain one
+        self.carry: Request | None = None  # ... whose head (as sent) the request read again takes
+        self.head_bytes = 0  # bytes fed while a request head stayed unfinished
         self.last = time.monotonic()
 
     # -- the connection --------------------------------------------------------------------------------------
@@ -147,12 +170,13 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self.transport = None
-        req = self.req
+        req, self.req = self.req, None
         if req is not None and req.method and req.body is None and req.answer is None:  # cut off mid-body
             said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
             data = b"".join(req.chunks)
-            req.body = Body(data, len(data), True, "incomplete",
-                            f"the connection ended mid-body after {len(data)} bytes{said}: {exc or 'closed'}")  # fmt: skip
+            why = exc or "Connection lost"  # (aiohttp's words)
+            detail = f"the connection ended mid-body after {len(data)} bytes{said}: {why}"
+            req.body = Body(data, len(data), True, "incomplete", detail)
             self._queue(req)
 
     def data_received(self, data: bytes) -> None:
@@ -164,18 +188,30 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade as up:
             self._upgraded(data[up.args[0] if up.args else len(data) :])
         except httptools.HttpParserError as exc:
-            self._bad(str(exc))
+            cause = exc.__context__
+            if isinstance(exc, httptools.HttpParserCallbackError) and not isinstance(cause, Refused):
+                log.error("a request could not be taken in", exc_info=cause)
+            self._bad(str(cause) if isinstance(cause, Refused) else str(exc))
+        else:
+            req = self.req
+            if req is not None and not req.method and not req.ignored:
+                self.head_bytes += len(data)
+                if self.head_bytes > MAX_HEAD:
+                    self._bad(f"Got more than {MAX_HEAD} bytes when reading the request head.")
 
     def check(self, now: float) -> None:
         """Called about every second: give up on a sender silent mid-request, close a long-idle connection."""
         idle = now - self.last
         req = self.req
-        if req is not None and req.body is None and req.answer is None and idle > self.server.idle_s:
+        if req is not None and req.body is None and idle > self.server.idle_s:
+            if req.answer is not None:  # answered already (417), and its body never came
+                self._close()
+                return
             self.discard = True
             if req.method:  # the head is whole: a capture of the body so far
                 data = b"".join(req.chunks)
-                req.body = Body(data, len(data), True, "timeout",
-                                f"no body bytes for {self.server.idle_s:g} s after {len(data)} bytes")  # fmt: skip
+                detail = f"no body bytes for {self.server.idle_s:g} s after {len(data)} bytes"
+                req.body = Body(data, len(data), True, "timeout", detail)
             else:
                 req.answer = fixed(408, b"408: Request Timeout")
             self.req = None
@@ -188,6 +224,12 @@ class Connection(asyncio.Protocol):
         if self.current is None and not self.queue and self.transport is not None:
             self.transport.close()
 
+    def _close(self) -> None:
+        self.discard = True
+        self.req = None
+        if self.transport is not None:
+            self.transport.close()
+
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
@@ -196,45 +238,67 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.req = Request(self.discard)
+        self.head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
-        self.req.target += url  # type: ignore[union-attr]
+        req = self.req
+        assert req is not None
+        req.target += url
+        if len(req.target) > MAX_LINE:
+            raise _too_long(bytearray(req.target), MAX_LINE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.req.headers.append((name, value))  # type: ignore[union-attr]
+        req = self.req
+        assert req is not None
+        if req.method:
+            return  # a trailer after a chunked body: aiohttp drops them too
+        value = value.rstrip(b" \t")  # (llhttp keeps the whitespace after a value; aiohttp strips it)
+        if len(name) > MAX_FIELD or len(value) > MAX_FIELD:
+            raise _too_long(name if len(name) > MAX_FIELD else value, MAX_FIELD)
+        req.headers.append((name, value))
+        if len(req.headers) > MAX_HEADERS:
+            raise Refused("Too many headers received")
 
     def on_headers_complete(self) -> None:
         req, p = self.req, self.parser
         assert req is not None
-        req.method = p.get_method().decode("ascii", "replace")
-        req.version = p.get_http_version()
-        req.keep_alive = p.should_keep_alive()
+        method = p.get_method().decode("ascii", "replace")
+        version = p.get_http_version()
+        seen = set()
+        for k, _ in req.headers:
+            low = k.lower()
+            if low in SINGLETONS:
+                if low in seen:
+                    raise Refused(f"Duplicate '{SINGLETONS[low]}' header found.")
+                seen.add(low)
+            elif low == b"sec-websocket-key1":
+                raise Refused("Invalid HTTP header: 'Sec-WebSocket-Key1'")
+        if version == "1.1" and b"host" not in seen:
+            raise Refused("Missing 'Host' header in request.")
+        if method == "CONNECT":  # (a tunnel; llhttp would take all that follows for it)
+            raise Refused(f"Invalid URL: {req.target.decode('latin-1')!r}")
+        req.method, req.version, req.keep_alive = method, version, p.should_keep_alive()
+        self.head_bytes = 0
         if (carry := self.carry) is not None:  # the upgrade request read again: the head as it was sent
             self.carry = None
-            req.headers, req.target, req.started, req.now = (
-                carry.headers,
-                carry.target,
-                carry.started,
-                carry.now,
-            )
+            req.headers, req.target, req.upgrade = carry.headers, carry.target, carry.upgrade
+            req.started, req.now = carry.started, carry.now
+        elif p.should_upgrade():  # (llhttp's word on it: `Upgrade` and an `upgrade` token in `Connection`)
+            req.upgrade = req.header(b"upgrade") or b""
+            self.upgrading = req  # llhttp reads no body for it: read again in `_upgraded`
+            return
         length = req.header(b"content-length")
         if length is not None and req.header(b"transfer-encoding") is None:
             req.claimed = int(length)  # (llhttp refused one that is not a number)
-        upgrade = req.header(b"upgrade")
-        if upgrade is not None and b"upgrade" in (req.header(b"connection") or b"").lower():
-            req.upgrade = upgrade
         expect = req.header(b"expect")
-        if expect is not None and req.version == "1.1" and req.upgrade is None:
+        if expect is not None and version == "1.1" and not req.ignored:
             if expect.lower() == b"100-continue":
                 if self.current is None and not self.queue and self.transport is not None:
                     self.transport.write(CONTINUE)
                 else:
                     req.owed_continue = True
-            else:
-                text = expect.decode("latin-1")
-                req.answer = fixed(417, f"417: Unknown Expect: {text}".encode())
-                req.keep_alive = False
-                self.discard = True
+            else:  # answered in its turn, as aiohttp's router does; its body (if it comes) is dropped
+                req.answer = fixed(417, f"Unknown Expect: {header_text(expect)}".encode())
                 self._queue(req)
 
     def on_body(self, chunk: bytes) -> None:
@@ -256,40 +320,35 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         req, self.req = self.req, None
-        if req is None or req.body is not None or req.answer is not None:
+        if req is None or req is self.upgrading:
+            self.req = req  # (an upgrade: finished in `_upgraded`, once the parser has said where it ends)
             return
-        if req.upgrade is not None:
-            self.req = req  # finished in `_upgraded`, once the parser has said where the upgrade starts
-            return
+        if req.body is not None or req.answer is not None:
+            return  # queued already
         req.body = Body(b"".join(req.chunks) if len(req.chunks) != 1 else req.chunks[0], req.got, False)
         self._queue(req)
 
-    # -- what the parser could not take ------------------------------------------------------------------------
+    # -- what the parser could not take ----------------------------------------------------------------------
 
     def _upgraded(self, rest: bytes) -> None:
-        """An `Upgrade` request. A WebSocket is the server's (421: open a new connection for it); any other
-        upgrade (curl's h2c) is declined as aiohttp declines it: the request is read on as a plain one."""
-        req, self.req = self.req, None
+        """An upgrade request (a WebSocket, curl's h2c): declined as aiohttp declines one it does not take, by
+        reading it again as a plain request: its head without `Upgrade`, then its body and what follows."""
+        req, self.upgrading, self.req = self.upgrading, None, None
         if req is None:
             return self._bad("an upgrade with no request")
-        if req.upgrade.lower() == b"websocket":  # type: ignore[union-attr]
-            req.answer = fixed(421, b'{"success":false,"error":{"code":"MISDIRECTED","message":'
-                                    b'"open a new connection for a WebSocket"}}', "application/json")  # fmt: skip
-            req.keep_alive = False
-            self.discard = True
-            self._queue(req)
-            return
         head = [f"{req.method} ".encode() + req.target + f" HTTP/{req.version}\r\n".encode()]
-        head += [k + b": " + v + b"\r\n" for k, v in req.headers if k.lower() not in SKIP_ON_REPARSE]
+        head += [k + b": " + v + b"\r\n" for k, v in req.headers if k.lower() != b"upgrade"]
         self.carry = req
         self.parser = httptools.HttpRequestParser(self)
         self.data_received(b"".join(head) + b"\r\n" + rest)
 
     def _bad(self, why: str) -> None:
-        """Bytes that are not HTTP: a request cut mid-body keeps what came; then a 400 and the connection closes."""
+        """Bytes that are not HTTP: a request cut mid-body keeps what came; else a 400. Then the connection
+        closes."""
         self.discard = True
         req, self.req = self.req, None
-        if req is not None and req.method and req.body is None and req.answer is None:
+        self.upgrading = self.carry = None
+        if req is not None and req.method and req.body is None and req.answer is None and not req.ignored:
             data = b"".join(req.chunks)
             said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
             req.body = Body(data, len(data), True, "incomplete",
@@ -298,7 +357,8 @@ class Connection(asyncio.Protocol):
             self._queue(req)
             return
         bad = Request()
-        bad.answer = fixed(400, f"400: Bad Request\n\n{why}".encode())
+        bad.version = "1.0"  # (aiohttp answers bytes it could not read in HTTP/1.0, its reason as the text)
+        bad.answer = fixed(400, why.encode())
         bad.keep_alive = False
         self._queue(bad)
 
@@ -321,15 +381,18 @@ class Connection(asyncio.Protocol):
         if self.paused and len(self.queue) <= QUEUE_MAX // 2 and self.transport is not None:
             self.paused = False
             self.transport.resume_reading()
+        if req.owed_continue and self.transport is not None:
+            req.owed_continue = False
+            self.transport.write(CONTINUE)  # (at its turn, as aiohttp sends it, even if the body is in)
         if req.answer is not None:
-            self.respond(*req.answer, close=True)
+            self.respond(*req.answer)
         else:
             self.server.serve(self, req)
 
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes, *, close: bool = False,
                 length: int | None = None) -> None:  # fmt: skip
-        """Answer the request being served, then serve the next one (or close). `length`: the Content-Length of a
-        HEAD answer (which has no body to count)."""
+        """Answer the request being served, then serve the next one (or close). `length`: the Content-Length
+        of a HEAD answer (which has no body to count)."""
         req = self.current
         assert req is not None
         self.current = None
@@ -337,34 +400,38 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return self._next()  # (the client is gone: the rest is still recorded)
-        keep = req.keep_alive and not close and not self.server.closing
-        parts = [f"HTTP/1.1 {status} {_reason(status)}\r\n"]
+        last = self.server.closing or (self.discard and not self.queue)
+        keep = req.keep_alive and not close and not last
+        version = req.version
+        parts = [f"HTTP/{version} {status} {_reason(status)}\r\n"]  # (in the request's version, as aiohttp)
         given = set()
         for k, v in headers:
             if (low := k.lower()) not in OWN_HEADERS:
                 parts.append(f"{k}: {v}\r\n")
                 given.add(low)
-        parts.append(f"Content-Length: {len(body) if length is None else length}\r\n")
+        if status in BODILESS:
+            body = b""
+        else:
+            parts.append(f"Content-Length: {len(body) if length is None else length}\r\n")
         if "date" not in given:
             parts.append(f"Date: {_http_date()}\r\n")
         if "server" not in given:
             parts.append(f"Server: {SERVER_SOFTWARE}\r\n")
-        if not keep:
+        if keep:
+            if version == "1.0":
+                parts.append("Connection: keep-alive\r\n")
+        elif version == "1.1":
             parts.append("Connection: close\r\n")
-        elif req.version == "1.0":
-            parts.append("Connection: keep-alive\r\n")
         parts.append("\r\n")
         head = "".join(parts).encode("utf-8")
         transport.write(head if req.method == "HEAD" else head + body)
         if not keep:
             self.discard = True
-            transport.close()
             self.queue.clear()
-            return
-        if self.discard and not self.queue:
             transport.close()
             return
-        if not self.queue and (reading := self.req) is not None and reading.owed_continue:
+        reading = self.req
+        if not self.queue and reading is not None and reading.owed_continue and not reading.ignored:
             reading.owed_continue = False
             transport.write(CONTINUE)
         self._next()
