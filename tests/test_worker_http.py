@@ -16,7 +16,7 @@ from test_receiver_workers import ready
 
 from katya_tui.config import load_settings
 from katya_tui.core.receiver import Receiver
-from katya_tui.core.receiver.worker_http import Connection, Server
+from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -484,3 +484,61 @@ async def test_requests_read_whole_are_recorded_when_the_client_goes_before_thei
     assert answers == []
     await wait_for(lambda: len(caps(pair[1], "left")) == 2, timeout=5)
     assert [r["body"] for r in caps(pair[1], "left")] == ["1", "2"]
+
+
+# == the idle sweep, chaos ===================================================================================
+
+
+async def test_a_request_waiting_for_its_100_is_not_timed_out_while_the_answer_before_it_is_slow(pair):
+    # the worker's sweep counted the wait for the slow answer (700 ms) against the request behind it, whose
+    # sender rightly sends nothing before its 100: after 0.4 s, a 408 and a capture of an empty body
+    expect = post("turn", b"{}", b"Expect: 100-continue\r\n")
+    answers, _ = await both(pair, post("slow") + expect[:-2], 2, expect[-2:], 1)
+    assert answers == [OK, CONTINUED, OK]
+    [row] = await same_caps(pair, "turn", 1)
+    assert (row["body"], row["truncated"]) == ("{}", False)
+
+
+async def test_a_head_sent_in_part_is_waited_for_not_timed_out(pair):
+    # the worker answered 408 to a head that stalled for the body idle timeout; aiohttp waits (its keep-alive)
+    head = post("slow-head")
+    answers, _ = await both(pair, head[:20], IDLE_S + 0.3, head[20:], 1, then="open")
+    assert answers == [OK]
+    await same_caps(pair, "slow-head", 1)
+
+
+async def test_chaos_drop_and_timeout_end_the_connection_with_no_answer(pair):
+    # nothing behind the dropped request is served: the worker recorded a body on its way as cut off
+    answers, state = await both(pair, post("drop") + post("drop-next", b"1234")[:-2], then="closed")
+    assert answers == [] and state in ("eof", "reset")
+    await same_caps(pair, "drop", 1)
+    assert caps(pair[0], "drop-next") == caps(pair[1], "drop-next") == []
+    start = time.monotonic()
+    answers, state = await both(pair, post("hold"), then="closed")
+    assert answers == [] and state in ("eof", "reset") and 0.9 < time.monotonic() - start < 2
+    [row] = await same_caps(pair, "hold", 1)
+    assert row["response"]["action"] == "timeout"
+
+
+async def test_a_chaos_hold_longer_than_the_keep_alive_is_held_to_its_end():
+    # the sweep closed a held connection KEEPALIVE_S (75 s) after its last answer, whatever its hold (to 1 h)
+    conn, transport = by_hand()
+    conn.data_received(post("hold"))
+    conn.drop(after_s=3600)
+    conn.check(time.monotonic() + KEEPALIVE_S + 1)
+    assert not transport.closed and not transport.aborted
+    idle, transport = by_hand()
+    idle.check(time.monotonic() + KEEPALIVE_S + 1)
+    assert transport.closed  # (an idle connection still goes)
+
+
+async def test_a_request_on_its_way_when_the_connection_closes_after_an_answer_is_not_recorded():
+    # it was recorded as cut off by the client, when this end had closed the connection
+    served: list[bytes] = []
+    conn, transport = by_hand(lambda conn, req: served.append(req.target))
+    conn.data_received(post("first") + post("second", b"1234")[:-2])
+    assert served == [b"/hooks/first"]
+    conn.respond(500, [], b"", close=True)  # (as the worker answers a request the server failed to record)
+    assert transport.closed or transport.eof
+    conn.connection_lost(None)
+    assert served == [b"/hooks/first"]

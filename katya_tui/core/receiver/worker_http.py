@@ -8,8 +8,8 @@ A client sees what aiohttp's server would show it: the status line in the reques
 header, no body after a 204, 304 or 1xx, the limits and checks of its parser (a 400), 417 for an unknown
 expectation, an upgrade declined by reading the request on as a plain one (`serve` answers 421 to a WebSocket
 that is not for a hook). What a sender can get wrong is handled as the server process handles it: a body over
-the limit is cut and answered at once, a sender silent for `idle_s` mid-request or a
-connection that ends mid-body leaves a capture of what came.
+the limit is cut and answered at once, a sender silent for `idle_s` mid-body (once it is that request's turn)
+or a connection that ends mid-body leaves a capture of what came.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .capture import Body, header_text
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_S = 75.0  # an idle keep-alive connection is closed after this (aiohttp's default)
+KEEPALIVE_S = 75.0  # with no request under way, a connection closes this long after its last answer (aiohttp)
 QUEUE_MAX = 16  # pipelined requests read ahead of their answers before reading pauses
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})  # written here, never as given
@@ -154,10 +154,12 @@ class Connection(asyncio.Protocol):
         self.current: Request | None = None  # the request being served
         self.discard = False  # read no more: the connection closes after the answers owed
         self.paused = False
+        self.ending = False  # dropped (chaos): the sweep leaves it be
         self.upgrading: Request | None = None  # an upgrade request, to be read again as a plain one
         self.carry: Request | None = None  # ... whose head (as sent) the request read again takes
         self.head_bytes = 0  # bytes fed while a request head stayed unfinished
-        self.last = time.monotonic()
+        self.last = time.monotonic()  # the last bytes received, or the last answer
+        self.idle_since = self.last  # the last answer (or the connection's start): the keep-alive clock
 
     # -- the connection --------------------------------------------------------------------------------------
 
@@ -200,29 +202,31 @@ class Connection(asyncio.Protocol):
                     self._bad(f"Got more than {MAX_HEAD} bytes when reading the request head.")
 
     def check(self, now: float) -> None:
-        """Called about every second: give up on a sender silent mid-request, close a long-idle connection."""
-        idle = now - self.last
+        """Called about every second: give up on a sender silent mid-body, close a long-idle connection."""
         req = self.req
-        if req is not None and req.body is None and idle > self.server.idle_s:
+        if self.ending:
+            return
+        if req is not None and req.method and req.body is None and not req.ignored:  # a body on its way
+            if self.current is not None or self.queue:
+                return  # (not its turn yet: its sender may rightly wait for the answers before it, or a 100)
+            if now - self.last <= self.server.idle_s:
+                return
             if req.answer is not None:  # answered already (417), and its body never came
                 self._close()
                 return
             self.discard = True
-            if req.method:  # the head is whole: a capture of the body so far
-                data = b"".join(req.chunks)
-                detail = f"no body bytes for {self.server.idle_s:g} s after {len(data)} bytes"
-                req.body = Body(data, len(data), True, "timeout", detail)
-            else:
-                req.answer = fixed(408, b"408: Request Timeout")
             self.req = None
+            data = b"".join(req.chunks)
+            detail = f"no body bytes for {self.server.idle_s:g} s after {len(data)} bytes"
+            req.body = Body(data, len(data), True, "timeout", detail)
             self._queue(req)
-        elif req is None and self.current is None and not self.queue and idle > KEEPALIVE_S:
-            self.abort()
+        elif self.current is None and not self.queue and now - self.idle_since > KEEPALIVE_S:
+            self._close()  # (a head half sent counts as idle, as in aiohttp)
 
     def close_when_idle(self) -> None:
         self.discard = True
-        if self.current is None and not self.queue and self.transport is not None:
-            self.transport.close()
+        if self.current is None and not self.queue:
+            self._close()
 
     def _close(self) -> None:
         self.discard = True
@@ -396,7 +400,7 @@ class Connection(asyncio.Protocol):
         req = self.current
         assert req is not None
         self.current = None
-        self.last = time.monotonic()
+        self.last = self.idle_since = time.monotonic()
         transport = self.transport
         if transport is None or transport.is_closing():
             return self._next()  # (the client is gone: the rest is still recorded)
@@ -427,6 +431,7 @@ class Connection(asyncio.Protocol):
         transport.write(head if req.method == "HEAD" else head + body)
         if not keep:
             self.discard = True
+            self.req = None  # (a request read meanwhile is not served: not recorded either)
             self.queue.clear()
             transport.close()
             return
@@ -437,9 +442,10 @@ class Connection(asyncio.Protocol):
         self._next()
 
     def drop(self, after_s: float = 0.0) -> None:
-        """End the connection with no answer: now (a dropped connection), or after `after_s` (a sender's timeout)."""
-        self.current = None
-        self.discard = True
+        """End the connection with no answer: now (a dropped connection), or after `after_s` (a sender's
+        timeout). Nothing more is served on it: a request read meanwhile is not recorded."""
+        self.current = self.req = None
+        self.discard = self.ending = True  # (the sweep leaves it be: a hold can last longer than KEEPALIVE_S)
         self.queue.clear()
         if after_s > 0:
             asyncio.get_running_loop().call_later(after_s, self.abort)
