@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from test_receiver_workers import ready
 
 from katya_tui.config import load_settings
 from katya_tui.core.receiver import Receiver
-from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Server
+from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Request, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -542,3 +543,48 @@ async def test_a_request_on_its_way_when_the_connection_closes_after_an_answer_i
     assert transport.closed or transport.eof
     conn.connection_lost(None)
     assert served == [b"/hooks/first"]
+
+
+# == flow control ============================================================================================
+
+
+async def test_a_client_that_does_not_read_its_answers_is_not_served_more_until_it_does():
+    # the worker wrote every answer into the transport's buffer, however far behind the client was
+    served: list[int] = []
+    answer = b"a" * 65536
+
+    def serve(conn: Connection, req: Request) -> None:
+        served.append(int(req.target.rsplit(b"/", 1)[1]))
+        conn.respond(200, [], answer)
+
+    def connection() -> Connection:
+        conn = server.connection()
+        made = conn.connection_made
+
+        def connection_made(transport: asyncio.BaseTransport) -> None:  # small buffers: a test of seconds
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+            made(transport)
+
+        conn.connection_made = connection_made  # type: ignore[method-assign]
+        return conn
+
+    server = Server(serve, LIMIT, 30.0)
+    listener = await asyncio.get_running_loop().create_server(connection, "127.0.0.1", 0)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    client.connect(listener.sockets[0].getsockname())
+    reader, writer = await asyncio.open_connection(sock=client)
+    count = 200  # 13 MB of answers
+    try:
+        writer.write(b"".join(b"GET /hooks/x/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(count)))
+        await asyncio.sleep(0.2)
+        assert len(served) < 20
+        async with asyncio.timeout(10):
+            for i in range(count):
+                assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200"), i
+                assert await reader.readexactly(len(answer)) == answer
+        assert served == list(range(count))  # every one, in order
+    finally:
+        writer.close()
+        listener.close()
+        await server.close(0.1)

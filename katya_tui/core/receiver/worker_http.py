@@ -153,7 +153,8 @@ class Connection(asyncio.Protocol):
         self.queue: deque[Request] = deque()  # read, waiting for their turn
         self.current: Request | None = None  # the request being served
         self.discard = False  # read no more: the connection closes after the answers owed
-        self.paused = False
+        self.pausing: set[str] = set()  # why reading is paused: "queue" (too many requests read ahead),
+        # "write" (the client does not read its answers)
         self.ending = False  # dropped (chaos): the sweep leaves it be
         self.upgrading: Request | None = None  # an upgrade request, to be read again as a plain one
         self.carry: Request | None = None  # ... whose head (as sent) the request read again takes
@@ -172,6 +173,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self.transport = None
+        self.pausing.clear()  # (what was read is still served, and recorded)
         req, self.req = self.req, None
         if req is not None and req.method and req.body is None and req.answer is None:  # cut off mid-body
             said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
@@ -180,6 +182,15 @@ class Connection(asyncio.Protocol):
             detail = f"the connection ended mid-body after {len(data)} bytes{said}: {why}"
             req.body = Body(data, len(data), True, "incomplete", detail)
             self._queue(req)
+        self._next()
+
+    def pause_writing(self) -> None:
+        """The client does not read its answers: serve no more and read no more until it does."""
+        self._pause("write")
+
+    def resume_writing(self) -> None:
+        self._resume("write")
+        self._next()
 
     def data_received(self, data: bytes) -> None:
         self.last = time.monotonic()
@@ -207,7 +218,7 @@ class Connection(asyncio.Protocol):
         if self.ending:
             return
         if req is not None and req.method and req.body is None and not req.ignored:  # a body on its way
-            if self.current is not None or self.queue:
+            if self.current is not None or self.queue or self.pausing:
                 return  # (not its turn yet: its sender may rightly wait for the answers before it, or a 100)
             if now - self.last <= self.server.idle_s:
                 return
@@ -237,6 +248,17 @@ class Connection(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+    def _pause(self, why: str) -> None:
+        if not self.pausing and self.transport is not None:
+            self.transport.pause_reading()
+        self.pausing.add(why)
+
+    def _resume(self, why: str) -> None:
+        if why in self.pausing:
+            self.pausing.discard(why)
+            if not self.pausing and self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
 
     # -- parser callbacks ------------------------------------------------------------------------------------
 
@@ -297,7 +319,7 @@ class Connection(asyncio.Protocol):
         expect = req.header(b"expect")
         if expect is not None and version == "1.1" and not req.ignored:
             if expect.lower() == b"100-continue":
-                if self.current is None and not self.queue and self.transport is not None:
+                if self.current is None and not self.queue and not self.pausing and self.transport:
                     self.transport.write(CONTINUE)
                 else:
                     req.owed_continue = True
@@ -372,19 +394,16 @@ class Connection(asyncio.Protocol):
         if req.ignored:
             return
         self.queue.append(req)
-        if len(self.queue) > QUEUE_MAX and not self.paused and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-        if self.current is None:
-            self._next()
+        if len(self.queue) > QUEUE_MAX:
+            self._pause("queue")
+        self._next()
 
     def _next(self) -> None:
-        if not self.queue:
+        if not self.queue or self.current is not None or "write" in self.pausing:
             return
         req = self.current = self.queue.popleft()
-        if self.paused and len(self.queue) <= QUEUE_MAX // 2 and self.transport is not None:
-            self.paused = False
-            self.transport.resume_reading()
+        if len(self.queue) <= QUEUE_MAX // 2:
+            self._resume("queue")
         if req.owed_continue and self.transport is not None:
             req.owed_continue = False
             self.transport.write(CONTINUE)  # (at its turn, as aiohttp sends it, even if the body is in)
