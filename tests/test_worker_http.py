@@ -588,3 +588,42 @@ async def test_a_client_that_does_not_read_its_answers_is_not_served_more_until_
         writer.close()
         listener.close()
         await server.close(0.1)
+
+
+# == a closing answer ========================================================================================
+
+
+async def upload(port: int) -> tuple[bytes, str, bytes]:
+    """Send a 1 MB body over 0.25 s, reading meanwhile: (the answer, how the upload ended, what followed)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /hooks/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+
+    async def send() -> str:
+        try:
+            for _ in range(25):
+                writer.write(b"u" * 40_000)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+        except ConnectionError as exc:
+            return type(exc).__name__
+        return "sent all"
+
+    sending = asyncio.ensure_future(send())
+    try:
+        async with asyncio.timeout(5):
+            answer = await read_answer(reader)
+            sent = await sending
+            after = await reader.read()
+    except ConnectionError as exc:
+        sent, after = await sending, f"<{type(exc).__name__}>".encode()
+    writer.close()
+    return answer, sent, after
+
+
+async def test_a_sender_still_uploading_gets_its_413_and_a_clean_end_not_a_reset(pair):
+    # the worker closed with the upload still coming: its next bytes were answered with a reset (a client that
+    # reads once it has sent all, as most do, never sees the 413); aiohttp reads on and drops them
+    inproc, worker = await asyncio.gather(*(upload(svc.port) for svc in pair))
+    assert worker == inproc
+    assert inproc[0].startswith(b"HTTP/1.1 413") and inproc[1:] == ("sent all", b"")
+    await same_caps(pair, "upload", 1)

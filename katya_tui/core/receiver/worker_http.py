@@ -9,7 +9,8 @@ header, no body after a 204, 304 or 1xx, the limits and checks of its parser (a 
 expectation, an upgrade declined by reading the request on as a plain one (`serve` answers 421 to a WebSocket
 that is not for a hook). What a sender can get wrong is handled as the server process handles it: a body over
 the limit is cut and answered at once, a sender silent for `idle_s` mid-body (once it is that request's turn)
-or a connection that ends mid-body leaves a capture of what came.
+or a connection that ends mid-body leaves a capture of what came. A closing answer is followed by the end of
+the sending side; what the client still sends is read and dropped for a while, so no reset loses the answer.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .capture import Body, header_text
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 75.0  # with no request under way, a connection closes this long after its last answer (aiohttp)
+LINGER_S = 10.0  # after a closing answer, what the client still sends is read and dropped this long (aiohttp)
 QUEUE_MAX = 16  # pipelined requests read ahead of their answers before reading pauses
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})  # written here, never as given
@@ -155,7 +157,7 @@ class Connection(asyncio.Protocol):
         self.discard = False  # read no more: the connection closes after the answers owed
         self.pausing: set[str] = set()  # why reading is paused: "queue" (too many requests read ahead),
         # "write" (the client does not read its answers)
-        self.ending = False  # dropped (chaos): the sweep leaves it be
+        self.ending = False  # closing after an answer, or dropped (chaos): the sweep leaves it be
         self.upgrading: Request | None = None  # an upgrade request, to be read again as a plain one
         self.carry: Request | None = None  # ... whose head (as sent) the request read again takes
         self.head_bytes = 0  # bytes fed while a request head stayed unfinished
@@ -186,7 +188,8 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The client does not read its answers: serve no more and read no more until it does."""
-        self._pause("write")
+        if not self.ending:
+            self._pause("write")
 
     def resume_writing(self) -> None:
         self._resume("write")
@@ -449,16 +452,33 @@ class Connection(asyncio.Protocol):
         head = "".join(parts).encode("utf-8")
         transport.write(head if req.method == "HEAD" else head + body)
         if not keep:
-            self.discard = True
-            self.req = None  # (a request read meanwhile is not served: not recorded either)
             self.queue.clear()
-            transport.close()
+            self._linger()
             return
         reading = self.req
         if not self.queue and reading is not None and reading.owed_continue and not reading.ignored:
             reading.owed_continue = False
             transport.write(CONTINUE)
         self._next()
+
+    def _linger(self) -> None:
+        """Close after the answer just written: end the sending side at once, then read (and drop) what the
+        client still sends until it closes, LINGER_S at most. Closing with its bytes unread would reset the
+        connection, and the client could lose the answer (a 413 to a sender still uploading, above all)."""
+        transport = self.transport
+        self.discard = True
+        self.req = None  # (a request read meanwhile is not served: not recorded either)
+        if transport is None:
+            return
+        if self.pausing:
+            self.pausing.clear()
+            transport.resume_reading()
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        self.ending = True
+        transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_S, self._close)
 
     def drop(self, after_s: float = 0.0) -> None:
         """End the connection with no answer: now (a dropped connection), or after `after_s` (a sender's
