@@ -627,3 +627,43 @@ async def test_a_sender_still_uploading_gets_its_413_and_a_clean_end_not_a_reset
     assert worker == inproc
     assert inproc[0].startswith(b"HTTP/1.1 413") and inproc[1:] == ("sent all", b"")
     await same_caps(pair, "upload", 1)
+
+
+# == stopping ================================================================================================
+
+
+async def test_a_request_whose_body_is_arriving_when_the_worker_stops_is_read_and_answered(settings):
+    # at STOP the worker closed every connection with no answer owed, one whose body was arriving too: it was
+    # recorded as cut off by the client, which got no answer
+    async with running(settings, workers=1) as svc:
+        await ready(svc)
+        arriving = await asyncio.open_connection("127.0.0.1", svc.port)
+        idle = await asyncio.open_connection("127.0.0.1", svc.port)
+        request = post("stopping", b"0123456789")
+        arriving[1].write(request[:-5])
+        idle[1].write(post("idle"))
+        async with asyncio.timeout(5):
+            assert await read_answer(idle[0]) == OK
+            stopping = asyncio.ensure_future(svc.stop())
+            assert await idle[0].read() == b""  # the worker has its STOP: it closed what was idle
+            arriving[1].write(request[-5:])
+            answer = await read_answer(arriving[0])
+            assert await arriving[0].read() == b""
+            for _, writer in (arriving, idle):
+                writer.close()
+            await stopping
+        assert answer == OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+
+
+async def test_requests_read_behind_an_answer_under_way_at_stop_are_answered_too():
+    # at STOP the answer under way closed the connection: the requests read behind it were never served
+    served: list[bytes] = []
+    conn, transport = by_hand(lambda conn, req: served.append(req.target))
+    conn.data_received(post("a") + post("b") + post("c"))
+    conn.server.closing = True  # (as `Server.close` does, then:)
+    conn.close_when_idle()
+    while conn.current is not None:
+        conn.respond(200, [], b"")
+    assert served == [b"/hooks/a", b"/hooks/b", b"/hooks/c"]
+    assert transport.out.count(b"HTTP/1.1 200 OK\r\n") == 3 and transport.out.count(b"Connection: close") == 1
+    assert transport.eof  # (closing)

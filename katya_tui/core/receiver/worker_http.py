@@ -130,7 +130,8 @@ class Server:
         self._sweep = asyncio.get_running_loop().call_later(min(1.0, self.idle_s / 4), self._tick)
 
     async def close(self, grace_s: float) -> None:
-        """Close idle connections now and the others after their current answer; past `grace_s`, abort them."""
+        """Close idle connections now, the others after the answers they owe (a request whose body is arriving
+        is read to its end and answered); past `grace_s`, abort them."""
         self.closing = True
         for conn in list(self.connections):
             conn.close_when_idle()
@@ -155,6 +156,7 @@ class Connection(asyncio.Protocol):
         self.queue: deque[Request] = deque()  # read, waiting for their turn
         self.current: Request | None = None  # the request being served
         self.discard = False  # read no more: the connection closes after the answers owed
+        self.taking = True  # False: the request being read is the last one served (the worker is stopping)
         self.pausing: set[str] = set()  # why reading is paused: "queue" (too many requests read ahead),
         # "write" (the client does not read its answers)
         self.ending = False  # closing after an answer, or dropped (chaos): the sweep leaves it be
@@ -238,6 +240,9 @@ class Connection(asyncio.Protocol):
             self._close()  # (a head half sent counts as idle, as in aiohttp)
 
     def close_when_idle(self) -> None:
+        if self._reading_one():
+            self.taking = False  # a body is arriving: read it, answer it (after what is queued), then close
+            return
         self.discard = True
         if self.current is None and not self.queue:
             self._close()
@@ -263,10 +268,15 @@ class Connection(asyncio.Protocol):
             if not self.pausing and self.transport is not None and not self.transport.is_closing():
                 self.transport.resume_reading()
 
+    def _reading_one(self) -> bool:
+        """A request to be served is being read: its head is in, its body is still coming."""
+        req = self.req
+        return bool(req and req.method and req.body is None and not req.ignored and not self.discard)
+
     # -- parser callbacks ------------------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self.req = Request(self.discard)
+        self.req = Request(self.discard or not self.taking)
         self.head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
@@ -385,6 +395,8 @@ class Connection(asyncio.Protocol):
             req.keep_alive = False
             self._queue(req)
             return
+        if not self.taking:
+            return  # (stopping: what came after the last request is not answered)
         bad = Request()
         bad.version = "1.0"  # (aiohttp answers bytes it could not read in HTTP/1.0, its reason as the text)
         bad.answer = fixed(400, why.encode())
@@ -426,7 +438,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return self._next()  # (the client is gone: the rest is still recorded)
-        last = self.server.closing or (self.discard and not self.queue)
+        last = (self.server.closing or self.discard) and not self.queue and not self._reading_one()
         keep = req.keep_alive and not close and not last
         version = req.version
         parts = [f"HTTP/{version} {status} {_reason(status)}\r\n"]  # (in the request's version, as aiohttp)
