@@ -95,6 +95,40 @@ async def test_commit_compacts_in_background_and_loses_nothing(tmp_path, inline)
     store.close()
 
 
+async def test_a_due_compaction_waits_for_a_lull_unless_the_journal_is_overdue(tmp_path):
+    store = Store(tmp_path, compact_min_bytes=5_000)
+    store.compact_quiet_s = 0.2
+    t = store.table("captures")
+
+    async def burst(until_bytes: int) -> None:
+        while store.journal.size <= until_bytes:
+            t.insert({"pad": "y" * 200})
+            await store.commit()
+            await asyncio.sleep(0.01)  # commits keep coming: no lull
+
+    await burst(6_000)  # due (over 5,000 bytes), not overdue
+    assert store._compacting is None and not (tmp_path / "db.json").exists()  # it waits while commits go on
+    await asyncio.sleep(0.4)  # a lull
+    await store.wait_compaction()
+    assert (tmp_path / "db.json").exists() and store.journal.size == 0
+    snapshot = (tmp_path / "db.json").stat().st_size
+    store.compact_quiet_s = 60  # no lull from here on: only an overdue journal compacts
+    due, gen, sizes = max(5_000, snapshot), store.generation, []
+    while store.generation == gen:  # (a compaction starts a new journal generation)
+        t.insert({"pad": "y" * 200})
+        sizes.append(store.journal.size)
+        await store.commit()
+        await asyncio.sleep(0.01)
+        assert len(sizes) < 1_000
+    assert due * 2 < max(sizes) < due * 2 + 1_000  # past its threshold it waited, until twice that
+    await store.wait_compaction()
+    assert (tmp_path / "db.json").stat().st_size > snapshot
+    store.close()
+    store = Store(tmp_path)
+    assert len(store.table("captures")) == len(t)
+    store.close()
+
+
 @pytest.mark.parametrize("inline", [False, True])
 async def test_concurrent_commits_are_grouped(tmp_path, inline):
     store = Store(tmp_path, inline_sync=inline)

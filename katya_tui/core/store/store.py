@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class Store:
     """Owns the data dir's database. Writes are synchronous in memory; `await commit()` makes them durable."""
 
     freeze_every = 4_000  # journal records between two `_freeze`s
+    compact_quiet_s = 0.5  # a compaction that is due waits for this long without a commit (a lull in the traffic),
+    compact_overdue = 2  # unless the journal has grown to this many times the size that made it due
 
     def __init__(
         self,
@@ -66,6 +69,8 @@ class Store:
         self.readonly = readonly
         self._lock = DataDirLock(self.data_dir) if lock and not readonly else None
         self._compacting: asyncio.Task | None = None
+        self._compact_later: asyncio.TimerHandle | None = None
+        self._last_commit = 0.0
         self._snapshot_size = 0
         self._frozen_at = 0  # journal records written when the documents were last frozen (see `_freeze`)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -154,11 +159,36 @@ class Store:
     # -- durability ------------------------------------------------------------------------------------------
 
     async def commit(self) -> None:
-        """Wait until every write made so far is on disk; start a compaction when the journal has grown."""
+        """Wait until every write made so far is on disk; compact when the journal has grown (see `_compact_due`)."""
         await self.journal.commit()
         self._maybe_freeze()
-        if self._compacting is None and self.journal.size > max(self.compact_min_bytes, self._snapshot_size):
-            self._compacting = asyncio.get_running_loop().create_task(self.compact())
+        self._last_commit = time.monotonic()
+        if self._compacting is None:
+            due = max(self.compact_min_bytes, self._snapshot_size)
+            if self.journal.size > due * self.compact_overdue:
+                self._start_compaction()
+            elif self.journal.size > due and self._compact_later is None:
+                self._compact_later = asyncio.get_running_loop().call_later(self.compact_quiet_s, self._compact_due)
+
+    def _compact_due(self) -> None:
+        """A compaction serialises the whole store (holding the GIL) and writes it out: under load that costs the
+        requests about a third of their time, so it waits for a lull of `compact_quiet_s` (bursts have them), or
+        for the journal to reach `compact_overdue` times its threshold (sustained load), whichever comes first."""
+        self._compact_later = None
+        if self._compacting is not None or self.journal is None:
+            return
+        quiet = time.monotonic() - self._last_commit
+        if quiet >= self.compact_quiet_s:
+            self._start_compaction()
+        else:
+            self._compact_later = asyncio.get_running_loop().call_later(self.compact_quiet_s - quiet,
+                                                                        self._compact_due)  # fmt: skip
+
+    def _start_compaction(self) -> None:
+        if self._compact_later is not None:
+            self._compact_later.cancel()
+            self._compact_later = None
+        self._compacting = asyncio.get_running_loop().create_task(self.compact())
 
     def flush(self) -> None:
         self.journal.flush()
@@ -228,11 +258,17 @@ class Store:
                 p.unlink()
 
     async def wait_compaction(self) -> None:
+        """Wait for the compaction under way; one that is due but waiting for a lull starts now."""
+        if self._compact_later is not None and self._compacting is None:
+            self._start_compaction()
         if self._compacting is not None:
             await self._compacting
 
     def close(self) -> None:
         """Flush every write and release the data dir."""
+        if self._compact_later is not None:
+            self._compact_later.cancel()
+            self._compact_later = None
         if self.journal is not None:
             self.journal.close()
         if self._lock:
