@@ -8,9 +8,11 @@ installed (`katya_tui/core/loops.py`). The baseline is aiohttp as `web.run_app` 
 goal states; a bare aiohttp server on uvloop is measured too and printed as a reference.
 
 The four servers run side by side; each round loads each of them in turn (so a machine that gets busier or
-quieter mid-run shifts every figure alike), after a warm-up; the figures are the medians over the rounds, and the
+quieter mid-run shifts every figure alike), each time once every server is idle (work one leaves behind, such as a
+store compaction that waits for a lull, must not land in another's measurement), after a warm-up; the figures are the medians over the rounds, and the
 ratios the medians of each round's ratio. The server's CPU time per request (all its processes) is reported too: it
 is steadier than req/s on a shared machine and says what a request costs wherever the load generator tops out.
+Last, one longer run from an empty store says what sustained load costs, compactions included (no lulls there).
 
 Runnable alone: `python -m bench.bench_receiver [round seconds] [rounds]`.
 """
@@ -31,11 +33,12 @@ from katya_tui.core.catalog import envelope
 from katya_tui.core.models import new_id
 from katya_tui.core.store import Store
 
-from ._load import SECRET
+from ._load import SECRET, cpu_s
 from .common import figure, headline, ratio_line
 
 CONNECTIONS = 32
 ROUND_S = 2.5
+SUSTAINED_S = 12.0  # one long run from an empty store: compactions under load included
 ROUNDS = 3
 WARMUP_S = 0.75
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +161,18 @@ def _verdicts(server: Server) -> list[str]:
     return [f"{v} {n:,}" for v, n in sorted(counts.items())] + [f"repeats {repeats:,}"]
 
 
+def settle(servers: list[Server], busy: float = 0.05, window: float = 0.25, limit: float = 20.0) -> float:
+    """Wait until no server uses more than `busy` of a core (work left over from its round, such as a store
+    compaction deferred to a lull, must not run while another server is measured); the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        before = [cpu_s(s.proc.pid) or 0.0 for s in servers]
+        time.sleep(window)
+        if all((cpu_s(s.proc.pid) or 0.0) - b <= busy * window for s, b in zip(servers, before, strict=True)):
+            break
+    return time.monotonic() - t0
+
+
 def _median_ratio(a: Server, b: Server, key: str) -> float:
     return statistics.median(x[key] / y[key] for x, y in zip(a.rounds, b.rounds, strict=True) if x[key] and y[key])
 
@@ -173,17 +188,27 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
                 ready = s.wait_ready()
                 if ready.startswith("{"):
                     s.port = int(json.loads(ready)["url"].rsplit(":", 1)[1])
+            settled = 0.0
             for _ in range(rounds):
                 for s in servers:
+                    settled += settle(servers)
                     s.load(round_s)
         finally:
             for s in servers:
                 s.stop()
         base, empty, full, base_uv = servers
         verdicts = _verdicts(empty)
+        long_run = served(tmp / "sustained")
+        try:
+            ready = long_run.wait_ready()
+            long_run.port = int(json.loads(ready)["url"].rsplit(":", 1)[1])
+            [sustained] = long_run.load(SUSTAINED_S)
+        finally:
+            long_run.stop()
     figure("load", f"{CONNECTIONS} keep-alive connections (closed loop), signed 1 KB Katya envelopes, {rounds} rounds "
                    f"of {round_s:g} s per server after {WARMUP_S:g} s of warm-up, load generator in its own process; "
                    f"medians")  # fmt: skip
+    figure("settling", f"{settled:.1f} s in all waiting for every server to be idle before each measurement")
     figure("verdicts seen", ", ".join(verdicts) + f"; non-2xx answers: {sum(r['other'] for s in servers for r in s.rounds)}")
     figure("by round (req/s, CPU us a request)", "; ".join(
         f"{s.name.split('(')[1][:-1] if s in (empty, full) else s.name}: " + " ".join(
@@ -197,6 +222,9 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
     figure("reference", f"bare aiohttp on uvloop (the loop serve runs on): {base_uv.median('rps'):,.1f} req/s, "
                         f"{base_uv.median('cpu_us') or 0:.0f} us CPU a request; the receiver is "
                         f"{_median_ratio(empty, base_uv, 'rps'):.2f} of it")  # fmt: skip
+    figure("sustained", f"one {SUSTAINED_S:g} s run from an empty store (its compactions under load included): "
+                        f"{sustained['rps']:,.1f} req/s, {sustained['cpu_us'] or 0:.0f} us CPU a request, "
+                        f"{sustained['rps'] / base.median('rps'):.2f} of bare aiohttp's median")  # fmt: skip
     figure("prefill", f"100,000 captures stored in {took:.1f} s")
     r = _median_ratio(full, empty, "rps")
     print(f"receiver with 100k stored: {full.median('rps'):,.1f} req/s vs with none {empty.median('rps'):,.1f} req/s  "

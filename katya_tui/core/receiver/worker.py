@@ -133,9 +133,7 @@ class Link(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             fut.set_exception(ConnectionError("the server process went away"))
             return fut
-        self.transport.write(
-            take_frame(n, took)
-        )  # at once: the server starts on it while this process reads the next
+        self.transport.write(take_frame(n, took))  # at once: the server starts on it while this process reads on
         return fut
 
 
