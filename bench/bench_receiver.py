@@ -39,7 +39,7 @@ from .common import figure, headline, ratio_line
 CONNECTIONS = 32
 ROUND_S = 2.5
 SUSTAINED_S = 12.0  # one long run from an empty store: compactions under load included
-ROUNDS = 3
+ROUNDS = 5
 WARMUP_S = 0.75
 ROOT = Path(__file__).resolve().parent.parent
 SERVE_CMD = [sys.executable, "-m", "katya_tui"]
@@ -188,6 +188,9 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
                 ready = s.wait_ready()
                 if ready.startswith("{"):
                     s.port = int(json.loads(ready)["url"].rsplit(":", 1)[1])
+            for s in servers:  # a first pass, not counted: every server warm before any is measured
+                s.load(WARMUP_S * 2, warmup=0.0)
+                s.rounds.clear()
             settled = 0.0
             for _ in range(rounds):
                 for s in servers:
