@@ -6,7 +6,9 @@ says so."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import gzip
 import socket
 import time
 
@@ -214,6 +216,16 @@ async def test_keep_alive_serves_several_requests_on_one_connection(pair):
     assert [(r["method"], r["path"], r["query"], r["body"]) for r in rows] == [
         ("POST", "/hooks/ka", "", "1"), ("POST", "/hooks/ka", "", "[2]"), ("GET", "/hooks/ka/sub", "x=1", "")]
     assert taken(pair) == before + 3 + 1  # all of them (and the probe) taken in by the worker
+
+
+async def test_a_compressed_body_is_captured_as_sent_not_decompressed(pair):
+    # a sender's gzip body is what it signed: both modes keep the bytes (aiohttp's server would inflate them)
+    packed = gzip.compress(b'{"id":"evt_gz","type":"message.created","data":{}}')
+    answers, _ = await both(pair, post("gz", packed, b"Content-Encoding: gzip\r\n"), 1)
+    assert answers == [OK]
+    [row] = await same_caps(pair, "gz", 1)
+    assert (row["body_encoding"], row["body_size"], row["truncated"]) == ("base64", len(packed), False)
+    assert base64.b64decode(row["body"]) == packed
 
 
 async def test_pipelined_requests_in_one_write_are_answered_in_order(pair):

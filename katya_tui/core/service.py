@@ -136,7 +136,9 @@ class Service:
         for c in self.components:
             c.setup(app)
         app.on_shutdown.append(self._on_shutdown)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        # auto_decompress off: a compressed webhook is captured (and verified) as the bytes its sender signed
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0,
+                                     auto_decompress=False)  # fmt: skip
         await self._runner.setup()
         try:
             workers = auto_workers() if s.workers is None else s.workers
