@@ -19,7 +19,8 @@ from test_receiver_workers import ready
 
 from katya_tui.config import load_settings
 from katya_tui.core.receiver import Receiver
-from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Request, Server
+from katya_tui.core.receiver.worker_head import Request
+from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

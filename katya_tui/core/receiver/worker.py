@@ -27,7 +27,8 @@ from .endpoints import ConfigSet
 from .intake import intake
 from .respond import Plan
 from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, Frames, frame, read_plan, take_frame
-from .worker_http import Connection, Request, Server
+from .worker_head import Request
+from .worker_http import Connection, Server
 
 log = logging.getLogger(__name__)
 JSON = [("Content-Type", "application/json; charset=utf-8")]

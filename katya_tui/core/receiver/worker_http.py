@@ -4,10 +4,9 @@ this is narrow: it reads requests (keep-alive, pipelining, chunked bodies, `Expe
 whole request to `serve` in order, and writes the answers in order. aiohttp's server costs about four times
 as much a request, and the worker's time is the receiver's.
 
-A client sees what aiohttp's server would show it: the status line in the request's version, its `Connection`
-header, no body after a 204, 304 or 1xx, the limits and checks of its parser (a 400), 417 for an unknown
-expectation, an upgrade declined by reading the request on as a plain one (`serve` answers 421 to a WebSocket
-that is not for a hook). What a sender can get wrong is handled as the server process handles it: a body over
+A client sees what aiohttp's server would show it: its heads and its parser's limits and checks (see
+`worker_head.py`), 417 for an unknown expectation, an upgrade declined by reading the request on as a plain one
+(`serve` answers 421 to a WebSocket that is not for a hook). What a sender can get wrong is handled as the server process handles it: a body over
 the limit is cut and answered at once, a sender silent for `idle_s` mid-body (once it is that request's turn)
 or a connection that ends mid-body leaves a capture of what came. A closing answer is followed by the end of
 the sending side; what the client still sends is read and dropped for a while, so no reset loses the answer.
@@ -20,93 +19,30 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from email.utils import formatdate
-from http import HTTPStatus
 
 import httptools
-from aiohttp.http import SERVER_SOFTWARE
 
 from .capture import Body, header_text
+from .worker_head import (
+    BODILESS,
+    CONTINUE,
+    MAX_FIELD,
+    MAX_HEAD,
+    MAX_HEADERS,
+    MAX_LINE,
+    Refused,
+    Request,
+    answer_head,
+    check_head,
+    fixed,
+    too_long,
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 75.0  # with no request under way, a connection closes this long after its last answer (aiohttp)
 LINGER_S = 10.0  # after a closing answer, what the client still sends is read and dropped this long (aiohttp)
 QUEUE_MAX = 16  # pipelined requests read ahead of their answers before reading pauses
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})  # written here, never as given
-BODILESS = frozenset((204, 304, *range(100, 200)))  # no body and no Content-Length, as aiohttp answers them
-MAX_LINE = MAX_FIELD = 8190  # aiohttp's parser limits: the request target; a header's name, and its value
-MAX_HEADERS = 128
-MAX_HEAD = MAX_LINE + MAX_HEADERS * (2 * MAX_FIELD + 4)  # a head still unfinished past this is refused
-SINGLETONS = {n.lower().encode(): n for n in (
-    "Content-Length", "Content-Location", "Content-Range", "Content-Type", "ETag", "Host", "Max-Forwards",
-    "Server", "Transfer-Encoding", "User-Agent")}  # fmt: skip
-"""The headers aiohttp's parser takes only once."""
-
-
-class Refused(Exception):
-    """A request head aiohttp's parser refuses where llhttp alone would not: a 400 with this text."""
-
-
-class Request:
-    """One request as read: the head as sent, the body as it came (`Body` once whole, cut, or given up on)."""
-
-    __slots__ = ("target", "method", "version", "headers", "chunks", "got", "claimed", "keep_alive",
-                 "started", "now", "body", "answer", "upgrade", "ignored", "owed_continue")  # fmt: skip
-
-    def __init__(self, ignored: bool = False) -> None:
-        self.target = b""
-        self.method = ""  # known once the head is whole
-        self.ignored = ignored  # read after the connection was given up on: never served
-        self.version = "1.1"
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: list[bytes] = []
-        self.got = 0
-        self.claimed: int | None = None
-        self.keep_alive = True
-        self.started = time.perf_counter()
-        self.now = time.time()
-        self.body: Body | None = None  # set when the request is complete (or given up on)
-        self.answer: tuple[int, list[tuple[str, str]], bytes] | None = None  # a fixed answer: no handler runs
-        self.upgrade: bytes | None = None  # the `Upgrade` asked for (declined: read as a plain request)
-        self.owed_continue = False  # `Expect: 100-continue` behind answers still owed: sent at its turn
-
-    def header(self, name: bytes) -> bytes | None:
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
-
-
-def fixed(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> tuple:
-    return status, [("Content-Type", content_type)], body
-
-
-def _too_long(data: bytes | bytearray, limit: int) -> Refused:
-    return Refused(f"Got more than {limit} bytes when reading: {data[:100] + b'...'!r}.")  # (aiohttp's words)
-
-
-_reasons: dict[int, str] = {}
-_date = ["", 0]
-
-
-def _reason(status: int) -> str:
-    if status not in _reasons:
-        try:
-            _reasons[status] = HTTPStatus(status).phrase
-        except ValueError:
-            _reasons[status] = ""
-    return _reasons[status]
-
-
-def _http_date() -> str:
-    now = int(time.time())
-    if _date[1] != now:
-        _date[:] = formatdate(now, usegmt=True), now
-    return _date[0]  # type: ignore[return-value]
-
-
 class Server:
     """Every connection of a worker: their limits, the handler, the sweep that times out stalled senders."""
 
@@ -284,7 +220,7 @@ class Connection(asyncio.Protocol):
         assert req is not None
         req.target += url
         if len(req.target) > MAX_LINE:
-            raise _too_long(bytearray(req.target), MAX_LINE)
+            raise too_long(bytearray(req.target), MAX_LINE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self.req
@@ -293,7 +229,7 @@ class Connection(asyncio.Protocol):
             return  # a trailer after a chunked body: aiohttp drops them too
         value = value.rstrip(b" \t")  # (llhttp keeps the whitespace after a value; aiohttp strips it)
         if len(name) > MAX_FIELD or len(value) > MAX_FIELD:
-            raise _too_long(name if len(name) > MAX_FIELD else value, MAX_FIELD)
+            raise too_long(name if len(name) > MAX_FIELD else value, MAX_FIELD)
         req.headers.append((name, value))
         if len(req.headers) > MAX_HEADERS:
             raise Refused("Too many headers received")
@@ -303,19 +239,7 @@ class Connection(asyncio.Protocol):
         assert req is not None
         method = p.get_method().decode("ascii", "replace")
         version = p.get_http_version()
-        seen = set()
-        for k, _ in req.headers:
-            low = k.lower()
-            if low in SINGLETONS:
-                if low in seen:
-                    raise Refused(f"Duplicate '{SINGLETONS[low]}' header found.")
-                seen.add(low)
-            elif low == b"sec-websocket-key1":
-                raise Refused("Invalid HTTP header: 'Sec-WebSocket-Key1'")
-        if version == "1.1" and b"host" not in seen:
-            raise Refused("Missing 'Host' header in request.")
-        if method == "CONNECT":  # (a tunnel; llhttp would take all that follows for it)
-            raise Refused(f"Invalid URL: {req.target.decode('latin-1')!r}")
+        check_head(req, method, version)
         req.method, req.version, req.keep_alive = method, version, p.should_keep_alive()
         self.head_bytes = 0
         if (carry := self.carry) is not None:  # the upgrade request read again: the head as it was sent
@@ -440,28 +364,9 @@ class Connection(asyncio.Protocol):
             return self._next()  # (the client is gone: the rest is still recorded)
         last = (self.server.closing or self.discard) and not self.queue and not self._reading_one()
         keep = req.keep_alive and not close and not last
-        version = req.version
-        parts = [f"HTTP/{version} {status} {_reason(status)}\r\n"]  # (in the request's version, as aiohttp)
-        given = set()
-        for k, v in headers:
-            if (low := k.lower()) not in OWN_HEADERS:
-                parts.append(f"{k}: {v}\r\n")
-                given.add(low)
         if status in BODILESS:
             body = b""
-        else:
-            parts.append(f"Content-Length: {len(body) if length is None else length}\r\n")
-        if "date" not in given:
-            parts.append(f"Date: {_http_date()}\r\n")
-        if "server" not in given:
-            parts.append(f"Server: {SERVER_SOFTWARE}\r\n")
-        if keep:
-            if version == "1.0":
-                parts.append("Connection: keep-alive\r\n")
-        elif version == "1.1":
-            parts.append("Connection: close\r\n")
-        parts.append("\r\n")
-        head = "".join(parts).encode("utf-8")
+        head = answer_head(req.version, status, headers, len(body) if length is None else length, keep)
         transport.write(head if req.method == "HEAD" else head + body)
         if not keep:
             self.queue.clear()
