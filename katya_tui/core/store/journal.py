@@ -6,8 +6,8 @@ many writes share one fsync. Replay stops at the first record that does not pars
 
 The write and the sync run on a thread of their own (`Writer`), so the event loop goes on meanwhile (the TUI
 draws); or, with `inline`, on the event loop's thread (`serve`): under load the hand-off to a thread and back
-costs more than the sync itself (a median commit of 0.9 ms against 0.35 ms inline, 2.8 against 0.6 at p90), and
-a headless process has nothing better to do than wait for its writes.
+costs more than the sync itself (a median commit of 0.9 ms against 0.35 ms inline, 2.8 against 0.6 at p90), and in
+a headless process nothing waits to be drawn meanwhile.
 """
 
 from __future__ import annotations
