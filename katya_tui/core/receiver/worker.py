@@ -1,6 +1,6 @@
-"""A receiver worker process: it takes `/hooks` requests in (body, capture, verdict, event) on connections the
-server process hands it, asks the server what to answer (`Receiver.record` decides, stores and publishes), and
-answers. Any other request that arrives on such a connection is relayed to the server's own port.
+"""A receiver worker process: it serves `/hooks` (`hook_server.py`) on the connections the server process hands
+it, and asks the server over its link what to answer each request (`Receiver.decide` and `keep` decide, store and
+publish there).
 
 Started by `workers.py` as `python -m katya_tui.core.receiver.worker HANDOFF_FD LINK_FD PORT_URL BODY_LIMIT IDLE_S`;
 it ends when the server closes the link.
@@ -13,54 +13,14 @@ import contextlib
 import gc
 import itertools
 import logging
-import re
 import socket
 import sys
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, ClientTimeout
-from yarl import URL
-
 from ..loops import fast_loop
-from .capture import HOP_BY_HOP, raw_headers
 from .endpoints import ConfigSet
-from .intake import intake
-from .respond import Plan
+from .hook_server import HookServer, NotRecorded
 from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, Frames, frame, read_plan, take_frame
-from .worker_head import Request
-from .worker_http import Connection, Server
-
-log = logging.getLogger(__name__)
-JSON = [("Content-Type", "application/json; charset=utf-8")]
-TEXT = [("Content-Type", "text/plain; charset=utf-8")]
-
-HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?")
-"""What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:.*}`, matched as it does: on
-the path with every %-escape decoded but `%2F` and `%25` (yarl's `path_safe`), the name then unquoted as aiohttp
-does (`_unquote_path_safe`)."""
-
-
-def endpoint_of(target: str) -> str | None:
-    """The endpoint a request target is for, as the server's router would find it; None when no hook route matches."""
-    if target.startswith("/"):
-        path = target.partition("?")[0].partition("#")[0]
-        if "%" in path:
-            path = URL.build(path=path, encoded=True).path_safe
-    else:  # absolute-form (a proxy's request line)
-        try:
-            path = URL(target, encoded=True).path_safe
-        except ValueError:
-            return None
-    m = HOOK.fullmatch(path)
-    if m is None:
-        return None
-    name = m[1]
-    return name.replace("%2F", "/").replace("%25", "%") if "%" in name else name
-
-
-RELAY_SKIPS = HOP_BY_HOP | {"expect"}  # (the 100 Continue was sent here already)
-MISDIRECTED = (b'{"success":false,"error":{"code":"MISDIRECTED",'
-               b'"message":"open a new connection for a WebSocket"}}')  # fmt: skip
 
 
 class LinkLog(logging.Handler):
@@ -82,10 +42,6 @@ class LinkLog(logging.Handler):
             transport.write(frame(LOG, {"name": record.name, "level": record.levelno, "message": message}))
         except Exception:
             self.handleError(record)
-
-
-class NotRecorded(Exception):
-    """The server could not record a request (it logged why)."""
 
 
 class Link(asyncio.Protocol):
@@ -145,71 +101,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     root = logging.getLogger()
     root.handlers[:] = [LinkLog(link)]
     root.setLevel(logging.INFO)
-    session = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False)
-    relays: set[asyncio.Task] = set()
-
-    def serve(conn: Connection, req: Request) -> None:
-        target = req.target.decode("latin-1")  # (llhttp takes only ASCII in a target)
-        name = endpoint_of(target)
-        if name is None:
-            if target.startswith(
-                "/hooks"
-            ):  # as the server answers (its guard lets /hooks through to its 404)
-                return conn.respond(404, [("Content-Type", "text/plain; charset=utf-8")], b"404: Not Found")
-            if req.upgrade is not None and req.upgrade.lower() == b"websocket":
-                # the server's own (its feed): a connection handed to a worker cannot go back to it
-                return conn.respond(421, JSON, MISDIRECTED, close=True)
-            task = loop.create_task(
-                relay(conn, req, target)
-            )  # (never a /hooks/ target: it would come back here)
-            relays.add(task)
-            task.add_done_callback(relays.discard)
-            return
-        cfg = link.configs.config_for(name)
-        took = intake(cfg, link.configs.secrets_of_others(name), req.method, target, raw_headers(req.headers),
-                      conn.remote, req.body, req.started, req.now)  # type: ignore[arg-type]  # fmt: skip
-        link.ask(took).add_done_callback(lambda fut: planned(conn, took, fut))
-
-    def planned(conn: Connection, took: Any, fut: asyncio.Future) -> None:
-        exc = fut.exception() if not fut.cancelled() else ConnectionError("cancelled")
-        if isinstance(exc, ConnectionError):
-            conn.respond(503, JSON, b'{"status": "error", "message": "katya-tui is stopping"}')
-        elif exc is not None:  # aiohttp's answer to a handler that failed in the server (which logged it)
-            conn.respond(500, TEXT, b"500 Internal Server Error\n\nServer got itself in trouble", close=True)
-        else:
-            plan: Plan = fut.result()
-            if plan.action in ("timeout", "drop"):  # chaos: hold the connection past the sender's timeout, or drop it
-                log.warning("%s %s: %s (chaos), no answer", took.cap.method, took.cap.path, plan.action)
-                conn.drop(plan.hold_s if plan.action == "timeout" else 0.0)
-            else:
-                conn.respond(plan.status, list(plan.headers.items()), plan.body, close=took.body.truncated)
-
-    async def relay(conn: Connection, req: Request, target: str) -> None:
-        """A request for the server (API, health) that came on a connection that began with a webhook."""
-        body = req.body
-        assert body is not None
-        if body.truncated:
-            status = 413 if body.problem == "too_large" else 400
-            return conn.respond(status, TEXT, f"{status}: {body.detail}".encode(), close=True)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers]
-        headers = [(k, v) for k, v in headers if k.lower() not in RELAY_SKIPS or k.lower() == "host"]
-        if not target.startswith("/"):  # absolute-form: sent on as origin-form
-            target = URL(target, encoded=True).raw_path_qs
-        # the target as sent (encoded=True: yarl would resolve `..` and decode %-escapes, which can make a /hooks/
-        # path the server hands back to a worker); the server applies its own size limit
-        try:
-            async with session.request(req.method, URL(server_url + target, encoded=True), headers=headers,
-                                       data=body.data if req.got or req.claimed is not None else None,
-                                       allow_redirects=False) as r:  # fmt: skip
-                data = await r.read()
-                out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
-                head_length = r.headers.get("Content-Length") if req.method == "HEAD" else None  # (no body to count)
-                length = int(head_length) if head_length is not None else None
-                conn.respond(r.status, out, data, length=length)
-        except (TimeoutError, OSError, ClientError) as exc:
-            conn.respond(502, TEXT, f"502: the server could not be reached: {exc}".encode(), close=True)
-
-    server = Server(serve, body_limit, idle_s)
+    hooks = HookServer(lambda: link.configs, lambda cfg, took: link.ask(took), server_url, body_limit, idle_s)
     handoff = socket.socket(fileno=handoff_fd)
     handoff.setblocking(False)
 
@@ -231,7 +123,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 conn.setblocking(False)
-                task = loop.create_task(loop.connect_accepted_socket(server.connection, conn))
+                task = loop.create_task(loop.connect_accepted_socket(hooks.connection, conn))
                 accepting.add(task)
                 task.add_done_callback(accepting.discard)
 
@@ -245,8 +137,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             on_handoff()  # connections the server handed over before it said STOP: served too
         if accepting:
             await asyncio.wait(accepting)
-        await server.close(1.0)  # the requests under way finish (1 s at most); their answers still come over the link
-        await session.close()
+        await hooks.close(1.0)  # the requests under way finish (1 s at most); their answers still come over the link
 
 
 def main(argv: list[str]) -> None:
