@@ -142,18 +142,10 @@ class Service:
         await self._runner.setup()
         try:
             workers = auto_workers() if s.workers is None else s.workers
-            if workers:
-                sock = _bind(s.host, s.port)  # accepted by the receiver, which hands /hooks connections to workers
-                self.port = sock.getsockname()[1]
-                self.settings = replace(self.settings, port=self.port)
-                self.receiver.listen_with_workers(sock, self._runner.server, workers)
-            else:
-                site = web.TCPSite(self._runner, s.host, s.port)
-                await site.start()
-                server = site._server  # the bound socket tells the real port when 0 was asked for
-                if server is not None and server.sockets:
-                    self.port = server.sockets[0].getsockname()[1]
-                    self.settings = replace(self.settings, port=self.port)
+            sock = _bind(s.host, s.port)  # accepted by the receiver: /hooks connections to workers (or its own server)
+            self.port = sock.getsockname()[1]
+            self.settings = replace(self.settings, port=self.port)
+            self.receiver.listen_with_workers(sock, self._runner.server, workers)
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None

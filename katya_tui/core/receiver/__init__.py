@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 class Receiver:
     """`ANY /hooks/{endpoint}` and sub-paths, plus `/v1/captures` and `/v1/endpoints`."""
 
-    body_idle_timeout = 30.0  # seconds without body bytes before a stalled sender gets 408
     forward_timeout = 30.0
     forward_concurrency = 64
 
@@ -41,6 +40,7 @@ class Receiver:
         self._closing = asyncio.Event()
         self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
         self.workers: Workers | None = None
+        self._idle_timeout = 30.0
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -55,8 +55,20 @@ class Receiver:
         captures_api.add_routes(app, self.service)
         endpoints_api.add_routes(app, self.service)
 
+    @property
+    def body_idle_timeout(self) -> float:
+        """Seconds without body bytes before a stalled sender gets 408 (workers started later get it too)."""
+        return self._idle_timeout
+
+    @body_idle_timeout.setter
+    def body_idle_timeout(self, seconds: float) -> None:
+        self._idle_timeout = seconds
+        if self.workers is not None:
+            self.workers.hooks.http.idle_s = seconds
+
     def listen_with_workers(self, sock: socket.socket, server: web.Server, count: int) -> None:
-        """Take connections from `sock` at start, with `count` worker processes (see `workers.py`)."""
+        """Take connections from `sock` at start, with `count` worker processes (see `workers.py`; with none,
+        `/hooks` connections are served here by the server a worker runs, the others by `server`)."""
         self.workers = Workers(self, count, sock, server)
 
     def close_listener(self) -> None:
@@ -117,6 +129,13 @@ class Receiver:
                           self.body_idle_timeout)  # fmt: skip
         plan = await self.record(cfg, took)
         return await answer(request, plan, took.body.truncated, self._sleep)
+
+    def record_later(self, cfg: dict[str, Any], took: Intake) -> asyncio.Future:
+        """`record` as a task (for `hook_server`, which serves `/hooks` connections in this process)."""
+        task = asyncio.get_running_loop().create_task(self.record(cfg, took))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def record(self, cfg: dict[str, Any], took: Intake) -> Plan:
         """Decide the answer to a request taken in (here or in a worker), wait its `delay_ms`, then keep it; a 2xx

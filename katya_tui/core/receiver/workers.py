@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .hook_server import HookServer
 from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, TAKE, Frames, frame, plan_frame, read_take
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,12 @@ class Workers:
     """N worker processes and the accept loop that routes connections between them and this process."""
 
     def __init__(self, receiver: Any, count: int, sock: socket.socket, server: web.Server) -> None:
-        """Accept on `sock` (bound, listening); serve what stays here with `server`."""
+        """Accept on `sock` (bound, listening); serve what stays here with `server`, and `/hooks` connections no
+        worker takes (none with `count` 0, or while one is replaced) with the same HTTP server a worker runs."""
         self.receiver = receiver
+        settings = receiver.service.settings
+        self.hooks = HookServer(lambda: receiver.endpoints, receiver.record_later, "", settings.body_limit,
+                                receiver.body_idle_timeout)  # fmt: skip
         self.count = count
         self.closing = False
         self.workers: list[Worker] = []
@@ -164,6 +169,7 @@ class Workers:
 
     async def start(self, url: str) -> None:
         """Start the workers (they relay what is not theirs to `url`, this server), then accept."""
+        self.hooks.server_url = url
         if self._sock is None:
             return
         self._url = url
@@ -268,6 +274,8 @@ class Workers:
                 if ready[(turn + i) % len(ready)].hand(conn):
                     conn.close()  # the worker has its own copy now
                     return
+            self.spawn(loop.connect_accepted_socket(self.hooks.connection, conn))  # no worker took it: served here
+            return
         self.spawn(loop.connect_accepted_socket(self._server, conn))
 
     def _recheck(self, conn: socket.socket, since: float) -> None:
@@ -313,3 +321,4 @@ class Workers:
             if w.handoff is not None:
                 w.handoff.close()
         self.workers = []
+        await self.hooks.close(1.0)  # the requests taken in here finish too
