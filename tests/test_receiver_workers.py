@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 
 import aiohttp
@@ -180,3 +181,24 @@ async def test_stopping_refuses_new_connections_and_ends_the_workers(settings):
         assert p.poll() is not None
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_every_address_the_host_resolves_to_is_listened_on_one_port(settings, monkeypatch, workers):
+    # `localhost` may resolve to ::1 and 127.0.0.1: both are bound, as aiohttp's own site binds them
+    real = socket.getaddrinfo
+
+    def two(host, port, *args, **kwargs):
+        if host == "two.test":
+            return [info for ip in ("127.0.0.1", "127.0.0.2") for info in real(ip, port, *args, **kwargs)]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", two)
+    async with running(settings, host="two.test", workers=workers) as svc:
+        for ip in ("127.0.0.1", "127.0.0.2"):
+            reader, writer = await asyncio.open_connection(ip, svc.port)
+            writer.write(b"POST /hooks/both HTTP/1.1\r\nHost: two.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            async with asyncio.timeout(10):
+                assert (await reader.read()).startswith(b"HTTP/1.1 200")
+            writer.close()
+        assert len([c for c in await captures(svc) if c["endpoint"] == "both"]) == 2

@@ -38,18 +38,39 @@ class PortInUse(OSError):
         super().__init__(f"port {port} on {host} is already in use; pick another with --port (0 picks a free one)")
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on the first address `host` resolves to (as `TCPSite` does, less its many addresses)."""
-    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Listening TCP sockets on every address `host` resolves to (`localhost`: ::1 and 127.0.0.1), all on one port
+    (the first one's, when 0 asks for a free one), as aiohttp's `TCPSite` binds them."""
+    for _ in range(4 if port == 0 else 1):
+        try:
+            return _bind_once(host, port)
+        except OSError as exc:  # a free port on the first address taken on another: pick again
+            if port != 0 or exc.errno != errno.EADDRINUSE:
+                raise
+    return _bind_once(host, port)
+
+
+def _bind_once(host: str, port: int) -> list[socket.socket]:
+    socks: list[socket.socket] = []
+    seen = set()
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(addr)
-        sock.listen(1024)
+        for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                               flags=socket.AI_PASSIVE):  # fmt: skip
+            if (family, addr[0]) in seen:
+                continue
+            seen.add((family, addr[0]))
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # (its IPv4 twin is bound apart)
+            sock.bind((addr[0], socks[0].getsockname()[1] if len(socks) > 1 else port, *addr[2:]))
+            sock.listen(1024)
     except OSError:
-        sock.close()
+        for sock in socks:
+            sock.close()
         raise
-    return sock
+    return socks
 
 
 class Component(Protocol):
@@ -142,10 +163,10 @@ class Service:
         await self._runner.setup()
         try:
             workers = auto_workers() if s.workers is None else s.workers
-            sock = _bind(s.host, s.port)  # accepted by the receiver: /hooks connections to workers (or its own server)
-            self.port = sock.getsockname()[1]
+            socks = _bind(s.host, s.port)  # accepted by the receiver: /hooks to workers (or its own server), the rest here
+            self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
-            self.receiver.listen_with_workers(sock, self._runner.server, workers)
+            self.receiver.listen_with_workers(socks, self._runner.server, workers)
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None

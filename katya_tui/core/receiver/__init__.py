@@ -66,10 +66,10 @@ class Receiver:
         if self.workers is not None:
             self.workers.hooks.http.idle_s = seconds
 
-    def listen_with_workers(self, sock: socket.socket, server: web.Server, count: int) -> None:
-        """Take connections from `sock` at start, with `count` worker processes (see `workers.py`; with none,
+    def listen_with_workers(self, socks: list[socket.socket], server: web.Server, count: int) -> None:
+        """Take connections from `socks` at start, with `count` worker processes (see `workers.py`; with none,
         `/hooks` connections are served here by the server a worker runs, the others by `server`)."""
-        self.workers = Workers(self, count, sock, server)
+        self.workers = Workers(self, count, socks, server)
 
     def close_listener(self) -> None:
         """With workers, this receiver accepts the server's connections: stop accepting."""

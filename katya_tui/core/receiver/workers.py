@@ -147,8 +147,8 @@ def failed_frame(n: int, exc: Exception) -> bytes:
 class Workers:
     """N worker processes and the accept loop that routes connections between them and this process."""
 
-    def __init__(self, receiver: Any, count: int, sock: socket.socket, server: web.Server) -> None:
-        """Accept on `sock` (bound, listening); serve what stays here with `server`, and `/hooks` connections no
+    def __init__(self, receiver: Any, count: int, socks: list[socket.socket], server: web.Server) -> None:
+        """Accept on `socks` (bound, listening); serve what stays here with `server`, and `/hooks` connections no
         worker takes (none with `count` 0, or while one is replaced) with the same HTTP server a worker runs."""
         self.receiver = receiver
         settings = receiver.service.settings
@@ -158,7 +158,7 @@ class Workers:
         self.closing = False
         self.workers: list[Worker] = []
         self._turn = itertools.count()
-        self._sock: socket.socket | None = sock
+        self._socks: list[socket.socket] = socks
         self._server = server
         self._tasks: set[asyncio.Task] = set()
         self._undecided: set[socket.socket] = set()  # accepted, first bytes not yet read
@@ -170,13 +170,14 @@ class Workers:
     async def start(self, url: str) -> None:
         """Start the workers (they relay what is not theirs to `url`, this server), then accept."""
         self.hooks.server_url = url
-        if self._sock is None:
+        if not self._socks:
             return
         self._url = url
-        self._sock.setblocking(False)
         for slot in range(self.count):
             await self._launch(slot)
-        asyncio.get_running_loop().add_reader(self._sock.fileno(), self._accept)
+        for sock in self._socks:
+            sock.setblocking(False)
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._accept, sock)
 
     async def _launch(self, slot: int) -> None:
         if self.closing:
@@ -230,11 +231,11 @@ class Workers:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _accept(self) -> None:
+    def _accept(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         for _ in range(64):
             try:
-                conn, _addr = self._sock.accept()  # type: ignore[union-attr]
+                conn, _addr = sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # out of file descriptors, for one: try again on the next readiness
@@ -247,7 +248,7 @@ class Workers:
     def _route(self, conn: socket.socket, since: float) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_reader(conn.fileno())
-        if self._sock is None:
+        if not self._socks:
             return  # stopped meanwhile (and the connection closed)
         try:
             head = conn.recv(PEEK, socket.MSG_PEEK)
@@ -284,12 +285,13 @@ class Workers:
 
     def close_listener(self) -> None:
         """Stop accepting (as a site does first when the server stops): new connections are refused."""
-        if self._sock is None:
+        if not self._socks:
             return
         loop = asyncio.get_running_loop()
-        loop.remove_reader(self._sock.fileno())
-        self._sock.close()
-        self._sock = None
+        for sock in self._socks:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self._socks = []
         for conn in self._undecided:
             with contextlib.suppress(Exception):
                 loop.remove_reader(conn.fileno())
