@@ -12,13 +12,21 @@ import gzip
 import socket
 import time
 
+import httptools
 import pytest
 import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from receiver_support import running, wait_for
 from test_receiver_workers import ready
+from yarl import URL
 
 from katya_tui.config import load_settings
-from katya_tui.core.receiver import Receiver
+from katya_tui.core.receiver import HOOK_ROUTES, Receiver
+from katya_tui.core.receiver.hook_server import endpoint_of
 from katya_tui.core.receiver.worker_head import Request
 from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Server
 
@@ -680,3 +688,35 @@ async def test_requests_read_behind_an_answer_under_way_at_stop_are_answered_too
     assert served == [b"/hooks/a", b"/hooks/b", b"/hooks/c"]
     assert transport.out.count(b"HTTP/1.1 200 OK\r\n") == 3 and transport.out.count(b"Connection: close") == 1
     assert transport.eof  # (closing)
+
+
+async def _nothing(request: web.Request) -> web.Response:
+    return web.Response()
+
+
+TARGET_CHARS = "abcXYZ019-._~%/!$&'()*+,;=:@?#" + "%0a%2F%25%2f%00%ff%e2%82%ac%20%zz"
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(start=st.sampled_from(["/hooks/", "/hooks", "/hook/", "/hooks//", "/hooks/%2F"]),
+       tail=st.lists(st.sampled_from(TARGET_CHARS), max_size=14).map("".join))  # fmt: skip
+@example(start="/hooks/", tail="a/%0a")  # an escaped newline in the sub-path
+@example(start="/hooks/%2F", tail="%a0/x?y#z")  # an escaped slash in the name, a stray escape, query, fragment
+async def test_the_endpoint_of_a_target_is_the_one_the_server_s_router_finds(start, tail):
+    # the server process routes /hooks connections to this server (in a worker, or in-process) by the first
+    # request only; later requests on them must reach the endpoint aiohttp's router would give them
+    target = start + tail
+    try:
+        head = b"POST %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode()
+        httptools.HttpRequestParser(type("Quiet", (), {})()).feed_data(head)
+    except httptools.HttpParserError:
+        return  # not a target llhttp takes: never served
+    app = web.Application()
+    for route in HOOK_ROUTES:
+        app.router.add_route("*", route, _nothing)
+    path, _, rest = target.partition("?")
+    path, hashed, fragment = path.partition("#")
+    query, _, after = ("", "", "") if hashed else rest.partition("#")
+    url = URL.build(path=path, query_string=query, fragment=fragment or after, encoded=True)  # as aiohttp's parser
+    found = await app.router.resolve(make_mocked_request("POST", "/").clone(rel_url=url))
+    assert endpoint_of(target) == (found.get("endpoint") if found.http_exception is None else None)

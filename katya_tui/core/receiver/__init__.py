@@ -24,6 +24,8 @@ from .workers import Workers
 
 log = logging.getLogger(__name__)
 
+HOOK_ROUTES = ("/hooks/{endpoint}", "/hooks/{endpoint}/{tail:(?s:.*)}")  # ((?s: a %0a in the sub-path is one too)
+
 class Receiver:
     """`ANY /hooks/{endpoint}` and sub-paths, plus `/v1/captures` and `/v1/endpoints`."""
 
@@ -50,8 +52,8 @@ class Receiver:
 
         self.endpoints = Endpoints(self.service.store, on_change=self._endpoint_changed)
         self.endpoints.load_toml(self.service.settings.endpoints)
-        app.router.add_route("*", "/hooks/{endpoint}", self.handle)
-        app.router.add_route("*", "/hooks/{endpoint}/{tail:.*}", self.handle)
+        for route in HOOK_ROUTES:
+            app.router.add_route("*", route, self.handle)
         captures_api.add_routes(app, self.service)
         endpoints_api.add_routes(app, self.service)
 

@@ -32,7 +32,7 @@ MISDIRECTED = (b'{"success":false,"error":{"code":"MISDIRECTED",'
 RELAY_SKIPS = HOP_BY_HOP | {"expect"}  # (the 100 Continue was sent here already)
 
 HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?", re.DOTALL)  # (a decoded %0a in the tail is still the tail)
-"""What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:.*}`, matched as it does: on
+"""What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:(?s:.*)}`, matched as it does: on
 the path with every %-escape decoded but `%2F` and `%25` (yarl's `path_safe`), the name then unquoted as aiohttp
 does (`_unquote_path_safe`)."""
 
