@@ -1,8 +1,40 @@
-"""A raw asyncio TCP server for the HTTP client tests: a subclass writes `handle`; `async with` gives its URL."""
+"""Servers for the HTTP client tests: a raw asyncio TCP server (a subclass writes `handle`; `async with` gives its
+URL), an aiohttp app answering every path with one handler (`serve_app`), and both client paths
+(`on_both_paths`)."""
 
 from __future__ import annotations
 
 import asyncio
+
+from aiohttp import web
+
+from katya_tui.core import outbound
+
+
+async def on_both_paths(send) -> list[outbound.OutboundResult]:
+    """`await send(client)` on a client of katya-tui's HTTP/1.1 path, then on one of aiohttp's (the path HTTPS
+    takes), each closed after: the two results, to compare."""
+    results = []
+    for lean in (True, False):
+        client = outbound.make_client()
+        if not lean:
+            client.katya_http1 = None
+        try:
+            results.append(await send(client))
+        finally:
+            await client.aclose()
+    return results
+
+
+async def serve_app(handle) -> tuple[web.AppRunner, int]:
+    """`handle` on every method and path of 127.0.0.1 on a free port: (runner to clean up, port)."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 class RawServer:

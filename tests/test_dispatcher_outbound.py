@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from aiohttp import web
+from raw_server import serve_app
 
 from katya_tui.core import outbound
 
@@ -32,13 +33,7 @@ async def sink():
             await asyncio.sleep(1)
         return web.json_response({"ok": True}, headers={"X-Sink": "yes"}, status=int(request.query.get("s", 200)))
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, port = await serve_app(handle)
     yield f"http://127.0.0.1:{port}", seen
     await runner.cleanup()
 

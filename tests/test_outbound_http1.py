@@ -9,7 +9,7 @@ import socket
 import threading
 
 import pytest
-from raw_server import RawServer
+from raw_server import RawServer, on_both_paths
 
 from katya_tui.core import http1, outbound
 
@@ -255,17 +255,11 @@ def test_a_client_kept_past_its_event_loop_works_on_the_next_one():
 async def test_what_is_not_a_whole_http1_answer_fails_as_on_the_aiohttp_path(answer):
     """Not HTTP/1.x at all is a protocol error at its first bytes (it waited for the timeout or the close), and a
     body the connection cut short is a protocol error too, not 'closed before answering': both as aiohttp says."""
-    results = []
-    for lean in (True, False):
-        c = outbound.make_client()
-        if not lean:
-            c.katya_http1 = None  # the path HTTPS takes
-        try:
-            async with Scripted([answer]) as base:
-                results.append(await outbound.send(c, "POST", base, [], b"{}", 4))
-        finally:
-            await c.aclose()
-    fast, slow = results
+    async def send(client) -> outbound.OutboundResult:
+        async with Scripted([answer]) as base:
+            return await outbound.send(client, "POST", base, [], b"{}", 4)
+
+    fast, slow = await on_both_paths(send)
     assert (fast.status, fast.error_class) == (slow.status, slow.error_class) == (None, "protocol")
     assert fast.reason.startswith("BadResponse: ")
 

@@ -10,23 +10,14 @@ import threading
 
 import pytest
 from aiohttp import web
-from raw_server import RawServer
+from raw_server import RawServer, on_both_paths, serve_app
 
 from katya_tui.core import outbound
 
 
 async def both(method: str, url: str, headers: list, body: bytes, timeout: float = 4) -> list[outbound.OutboundResult]:
     """The same request through the lean client, then through aiohttp (each on a client of its own)."""
-    results = []
-    for lean in (True, False):
-        client = outbound.make_client()
-        if not lean:
-            client.katya_http1 = None  # the path HTTPS takes
-        try:
-            results.append(await outbound.send(client, method, url, headers, body, timeout))
-        finally:
-            await client.aclose()
-    return results
+    return await on_both_paths(lambda client: outbound.send(client, method, url, headers, body, timeout))
 
 
 class Recorder(RawServer):
@@ -112,13 +103,7 @@ async def _aiohttp_server():
         body = None if status in (204, 304) else b"seen " + got + b" " + request.path_qs.encode()
         return web.Response(status=status, body=body, headers=[("X-Many", "1"), ("X-Many", "2")])  # type: ignore[arg-type]
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await serve_app(handle)
 
 
 EXCHANGES = [("POST", "/200", b'{"a": 1}'), ("GET", "/200?q=1", b""), ("HEAD", "/200", b""), ("DELETE", "/202", b""),
