@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katya_tui.core.signing import SCHEMES, Verdict, sign, verify
+from katya_tui.core.signing import SCHEMES, Verdict, get, sign, verify
+from katya_tui.core.signing._engine import _plain, _usual, verify_full
 from katya_tui.core.signing.verdict import STATUSES
 
 NAMES = [
@@ -90,3 +92,69 @@ def test_wazzup_round_trips_any_object(obj, secret):
     s = sign("wazzup", json.dumps(obj).encode(), secret)
     v = verify("wazzup", body=s.body, headers=[], secrets=[secret], now=0)
     assert v.status == "valid", v.reason
+
+
+PLAIN = [s for s in SCHEMES if _plain(get(s))]
+EDITS = st.lists(st.sampled_from(["case", "pad", "repeat", "repeat-other", "drop", "upper-digest", "flip",
+                                  "unprefixed", "extra", "blank-name", "ts-ms", "ts-sign"]), max_size=3)  # fmt: skip
+
+
+def _edit(headers: list[list[str]], edit: str, data) -> None:
+    i = data.draw(st.integers(0, max(0, len(headers) - 1)))
+    if not headers and edit not in ("extra", "blank-name"):
+        return
+    name, value = headers[i] if headers else ("", "")
+    if edit == "case":
+        headers[i] = [name.swapcase(), value]
+    elif edit == "pad":
+        headers[i] = [f" {name}", f"{value} "]
+    elif edit == "repeat":
+        headers.append([name, value])
+    elif edit == "repeat-other":
+        headers.append([name, value + "0"])
+    elif edit == "drop":
+        del headers[i]
+    elif edit == "upper-digest":
+        headers[i] = [name, value.upper()]
+    elif edit == "flip":
+        headers[i] = [name, value[:-1] + ("0" if value[-1:] != "0" else "1")]
+    elif edit == "unprefixed":
+        headers[i] = [name, value.partition("=")[2] or value]
+    elif edit == "extra":
+        headers.append([data.draw(st.sampled_from(NAMES)), data.draw(VALUES)])
+    elif edit == "blank-name":
+        headers.append([" ", data.draw(VALUES)])
+    elif edit == "ts-ms":
+        headers[i] = [name, value + "000"]
+    elif edit == "ts-sign":
+        headers[i] = [name, f"+{value}"]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scheme=st.sampled_from(PLAIN),
+    body=BODIES,
+    secrets=st.lists(st.sampled_from(["s3cret", "", "  ", "other-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]),
+                     min_size=1, max_size=3),  # fmt: skip
+    signer=st.integers(0, 2),
+    skew=st.sampled_from([0, 1, -1, 299, 300, 301, -301, 10**6]),
+    tolerance=st.sampled_from([0, 300]),
+    edits=EDITS,
+    data=st.data(),
+)
+def test_the_usual_path_gives_the_full_verdict(scheme, body, secrets, signer, skew, tolerance, edits, data):
+    """`_usual` answers the common valid request without the full flow: wherever it answers, its verdict is the
+    full flow's, field for field (and it does answer the plain signed request)."""
+    secret = secrets[min(signer, len(secrets) - 1)]
+    ts = 1_700_000_000
+    signed = sign(scheme, body, secret.strip() or "s3cret", timestamp=ts, msg_id="dlv_1")
+    headers = [[k, v] for k, v in signed.headers]
+    for edit in edits:
+        _edit(headers, edit, data)
+    now = ts + skew
+    usual = _usual(get(scheme), body, headers, secrets, now, tolerance)
+    full = verify_full(get(scheme), body, headers, secrets, now, tolerance, None, None)
+    if usual is not None:
+        assert usual.to_dict() == full.to_dict()
+    elif not edits and secrets[0] == secret and secret.strip() and abs(skew) <= tolerance:
+        pytest.fail(f"the usual path declined a plain signed request: {full.to_dict()}")
