@@ -28,7 +28,7 @@ GC_YOUNG = 20_000  # container allocations between two young collections (Python
 
 def calm_gc() -> None:
     """Young collections far less often. Almost nothing a request leaves behind is cyclic garbage (the request's
-    objects go by reference counting; what stays is stored documents, frozen by the store every few thousand
+    objects go by reference counting; what stays is stored documents, frozen by the store every few hundred
     writes, see `Store._freeze`), so at Python's default every few requests walk hundreds of survivors for
     nothing: about a twentieth of a request's CPU time under load. Full collections still come with each freeze."""
     gen0, gen1, _ = gc.get_threshold()
