@@ -34,7 +34,7 @@ from katya_tui.core.models import new_id
 from katya_tui.core.store import Store
 
 from ._load import SECRET, cpu_s
-from .common import figure, headline, ratio_line
+from .common import figure, headline, ratio_line, warm_memory
 
 CONNECTIONS = 32
 ROUND_S = 2.5
@@ -163,8 +163,10 @@ def _verdicts(server: Server) -> list[str]:
 
 def settle(servers: list[Server], busy: float = 0.05, window: float = 0.25, limit: float = 20.0) -> float:
     """Wait until no server uses more than `busy` of a core (work left over from its round, such as a store
-    compaction deferred to a lull, must not run while another server is measured); the seconds waited."""
+    compaction deferred to a lull, must not run while another server is measured); the seconds waited. The
+    first look comes once a lull has lasted long enough for such work to have started (`Store.compact_quiet_s`)."""
     t0 = time.monotonic()
+    time.sleep(Store.compact_quiet_s + 0.25)
     while time.monotonic() - t0 < limit:
         before = [cpu_s(s.proc.pid) or 0.0 for s in servers]
         time.sleep(window)
@@ -238,4 +240,5 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
 
 
 if __name__ == "__main__":
+    warm_memory()
     main(*(float(a) if i == 0 else int(a) for i, a in enumerate(sys.argv[1:3])))
