@@ -39,7 +39,7 @@ from .common import figure, headline, ratio_line, warm_memory
 CONNECTIONS = 32
 ROUND_S = 2.5
 SUSTAINED_S = 12.0  # one long run from an empty store: compactions under load included
-ROUNDS = 5
+ROUNDS = 7
 WARMUP_S = 0.75
 ROOT = Path(__file__).resolve().parent.parent
 SERVE_CMD = [sys.executable, "-m", "katya_tui"]
