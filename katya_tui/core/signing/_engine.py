@@ -115,7 +115,8 @@ def _usual(
     """`verify_one`'s verdict on the usual request of a plain scheme, found in one pass: one signature header
     with one well-formed signature made with the first secret, one timestamp inside the window (where the
     scheme has one), at most one id. None for anything else, which the full flow then decides and explains.
-    (`test_signing_property` checks that both give the same verdict wherever this one gives any.)"""
+    (`test_signing_property` checks that both give the same verdict wherever this one gives any; a `seen_ids`
+    makes `verify_one` take the full flow.)"""
     plain = _PLAIN.get(type(scheme))
     if plain is None:
         plain = _PLAIN[type(scheme)] = _plain(scheme)
@@ -193,20 +194,7 @@ def verify_one(
     """Verify one request under ``scheme``; pure apart from calling ``seen_ids``."""
     if seen_ids is None and (usual := _usual(scheme, body, headers, secrets, now, tolerance)) is not None:
         return usual
-    return verify_full(scheme, body, headers, secrets, now, tolerance, seen_ids, other_endpoints)
-
-
-def verify_full(
-    scheme: Scheme,
-    body: bytes,
-    headers: list[tuple[str, str]],
-    secrets: list,
-    now: float,
-    tolerance: int,
-    seen_ids: Callable[[str], bool] | None,
-    other_endpoints: dict[str, list[str]] | None,
-) -> Verdict:
-    """`verify_one` step by step, whatever the request: every finding kept for the diagnosis."""
+    # the full flow, whatever the request: every finding kept for the diagnosis
     p = scheme.parse(Headers(headers), bytes(body))
     skew, stale = _skew(scheme, p, now, tolerance)
     v = Verdict(
