@@ -21,7 +21,9 @@ def main(argv: list[str]) -> int:
         names = wanted
     from .common import WARM_GB, warm_memory
 
-    print(f"(warming {WARM_GB} GB of memory once took {warm_memory():.1f} s; see bench/common.py)", flush=True)
+    print(
+        f"(warming {WARM_GB} GB of memory once took {warm_memory():.1f} s; see bench/common.py)", flush=True
+    )
     failed = 0
     for name in names:
         t0 = time.perf_counter()

@@ -13,8 +13,14 @@ import time
 
 import aiohttp
 
-BODY = json.dumps({"id": "evt_flood", "type": "message.created", "createdAt": "2030-01-01T00:00:00Z",
-                   "data": {"text": "x" * 900}}).encode()  # fmt: skip
+BODY = json.dumps(
+    {
+        "id": "evt_flood",
+        "type": "message.created",
+        "createdAt": "2030-01-01T00:00:00Z",
+        "data": {"text": "x" * 900},
+    }
+).encode()
 
 
 async def flood(url: str, rate: float, seconds: float) -> dict:

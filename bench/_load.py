@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 SECRET = "bench-endpoint-secret"
-PREPARED_PER_S = 25_000  # requests signed ahead for each second of load (more than a bare aiohttp server answers)
+PREPARED_PER_S = (
+    25_000  # requests signed ahead for each second of load (more than a bare aiohttp server answers)
+)
 
 
 class Requests:
@@ -60,7 +62,11 @@ class Requests:
     def make(self, i: int) -> bytes:
         body = self._pre + f"evt_{self._run}_{i}".encode() + self._post
         signed = self._sign("katya", body, SECRET, timestamp=self._ts, msg_id=f"dlv_{self._run}_{i}")
-        head = self._head + f"Content-Length: {len(body)}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in signed.headers)
+        head = (
+            self._head
+            + f"Content-Length: {len(body)}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in signed.headers)
+        )
         return head.encode() + b"\r\n" + body
 
 
@@ -161,8 +167,14 @@ async def run(port: int, path: str, conns: int, warmup: float, seconds: float, r
         ok0, other0, cpu0, t0 = counts[0], counts[1], cpu_s(pid), time.perf_counter()
         await window(seconds)
         ok, other, cpu1, took = counts[0] - ok0, counts[1] - other0, cpu_s(pid), time.perf_counter() - t0
-        cpu_us = (cpu1 - cpu0) / (ok + other) * 1e6 if cpu0 is not None and cpu1 is not None and ok + other else None
-        print(json.dumps({"ok": ok, "other": other, "rps": (ok + other) / took, "cpu_us": cpu_us}), flush=True)
+        cpu_us = (
+            (cpu1 - cpu0) / (ok + other) * 1e6
+            if cpu0 is not None and cpu1 is not None and ok + other
+            else None
+        )
+        print(
+            json.dumps({"ok": ok, "other": other, "rps": (ok + other) / took, "cpu_us": cpu_us}), flush=True
+        )
     for c in clients:
         c.running = False
         c.transport.close()

@@ -66,13 +66,20 @@ def _bodies(n: int) -> list[bytes]:
     hook = {"id": "webhook_bench", "secret": "bench-secret", "profile": "katya", "serialization": "compact"}
     out = []
     for i in range(n):
-        d = {"id": f"dlv_{i}", "event_id": f"evt_{i}", "event_type": "message.created", "created_at": time.time(),
-             "data": sample_data("message.created")}  # fmt: skip
+        d = {
+            "id": f"dlv_{i}",
+            "event_id": f"evt_{i}",
+            "event_type": "message.created",
+            "created_at": time.time(),
+            "data": sample_data("message.created"),
+        }
         out.append(profiles.request_for(hook, d, now=time.time())[1])
     return out
 
 
-CPU: dict[str, float] = {}  # label -> requests per CPU-second of this process (robust to other processes' load)
+CPU: dict[
+    str, float
+] = {}  # label -> requests per CPU-second of this process (robust to other processes' load)
 
 
 async def _pool(n: int, concurrency: int, one, label: str | None = None) -> float:
@@ -106,7 +113,9 @@ async def _clients(url: str, bodies: list[bytes]) -> dict[str, float]:
     for label in ("outbound.send", "outbound.send via aiohttp"):
         client = outbound.make_client(max_connections=CONCURRENCY)
         if label.endswith("aiohttp"):
-            client.katya_http1 = None  # the path HTTPS takes: the lean HTTP/1.1 client serves plain http:// only
+            client.katya_http1 = (
+                None  # the path HTTPS takes: the lean HTTP/1.1 client serves plain http:// only
+            )
 
         async def ours(i: int, client=client) -> None:
             r = await outbound.send(client, "POST", url, hdrs, bodies[i], 30)
@@ -117,8 +126,10 @@ async def _clients(url: str, bodies: list[bytes]) -> dict[str, float]:
         await client.aclose()
 
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    for label, c in (("httpx + httpx-aiohttp transport", httpx.AsyncClient(transport=AiohttpTransport(limits=limits))),
-                     ("httpx default pool", httpx.AsyncClient(limits=limits))):  # fmt: skip
+    for label, c in (
+        ("httpx + httpx-aiohttp transport", httpx.AsyncClient(transport=AiohttpTransport(limits=limits))),
+        ("httpx default pool", httpx.AsyncClient(limits=limits)),
+    ):
 
         async def via_httpx(i: int, c=c) -> None:
             r = await c.post(url, content=bodies[i], headers=headers)
@@ -144,21 +155,34 @@ async def _raw_rate(url: str, bodies: list[bytes]) -> float:
 
 
 async def _dispatcher(url: str, data_dir: Path) -> tuple[float, list[float]]:
-    settings = load_settings({"port": 0, "data_dir": str(data_dir), "token": "bench-token-123",
-                              "delivery_concurrency": CONCURRENCY}, env={})  # fmt: skip
+    settings = load_settings(
+        {
+            "port": 0,
+            "data_dir": str(data_dir),
+            "token": "bench-token-123",
+            "delivery_concurrency": CONCURRENCY,
+        },
+        env={},
+    )
     service = Service(settings)
     await service.start()
     try:
-        service.dispatcher.create_webhook({"name": "bench", "url": url, "events": ["*"], "secret": "bench-secret"})
-        done = service.bus.subscribe(maxsize=10 * N, accept=lambda f: isinstance(f, DeliveryUpdated)
-                                     and f.delivery["state"] == "delivered")  # fmt: skip
+        service.dispatcher.create_webhook(
+            {"name": "bench", "url": url, "events": ["*"], "secret": "bench-secret"}
+        )
+        done = service.bus.subscribe(
+            maxsize=10 * N,
+            accept=lambda f: isinstance(f, DeliveryUpdated) and f.delivery["state"] == "delivered",
+        )
 
         async def wait_delivered(n: int) -> None:
             got = 0
             while got < n:
                 got += len(await done.get_batch(10_000))
 
-        payloads = [sample_data("message.created") for _ in range(N)]  # made beforehand, like the baseline's bodies
+        payloads = [
+            sample_data("message.created") for _ in range(N)
+        ]  # made beforehand, like the baseline's bodies
         await _publish(service, payloads[:200])
         await wait_delivered(200)  # warm up
         t0, c0 = time.perf_counter(), time.process_time()
@@ -216,20 +240,41 @@ def main() -> None:
         sink.terminate()
         sink.wait(timeout=10)
     base = rates["raw aiohttp"]
-    ratio_line(f"dispatcher (fan-out, sign, send, store every attempt; concurrency {CONCURRENCY})", rate,
-               "deliveries/s", "raw aiohttp client", base, goal=0.6)  # fmt: skip
+    ratio_line(
+        f"dispatcher (fan-out, sign, send, store every attempt; concurrency {CONCURRENCY})",
+        rate,
+        "deliveries/s",
+        "raw aiohttp client",
+        base,
+        goal=0.6,
+    )
     # CPU cost in this process alone (the sink's share excluded): what the pipeline costs beyond sending
-    ratio_line("dispatcher per CPU-second of this process", CPU["dispatcher"], "deliveries/cpu-s",
-               "raw aiohttp client", CPU["raw aiohttp"])  # fmt: skip
-    figure("CPU per delivery in this process", f"dispatcher {1e6 / CPU['dispatcher']:.0f} us, "
-           f"outbound.send alone {1e6 / CPU['outbound.send']:.0f} us "
-           f"(through aiohttp {1e6 / CPU['outbound.send via aiohttp']:.0f} us), "
-           f"raw aiohttp {1e6 / CPU['raw aiohttp']:.0f} us")  # fmt: skip
-    for label in ("outbound.send", "outbound.send via aiohttp", "httpx + httpx-aiohttp transport", "httpx default pool"):
+    ratio_line(
+        "dispatcher per CPU-second of this process",
+        CPU["dispatcher"],
+        "deliveries/cpu-s",
+        "raw aiohttp client",
+        CPU["raw aiohttp"],
+    )
+    figure(
+        "CPU per delivery in this process",
+        f"dispatcher {1e6 / CPU['dispatcher']:.0f} us, "
+        f"outbound.send alone {1e6 / CPU['outbound.send']:.0f} us "
+        f"(through aiohttp {1e6 / CPU['outbound.send via aiohttp']:.0f} us), "
+        f"raw aiohttp {1e6 / CPU['raw aiohttp']:.0f} us",
+    )
+    for label in (
+        "outbound.send",
+        "outbound.send via aiohttp",
+        "httpx + httpx-aiohttp transport",
+        "httpx default pool",
+    ):
         ratio_line(f"client: {label}", rates[label], "req/s", "raw aiohttp client", base)
-    figure("first-attempt latency, publish -> sink receipt at 200 events/s",
-           f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
-           f"mean {mean(latencies):.1f} ms over {len(latencies)} deliveries")
+    figure(
+        "first-attempt latency, publish -> sink receipt at 200 events/s",
+        f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+        f"mean {mean(latencies):.1f} ms over {len(latencies)} deliveries",
+    )
 
 
 if __name__ == "__main__":

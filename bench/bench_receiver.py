@@ -82,15 +82,28 @@ class Server:
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early with {self.proc.returncode}")
-            if self.log.exists() and (first := self.log.read_text(errors="replace").split("\n", 1)[0]).strip():
+            if (
+                self.log.exists()
+                and (first := self.log.read_text(errors="replace").split("\n", 1)[0]).strip()
+            ):
                 return first
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not become ready in {timeout:g} s")
 
     def load(self, seconds: float, rounds: int = 1, warmup: float = WARMUP_S) -> list[dict]:
         """Run the load generator against this server; one result a round."""
-        argv = [sys.executable, "-m", "bench._load", str(self.port), "/hooks/bench", str(CONNECTIONS), str(warmup),
-                str(seconds), str(rounds), str(self.proc.pid)]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "bench._load",
+            str(self.port),
+            "/hooks/bench",
+            str(CONNECTIONS),
+            str(warmup),
+            str(seconds),
+            str(rounds),
+            str(self.proc.pid),
+        ]
         out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60 + rounds * seconds)
         if out.returncode != 0:
             raise RuntimeError(f"load generator failed against {self.name}: {out.stderr.strip()[-400:]}")
@@ -115,7 +128,9 @@ def bare(tmp: Path, loop: str = "asyncio") -> Server:
     """The baseline: aiohttp reading the body and answering 200 (`loop`: asyncio's, as `web.run_app` runs it, or
     uvloop's, which `serve` runs on: a reference line, not the goal's baseline)."""
     port = _port()
-    s = Server(f"bare aiohttp ({loop})", [sys.executable, "-c", BARE, str(port), loop], tmp / f"bare-{loop}.out")
+    s = Server(
+        f"bare aiohttp ({loop})", [sys.executable, "-c", BARE, str(port), loop], tmp / f"bare-{loop}.out"
+    )
     s.port = port
     return s
 
@@ -123,10 +138,16 @@ def bare(tmp: Path, loop: str = "asyncio") -> Server:
 def served(data_dir: Path) -> Server:
     """`katya-tui serve` on `data_dir`, with an endpoint that verifies the katya scheme; facts go to a file."""
     cfg = data_dir.parent / f"{data_dir.name}.toml"
-    cfg.write_text(f'[[endpoints]]\nname = "bench"\nscheme = "katya"\nsecrets = ["{SECRET}"]\n', encoding="utf-8")
+    cfg.write_text(
+        f'[[endpoints]]\nname = "bench"\nscheme = "katya"\nsecrets = ["{SECRET}"]\n', encoding="utf-8"
+    )
     env = {**os.environ, "KATYA_TUI_TOKEN": "bench-token-123"}
-    return Server(f"katya-tui serve ({data_dir.name})", [*SERVE_CMD, "serve", "--port", "0",
-                  "--data-dir", str(data_dir), "--config", str(cfg)], data_dir.parent / f"{data_dir.name}.out", env)  # fmt: skip
+    return Server(
+        f"katya-tui serve ({data_dir.name})",
+        [*SERVE_CMD, "serve", "--port", "0", "--data-dir", str(data_dir), "--config", str(cfg)],
+        data_dir.parent / f"{data_dir.name}.out",
+        env,
+    )
 
 
 def prefill(data_dir: Path, n: int) -> float:
@@ -136,12 +157,32 @@ def prefill(data_dir: Path, n: int) -> float:
     body = json.dumps(envelope("message.created", {"content": "x" * 800}), separators=(",", ":"))
     now = time.time() - 7 * 86400  # a week old: outside the duplicate window
     headers = [["Content-Type", "application/json"], ["X-Katya-Signature", "sha256=" + "a" * 64]]
-    docs = [{"id": new_id("cap"), "endpoint": "bench", "method": "POST", "path": "/hooks/bench", "query": "",
-             "headers": headers, "body": body, "body_encoding": "utf8", "body_size": len(body),
-             "body_sha256": "0" * 64, "truncated": False, "remote": "127.0.0.1", "received_at": now + i * 0.001,
-             "verdict": {"status": "valid", "scheme": "katya"}, "response": {"status": 200}, "forward": None,
-             "event_id": None, "replay_of": None, "event_type": None, "duplicate_of": None, "body_note": None}
-            for i in range(n)]  # fmt: skip
+    docs = [
+        {
+            "id": new_id("cap"),
+            "endpoint": "bench",
+            "method": "POST",
+            "path": "/hooks/bench",
+            "query": "",
+            "headers": headers,
+            "body": body,
+            "body_encoding": "utf8",
+            "body_size": len(body),
+            "body_sha256": "0" * 64,
+            "truncated": False,
+            "remote": "127.0.0.1",
+            "received_at": now + i * 0.001,
+            "verdict": {"status": "valid", "scheme": "katya"},
+            "response": {"status": 200},
+            "forward": None,
+            "event_id": None,
+            "replay_of": None,
+            "event_type": None,
+            "duplicate_of": None,
+            "body_note": None,
+        }
+        for i in range(n)
+    ]
     store.table("captures").insert_multiple(docs)
     store.compact_sync()  # as a long-running instance leaves it: a snapshot and a short journal
     store.close()
@@ -176,7 +217,9 @@ def settle(servers: list[Server], busy: float = 0.05, window: float = 0.25, limi
 
 
 def _median_ratio(a: Server, b: Server, key: str) -> float:
-    return statistics.median(x[key] / y[key] for x, y in zip(a.rounds, b.rounds, strict=True) if x[key] and y[key])
+    return statistics.median(
+        x[key] / y[key] for x, y in zip(a.rounds, b.rounds, strict=True) if x[key] and y[key]
+    )
 
 
 def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
@@ -210,33 +253,68 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
             [sustained] = long_run.load(SUSTAINED_S)
         finally:
             long_run.stop()
-    figure("load", f"{CONNECTIONS} keep-alive connections (closed loop), signed 1 KB Katya envelopes, {rounds} rounds "
-                   f"of {round_s:g} s per server after {WARMUP_S:g} s of warm-up, load generator in its own process; "
-                   f"medians")  # fmt: skip
+    figure(
+        "load",
+        f"{CONNECTIONS} keep-alive connections (closed loop), signed 1 KB Katya envelopes, {rounds} rounds "
+        f"of {round_s:g} s per server after {WARMUP_S:g} s of warm-up, load generator in its own process; "
+        f"medians",
+    )
     figure("settling", f"{settled:.1f} s in all waiting for every server to be idle before each measurement")
-    figure("verdicts seen", ", ".join(verdicts) + f"; non-2xx answers: {sum(r['other'] for s in servers for r in s.rounds)}")
-    figure("by round (req/s, CPU us a request)", "; ".join(
-        f"{s.name.split('(')[1][:-1] if s in (empty, full) else s.name}: " + " ".join(
-            f"{r['rps']:,.0f}/{r['cpu_us'] or 0:.0f}" for r in s.rounds) for s in servers))  # fmt: skip
+    figure(
+        "verdicts seen",
+        ", ".join(verdicts) + f"; non-2xx answers: {sum(r['other'] for s in servers for r in s.rounds)}",
+    )
+    figure(
+        "by round (req/s, CPU us a request)",
+        "; ".join(
+            f"{s.name.split('(')[1][:-1] if s in (empty, full) else s.name}: "
+            + " ".join(f"{r['rps']:,.0f}/{r['cpu_us'] or 0:.0f}" for r in s.rounds)
+            for s in servers
+        ),
+    )
     r = _median_ratio(empty, base, "rps")
-    print(f"receiver (serve, verify, fsync): {empty.median('rps'):,.1f} req/s vs bare aiohttp {base.median('rps'):,.1f} "
-          f"req/s  ratio {r:.2f}  (goal >= 0.5: {'met' if r >= 0.5 else 'NOT met'})", flush=True)  # fmt: skip
+    print(
+        f"receiver (serve, verify, fsync): {empty.median('rps'):,.1f} req/s vs bare aiohttp {base.median('rps'):,.1f} "
+        f"req/s  ratio {r:.2f}  (goal >= 0.5: {'met' if r >= 0.5 else 'NOT met'})",
+        flush=True,
+    )
     if empty.median("cpu_us") and base.median("cpu_us"):
-        ratio_line("server CPU per request (all its processes)", empty.median("cpu_us"), "us", "bare aiohttp",
-                   base.median("cpu_us"))  # fmt: skip
-    figure("reference", f"bare aiohttp on uvloop (the loop serve runs on): {base_uv.median('rps'):,.1f} req/s, "
-                        f"{base_uv.median('cpu_us') or 0:.0f} us CPU a request; the receiver is "
-                        f"{_median_ratio(empty, base_uv, 'rps'):.2f} of it")  # fmt: skip
-    figure("sustained", f"one {SUSTAINED_S:g} s run from an empty store (its compactions under load included): "
-                        f"{sustained['rps']:,.1f} req/s, {sustained['cpu_us'] or 0:.0f} us CPU a request, "
-                        f"{sustained['rps'] / base.median('rps'):.2f} of bare aiohttp's median")  # fmt: skip
+        ratio_line(
+            "server CPU per request (all its processes)",
+            empty.median("cpu_us"),
+            "us",
+            "bare aiohttp",
+            base.median("cpu_us"),
+        )
+    figure(
+        "reference",
+        f"bare aiohttp on uvloop (the loop serve runs on): {base_uv.median('rps'):,.1f} req/s, "
+        f"{base_uv.median('cpu_us') or 0:.0f} us CPU a request; the receiver is "
+        f"{_median_ratio(empty, base_uv, 'rps'):.2f} of it",
+    )
+    figure(
+        "sustained",
+        f"one {SUSTAINED_S:g} s run from an empty store (its compactions under load included): "
+        f"{sustained['rps']:,.1f} req/s, {sustained['cpu_us'] or 0:.0f} us CPU a request, "
+        f"{sustained['rps'] / base.median('rps'):.2f} of bare aiohttp's median",
+    )
     figure("prefill", f"100,000 captures stored in {took:.1f} s")
     r = _median_ratio(full, empty, "rps")
-    print(f"receiver with 100k stored: {full.median('rps'):,.1f} req/s vs with none {empty.median('rps'):,.1f} req/s  "
-          f"ratio {r:.2f}  (goal >= 0.9: {'met' if r >= 0.9 else 'NOT met'})", flush=True)  # fmt: skip
+    print(
+        f"receiver with 100k stored: {full.median('rps'):,.1f} req/s vs with none {empty.median('rps'):,.1f} req/s  "
+        f"ratio {r:.2f}  (goal >= 0.9: {'met' if r >= 0.9 else 'NOT met'})",
+        flush=True,
+    )
     if empty.median("cpu_us") and full.median("cpu_us"):
-        ratio_line("server CPU per request with 100k stored", full.median("cpu_us"), "us", "with none",
-                   empty.median("cpu_us"), goal=1.1, higher_is_better=False)  # fmt: skip
+        ratio_line(
+            "server CPU per request with 100k stored",
+            full.median("cpu_us"),
+            "us",
+            "with none",
+            empty.median("cpu_us"),
+            goal=1.1,
+            higher_is_better=False,
+        )
 
 
 if __name__ == "__main__":

@@ -96,8 +96,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         empty_rate, full_rate = _flatness(tmp)
-        ratio_line("insert + journal write at 100k stored (median of 5)", full_rate, "inserts/s", "when empty",
-                   empty_rate, goal=0.9)
+        ratio_line(
+            "insert + journal write at 100k stored (median of 5)",
+            full_rate,
+            "inserts/s",
+            "when empty",
+            empty_rate,
+            goal=0.9,
+        )
         store = Store(tmp / "a", fsync=False)
         store.table("captures").insert_multiple({**DOC, "i": i} for i in range(110_000))
         stock = _stock_tinydb_rate(tmp, 1_000, 200)
@@ -107,14 +113,20 @@ def main() -> None:
         t0 = time.perf_counter()
         store = Store(tmp / "a", fsync=True)
         open_s = time.perf_counter() - t0
-        figure("open at 110k records", f"{open_s:.2f} s (goal <= 1.5 s; snapshot {store._snapshot_size / 1e6:.0f} MB)")
+        figure(
+            "open at 110k records",
+            f"{open_s:.2f} s (goal <= 1.5 s; snapshot {store._snapshot_size / 1e6:.0f} MB)",
+        )
         lat = asyncio.run(_commit_latencies(store, 500))
-        figure("durable commit latency (1 writer, fdatasync)",
-               f"p50 {percentile(lat, 50):.2f} ms  p99 {percentile(lat, 99):.2f} ms")
+        figure(
+            "durable commit latency (1 writer, fdatasync)",
+            f"p50 {percentile(lat, 50):.2f} ms  p99 {percentile(lat, 99):.2f} ms",
+        )
         single = 1000 / max(percentile(lat, 50), 1e-6)
         grouped, _ = asyncio.run(_grouped_rate(store, 64, 100))
-        ratio_line("durable writes, 64 concurrent writers (group commit)", grouped, "writes/s",
-                   "one writer", single)
+        ratio_line(
+            "durable writes, 64 concurrent writers (group commit)", grouped, "writes/s", "one writer", single
+        )
         store.close()
 
 

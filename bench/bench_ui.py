@@ -43,12 +43,25 @@ def _fill(data_dir: Path, n: int) -> None:
     body = '{"event":"message.created","data":{"text":"' + "x" * 400 + '"}}'
     t0 = time.time() - n / 100
     for i in range(n):
-        table.insert({"id": f"cap_{i:020d}", "endpoint": "bench", "method": "POST", "path": "/hooks/bench",
-                      "query": "", "headers": [["Content-Type", "application/json"]], "body": body,
-                      "body_encoding": "utf8", "body_size": len(body), "body_sha256": "0" * 64, "truncated": False,
-                      "remote": "127.0.0.1", "received_at": t0 + i / 100,
-                      "verdict": {"status": "valid" if i % 7 else "invalid", "reason": "bench"},
-                      "response": {"status": 200, "latency_ms": 0.5}})  # fmt: skip
+        table.insert(
+            {
+                "id": f"cap_{i:020d}",
+                "endpoint": "bench",
+                "method": "POST",
+                "path": "/hooks/bench",
+                "query": "",
+                "headers": [["Content-Type", "application/json"]],
+                "body": body,
+                "body_encoding": "utf8",
+                "body_size": len(body),
+                "body_sha256": "0" * 64,
+                "truncated": False,
+                "remote": "127.0.0.1",
+                "received_at": t0 + i / 100,
+                "verdict": {"status": "valid" if i % 7 else "invalid", "reason": "bench"},
+                "response": {"status": 200, "latency_ms": 0.5},
+            }
+        )
     store.close()
 
 
@@ -95,13 +108,20 @@ async def first_paint(data_dir: Path) -> tuple[float, float, list[float]]:
         scroll = []
         for _ in range(10):
             scroll.append(await _press(app, "g", lambda: stream.cursor == 0 and stream.scroll_y == 0))
-            scroll.append(await _press(app, "G", lambda: stream.following and stream.scroll_y == stream.max_scroll_y))
+            scroll.append(
+                await _press(app, "G", lambda: stream.following and stream.scroll_y == stream.max_scroll_y)
+            )
     return took, core[0], scroll
 
 
 def _flood(url: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench._flood", url, str(RATE), str(SECONDS)],
-                         capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench._flood", url, str(RATE), str(SECONDS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -118,9 +138,13 @@ async def flood_ui(data_dir: Path) -> tuple[dict, list[float], int, float, int]:
             await asyncio.sleep(0.05)
             cur = stream.cursor
             if cur is None or cur == 0:
-                lat.append(await _press(app, "up", lambda c=cur: stream.cursor is not None and stream.cursor != c))
+                lat.append(
+                    await _press(app, "up", lambda c=cur: stream.cursor is not None and stream.cursor != c)
+                )
             else:
-                lat.append(await _press(app, "down" if len(lat) % 2 else "up", lambda c=cur: stream.cursor != c))
+                lat.append(
+                    await _press(app, "down" if len(lat) % 2 else "up", lambda c=cur: stream.cursor != c)
+                )
             paused = stream.paused
             lat.append(await _press(app, "p", lambda p=paused: stream.paused != p))
         result = await load
@@ -132,8 +156,22 @@ async def flood_ui(data_dir: Path) -> tuple[dict, list[float], int, float, int]:
 def flood_serve(data_dir: Path) -> dict:
     log = data_dir.parent / "serve.out"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "katya_tui", "serve", "--port", "0", "--data-dir",
-                                 str(data_dir), "--token", "bench-token-123"], stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "katya_tui",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+                "--token",
+                "bench-token-123",
+            ],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -157,21 +195,36 @@ def main() -> None:
         Store(big, fsync=False).close()
         open_s = time.perf_counter() - t0
         paint, core, scroll = asyncio.run(first_paint(big))
-        figure("ui first paint", f"{paint:.2f} s with {N_STORED:,} captures stored: core start {core:.2f} s "
-                                 f"(opening that store alone {open_s:.2f} s) + UI {paint - core:.2f} s  "
-                                 f"(goal <= 1.5 s: {'met' if paint <= 1.5 else 'NOT met'})")
-        figure("ui scroll top/bottom", f"p50 {percentile(scroll, 50):.1f} ms, p99 {percentile(scroll, 99):.1f} ms "
-                                       f"key to effect over a {MAX_ROWS:,}-row window")
+        figure(
+            "ui first paint",
+            f"{paint:.2f} s with {N_STORED:,} captures stored: core start {core:.2f} s "
+            f"(opening that store alone {open_s:.2f} s) + UI {paint - core:.2f} s  "
+            f"(goal <= 1.5 s: {'met' if paint <= 1.5 else 'NOT met'})",
+        )
+        figure(
+            "ui scroll top/bottom",
+            f"p50 {percentile(scroll, 50):.1f} ms, p99 {percentile(scroll, 99):.1f} ms "
+            f"key to effect over a {MAX_ROWS:,}-row window",
+        )
         serve = flood_serve(Path(tmp) / "serve")
         ui, lat, rows, rss, stored = asyncio.run(flood_ui(Path(tmp) / "ui"))
-    figure("ui keys under flood", f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms over "
-                                  f"{len(lat)} presses (goal p99 <= 50 ms: "
-                                  f"{'met' if percentile(lat, 99) <= 50 else 'NOT met'})")
+    figure(
+        "ui keys under flood",
+        f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms over "
+        f"{len(lat)} presses (goal p99 <= 50 ms: "
+        f"{'met' if percentile(lat, 99) <= 50 else 'NOT met'})",
+    )
     ratio_line("ui receiver under flood", ui["rate"], "req/s", "serve", serve["rate"], goal=0.7)
-    figure("ui flood load", f"offered {RATE:,} req/s for {SECONDS:g} s; ui answered {ui['ok']:,} "
-                            f"({ui['errors']} errors), serve {serve['ok']:,} ({serve['errors']} errors)")
-    figure("ui memory", f"stream window {rows:,} rows (cap {MAX_ROWS:,}) with {stored:,} captures stored; "
-                        f"RSS +{rss:.0f} MB over the flood")
+    figure(
+        "ui flood load",
+        f"offered {RATE:,} req/s for {SECONDS:g} s; ui answered {ui['ok']:,} "
+        f"({ui['errors']} errors), serve {serve['ok']:,} ({serve['errors']} errors)",
+    )
+    figure(
+        "ui memory",
+        f"stream window {rows:,} rows (cap {MAX_ROWS:,}) with {stored:,} captures stored; "
+        f"RSS +{rss:.0f} MB over the flood",
+    )
 
 
 if __name__ == "__main__":

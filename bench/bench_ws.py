@@ -20,9 +20,16 @@ BURST = 50_000  # events for the throughput figures
 STEADY = 2_000  # events for the latency figure, at STEADY_RATE a second
 STEADY_RATE = 1_000
 TOKEN = "bench-token-123"
-PAYLOAD = {"id": "msg_456", "roomId": "room_789", "senderId": "user_101", "senderName": "Alice",
-           "content": "Hello, world!", "messageType": "text", "createdAt": "2024-01-01T12:00:00Z",
-           "metadata": {"priority": "normal", "encrypted": True}}  # fmt: skip
+PAYLOAD = {
+    "id": "msg_456",
+    "roomId": "room_789",
+    "senderId": "user_101",
+    "senderName": "Alice",
+    "content": "Hello, world!",
+    "messageType": "text",
+    "createdAt": "2024-01-01T12:00:00Z",
+    "metadata": {"priority": "normal", "encrypted": True},
+}
 
 
 # -- the clients (subprocess) -------------------------------------------------------------------------------------
@@ -65,7 +72,12 @@ async def _clients(url: str, n_clients: int, burst: int, steady: int) -> None:
         print(json.dumps({"phase": 1, "t_last": time.monotonic()}), flush=True)
         await done2.wait()
         lat_ms = [x * 1000 for x in lat]
-        summary = {"p50": percentile(lat_ms, 50), "p99": percentile(lat_ms, 99), "max": max(lat_ms), "n": len(lat_ms)}
+        summary = {
+            "p50": percentile(lat_ms, 50),
+            "p99": percentile(lat_ms, 99),
+            "max": max(lat_ms),
+            "n": len(lat_ms),
+        }
         print(json.dumps({"phase": 2, **summary}), flush=True)
         await asyncio.gather(*tasks)
         for ws in conns:
@@ -106,9 +118,16 @@ async def _run() -> None:
             base_cpu = (time.process_time() - c0) / BURST
 
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.bench_ws", "--clients", service.ws_url, str(CLIENTS), str(BURST),
-                str(STEADY), stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                "bench.bench_ws",
+                "--clients",
+                service.ws_url,
+                str(CLIENTS),
+                str(BURST),
+                str(STEADY),
+                stdout=asyncio.subprocess.PIPE,
+            )
             assert proc.stdout is not None
             assert (await proc.stdout.readline()).strip() == b"ready"
             t0, c0 = time.monotonic(), time.process_time()
@@ -118,7 +137,9 @@ async def _run() -> None:
             fan_cpu = (time.process_time() - c0) / BURST
 
             for i in range(STEADY):
-                service.publish_event("message.created", {"steady": True, "t": time.monotonic(), "i": i}, source="bench")
+                service.publish_event(
+                    "message.created", {"steady": True, "t": time.monotonic(), "i": i}, source="bench"
+                )
                 if i % 10 == 9:
                     await asyncio.sleep(10 / STEADY_RATE)
             phase2 = json.loads(await proc.stdout.readline())
@@ -126,14 +147,29 @@ async def _run() -> None:
         finally:
             await service.stop()
 
-    ratio_line(f"ws fan-out to {CLIENTS} clients", fan_rate, "events/s", "accepted with no clients", base_rate,
-               goal=0.3)  # fmt: skip
+    ratio_line(
+        f"ws fan-out to {CLIENTS} clients",
+        fan_rate,
+        "events/s",
+        "accepted with no clients",
+        base_rate,
+        goal=0.3,
+    )
     figure(f"ws messages delivered ({CLIENTS} clients)", f"{fan_rate * CLIENTS:,.0f} messages/s")
-    ratio_line(f"ws service CPU an event, fanned out to {CLIENTS} clients", fan_cpu * 1e6, "µs",
-               "with no clients", base_cpu * 1e6, goal=3, higher_is_better=False)  # fmt: skip
-    figure(f"ws latency publish→receipt at {STEADY_RATE:,} events/s, {CLIENTS} clients",
-           f"p50 {phase2['p50']:.2f} ms, p99 {phase2['p99']:.2f} ms, max {phase2['max']:.2f} ms "
-           f"over {phase2['n']:,} receipts")  # fmt: skip
+    ratio_line(
+        f"ws service CPU an event, fanned out to {CLIENTS} clients",
+        fan_cpu * 1e6,
+        "µs",
+        "with no clients",
+        base_cpu * 1e6,
+        goal=3,
+        higher_is_better=False,
+    )
+    figure(
+        f"ws latency publish→receipt at {STEADY_RATE:,} events/s, {CLIENTS} clients",
+        f"p50 {phase2['p50']:.2f} ms, p99 {phase2['p99']:.2f} ms, max {phase2['max']:.2f} ms "
+        f"over {phase2['n']:,} receipts",
+    )
     figure("ws clients dropped as too slow", str(service.feed.dropped_slow))
 
 

@@ -23,12 +23,22 @@ def common_options(f):
         click.option("--host", default=None, help="Address to listen on (default 127.0.0.1)."),
         click.option("--port", default=None, help="Port to listen on (default 8765; 0 picks a free port)."),
         click.option("--data-dir", default=None, help="Where the store lives (env KATYA_TUI_DATA_DIR)."),
-        click.option("--token", default=None, help="API token (env KATYA_TUI_TOKEN; else kept in the data dir)."),
+        click.option(
+            "--token", default=None, help="API token (env KATYA_TUI_TOKEN; else kept in the data dir)."
+        ),
         click.option("--config", default=None, help="A TOML config file (env KATYA_TUI_CONFIG)."),
         click.option("--upstream", default=None, help="Follow an upstream WebSocket feed (ws://...)."),
-        click.option("--upstream-token", default=None, help="Token for the upstream feed (env KATYA_TUI_UPSTREAM_TOKEN)."),
-        click.option("--workers", default=None, help='Receiver worker processes for /hooks (0: none; default "auto": '
-                                                     "1 on a machine with 2 or more cores)."),  # fmt: skip
+        click.option(
+            "--upstream-token",
+            default=None,
+            help="Token for the upstream feed (env KATYA_TUI_UPSTREAM_TOKEN).",
+        ),
+        click.option(
+            "--workers",
+            default=None,
+            help='Receiver worker processes for /hooks (0: none; default "auto": '
+            "1 on a machine with 2 or more cores).",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -124,10 +134,14 @@ def demo(ctx: click.Context, headless: bool, **options: Any) -> None:
     Without --data-dir it keeps its data in a `demo` folder inside the default data dir, apart from your own.
     """
     settings = settings_from(ctx, options)
-    if not (options.get("data_dir") or (ctx.obj or {}).get("options", {}).get("data_dir")
-            or os.environ.get("KATYA_TUI_DATA_DIR")):
+    if not (
+        options.get("data_dir")
+        or (ctx.obj or {}).get("options", {}).get("data_dir")
+        or os.environ.get("KATYA_TUI_DATA_DIR")
+    ):
         settings = replace(settings, data_dir=settings.data_dir / "demo")
     (_headless if headless else _tui)(settings)
+
 
 # Tools: each lives in katya_tui/commands/ and is registered here.
 from .commands.sign_verify import sign, verify  # noqa: E402

@@ -40,20 +40,29 @@ class Settings:
     upstream_retry_initial: float = 1.0  # seconds before the first reconnect; doubles each failure
     upstream_retry_max: float = 30.0  # cap of the reconnect delay
     fsync: bool = True
-    delivery_timeout: float = 30.0  # seconds a delivery attempt may take, unless its subscription says otherwise
+    delivery_timeout: float = (
+        30.0  # seconds a delivery attempt may take, unless its subscription says otherwise
+    )
     delivery_concurrency: int = 64  # deliveries in flight at once
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
-    workers: int | None = None  # receiver worker processes for /hooks (0: none; None, "auto": see auto_workers)
+    workers: int | None = (
+        None  # receiver worker processes for /hooks (0: none; None, "auto": see auto_workers)
+    )
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
 
-_INT_KEYS = {"port": (0, 65535), "body_limit": (1, 2**31), "ws_max_subscriptions": (1, 10_000),
-             "delivery_concurrency": (1, 1000), "workers": (0, 16)}
+_INT_KEYS = {
+    "port": (0, 65535),
+    "body_limit": (1, 2**31),
+    "ws_max_subscriptions": (1, 10_000),
+    "delivery_concurrency": (1, 1000),
+    "workers": (0, 16),
+}
 
 
 def auto_workers() -> int:
@@ -100,11 +109,27 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
     out: dict[str, Any] = {}
     known = {
-        "host", "port", "data_dir", "token", "upstream", "upstream_token", "upstream_channels", "upstream_events",
-        "body_limit", "ws_ping_interval", "ws_max_subscriptions", "fsync", "retention", "endpoints", "keymap",
-        "delivery_timeout", "delivery_concurrency", "workers",
-        "upstream_retry_initial", "upstream_retry_max",
-    }  # fmt: skip
+        "host",
+        "port",
+        "data_dir",
+        "token",
+        "upstream",
+        "upstream_token",
+        "upstream_channels",
+        "upstream_events",
+        "body_limit",
+        "ws_ping_interval",
+        "ws_max_subscriptions",
+        "fsync",
+        "retention",
+        "endpoints",
+        "keymap",
+        "delivery_timeout",
+        "delivery_concurrency",
+        "workers",
+        "upstream_retry_initial",
+        "upstream_retry_max",
+    }
     for key, value in raw.items():
         if key not in known:
             raise ConfigError(key, f"unknown setting in {path.name} (known: {', '.join(sorted(known))})")
@@ -121,7 +146,9 @@ def _from_toml(path: Path) -> dict[str, Any]:
         out["caps"] = caps
     if "endpoints" in out:
         eps = out["endpoints"]
-        if not isinstance(eps, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in eps):
+        if not isinstance(eps, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) for e in eps
+        ):
             raise ConfigError("endpoints", "expected [[endpoints]] tables, each with a name")
         from .core.errors import ValidationFailed
         from .core.receiver.endpoints import validate_config
@@ -164,7 +191,9 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     if values.get("workers") == "auto":
         values["workers"] = None
     elif isinstance(values.get("workers"), str) and not values["workers"].strip().isdigit():
-        raise ConfigError("workers", f'expected "auto" or a whole number from 0 to 16, got {values["workers"]!r}')
+        raise ConfigError(
+            "workers", f'expected "auto" or a whole number from 0 to 16, got {values["workers"]!r}'
+        )
     for key, (lo, hi) in _INT_KEYS.items():
         if values.get(key) is not None:
             values[key] = _check_int(key, values[key], lo, hi)
@@ -173,7 +202,9 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
             values[key] = _check_float(key, values[key], lo, hi)
     if "fsync" in values and not isinstance(values["fsync"], bool):
         raise ConfigError("fsync", f"expected true or false, got {values['fsync']!r}")
-    if "keymap" in values and not all(isinstance(k, str) and isinstance(v, str) for k, v in values["keymap"].items()):
+    if "keymap" in values and not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in values["keymap"].items()
+    ):
         raise ConfigError("keymap", 'expected binding ids mapped to keys, like "stream.pause" = "z"')
     if "host" in values and (not isinstance(values["host"], str) or not values["host"].strip()):
         raise ConfigError("host", "must be a host name or address")

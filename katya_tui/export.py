@@ -19,7 +19,9 @@ from .ui.curl import request_url, to_curl
 
 KINDS = ("captures", "events", "deliveries", "webhooks")
 FORMATS = {"jsonl": KINDS, "har": ("captures",), "curl": ("captures",), "pytest": ("captures",)}
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
 MASK = "***"
 _SINCE = re.compile(r"^(\d+)([smhd])$")
 
@@ -43,7 +45,9 @@ def masked(doc: dict[str, Any], kind: str) -> dict[str, Any]:
     """A copy of `doc` with credentials replaced by `***`."""
     doc = dict(doc)
     if kind == "captures":
-        doc["headers"] = [[n, MASK if n.lower() in SECRET_HEADERS else v] for n, v in doc.get("headers") or []]
+        doc["headers"] = [
+            [n, MASK if n.lower() in SECRET_HEADERS else v] for n, v in doc.get("headers") or []
+        ]
     elif kind == "webhooks" and doc.get("secret"):
         doc["secret"] = MASK
     return doc
@@ -64,36 +68,46 @@ def har(captures: list[dict[str, Any]], base_url: str) -> str:
         if c.get("body_encoding") == "base64":
             post["encoding"] = "base64"
         resp = c.get("response") or {}
-        entries.append({
-            "startedDateTime": iso(c.get("received_at")),
-            "time": resp.get("latency_ms") or 0,
-            "request": {
-                "method": c.get("method", "GET"),
-                "url": request_url(c, base_url),
-                "httpVersion": "HTTP/1.1",
-                "headers": headers,
-                "queryString": [{"name": k, "value": v} for k, v in parse_qsl(c.get("query") or "", True)],
-                "cookies": [],
-                "headersSize": -1,
-                "bodySize": c.get("body_size", 0),
-                "postData": post,
-            },
-            "response": {
-                "status": resp.get("status", 0),
-                "statusText": "",
-                "httpVersion": "HTTP/1.1",
-                "headers": [{"name": n, "value": v} for n, v in _pairs(resp.get("headers"))],
-                "cookies": [],
-                "content": {"size": len(str(resp.get("body", ""))), "mimeType": "", "text": str(resp.get("body", ""))},
-                "redirectURL": "",
-                "headersSize": -1,
-                "bodySize": -1,
-            },
-            "cache": {},
-            "timings": {"send": 0, "wait": resp.get("latency_ms") or 0, "receive": 0},
-            "comment": f"katya-tui capture {c.get('id')} verdict {(c.get('verdict') or {}).get('status', '-')}",
-        })
-    log = {"log": {"version": "1.2", "creator": {"name": "katya-tui", "version": "0.1.0"}, "entries": entries}}
+        entries.append(
+            {
+                "startedDateTime": iso(c.get("received_at")),
+                "time": resp.get("latency_ms") or 0,
+                "request": {
+                    "method": c.get("method", "GET"),
+                    "url": request_url(c, base_url),
+                    "httpVersion": "HTTP/1.1",
+                    "headers": headers,
+                    "queryString": [
+                        {"name": k, "value": v} for k, v in parse_qsl(c.get("query") or "", True)
+                    ],
+                    "cookies": [],
+                    "headersSize": -1,
+                    "bodySize": c.get("body_size", 0),
+                    "postData": post,
+                },
+                "response": {
+                    "status": resp.get("status", 0),
+                    "statusText": "",
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": n, "value": v} for n, v in _pairs(resp.get("headers"))],
+                    "cookies": [],
+                    "content": {
+                        "size": len(str(resp.get("body", ""))),
+                        "mimeType": "",
+                        "text": str(resp.get("body", "")),
+                    },
+                    "redirectURL": "",
+                    "headersSize": -1,
+                    "bodySize": -1,
+                },
+                "cache": {},
+                "timings": {"send": 0, "wait": resp.get("latency_ms") or 0, "receive": 0},
+                "comment": f"katya-tui capture {c.get('id')} verdict {(c.get('verdict') or {}).get('status', '-')}",
+            }
+        )
+    log = {
+        "log": {"version": "1.2", "creator": {"name": "katya-tui", "version": "0.1.0"}, "entries": entries}
+    }
     return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
@@ -104,7 +118,12 @@ def _pairs(headers: Any) -> list[tuple[str, str]]:
 
 
 def curl_script(captures: list[dict[str, Any]], base_url: str) -> str:
-    lines = ["#!/usr/bin/env bash", "# Requests captured by katya-tui, sent again with the same bytes.", "set -eu", ""]
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Requests captured by katya-tui, sent again with the same bytes.",
+        "set -eu",
+        "",
+    ]
     for c in captures:
         lines.append(f"# {c.get('id')}  {c.get('method')} {c.get('path')}  {iso(c.get('received_at'))}")
         lines.append(to_curl(c, base_url))

@@ -39,9 +39,15 @@ def capture_line(capture: dict[str, Any]) -> dict[str, Any]:
     """What `serve` prints of a capture: enough to follow the traffic and look the capture up."""
     verdict = capture.get("verdict") or {}
     response = capture.get("response") or {}
-    out = {"id": capture.get("id"), "endpoint": capture.get("endpoint"), "method": capture.get("method"),
-           "path": capture.get("path"), "verdict": verdict.get("status"), "status": response.get("status"),
-           "event_id": capture.get("event_id")}  # fmt: skip
+    out = {
+        "id": capture.get("id"),
+        "endpoint": capture.get("endpoint"),
+        "method": capture.get("method"),
+        "path": capture.get("path"),
+        "verdict": verdict.get("status"),
+        "status": response.get("status"),
+        "event_id": capture.get("event_id"),
+    }
     if capture.get("duplicate_of"):
         out["duplicate_of"] = capture["duplicate_of"]
     return out
@@ -52,7 +58,9 @@ def _line(obj: dict[str, Any]) -> bytes:
         return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
     except TypeError as exc:  # one odd fact must not stop the log
         log.warning("could not print a fact: %s", exc)
-        return orjson.dumps({"fact": obj.get("fact"), "error": f"unprintable: {exc}"}, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(
+            {"fact": obj.get("fact"), "error": f"unprintable: {exc}"}, option=orjson.OPT_APPEND_NEWLINE
+        )
 
 
 def fact_line(fact: Any) -> bytes:
@@ -82,8 +90,12 @@ async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     facts = service.bus.subscribe(maxsize=100_000)
     await service.start()
     calm_gc()
-    _write(out, _line({"ready": True, "url": service.url, "ws_url": service.ws_url,
-                       "data_dir": str(settings.data_dir)}))  # fmt: skip
+    _write(
+        out,
+        _line(
+            {"ready": True, "url": service.url, "ws_url": service.ws_url, "data_dir": str(settings.data_dir)}
+        ),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -67,21 +67,39 @@ async def start_sink() -> tuple[web.AppRunner, str]:
 async def send_webhooks(url: str) -> None:
     """Signed, re-serialised, stale and unsigned requests, and an availability check."""
     async with httpx.AsyncClient() as client:
-        for i, etype in enumerate(["message.created", "message.updated", "room.created", "message.created",
-                                   "trust.verification.created", "message.deleted"]):
+        for i, etype in enumerate(
+            [
+                "message.created",
+                "message.updated",
+                "room.created",
+                "message.created",
+                "trust.verification.created",
+                "message.deleted",
+            ]
+        ):
             body = json.dumps(envelope(etype, sample_data(etype)), separators=(",", ":")).encode()
             signed = sign("katya", body, SECRET, msg_id=f"dlv_demo{i}")
-            await client.post(f"{url}/hooks/orders", content=signed.body, headers=dict(signed.headers)
-                              | {"Content-Type": "application/json", "User-Agent": "Katya-Webhooks/1.0"})
+            await client.post(
+                f"{url}/hooks/orders",
+                content=signed.body,
+                headers=dict(signed.headers)
+                | {"Content-Type": "application/json", "User-Agent": "Katya-Webhooks/1.0"},
+            )
         env = envelope("message.created", sample_data("message.created"))
         compact = json.dumps(env, separators=(",", ":")).encode()
         signed = sign("katya", compact, SECRET, msg_id="dlv_reser")
-        await client.post(f"{url}/hooks/orders", content=json.dumps(env).encode(),  # a proxy re-serialised it
-                          headers=dict(signed.headers) | {"Content-Type": "application/json"})
+        await client.post(
+            f"{url}/hooks/orders",
+            content=json.dumps(env).encode(),  # a proxy re-serialised it
+            headers=dict(signed.headers) | {"Content-Type": "application/json"},
+        )
         stale = sign("katya", compact, SECRET, timestamp=int(time.time()) - 900, msg_id="dlv_stale")
         await client.post(f"{url}/hooks/orders", content=stale.body, headers=dict(stale.headers))
-        await client.post(f"{url}/hooks/github?source=ci", json={"action": "opened", "number": 42},
-                          headers={"X-GitHub-Event": "pull_request"})
+        await client.post(
+            f"{url}/hooks/github?source=ci",
+            json={"action": "opened", "number": 42},
+            headers={"X-GitHub-Event": "pull_request"},
+        )
         await client.get(f"{url}/hooks/orders")
 
 
@@ -96,20 +114,47 @@ async def main(out: Path) -> None:
             await pilot.pause(0.3)
             svc = app.service
             d = svc.dispatcher
-            orders = d.create_webhook({"name": "orders-service", "url": f"{sink}/ok", "events": ["message.*"],
-                                       "secret": SECRET})
-            d.create_webhook({"name": "audit-log", "url": f"{sink}/flaky", "events": ["*"], "secret": "audit",
-                              "retryPolicy": {"maxRetries": 3, "retryDelay": 300, "backoffMultiplier": 2,
-                                              "maxRetryDelay": 2000}})
-            down = d.create_webhook({"name": "analytics", "url": f"http://127.0.0.1:{free_port()}/events",
-                                     "events": ["analytics.*", "security.*"], "secret": "analytics",
-                                     "retryPolicy": {"maxRetries": 5, "retryDelay": 20000, "backoffMultiplier": 2,
-                                                     "maxRetryDelay": 300000}})
-            svc.receiver.endpoints.put({"name": "orders", "secrets": [SECRET], "scheme": "katya",
-                                        "forward_to": f"{sink}/ok"})
+            orders = d.create_webhook(
+                {"name": "orders-service", "url": f"{sink}/ok", "events": ["message.*"], "secret": SECRET}
+            )
+            d.create_webhook(
+                {
+                    "name": "audit-log",
+                    "url": f"{sink}/flaky",
+                    "events": ["*"],
+                    "secret": "audit",
+                    "retryPolicy": {
+                        "maxRetries": 3,
+                        "retryDelay": 300,
+                        "backoffMultiplier": 2,
+                        "maxRetryDelay": 2000,
+                    },
+                }
+            )
+            down = d.create_webhook(
+                {
+                    "name": "analytics",
+                    "url": f"http://127.0.0.1:{free_port()}/events",
+                    "events": ["analytics.*", "security.*"],
+                    "secret": "analytics",
+                    "retryPolicy": {
+                        "maxRetries": 5,
+                        "retryDelay": 20000,
+                        "backoffMultiplier": 2,
+                        "maxRetryDelay": 300000,
+                    },
+                }
+            )
+            svc.receiver.endpoints.put(
+                {"name": "orders", "secrets": [SECRET], "scheme": "katya", "forward_to": f"{sink}/ok"}
+            )
             await send_webhooks(svc.url)
-            for etype in ("analytics.metric.updated", "security.alert.created", "system.status.changed",
-                          "analytics.report.completed"):
+            for etype in (
+                "analytics.metric.updated",
+                "security.alert.created",
+                "system.status.changed",
+                "analytics.report.completed",
+            ):
                 svc.publish_event(etype, sample_data(etype), source="trigger")
             await pilot.pause(2.5)
             app.save_screenshot("main.svg", str(out))
@@ -124,7 +169,8 @@ async def main(out: Path) -> None:
             app.save_screenshot("delivery-log-retries.svg", str(out))
 
             forged = svc.store.table("captures").newest(
-                1, where=lambda c: (c.get("verdict") or {}).get("status") == "invalid")[0]
+                1, where=lambda c: (c.get("verdict") or {}).get("status") == "invalid"
+            )[0]
             await app.push_screen(DetailScreen(svc, "capture", forged["id"]))
             await pilot.pause(0.2)
             await pilot.press("right")

@@ -38,8 +38,14 @@ class Sink:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.received.append(Received(request.path, [(k, v) for k, v in request.headers.items()], body,
-                                      asyncio.get_running_loop().time()))  # fmt: skip
+        self.received.append(
+            Received(
+                request.path,
+                [(k, v) for k, v in request.headers.items()],
+                body,
+                asyncio.get_running_loop().time(),
+            )
+        )
         self.arrived.set()
         step = self.plan.pop(0) if self.plan else self.default
         if step == "drop":
@@ -51,8 +57,11 @@ class Sink:
             return web.Response(text="late")
         if isinstance(step, tuple):
             return web.Response(status=step[1], headers=step[2], text="planned")
-        return web.Response(status=int(step), text="OK" if int(step) < 300 else "nope",
-                            headers={"Location": "/elsewhere"} if 300 <= int(step) < 400 else None)  # fmt: skip
+        return web.Response(
+            status=int(step),
+            text="OK" if int(step) < 300 else "nope",
+            headers={"Location": "/elsewhere"} if 300 <= int(step) < 400 else None,
+        )
 
     async def start(self, port: int = 0) -> Sink:
         app = web.Application()

@@ -38,10 +38,15 @@ class Sink:
         self.url = ""
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.requests.append({
-            "method": request.method, "path": request.path, "query": request.query_string,
-            "headers": [(k.decode(), v.decode()) for k, v in request.raw_headers], "body": await request.read(),
-        })  # fmt: skip
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "headers": [(k.decode(), v.decode()) for k, v in request.raw_headers],
+                "body": await request.read(),
+            }
+        )
         return web.Response(status=self.status, body=self.body, headers={"X-Sink": "1"})
 
     async def __aenter__(self) -> Sink:

@@ -28,8 +28,13 @@ from katya_tui.core.samples import GENERATORS, iso_utc
 NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 SEED_000 = {
-    "trust": ["trust.identity.created", "trust.identity.updated", "trust.verification.created",
-              "trust.verification.updated", "trust.reputation.updated"],
+    "trust": [
+        "trust.identity.created",
+        "trust.identity.updated",
+        "trust.verification.created",
+        "trust.verification.updated",
+        "trust.reputation.updated",
+    ],
     "message": ["message.created", "message.updated", "message.deleted"],
     "room": ["room.created", "room.updated", "room.member.joined", "room.member.left"],
     "analytics": ["analytics.report.created", "analytics.report.completed", "analytics.metric.updated"],
@@ -62,13 +67,22 @@ def test_katya_types_are_seed_000_plus_scan_started_from_seed_002():
 
 
 def test_admin_job_wazzup_counts():
-    assert by_source("admin") == ["user.created", "payment.completed", "transaction.created", "ticket.created",
-                                  "ticket.status_changed", "ticket.message_added"]
+    assert by_source("admin") == [
+        "user.created",
+        "payment.completed",
+        "transaction.created",
+        "ticket.created",
+        "ticket.status_changed",
+        "ticket.message_added",
+    ]
     assert by_source("job") == ["job.completed", "job.failed", "job.partially_completed"]
     assert by_source("wazzup") == ["wazzup.message", "wazzup.status", "wazzup.contact"]
     assert len(EVENT_TYPES) == 22 + 6 + 3 + 3
     assert {EVENT_TYPES[f"wazzup.{e}"].raw_name for e in ("message", "status", "contact")} == {
-        "message", "status", "contact"}
+        "message",
+        "status",
+        "contact",
+    }
     assert EVENT_TYPES["job.partially_completed"].raw_name == "partially_completed"
 
 
@@ -83,7 +97,9 @@ def test_fields_are_filled():
     for event in EVENT_TYPES.values():
         assert event.description and event.description[0].isupper()
         assert event.source in catalog.SOURCES
-        assert event.profile == {"katya": "katya", "admin": "admin", "job": "job", "wazzup": None}[event.source]
+        assert (
+            event.profile == {"katya": "katya", "admin": "admin", "job": "job", "wazzup": None}[event.source]
+        )
         assert event.channel == (channel_for(event.name) if event.source == "katya" else None)
 
 
@@ -146,23 +162,42 @@ def test_sample_shapes_follow_the_seeds():
     assert verification["identityId"].startswith("idn_")
 
     alert = sample_data("security.alert.created", rng=random.Random(1), now=NOW)
-    assert {"id", "title", "description", "severity", "category", "source", "createdAt", "metadata"} <= set(alert)
+    assert {"id", "title", "description", "severity", "category", "source", "createdAt", "metadata"} <= set(
+        alert
+    )
 
     metric = sample_data("analytics.metric.updated", rng=random.Random(1), now=NOW)
     assert {"name", "value", "unit", "timestamp", "metadata"} == set(metric)
 
     user = sample_data("user.created", rng=random.Random(1), now=NOW)
-    assert set(user) == {"user_id", "telegram_id", "username", "first_name", "last_name", "referral_code",
-                         "referred_by_id"}
+    assert set(user) == {
+        "user_id",
+        "telegram_id",
+        "username",
+        "first_name",
+        "last_name",
+        "referral_code",
+        "referred_by_id",
+    }
 
-    job_keys = {"job_id", "status", "timestamp", "total_lots", "completed_lots", "failed_lots", "webhook_url",
-                "results_available"}
+    job_keys = {
+        "job_id",
+        "status",
+        "timestamp",
+        "total_lots",
+        "completed_lots",
+        "failed_lots",
+        "webhook_url",
+        "results_available",
+    }
     for status in catalog.JOB_STATUSES:
         for seed in range(20):
             job = sample_data(f"job.{status}", rng=random.Random(seed), now=NOW)
             assert set(job) == job_keys and job["status"] == status
             assert job["completed_lots"] + job["failed_lots"] == job["total_lots"]
-            assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", job["job_id"])
+            assert re.fullmatch(
+                r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", job["job_id"]
+            )
             if status == "completed":
                 assert job["failed_lots"] == 0 and job["results_available"]
             elif status == "failed":
@@ -173,9 +208,17 @@ def test_sample_shapes_follow_the_seeds():
     wz = sample_data("wazzup.message", rng=random.Random(1), now=NOW)
     assert {"id", "chatId", "text", "type", "from", "timestamp", "contact"} <= set(wz)
     assert wz["timestamp"] == int(NOW.timestamp())
-    assert set(sample_data("wazzup.status", rng=random.Random(1), now=NOW)) == {"messageId", "status", "timestamp"}
-    assert set(sample_data("wazzup.contact", rng=random.Random(1), now=NOW)) == {"phone", "name", "avatar",
-                                                                                "timestamp"}
+    assert set(sample_data("wazzup.status", rng=random.Random(1), now=NOW)) == {
+        "messageId",
+        "status",
+        "timestamp",
+    }
+    assert set(sample_data("wazzup.contact", rng=random.Random(1), now=NOW)) == {
+        "phone",
+        "name",
+        "avatar",
+        "timestamp",
+    }
 
 
 def test_sample_of_unknown_type_raises():
@@ -189,7 +232,12 @@ def test_sample_of_unknown_type_raises():
 def test_envelope():
     data = {"id": "msg_1"}
     env = envelope("message.created", data, event_id="evt_123", created_at=NOW)
-    assert env == {"id": "evt_123", "type": "message.created", "createdAt": "2024-01-01T12:00:00Z", "data": data}
+    assert env == {
+        "id": "evt_123",
+        "type": "message.created",
+        "createdAt": "2024-01-01T12:00:00Z",
+        "data": data,
+    }
 
     fresh = envelope("message.created", data)
     assert re.fullmatch(r"evt_[0-9a-f]{24}", fresh["id"])
@@ -198,8 +246,10 @@ def test_envelope():
     assert envelope("x.y", {}, rng=random.Random(3))["id"] == envelope("x.y", {}, rng=random.Random(3))["id"]
 
     plus3 = timezone(timedelta(hours=3))
-    assert envelope("x.y", {}, created_at=datetime(2024, 1, 1, 15, 0, tzinfo=plus3))["createdAt"] == \
-        "2024-01-01T12:00:00Z"
+    assert (
+        envelope("x.y", {}, created_at=datetime(2024, 1, 1, 15, 0, tzinfo=plus3))["createdAt"]
+        == "2024-01-01T12:00:00Z"
+    )
     assert envelope("x.y", {}, created_at=datetime(2024, 1, 1, 12, 0))["createdAt"] == "2024-01-01T12:00:00Z"
     assert envelope("x.y", {}, created_at="2024-01-01T12:00:00Z")["createdAt"] == "2024-01-01T12:00:00Z"
     assert iso_utc(NOW.replace(microsecond=250_999)) == "2024-01-01T12:00:00.250Z"
@@ -214,25 +264,28 @@ def test_wazzup_body():
 # --- patterns ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("pattern", "event_type", "expected"), [
-    ("*", "message.created", True),
-    ("*", "anything.at.all", True),
-    ("message.created", "message.created", True),
-    ("message.created", "message.updated", False),
-    ("message.*", "message.created", True),
-    ("message.*", "messages.x", False),
-    ("message.*", "message", False),
-    ("message.*", "wazzup.message", False),
-    ("trust.*", "trust.identity.created", True),
-    ("trust.identity.*", "trust.identity.updated", True),
-    ("trust.identity.*", "trust.identityx.updated", False),
-    ("trust.identity.*", "trust.verification.created", False),
-    ("room.member.*", "room.member.left", True),
-    ("room.member.*", "room.created", False),
-    ("job.*", "job.partially_completed", True),
-    ("message", "message.created", False),
-    ("message.created", "message.created.extra", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "event_type", "expected"),
+    [
+        ("*", "message.created", True),
+        ("*", "anything.at.all", True),
+        ("message.created", "message.created", True),
+        ("message.created", "message.updated", False),
+        ("message.*", "message.created", True),
+        ("message.*", "messages.x", False),
+        ("message.*", "message", False),
+        ("message.*", "wazzup.message", False),
+        ("trust.*", "trust.identity.created", True),
+        ("trust.identity.*", "trust.identity.updated", True),
+        ("trust.identity.*", "trust.identityx.updated", False),
+        ("trust.identity.*", "trust.verification.created", False),
+        ("room.member.*", "room.member.left", True),
+        ("room.member.*", "room.created", False),
+        ("job.*", "job.partially_completed", True),
+        ("message", "message.created", False),
+        ("message.created", "message.created.extra", False),
+    ],
+)
 def test_matches(pattern, event_type, expected):
     assert matches(pattern, event_type) is expected
 
@@ -244,26 +297,43 @@ def test_types_matching():
     assert types_matching("nope.*") == []
 
 
-@pytest.mark.parametrize("pattern", ["*", "message.created", "message.*", "trust.identity.*", "room.member.*",
-                                     "ticket.*", "job.*", "job.failed", "wazzup.*", "wazzup.contact",
-                                     "user.created", "security.scan.started"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*",
+        "message.created",
+        "message.*",
+        "trust.identity.*",
+        "room.member.*",
+        "ticket.*",
+        "job.*",
+        "job.failed",
+        "wazzup.*",
+        "wazzup.contact",
+        "user.created",
+        "security.scan.started",
+    ],
+)
 def test_valid_patterns(pattern):
     assert validate_pattern(pattern) is None
 
 
-@pytest.mark.parametrize(("pattern", "fragments"), [
-    ("message.craeted", ["unknown event type 'message.craeted'", "did you mean 'message.created'?"]),
-    ("Message.Created", ["unknown event type", "did you mean 'message.created'?"]),
-    ("messages.*", ["unknown event group 'messages'", "did you mean 'message.*'?"]),
-    ("trust.identty.*", ["unknown event group", "did you mean 'trust.identity.*'?"]),
-    ("message", ["'message' is a group", "did you mean 'message.*'?"]),
-    ("ticket.status.changed", ["unknown event type", "did you mean 'ticket.status_changed'?"]),
-    ("message.*.created", ["wildcard"]),
-    ("mess*", ["wildcard"]),
-    ("**", ["wildcard"]),
-    (" message.created", ["whitespace"]),
-    ("", ["non-empty"]),
-])
+@pytest.mark.parametrize(
+    ("pattern", "fragments"),
+    [
+        ("message.craeted", ["unknown event type 'message.craeted'", "did you mean 'message.created'?"]),
+        ("Message.Created", ["unknown event type", "did you mean 'message.created'?"]),
+        ("messages.*", ["unknown event group 'messages'", "did you mean 'message.*'?"]),
+        ("trust.identty.*", ["unknown event group", "did you mean 'trust.identity.*'?"]),
+        ("message", ["'message' is a group", "did you mean 'message.*'?"]),
+        ("ticket.status.changed", ["unknown event type", "did you mean 'ticket.status_changed'?"]),
+        ("message.*.created", ["wildcard"]),
+        ("mess*", ["wildcard"]),
+        ("**", ["wildcard"]),
+        (" message.created", ["whitespace"]),
+        ("", ["non-empty"]),
+    ],
+)
 def test_invalid_patterns(pattern, fragments):
     error = validate_pattern(pattern)
     assert error is not None
@@ -295,7 +365,10 @@ def test_classify_admin_payload():
     got = classify_body(payload, headers_from({"x-webhook-event": "user.created", "X-WEBHOOK-ID": "1"}))
     assert got == ("user.created", payload, None)  # X-Webhook-Id names the webhook, not the event
     assert classify_body(payload, headers_from({"X-Webhook-Event": "ticket.created"})) == (
-        "ticket.created", payload, None)
+        "ticket.created",
+        payload,
+        None,
+    )
     assert classify_body(payload, NO_HEADERS) is None
     assert classify_body(payload, None) is None
     assert classify_body(payload, headers_from({"X-Webhook-Event": "  "})) is None
@@ -323,16 +396,26 @@ def test_classify_wazzup():
     assert classify_body({"event": "message", "data": "text"}, NO_HEADERS) is None
 
 
-@pytest.mark.parametrize("body", [
-    None, "message.created", 42, 1.5, True, [], [{"id": "e", "type": "t", "createdAt": "c", "data": {}}],
-    {}, {"status": "ok"},
-    {"id": "evt_1", "type": "message.created", "createdAt": "2024-01-01T12:00:00Z"},
-    {"id": "evt_1", "type": "message.created", "data": {}},
-    {"id": "evt_1", "type": "message.created", "createdAt": "2024-01-01T12:00:00Z", "data": [1]},
-    {"id": 1, "type": "message.created", "createdAt": "2024-01-01T12:00:00Z", "data": {}},
-    {"id": "evt_1", "type": "", "createdAt": "2024-01-01T12:00:00Z", "data": {}},
-    {"status": ["completed"], "job_id": "x"},
-    {"event": ["message"], "data": {}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        "message.created",
+        42,
+        1.5,
+        True,
+        [],
+        [{"id": "e", "type": "t", "createdAt": "c", "data": {}}],
+        {},
+        {"status": "ok"},
+        {"id": "evt_1", "type": "message.created", "createdAt": "2024-01-01T12:00:00Z"},
+        {"id": "evt_1", "type": "message.created", "data": {}},
+        {"id": "evt_1", "type": "message.created", "createdAt": "2024-01-01T12:00:00Z", "data": [1]},
+        {"id": 1, "type": "message.created", "createdAt": "2024-01-01T12:00:00Z", "data": {}},
+        {"id": "evt_1", "type": "", "createdAt": "2024-01-01T12:00:00Z", "data": {}},
+        {"status": ["completed"], "job_id": "x"},
+        {"event": ["message"], "data": {}},
+    ],
+)
 def test_classify_non_events(body):
     assert classify_body(body, NO_HEADERS) is None

@@ -54,8 +54,21 @@ def test_sign_then_verify_round_trip_via_stdin():
 
 
 def test_sign_json(body_file):
-    r = run(sign, ["--scheme", "standard", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                   "--timestamp", "1614265330", "--id", "msg_1", "--json", body_file])  # fmt: skip
+    r = run(
+        sign,
+        [
+            "--scheme",
+            "standard",
+            "--secret",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "--timestamp",
+            "1614265330",
+            "--id",
+            "msg_1",
+            "--json",
+            body_file,
+        ],
+    )
     out = json.loads(r.output)
     assert out["scheme"] == "standard"
     assert [h[0] for h in out["headers"]] == ["webhook-id", "webhook-timestamp", "webhook-signature"]
@@ -99,8 +112,20 @@ def test_verify_explains_a_reserialised_body(body_file):
 
 def test_verify_auto_json_and_rotation(body_file):
     s = run(sign, ["--scheme", "slack", "--secret", "new", "--timestamp", str(TS), body_file])
-    r = run(verify, ["--secret", "old", "--secret", "new", "--now", str(TS + 10), "--json",
-                     *header_args(s.output), body_file])  # fmt: skip
+    r = run(
+        verify,
+        [
+            "--secret",
+            "old",
+            "--secret",
+            "new",
+            "--now",
+            str(TS + 10),
+            "--json",
+            *header_args(s.output),
+            body_file,
+        ],
+    )
     assert r.exit_code == 0
     d = json.loads(r.output)
     assert (d["status"], d["scheme"], d["secret"], d["skew_s"]) == ("valid", "slack", "#2", 10)
@@ -118,8 +143,19 @@ def test_verify_stale_with_tolerance(body_file):
 
 def test_verify_other_endpoint(body_file):
     s = run(sign, ["--scheme", "job", "--secret", "shop-secret", body_file])
-    r = run(verify, ["--scheme", "job", "--secret", "k", "--other-endpoint", "shop=shop-secret",
-                     *header_args(s.output), body_file])  # fmt: skip
+    r = run(
+        verify,
+        [
+            "--scheme",
+            "job",
+            "--secret",
+            "k",
+            "--other-endpoint",
+            "shop=shop-secret",
+            *header_args(s.output),
+            body_file,
+        ],
+    )
     assert r.exit_code == 1
     assert "matches a secret of endpoint 'shop'" in r.output
     assert "shop-secret" not in r.output
@@ -134,8 +170,16 @@ def test_verify_without_secret_is_unsigned(body_file):
     assert "shopify signature present in X-Shopify-Hmac-Sha256" in r.output
 
 
-@pytest.mark.parametrize("bad", [["--header", "no colon"], ["--header", ": value"], ["--other-endpoint", "x"],
-                                 ["--scheme", "nope"], ["--tolerance", "-1"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--header", "no colon"],
+        ["--header", ": value"],
+        ["--other-endpoint", "x"],
+        ["--scheme", "nope"],
+        ["--tolerance", "-1"],
+    ],
+)
 def test_verify_usage_errors_exit_2(body_file, bad):
     assert run(verify, ["--secret", "k", *bad, body_file]).exit_code == 2
 

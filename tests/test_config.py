@@ -32,7 +32,7 @@ def test_precedence_options_over_env_over_file(tmp_path):
         ({"upstream": "http://x"}, None, "upstream", "ws://"),
         ({"token": "short"}, None, "token", "at least 8"),
         ({}, 'fsync = "no"\n', "fsync", "true or false"),
-        ({}, "[keymap]\n\"stream.pause\" = 1\n", "keymap", "binding ids"),
+        ({}, '[keymap]\n"stream.pause" = 1\n', "keymap", "binding ids"),
         ({"workers": "many"}, None, "workers", '"auto" or a whole number'),
         ({}, "workers = 17\n", "workers", "between 0 and 16"),
     ],

@@ -19,6 +19,10 @@ print(",".join(bad))
 
 def test_core_loads_neither_textual_nor_rich():
     out = subprocess.run(
-        [sys.executable, "-c", CHECK], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+        [sys.executable, "-c", CHECK],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
     )
     assert out.stdout.strip() == "", f"the core pulled in: {out.stdout.strip()}"

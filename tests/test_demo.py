@@ -25,8 +25,12 @@ async def test_demo_plays_flows_through_receiver_and_dispatcher(settings):
             verdicts = {(c.get("verdict") or {}).get("status") for c in svc.store.table("captures").all()}
             delivered = sum(d["state"] == "delivered" for d in svc.store.table("deliveries").all())
             sources = {e["source"] for e in svc.store.table("events").all()}
-            if {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts and delivered >= 5 \
-                    and {"hook", "demo"} <= sources:
+            if (
+                {"valid", "unsigned"} <= verdicts
+                and {"invalid", "stale"} & verdicts
+                and delivered >= 5
+                and {"hook", "demo"} <= sources
+            ):
                 break
         assert {"valid", "unsigned"} <= verdicts and {"invalid", "stale"} & verdicts
         assert delivered >= 5
@@ -40,7 +44,9 @@ async def test_demo_consumer_sometimes_fails_with_retry_after(settings):
     await svc.start()
     try:
         async with httpx.AsyncClient(base_url=svc.url, timeout=10) as c:
-            answers = await asyncio.gather(*(c.post("/demo/consumer/flaky", content=b"{}") for _ in range(40)))
+            answers = await asyncio.gather(
+                *(c.post("/demo/consumer/flaky", content=b"{}") for _ in range(40))
+            )
             statuses = [a.status_code for a in answers]
             assert all(a.headers["Retry-After"] == "1" for a in answers if a.status_code == 503)
             ok = await c.post("/demo/consumer/reliable", content=b"{}")

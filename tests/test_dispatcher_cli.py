@@ -23,7 +23,9 @@ async def sink():
 
 async def run(*args: str, env: dict | None = None):
     runner = CliRunner()
-    return await asyncio.to_thread(runner.invoke, main, list(args), env={"KATYA_TUI_TOKEN": None, **(env or {})})
+    return await asyncio.to_thread(
+        runner.invoke, main, list(args), env={"KATYA_TUI_TOKEN": None, **(env or {})}
+    )
 
 
 async def test_trigger_publishes_through_the_api(service, sink, tmp_path):
@@ -31,7 +33,9 @@ async def test_trigger_publishes_through_the_api(service, sink, tmp_path):
     r = await run("trigger", "message.created", "--count", "3", "--url", service.url, "--token", TOKEN)
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert len(lines) == 3 and all(line.startswith("evt_") and line.endswith("-> 1 delivery") for line in lines)
+    assert len(lines) == 3 and all(
+        line.startswith("evt_") and line.endswith("-> 1 delivery") for line in lines
+    )
     await sink.wait_for(3)
     bodies = [json.loads(x.body) for x in sink.received]
     assert {b["id"] for b in bodies} == {line.split()[0] for line in lines}
@@ -40,8 +44,16 @@ async def test_trigger_publishes_through_the_api(service, sink, tmp_path):
     data = tmp_path / "data.json"
     data.write_text('{"id": "msg_from_file"}')
     (service.settings.data_dir / "token").write_text(TOKEN + "\n")  # the token the instance keeps
-    r = await run("trigger", "message.updated", "--data", f"@{data}", "--url", service.url,
-                  "--data-dir", str(service.settings.data_dir))  # fmt: skip
+    r = await run(
+        "trigger",
+        "message.updated",
+        "--data",
+        f"@{data}",
+        "--url",
+        service.url,
+        "--data-dir",
+        str(service.settings.data_dir),
+    )
     assert r.exit_code == 0, r.output
     await sink.wait_for(4)
     assert json.loads(sink.received[3].body)["data"] == {"id": "msg_from_file"}
@@ -61,13 +73,26 @@ async def test_trigger_errors_are_clear(service, tmp_path):
 
 
 async def test_send_signs_and_prints_the_answer(sink):
-    r = await run("send", sink.url, "--type", "user.created", "--secret", "s3cret", "--profile", "admin",
-                  "--data", '{"user_id": 123, "username": "testuser"}')  # fmt: skip
+    r = await run(
+        "send",
+        sink.url,
+        "--type",
+        "user.created",
+        "--secret",
+        "s3cret",
+        "--profile",
+        "admin",
+        "--data",
+        '{"user_id": 123, "username": "testuser"}',
+    )
     assert r.exit_code == 0, r.output
     assert "< 200 OK" in r.output and "> X-Webhook-Event: user.created" in r.output
     got = sink.received[0]
-    expected = hmac.new(b"s3cret", json.dumps({"user_id": 123, "username": "testuser"}, sort_keys=True).encode(),
-                        hashlib.sha256).hexdigest()  # fmt: skip
+    expected = hmac.new(
+        b"s3cret",
+        json.dumps({"user_id": 123, "username": "testuser"}, sort_keys=True).encode(),
+        hashlib.sha256,
+    ).hexdigest()
     assert got.header("X-Webhook-Signature") == f"sha256={expected}"
     sink.default = 503
     r = await run("send", sink.url)
@@ -78,7 +103,9 @@ async def test_send_signs_and_prints_the_answer(sink):
 
 async def test_resend_through_the_instance(service, sink):
     sink.plan = [400]
-    service.dispatcher.create_webhook({"name": "s", "url": sink.url, "events": ["*"], "retryPolicy": fast_policy()})
+    service.dispatcher.create_webhook(
+        {"name": "s", "url": sink.url, "events": ["*"], "retryPolicy": fast_policy()}
+    )
     service.publish_event("message.created", {"id": "m"}, source="test")
     did = service.dispatcher.last_fan_out[0]
     await settle(lambda: service.dispatcher.deliveries.get(did)["state"] == "failed")

@@ -20,9 +20,13 @@ ROOT = Path(__file__).parent.parent
 
 def start_serve(data_dir: Path, log: Path) -> subprocess.Popen:
     out = open(log, "ab")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen([sys.executable, "-m", "katya_tui", "serve", "--port", "0", "--data-dir", str(data_dir)],
-                            stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT,
-                            env={**os.environ, "KATYA_TUI_TOKEN": TOKEN})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "katya_tui", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=out,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**os.environ, "KATYA_TUI_TOKEN": TOKEN},
+    )
     out.close()
     return proc
 
@@ -69,12 +73,22 @@ async def test_kill_9_with_200_pending_then_restart_delivers_all(tmp_path):
         url = await ready_url(log, proc)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=20) as api:
-            r = await api.post("/v1/webhooks", json={"name": "sink", "url": sink_url, "events": ["*"],
-                                                      "retryPolicy": fast_policy(retries=10, delay=50, cap=200)})  # fmt: skip
+            r = await api.post(
+                "/v1/webhooks",
+                json={
+                    "name": "sink",
+                    "url": sink_url,
+                    "events": ["*"],
+                    "retryPolicy": fast_policy(retries=10, delay=50, cap=200),
+                },
+            )
             assert r.status_code == 201
             ids: list[str] = []
             for i in range(10):
-                batch = [{"type": "message.created", "id": f"evt_crash_{i}_{j}", "data": {"n": j}} for j in range(20)]
+                batch = [
+                    {"type": "message.created", "id": f"evt_crash_{i}_{j}", "data": {"n": j}}
+                    for j in range(20)
+                ]
                 r = await api.post("/v1/events", json=batch)
                 assert r.status_code == 202
                 ids += [e["id"] for e in r.json()["data"]]

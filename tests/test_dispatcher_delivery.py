@@ -97,7 +97,10 @@ async def test_retries_run_out_and_every_attempt_is_kept(service, sink):
     d = await settle(lambda: finished(service, did))
     assert d["state"] == "failed" and [a["n"] for a in d["attempts"]] == [1, 2, 3]
     a = d["attempts"][0]
-    assert a["response_body"] == "nope" and ["Content-Type", "text/plain; charset=utf-8"] in a["response_headers"]
+    assert (
+        a["response_body"] == "nope"
+        and ["Content-Type", "text/plain; charset=utf-8"] in a["response_headers"]
+    )
     assert a["latency_ms"] > 0 and a["reason"].startswith("502")
     assert ["X-Katya-Delivery", did] in a["request_headers"]
 
@@ -110,8 +113,14 @@ async def test_timeout_and_connection_refused_are_classified_and_retried(service
     assert [a["error_class"] for a in d["attempts"]] == ["timeout", None]
     assert d["state"] == "delivered" and sink.received[1].header("X-Katya-Retry-Reason") == "timeout"
 
-    service.dispatcher.create_webhook({"name": "down", "url": f"http://127.0.0.1:{free_port()}/",
-                                       "events": ["trust.*"], "retryPolicy": fast_policy(retries=1)})  # fmt: skip
+    service.dispatcher.create_webhook(
+        {
+            "name": "down",
+            "url": f"http://127.0.0.1:{free_port()}/",
+            "events": ["trust.*"],
+            "retryPolicy": fast_policy(retries=1),
+        }
+    )
     _, [down] = await publish(service, "trust.verification.created")
     d = await settle(lambda: finished(service, down))
     assert d["state"] == "failed" and [a["error_class"] for a in d["attempts"]] == ["refused", "refused"]
@@ -188,7 +197,9 @@ async def test_pending_deliveries_resume_after_a_restart(settings, sink):
     await second.start()
     try:
         assert all(delivery(second, did)["state"] == "pending" for did in made)
-        done = await settle(lambda: [finished(second, d) for d in made] if all(finished(second, d) for d in made) else None)
+        done = await settle(
+            lambda: [finished(second, d) for d in made] if all(finished(second, d) for d in made) else None
+        )
         assert {d["state"] for d in done} == {"delivered"}
         assert all([a["status_code"] for a in d["attempts"]] == [503, 200] for d in done)
         assert {r.header("X-Katya-Delivery") for r in sink.received[5:]} == set(made)
@@ -218,8 +229,16 @@ async def test_send_test_reaches_one_subscription_whatever_its_filter(service, s
 async def test_delivery_timeout_setting_applies_when_the_subscription_has_none(data_dir, sink):
     from katya_tui.config import load_settings
 
-    settings = load_settings({"port": 0, "data_dir": str(data_dir), "token": "test-token-123",
-                              "delivery_timeout": "0.2", "delivery_concurrency": "2"}, env={})  # fmt: skip
+    settings = load_settings(
+        {
+            "port": 0,
+            "data_dir": str(data_dir),
+            "token": "test-token-123",
+            "delivery_timeout": "0.2",
+            "delivery_concurrency": "2",
+        },
+        env={},
+    )
     svc = Service(settings)
     await svc.start()
     try:

@@ -23,8 +23,11 @@ def test_iso_ms_is_models_iso(ts):
 
 
 def test_iso_ms_at_the_rounding_edges():
-    edges = [s + f for s in (0, 1, 1_763_912_345, 2**31) for f in (0.0, 0.0005, 0.9995, 0.9999994, 0.9999995,
-                                                                   0.9999996, 0.4999995, 0.0000005, 0.0000015)]  # fmt: skip
+    edges = [
+        s + f
+        for s in (0, 1, 1_763_912_345, 2**31)
+        for f in (0.0, 0.0005, 0.9995, 0.9999994, 0.9999995, 0.9999996, 0.4999995, 0.0000005, 0.0000015)
+    ]
     edges += [math.nextafter(1_763_912_345.9999995, 0), math.nextafter(1_763_912_345.9999995, 2e9), 12, -1.5]
     edges += [1_763_912_345 + ms / 1000 + us / 1e6 for ms in range(1000) for us in (0, 499, 500, 501, 999)]
     assert [profiles.iso_ms(t) for t in edges] == [iso(t) for t in edges]
@@ -46,7 +49,14 @@ def test_katya_signature_refuses_an_empty_secret():
 
 
 def test_judge_remembers_outcomes_without_changing_them():
-    for status, error in [(200, None), (503, None), (None, "timeout"), (302, None), (404, None), (429, None)] * 2:
+    for status, error in [
+        (200, None),
+        (503, None),
+        (None, "timeout"),
+        (302, None),
+        (404, None),
+        (429, None),
+    ] * 2:
         assert retry.judge(status, error) == retry._judge(status, error)
 
 
@@ -72,7 +82,9 @@ async def test_the_subscription_list_shows_the_last_delivery(settings):
     service = Service(settings)
     await service.start()
     try:
-        hook = service.dispatcher.create_webhook({"name": "s", "url": sink.url, "events": ["*"], "secret": "sec"})
+        hook = service.dispatcher.create_webhook(
+            {"name": "s", "url": sink.url, "events": ["*"], "secret": "sec"}
+        )
         assert service.dispatcher.list_webhooks()[0]["lastDelivery"] is None
         service.publish_event("message.created", {"n": 1}, source="api")
         await sink.wait_for(1)

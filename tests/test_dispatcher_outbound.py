@@ -31,7 +31,9 @@ async def sink():
         if path == "/reset":
             request.transport.close()
             await asyncio.sleep(1)
-        return web.json_response({"ok": True}, headers={"X-Sink": "yes"}, status=int(request.query.get("s", 200)))
+        return web.json_response(
+            {"ok": True}, headers={"X-Sink": "yes"}, status=int(request.query.get("s", 200))
+        )
 
     runner, port = await serve_app(handle)
     yield f"http://127.0.0.1:{port}", seen
@@ -58,7 +60,9 @@ async def test_sends_bytes_and_headers_and_keeps_the_answer(sink, client):
     assert (method, path, received) == ("POST", "/in", body)
     assert [v for k, v in got if k == b"X-Dup"] == [b"a", b"b"]
     got = {k.decode(): v.decode() for k, v in got}
-    assert got["Content-Length"] == str(len(body)) and "User-Agent" not in got and "Accept-Encoding" not in got
+    assert (
+        got["Content-Length"] == str(len(body)) and "User-Agent" not in got and "Accept-Encoding" not in got
+    )
     assert got["Host"].startswith("127.0.0.1:")
 
 

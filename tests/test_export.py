@@ -17,12 +17,26 @@ from katya_tui.core.store import Store
 def _capture(i: int, body: bytes, endpoint: str = "stripe", verdict: str = "valid") -> dict:
     text, enc = encode_body(body)
     return Capture(
-        id=f"cap_{i}", endpoint=endpoint, method="POST", path=f"/hooks/{endpoint}", query="a=1",
+        id=f"cap_{i}",
+        endpoint=endpoint,
+        method="POST",
+        path=f"/hooks/{endpoint}",
+        query="a=1",
         headers=[["Content-Type", "application/json"], ["Authorization", "Bearer sender-credential"]],
-        body=text, body_encoding=enc, body_size=len(body), body_sha256="-", truncated=False,
-        remote="127.0.0.1", received_at=time.time() - 10 + i, verdict={"status": verdict, "reason": "r"},
-        response={"status": 200, "headers": [["Content-Type", "application/json"]], "body": '{"status":"ok"}',
-                  "latency_ms": 1.5},
+        body=text,
+        body_encoding=enc,
+        body_size=len(body),
+        body_sha256="-",
+        truncated=False,
+        remote="127.0.0.1",
+        received_at=time.time() - 10 + i,
+        verdict={"status": verdict, "reason": "r"},
+        response={
+            "status": 200,
+            "headers": [["Content-Type", "application/json"]],
+            "body": '{"status":"ok"}',
+            "latency_ms": 1.5,
+        },
     ).to_doc()
 
 
@@ -33,7 +47,7 @@ def owned_store(tmp_path):
     t = store.table("captures")
     t.insert(_capture(1, b'{"id":"evt_1","type":"message.created"}'))
     t.insert(_capture(2, b"\x00\xffbinary\n", endpoint="github", verdict="invalid"))
-    t.insert(_capture(3, "{\"msg\": \"привет\"}".encode()))
+    t.insert(_capture(3, '{"msg": "привет"}'.encode()))
     store.table("webhooks").insert({"id": "webhook_1", "name": "n", "secret": "whsec_topsecret"})
     store.flush()
     yield tmp_path
@@ -83,7 +97,9 @@ def test_pytest_fixtures_carry_the_exact_bytes(owned_store, tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert [c["body"] for c in mod.CAPTURES] == [
-        b'{"id":"evt_1","type":"message.created"}', b"\x00\xffbinary\n", "{\"msg\": \"привет\"}".encode()
+        b'{"id":"evt_1","type":"message.created"}',
+        b"\x00\xffbinary\n",
+        '{"msg": "привет"}'.encode(),
     ]
     assert mod.CAPTURES[1]["verdict"] == "invalid"
 

@@ -12,8 +12,12 @@ AUTH = {"Authorization": "Bearer test-token-123"}
 async def test_subscriptions_to_our_own_hooks_do_not_loop(service):
     async with httpx.AsyncClient(base_url=service.url, headers=AUTH) as api:
         for profile in ("katya", "admin", "job"):
-            body = {"name": f"self {profile}", "url": f"{service.url}/hooks/self-{profile}", "events": ["*"],
-                    "profile": profile}
+            body = {
+                "name": f"self {profile}",
+                "url": f"{service.url}/hooks/self-{profile}",
+                "events": ["*"],
+                "profile": profile,
+            }
             assert (await api.post("/v1/webhooks", json=body)).status_code == 201
         r = await api.post("/v1/events", json={"type": "message.created", "data": {"id": "msg_1"}})
         assert r.status_code == 202

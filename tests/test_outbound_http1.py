@@ -31,8 +31,14 @@ class Scripted(RawServer):
         try:
             while self.answers:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 self.requests.append(head + await reader.readexactly(length))
                 answer = self.answers.pop(0)
                 if answer == "drop":
@@ -66,8 +72,10 @@ async def client():
 
 
 async def test_chunked_answer_with_extensions_and_trailers(client):
-    chunked = (b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n")  # fmt: skip
+    chunked = (
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
+    )
     async with Scripted([chunked, OK], piece=3) as base:
         r = await outbound.send(client, "POST", base + "/c", [], b"{}", 5)
         again = await outbound.send(client, "POST", base + "/c", [], b"{}", 5)
@@ -86,9 +94,14 @@ async def test_answer_to_the_end_of_the_connection():
 
 
 async def test_interim_answers_are_skipped_and_no_body_answers_end_at_the_head(client):
-    async with Scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + OK,
-                         b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",  # HEAD: no body follows
-                         b"HTTP/1.1 204 No Content\r\n\r\n", OK]) as base:  # fmt: skip
+    async with Scripted(
+        [
+            b"HTTP/1.1 100 Continue\r\n\r\n" + OK,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",  # HEAD: no body follows
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            OK,
+        ]
+    ) as base:
         first = await outbound.send(client, "POST", base, [], b"{}", 5)
         head = await outbound.send(client, "HEAD", base, [], b"", 5)
         empty = await outbound.send(client, "DELETE", base, [], b"", 5)
@@ -98,16 +111,30 @@ async def test_interim_answers_are_skipped_and_no_body_answers_end_at_the_head(c
 
 
 async def test_heads_with_bare_line_feeds_are_read(client):
-    async with Scripted([b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\n\nOK", (b"HTTP/1.1 202 A\nX: y\n\r\nto the end", "close")],
-                        piece=4) as base:  # fmt: skip
+    async with Scripted(
+        [
+            b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\n\nOK",
+            (b"HTTP/1.1 202 A\nX: y\n\r\nto the end", "close"),
+        ],
+        piece=4,
+    ) as base:
         lf = await outbound.send(client, "POST", base, [], b"{}", 5)
-        mixed = await outbound.send(client, "GET", base, [], b"", 5)  # (no length: the body runs to the close)
+        mixed = await outbound.send(
+            client, "GET", base, [], b"", 5
+        )  # (no length: the body runs to the close)
     assert (lf.status, lf.body, lf.headers) == (200, "OK", [["Content-Length", "2"], ["X-A", "1"]])
-    assert (mixed.status, mixed.reason, mixed.headers, mixed.body) == (202, "202 A", [["X", "y"]], "to the end")
+    assert (mixed.status, mixed.reason, mixed.headers, mixed.body) == (
+        202,
+        "202 A",
+        [["X", "y"]],
+        "to the end",
+    )
 
 
 async def test_connections_are_kept_alive_unless_the_server_says_close(client):
-    server = Scripted([OK, OK, (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", "close"), OK])
+    server = Scripted(
+        [OK, OK, (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", "close"), OK]
+    )
     async with server as base:
         for _ in range(4):
             assert (await outbound.send(client, "POST", base, [("X-N", "1")], b"{}", 5)).status == 200
@@ -127,10 +154,16 @@ async def test_body_over_the_cap_is_cut_and_the_connection_dropped(client):
     assert server.connections == 2
 
 
-@pytest.mark.parametrize("answer", [b"HTTP/2 200 OK\r\n\r\n", b"HTTP/1.1 2x0 OK\r\n\r\n",
-                                    b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
-                                    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"])  # fmt: skip
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/2 200 OK\r\n\r\n",
+        b"HTTP/1.1 2x0 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
 async def test_an_unreadable_answer_is_a_protocol_error(client, answer):
     async with Scripted([answer]) as base:
         r = await outbound.send(client, "POST", base, [], b"{}", 5)
@@ -164,7 +197,12 @@ async def test_a_stale_kept_connection_is_retried_for_idempotent_methods_only(cl
 
 async def test_names_are_resolved_and_other_schemes_go_through_aiohttp():
     assert http1.target("https://example.com/") is None and http1.target("http://u:p@h/") is None
-    assert http1.target("http://bücher.de/a b?x=é") == ("xn--bcher-kva.de", 80, "xn--bcher-kva.de", "/a%20b?x=%C3%A9")
+    assert http1.target("http://bücher.de/a b?x=é") == (
+        "xn--bcher-kva.de",
+        80,
+        "xn--bcher-kva.de",
+        "/a%20b?x=%C3%A9",
+    )
     async with Scripted([OK]) as base:
         c = outbound.make_client()
         try:
@@ -246,15 +284,25 @@ def test_a_client_kept_past_its_event_loop_works_on_the_next_one():
     assert not client.katya_http1.open
 
 
-@pytest.mark.parametrize("answer", [
-    (b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", "hold"),  # an HTTP/2-only server's SETTINGS
-    (b"\x15\x03\x01\x00\x02\x02\x32", "close"),  # a TLS server's alert: an http:// URL for an https:// service
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", "close"),  # the body cut short
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "close"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (
+            b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64",
+            "hold",
+        ),  # an HTTP/2-only server's SETTINGS
+        (
+            b"\x15\x03\x01\x00\x02\x02\x32",
+            "close",
+        ),  # a TLS server's alert: an http:// URL for an https:// service
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", "close"),  # the body cut short
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "close"),
+    ],
+)
 async def test_what_is_not_a_whole_http1_answer_fails_as_on_the_aiohttp_path(answer):
     """Not HTTP/1.x at all is a protocol error at its first bytes (it waited for the timeout or the close), and a
     body the connection cut short is a protocol error too, not 'closed before answering': both as aiohttp says."""
+
     async def send(client) -> outbound.OutboundResult:
         async with Scripted([answer]) as base:
             return await outbound.send(client, "POST", base, [], b"{}", 4)
@@ -274,7 +322,9 @@ async def test_chunk_lines_ended_by_a_bare_line_feed_are_read(client):
     assert again.body == "OK"
 
 
-async def test_an_answer_with_both_content_length_and_chunked_is_read_chunked_on_a_connection_not_kept(client):
+async def test_an_answer_with_both_content_length_and_chunked_is_read_chunked_on_a_connection_not_kept(
+    client,
+):
     """Transfer-Encoding wins (RFC 9112 6.3), but such an answer may be a smuggling attempt or a broken proxy:
     the connection is not used again, as a server must do with such a request (6.1)."""
     both = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
@@ -290,6 +340,7 @@ async def test_a_connection_given_up_is_closed_at_once_with_its_unsent_body(clie
     """A server that takes the connection but reads nothing (a process stopped in a debugger): after the timeout
     the connection is gone with the part of the body the kernel would not take, not kept until the server
     closes it, which a stopped one never does."""
+
     async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(30)
 
@@ -335,7 +386,9 @@ async def test_the_pool_holds_no_more_connections_than_its_limit_and_aclose_ends
     client = outbound.make_client(max_connections=3)
     try:
         base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        results = await asyncio.gather(*[outbound.send(client, "POST", base, [], b"{}", 5) for _ in range(40)])
+        results = await asyncio.gather(
+            *[outbound.send(client, "POST", base, [], b"{}", 5) for _ in range(40)]
+        )
         assert {r.status for r in results} == {200}
         assert peak == total == 3  # three at most, each used again
         await client.aclose()
@@ -352,8 +405,10 @@ async def test_localhost_resolving_to_ipv6_first_reaches_a_server_on_127_0_0_1_o
 
     async def getaddrinfo(host, port, **kwargs):
         asked.append(host)
-        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]  # fmt: skip
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
     server = Scripted([OK])
@@ -381,13 +436,28 @@ async def test_an_ipv6_literal_is_reached_with_its_bracketed_host_header(client)
 async def test_a_head_with_some_bare_line_feeds_is_cut_at_its_own_end(client):
     """The end of a head is its first empty line, however its lines end: a CRLF head with one bare LF kept the
     header after it in the reason, and an LF head before a body holding CRLF CRLF was cut inside the body."""
-    async with Scripted([b"HTTP/1.1 200 OK\nX-A: 1\r\nContent-Length: 2\r\n\r\nOK",
-                         b"HTTP/1.1 201 Made\nContent-Length: 6\n\nab\r\n\r\n", OK]) as base:  # fmt: skip
+    async with Scripted(
+        [
+            b"HTTP/1.1 200 OK\nX-A: 1\r\nContent-Length: 2\r\n\r\nOK",
+            b"HTTP/1.1 201 Made\nContent-Length: 6\n\nab\r\n\r\n",
+            OK,
+        ]
+    ) as base:
         one = await outbound.send(client, "GET", base, [], b"", 4)
         two = await outbound.send(client, "GET", base, [], b"", 4)
         three = await outbound.send(client, "GET", base, [], b"", 4)
-    assert (one.status, one.reason, one.headers, one.body) == (200, "200 OK", [["X-A", "1"], ["Content-Length", "2"]], "OK")
-    assert (two.status, two.reason, two.headers, two.body) == (201, "201 Made", [["Content-Length", "6"]], "ab\r\n\r\n")
+    assert (one.status, one.reason, one.headers, one.body) == (
+        200,
+        "200 OK",
+        [["X-A", "1"], ["Content-Length", "2"]],
+        "OK",
+    )
+    assert (two.status, two.reason, two.headers, two.body) == (
+        201,
+        "201 Made",
+        [["Content-Length", "6"]],
+        "ab\r\n\r\n",
+    )
     assert three.body == "OK"
 
 
@@ -399,8 +469,10 @@ async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(clien
     stuck: list[str] = []
 
     async def getaddrinfo(host, port, **kwargs):
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", port)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]  # fmt: skip
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
 
     async def create_connection(factory, host=None, port=None, **kwargs):
         if host == "192.0.2.1" or port == 9:
@@ -424,7 +496,9 @@ async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(clien
 
 
 @pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")])
-async def test_a_kept_connection_found_broken_on_writing_is_retried_for_idempotent_methods(client, monkeypatch, error):
+async def test_a_kept_connection_found_broken_on_writing_is_retried_for_idempotent_methods(
+    client, monkeypatch, error
+):
     """The server reset it just before our write (EPIPE or ECONNRESET from send): the request never got there."""
     server = Scripted([OK, OK, OK])
     async with server as base:

@@ -15,7 +15,9 @@ from raw_server import RawServer, on_both_paths, serve_app
 from katya_tui.core import outbound
 
 
-async def both(method: str, url: str, headers: list, body: bytes, timeout: float = 4) -> list[outbound.OutboundResult]:
+async def both(
+    method: str, url: str, headers: list, body: bytes, timeout: float = 4
+) -> list[outbound.OutboundResult]:
     """The same request through the lean client, then through aiohttp (each on a client of its own)."""
     return await on_both_paths(lambda client: outbound.send(client, method, url, headers, body, timeout))
 
@@ -30,8 +32,14 @@ class Recorder(RawServer):
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 self.requests.append(head + await reader.readexactly(length))
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
@@ -41,14 +49,18 @@ class Recorder(RawServer):
             writer.close()
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH", "PURGE", "post", "head"])
+@pytest.mark.parametrize(
+    "method", ["GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH", "PURGE", "post", "head"]
+)
 @pytest.mark.parametrize("body", [b"", b"{}"])
 async def test_the_same_request_goes_out_on_both_paths(method, body):
     """Byte for byte: method (upper-cased, as aiohttp sends it), target, Host, headers as given, and
     `Content-Length: 0` for an empty body on every method but GET, HEAD, OPTIONS and TRACE (aiohttp's rule)."""
     recorder = Recorder()
     async with recorder as base:
-        fast, slow = await both(method, base + "/p/é?q=1&r=a b", [("X-A", "1"), ("X-A", "2"), ("X-Ü", "é")], body)
+        fast, slow = await both(
+            method, base + "/p/é?q=1&r=a b", [("X-A", "1"), ("X-A", "2"), ("X-Ü", "é")], body
+        )
     assert (fast.status, slow.status) == (200, 200)
     assert len(recorder.requests) == 2
     assert recorder.requests[0] == recorder.requests[1]
@@ -106,9 +118,19 @@ async def _aiohttp_server():
     return await serve_app(handle)
 
 
-EXCHANGES = [("POST", "/200", b'{"a": 1}'), ("GET", "/200?q=1", b""), ("HEAD", "/200", b""), ("DELETE", "/202", b""),
-             ("PUT", "/204", b"x"), ("GET", "/304", b""), ("POST", "/404", b"{}"), ("POST", "/500", b"{}"),
-             ("GET", "/200?big", b""), ("POST", "/200?chunked", b"hello"), ("PATCH", "/201", b"\xff\xfe")]  # fmt: skip
+EXCHANGES = [
+    ("POST", "/200", b'{"a": 1}'),
+    ("GET", "/200?q=1", b""),
+    ("HEAD", "/200", b""),
+    ("DELETE", "/202", b""),
+    ("PUT", "/204", b"x"),
+    ("GET", "/304", b""),
+    ("POST", "/404", b"{}"),
+    ("POST", "/500", b"{}"),
+    ("GET", "/200?big", b""),
+    ("POST", "/200?chunked", b"hello"),
+    ("PATCH", "/201", b"\xff\xfe"),
+]
 
 
 @pytest.mark.parametrize("kind", ["aiohttp", "http.server HTTP/1.0", "http.server HTTP/1.1"])
@@ -124,7 +146,14 @@ async def test_real_servers_give_the_same_result_on_both_paths(kind):
             for r in (fast, slow):
                 r.headers = [h for h in r.headers if h[0].lower() != "date"]  # (the second may have turned)
             seen = (fast.status, fast.reason, fast.headers, fast.body, fast.truncated, fast.error_class)
-            assert seen == (slow.status, slow.reason, slow.headers, slow.body, slow.truncated, slow.error_class), path
+            assert seen == (
+                slow.status,
+                slow.reason,
+                slow.headers,
+                slow.body,
+                slow.truncated,
+                slow.error_class,
+            ), path
             assert fast.status is not None and fast.latency_ms > 0
     finally:
         if kind == "aiohttp":
@@ -134,21 +163,32 @@ async def test_real_servers_give_the_same_result_on_both_paths(kind):
             std.server_close()
 
 
-@pytest.mark.parametrize("answer", [
-    b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n",
-    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK",
-    b"HTTP/1.1 200\r\nContent-Length: 2\r\nX-Empty:\r\nX-Utf: \xc3\xa9\r\n\r\nOK",
-    b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nOK",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(60)) + b"Content-Length: 2\r\n\r\nOK",
-    b"HTTP/1.1 204 No Content\r\n\r\n",
-    b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK",
+        b"HTTP/1.1 200\r\nContent-Length: 2\r\nX-Empty:\r\nX-Utf: \xc3\xa9\r\n\r\nOK",
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nOK",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n"
+        + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(60))
+        + b"Content-Length: 2\r\n\r\nOK",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
+    ],
+)
 async def test_raw_answers_give_the_same_result_on_both_paths(answer):
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
         await reader.readexactly(length)
         writer.write(answer)
         await writer.drain()
@@ -161,16 +201,25 @@ async def test_raw_answers_give_the_same_result_on_both_paths(answer):
         server.close()
     assert fast.status is not None
     assert (fast.status, fast.reason, fast.headers, fast.body, fast.truncated, fast.error_class) == (
-        slow.status, slow.reason, slow.headers, slow.body, slow.truncated, slow.error_class)  # fmt: skip
+        slow.status,
+        slow.reason,
+        slow.headers,
+        slow.body,
+        slow.truncated,
+        slow.error_class,
+    )
 
 
 @pytest.mark.parametrize("close", [False, True])
 async def test_an_answer_before_the_whole_body_is_read_is_taken_on_both_paths(close):
     """A server that refuses a large body at its head (413) before reading it: the answer counts, and the
     connection with the body's unsent rest is not used again."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 413 Too Large\r\nContent-Length: 4\r\n%s\r\nnope" % (b"Connection: close\r\n" * close))
+        writer.write(
+            b"HTTP/1.1 413 Too Large\r\nContent-Length: 4\r\n%s\r\nnope" % (b"Connection: close\r\n" * close)
+        )
         await writer.drain()
         while await reader.read(1 << 16):  # then reads the rest away, as servers that answer early do
             pass
@@ -178,7 +227,13 @@ async def test_an_answer_before_the_whole_body_is_read_is_taken_on_both_paths(cl
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:
-        fast, slow = await both("POST", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/", [], b"z" * 3_000_000)
+        fast, slow = await both(
+            "POST", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/", [], b"z" * 3_000_000
+        )
     finally:
         server.close()
-    assert (fast.status, fast.reason, fast.body) == (slow.status, slow.reason, slow.body) == (413, "413 Too Large", "nope")
+    assert (
+        (fast.status, fast.reason, fast.body)
+        == (slow.status, slow.reason, slow.body)
+        == (413, "413 Too Large", "nope")
+    )

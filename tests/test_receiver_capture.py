@@ -15,14 +15,20 @@ from katya_tui.core.store import Store
 
 
 async def test_any_endpoint_is_captured_byte_for_byte(service):
-    body = b'\x00\xffnot json \xc3'
-    raw = (b"POST /hooks/anything/sub/path?a=1&a=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Dup: one\r\nx-dup: two\r\n"
-           b"Content-Length: %d\r\n\r\n" % len(body)) + body  # fmt: skip
+    body = b"\x00\xffnot json \xc3"
+    raw = (
+        b"POST /hooks/anything/sub/path?a=1&a=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Dup: one\r\nx-dup: two\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
     answer = await raw_request(service.port, raw)
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}')
     [row] = await captures(service)
     assert (row["endpoint"], row["method"], row["path"], row["query"]) == (
-        "anything", "POST", "/hooks/anything/sub/path", "a=1&a=2")  # fmt: skip
+        "anything",
+        "POST",
+        "/hooks/anything/sub/path",
+        "a=1&a=2",
+    )
     assert row["headers"][:4] == [["Host", "x"], ["Connection", "close"], ["X-Dup", "one"], ["x-dup", "two"]]
     assert row["bodySize"] == len(body) and row["bodySha256"] == hashlib.sha256(body).hexdigest()
     assert "body" not in row  # lists stay light
@@ -59,7 +65,9 @@ async def test_acknowledged_capture_is_on_disk_before_the_answer(settings, tmp_p
             assert r.status == 200
         # while the service still runs: a copy of the data dir, opened as a store, already holds it
         copy = tmp_path / "copy"
-        shutil.copytree(svc.settings.data_dir, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
+        shutil.copytree(
+            svc.settings.data_dir, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock")
+        )
     store = Store(copy, lock=False)
     try:
         bodies = [d["body"] for d in store.table("captures").all()]
@@ -70,19 +78,33 @@ async def test_acknowledged_capture_is_on_disk_before_the_answer(settings, tmp_p
 
 async def test_envelope_admin_job_and_wazzup_bodies_become_events(service):
     sub = service.bus.subscribe(accept=lambda f: isinstance(f, EventPublished | CaptureRecorded))
-    envelope = {"id": "evt_abc", "type": "message.created", "createdAt": "2024-01-01T00:00:00Z", "data": {"x": 1}}
+    envelope = {
+        "id": "evt_abc",
+        "type": "message.created",
+        "createdAt": "2024-01-01T00:00:00Z",
+        "data": {"x": 1},
+    }
     job = {"job_id": "job_7", "status": "completed", "timestamp": "2024-01-01T00:00:00Z", "total_lots": 1}
     async with aiohttp.ClientSession() as s:
         await s.post(f"{service.url}/hooks/a", json=envelope)
-        await s.post(f"{service.url}/hooks/b", json={"k": "v"}, headers={"X-Webhook-Event": "user.created",
-                                                                         "X-Webhook-Id": "wh_1"})
+        await s.post(
+            f"{service.url}/hooks/b",
+            json={"k": "v"},
+            headers={"X-Webhook-Event": "user.created", "X-Webhook-Id": "wh_1"},
+        )
         await s.post(f"{service.url}/hooks/c", json=job)
         await s.post(f"{service.url}/hooks/d", json={"event": "status", "data": {"status": "delivered"}})
         await s.post(f"{service.url}/hooks/e", json={"just": "json"})
     events = [f.event for f in sub.drain() if isinstance(f, EventPublished)]
     assert [(e["type"], e["source"]) for e in events] == [
-        ("message.created", "hook"), ("user.created", "hook"), ("job.completed", "hook"), ("wazzup.status", "hook")]
-    assert events[0]["id"] == "evt_abc" and events[0]["data"] == {"x": 1} and events[0]["verdict"] == "unsigned"
+        ("message.created", "hook"),
+        ("user.created", "hook"),
+        ("job.completed", "hook"),
+        ("wazzup.status", "hook"),
+    ]
+    assert (
+        events[0]["id"] == "evt_abc" and events[0]["data"] == {"x": 1} and events[0]["verdict"] == "unsigned"
+    )
     rows = {r["endpoint"]: r for r in await captures(service)}
     assert rows["a"]["eventId"] == "evt_abc" and rows["a"]["eventType"] == "message.created"
     assert rows["c"]["eventId"] == events[2]["id"] and events[2]["capture_id"] == rows["c"]["id"]
@@ -114,7 +136,9 @@ async def test_body_over_the_limit_is_413_and_recorded_cut(settings):
 
 async def test_content_length_that_lies_keeps_what_arrived(service):
     raw = b"POST /hooks/liar HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\nonly-this"
-    answer = await raw_request(service.port, raw, close_after=True)  # half-closes after writing: the body ends early
+    answer = await raw_request(
+        service.port, raw, close_after=True
+    )  # half-closes after writing: the body ends early
     assert not answer.startswith(b"HTTP/1.1 500")
     await wait_for(lambda: len(service.store.table("captures")) == 1)
     [doc] = service.store.table("captures").all()
@@ -123,7 +147,9 @@ async def test_content_length_that_lies_keeps_what_arrived(service):
 
 async def test_a_stalled_sender_gets_408_and_the_capture_is_kept(service):
     service.receiver.body_idle_timeout = 0.2
-    raw = b"POST /hooks/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 50\r\n\r\n{\"partial\":"
+    raw = (
+        b'POST /hooks/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 50\r\n\r\n{"partial":'
+    )
     answer = await raw_request(service.port, raw)
     assert answer.startswith(b"HTTP/1.1 408")
     [row] = await captures(service)
@@ -131,10 +157,12 @@ async def test_a_stalled_sender_gets_408_and_the_capture_is_kept(service):
 
 
 async def test_bad_json_and_chunked_bodies(service):
-    chunked = b"POST /hooks/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n"
+    chunked = b'POST /hooks/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{"a\r\n4\r\n":1}\r\n0\r\n\r\n'
     assert (await raw_request(service.port, chunked)).startswith(b"HTTP/1.1 200")
     async with aiohttp.ClientSession() as s:
-        r = await s.post(f"{service.url}/hooks/c", data=b'{"broken": ', headers={"Content-Type": "application/json"})
+        r = await s.post(
+            f"{service.url}/hooks/c", data=b'{"broken": ', headers={"Content-Type": "application/json"}
+        )
         assert r.status == 200
     rows = await captures(service)
     assert [r["bodySize"] for r in rows] == [11, 7]

@@ -24,13 +24,24 @@ async def test_status_sequence_then_repeat_the_last(service):
     rows = await captures(service)
     assert [r["response"]["status"] for r in reversed(rows)] == statuses
     assert rows[0]["response"]["reason"] == "sequence step 3 of 3 (repeating the last)"
-    service.receiver.endpoints.put({"name": "flaky", "response": {"sequence": [503, 201]}})  # a new config restarts
+    service.receiver.endpoints.put(
+        {"name": "flaky", "response": {"sequence": [503, 201]}}
+    )  # a new config restarts
     assert [(await post(service, "flaky")).status for _ in range(2)] == [503, 201]
 
 
 async def test_custom_status_body_headers_and_retry_after(service):
-    service.receiver.endpoints.put({"name": "busy", "response": {
-        "status": 503, "body": {"error": "maintenance"}, "headers": {"X-Mode": "chaos"}, "retry_after": 7}})
+    service.receiver.endpoints.put(
+        {
+            "name": "busy",
+            "response": {
+                "status": 503,
+                "body": {"error": "maintenance"},
+                "headers": {"X-Mode": "chaos"},
+                "retry_after": 7,
+            },
+        }
+    )
     r = await post(service, "busy", json={"a": 1})
     assert r.status == 503 and r.headers["Retry-After"] == "7" and r.headers["X-Mode"] == "chaos"
     assert await r.json() == {"error": "maintenance"}
@@ -78,8 +89,11 @@ async def test_wazzup_validation_answers_seed_004s_errors(service):
     service.receiver.endpoints.put({"name": "wazzup24", "validate": "wazzup"})
     r = await post(service, "wazzup24", json={"data": "nope"})
     assert r.status == 400
-    assert await r.json() == {"status": "error", "message": "Invalid webhook data",
-                              "errors": {"event": ["Event field is required"], "data": ["Data must be an object"]}}
+    assert await r.json() == {
+        "status": "error",
+        "message": "Invalid webhook data",
+        "errors": {"event": ["Event field is required"], "data": ["Data must be an object"]},
+    }
     r = await post(service, "wazzup24", json={"event": "typing", "data": {}})
     assert (await r.json())["errors"] == {"event": ["Event must be one of: message, status, contact"]}
     r = await post(service, "wazzup24", data=b"{oops")

@@ -26,9 +26,26 @@ async def test_replay_verbatim_resigned_and_edited_from_the_command_line(service
     async with Sink(status=204, body=b"") as sink:
         r = await run("replay", orig["id"], "--to", sink.url + "/gh", "--url", service.url, "--token", TOKEN)
         assert r.exit_code == 0, r.output
-        assert f"replay of {orig['id']}" in r.output and "<-- 204" in r.output and "signature valid" in r.output
-        r = await run("replay", orig["id"], "--to", sink.url + "/gh", "--body", '{"action":"closed"}', "--resign",
-                      "--header", "X-Extra:", "--header", "X-New: yes", "--url", service.url, "--token", TOKEN)
+        assert (
+            f"replay of {orig['id']}" in r.output and "<-- 204" in r.output and "signature valid" in r.output
+        )
+        r = await run(
+            "replay",
+            orig["id"],
+            "--to",
+            sink.url + "/gh",
+            "--body",
+            '{"action":"closed"}',
+            "--resign",
+            "--header",
+            "X-Extra:",
+            "--header",
+            "X-New: yes",
+            "--url",
+            service.url,
+            "--token",
+            TOKEN,
+        )
         assert r.exit_code == 0, r.output
     first, second = sink.requests
     assert first["body"] == b'{"action":"opened"}' and ("X-Extra", "1") in first["headers"]
@@ -43,7 +60,9 @@ async def test_replay_errors_exit_1_with_a_reason(service):
     [orig] = await captures(service)
     r = await run("replay", orig["id"], "--url", service.url, "--token", TOKEN)
     assert r.exit_code == 1 and "forward_to" in r.output
-    r = await run("replay", "cap_missing", "--to", "http://127.0.0.1:9/", "--url", service.url, "--token", TOKEN)
+    r = await run(
+        "replay", "cap_missing", "--to", "http://127.0.0.1:9/", "--url", service.url, "--token", TOKEN
+    )
     assert r.exit_code == 1 and "not found" in r.output
     r = await run("replay", orig["id"], "--to", "http://127.0.0.1:9/", "--url", service.url, "--token", TOKEN)
     assert r.exit_code == 1 and "refused" in r.output

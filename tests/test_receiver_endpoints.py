@@ -41,16 +41,36 @@ async def test_crud_through_the_api(service):
 
 async def test_bad_configs_get_per_field_errors(service):
     url = f"{service.url}/v1/endpoints"
-    bad = {"name": "x", "scheme": "rot13", "tolerance_s": -1, "secrets": [""], "forward_to": "ftp://a",
-           "response": {"status": 99, "sequence": [500, "explode"], "delay_ms": "soon"}, "validate": "xml",
-           "rate_limit": {"requests": 0}, "routes": [{"match": "", "to": "nope"}], "colour": "red"}  # fmt: skip
+    bad = {
+        "name": "x",
+        "scheme": "rot13",
+        "tolerance_s": -1,
+        "secrets": [""],
+        "forward_to": "ftp://a",
+        "response": {"status": 99, "sequence": [500, "explode"], "delay_ms": "soon"},
+        "validate": "xml",
+        "rate_limit": {"requests": 0},
+        "routes": [{"match": "", "to": "nope"}],
+        "colour": "red",
+    }
     async with aiohttp.ClientSession(headers=AUTH) as s:
         r = await s.post(url, json=bad)
         assert r.status == 422
         fields = (await r.json())["error"]["fields"]
-        assert set(fields) == {"scheme", "tolerance_s", "secrets", "forward_to", "response.status", "response.sequence",
-                               "response.delay_ms", "validate", "rate_limit.requests", "routes[0].match",
-                               "routes[0].to", "colour"}  # fmt: skip
+        assert set(fields) == {
+            "scheme",
+            "tolerance_s",
+            "secrets",
+            "forward_to",
+            "response.status",
+            "response.sequence",
+            "response.delay_ms",
+            "validate",
+            "rate_limit.requests",
+            "routes[0].match",
+            "routes[0].to",
+            "colour",
+        }
         r = await s.put(f"{url}/a", json={"name": "b"})
         assert r.status == 422 and "name" in (await r.json())["error"]["fields"]
         r = await s.post(url, data=b"{nope")
@@ -116,7 +136,9 @@ async def test_auto_scheme_and_another_endpoints_secret_are_explained(service):
 
 
 async def test_publish_verified_only_keeps_forged_requests_out_of_the_stream(service):
-    service.receiver.endpoints.put({"name": "strict", "secrets": ["s3cret"], "scheme": "katya", "publish": "verified"})
+    service.receiver.endpoints.put(
+        {"name": "strict", "secrets": ["s3cret"], "scheme": "katya", "publish": "verified"}
+    )
 
     def envelope(i):
         return f'{{"id":"evt_v{i}","type":"message.created","createdAt":"2024-01-01T00:00:00Z","data":{{}}}}'.encode()
@@ -129,7 +151,9 @@ async def test_publish_verified_only_keeps_forged_requests_out_of_the_stream(ser
             assert r.status == 200
     caps = service.store.table("captures").all()
     assert [c["verdict"]["status"] for c in caps] == ["valid", "invalid"]  # both captured
-    assert [e["id"] for e in service.store.table("events").all()] == ["evt_v1"]  # only the valid one published
+    assert [e["id"] for e in service.store.table("events").all()] == [
+        "evt_v1"
+    ]  # only the valid one published
     with pytest.raises(ValidationFailed) as err:
         service.receiver.endpoints.put({"name": "x", "publish": "some"})
     assert "publish" in err.value.fields

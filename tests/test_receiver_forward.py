@@ -10,7 +10,12 @@ from receiver_support import AUTH, Sink, capture, captures, wait_for
 from katya_tui.core.facts import CaptureForwarded
 from katya_tui.core.signing import sign
 
-ENVELOPE = {"id": "evt_1", "type": "message.created", "createdAt": "2024-01-01T00:00:00Z", "data": {"t": "hi"}}
+ENVELOPE = {
+    "id": "evt_1",
+    "type": "message.created",
+    "createdAt": "2024-01-01T00:00:00Z",
+    "data": {"t": "hi"},
+}
 
 
 def header(pairs, name):
@@ -23,13 +28,18 @@ async def test_forward_sends_exact_bytes_and_records_the_answer(service):
         service.receiver.endpoints.put({"name": "fwd", "forward_to": sink.url + "/webhooks"})
         body = b'{"b": 2,  "a": 1}'  # spacing and key order must survive (unlike smee)
         async with aiohttp.ClientSession() as s:
-            r = await s.post(f"{service.url}/hooks/fwd/extra?x=1", data=body,
-                             headers={"X-Custom": "v1", "Content-Type": "application/json", "Connection": "keep-alive"})
+            r = await s.post(
+                f"{service.url}/hooks/fwd/extra?x=1",
+                data=body,
+                headers={"X-Custom": "v1", "Content-Type": "application/json", "Connection": "keep-alive"},
+            )
             assert r.status == 200
         await wait_for(lambda: sub.drain() or False)
     [req] = sink.requests
     assert req["body"] == body and req["path"] == "/webhooks" and req["query"] == "x=1"
-    assert header(req["headers"], "X-Custom") == ["v1"] and header(req["headers"], "Content-Type") == ["application/json"]
+    assert header(req["headers"], "X-Custom") == ["v1"] and header(req["headers"], "Content-Type") == [
+        "application/json"
+    ]
     [row] = await captures(service)
     fwd = row["forward"]
     assert fwd["status"] == 201 and fwd["body"] == "local says hi" and fwd["error_class"] is None
@@ -38,8 +48,16 @@ async def test_forward_sends_exact_bytes_and_records_the_answer(service):
 
 async def test_routes_send_event_types_to_different_paths(service):
     async with Sink() as sink:
-        service.receiver.endpoints.put({"name": "katya", "forward_to": sink.url + "/other", "routes": [
-            {"match": "message.*", "to": sink.url + "/messages"}, {"match": "security.*", "to": sink.url + "/sec"}]})
+        service.receiver.endpoints.put(
+            {
+                "name": "katya",
+                "forward_to": sink.url + "/other",
+                "routes": [
+                    {"match": "message.*", "to": sink.url + "/messages"},
+                    {"match": "security.*", "to": sink.url + "/sec"},
+                ],
+            }
+        )
         async with aiohttp.ClientSession() as s:
             for t in ("message.created", "security.alert", "room.created"):
                 await s.post(f"{service.url}/hooks/katya", json={**ENVELOPE, "id": f"evt_{t}", "type": t})
@@ -67,8 +85,9 @@ async def replay(service, cid, **payload):
 
 
 async def test_replay_verbatim_resigned_and_edited(service):
-    service.receiver.endpoints.put({"name": "stripe", "secrets": ["sk_test_secret"], "scheme": "stripe",
-                                    "tolerance_s": 300})  # fmt: skip
+    service.receiver.endpoints.put(
+        {"name": "stripe", "secrets": ["sk_test_secret"], "scheme": "stripe", "tolerance_s": 300}
+    )
     body = json.dumps(ENVELOPE).encode()
     old = sign("stripe", body, "sk_test_secret", timestamp=1_600_000_000)  # long past: stale on arrival
     async with aiohttp.ClientSession() as s:
@@ -84,12 +103,22 @@ async def test_replay_verbatim_resigned_and_edited(service):
         status, out = await replay(service, orig["id"], to=sink.url + "/in", resign=True)
         resigned = out["data"]
         assert resigned["verdict"]["status"] == "valid", resigned["verdict"]
-        status, out = await replay(service, orig["id"], to=sink.url + "/in", resign=True,
-                                   body={"edited": True}, headers=[["X-Edited", "yes"], ["Stripe-Signature", "x"]])
+        status, out = await replay(
+            service,
+            orig["id"],
+            to=sink.url + "/in",
+            resign=True,
+            body={"edited": True},
+            headers=[["X-Edited", "yes"], ["Stripe-Signature", "x"]],
+        )
         edited = out["data"]
     v, r, e = sink.requests
-    assert v["body"] == body and header(v["headers"], "Stripe-Signature") == header(old.headers, "Stripe-Signature")
-    assert r["body"] == body and header(r["headers"], "Stripe-Signature") != header(old.headers, "Stripe-Signature")
+    assert v["body"] == body and header(v["headers"], "Stripe-Signature") == header(
+        old.headers, "Stripe-Signature"
+    )
+    assert r["body"] == body and header(r["headers"], "Stripe-Signature") != header(
+        old.headers, "Stripe-Signature"
+    )
     assert e["body"] == b'{"edited":true}' and header(e["headers"], "X-Edited") == ["yes"]
     assert len(header(e["headers"], "Stripe-Signature")) == 1 and edited["verdict"]["status"] == "valid"
     assert (await capture(service, edited["id"]))["body"] == '{"edited":true}'

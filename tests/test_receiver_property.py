@@ -11,7 +11,10 @@ from receiver_support import raw_request, wait_for
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 header_names = st.text(TOKEN_CHARS, min_size=1, max_size=20).filter(
-    lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection", "host", "expect", "upgrade"))
+    lambda n: (
+        n.lower() not in ("content-length", "transfer-encoding", "connection", "host", "expect", "upgrade")
+    )
+)
 header_values = st.binary(max_size=60).map(lambda b: bytes(c for c in b if c not in b"\r\n\x00").strip())
 path_chars = st.text("abcXYZ019-._~%/!$&'()*+,;=:@", max_size=30)
 bodies = st.one_of(
@@ -25,8 +28,12 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 @SLOW
-@given(method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET", "OPTIONS"]), tail=path_chars,
-       headers=st.lists(st.tuples(header_names, header_values), max_size=8), body=bodies)  # fmt: skip
+@given(
+    method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET", "OPTIONS"]),
+    tail=path_chars,
+    headers=st.lists(st.tuples(header_names, header_values), max_size=8),
+    body=bodies,
+)
 @example(method="POST", tail="%0a", headers=[], body=b"{}")  # an escaped newline in the sub-path (was a 404)
 async def test_random_requests_are_answered_and_captured(service, method, tail, headers, body):
     table = service.store.table("captures")
@@ -56,7 +63,10 @@ async def test_lying_content_length_never_500(service, claimed, body):
     read as a next request, which aiohttp's parser may refuse with 400 before any handler runs; never a 500."""
     table = service.store.table("captures")
     before = len(table)
-    raw = b"POST /hooks/liar HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % claimed + body
+    raw = (
+        b"POST /hooks/liar HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % claimed
+        + body
+    )
     answer = await raw_request(service.port, raw, close_after=claimed > len(body))  # a short body ends by EOF
     assert b" 500 " not in answer[:20]
     if claimed < len(body) and b" 400 " in answer[:13]:
@@ -65,4 +75,6 @@ async def test_lying_content_length_never_500(service, claimed, body):
     assert len(table) == before + 1
     doc = table.newest(1)[0]
     kept = body[:claimed]
-    assert doc["body_sha256"] == hashlib.sha256(kept).hexdigest() and doc["truncated"] == (len(body) < claimed)
+    assert doc["body_sha256"] == hashlib.sha256(kept).hexdigest() and doc["truncated"] == (
+        len(body) < claimed
+    )

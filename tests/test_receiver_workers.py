@@ -40,8 +40,10 @@ def signed(event_id: str, delivery: str = "dlv_1") -> tuple[bytes, dict[str, str
 
 async def put_endpoint(svc, name: str, cfg: dict) -> None:
     """Configure an endpoint (on a connection of its own: a connection that starts with the API stays here)."""
-    async with aiohttp.ClientSession() as http, http.put(f"{svc.url}/v1/endpoints/{name}", json=cfg,
-                                                          headers=AUTH) as r:  # fmt: skip
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(f"{svc.url}/v1/endpoints/{name}", json=cfg, headers=AUTH) as r,
+    ):
         assert r.status in (200, 201)
     await asyncio.sleep(0.2)  # the new config reaches the worker over its link
 
@@ -54,23 +56,42 @@ async def ready(svc) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize(("head", "bound"), [
-    (b"POST /hooks/x HTTP/1.1\r\n", True), (b"GET /hooks/a/b?c", True), (b"POST /hooks/", True),
-    (b"GET /v1/captures HTTP/1.1", False), (b"GET /hooks HTTP/1.1", False), (b"GET /ws HTTP/1.1", False),
-    (b"POST", None), (b"POST /hoo", None), (b"", None), (b"X" * 20, False),
-    (b"PROPPATCH /hooks", False), (b"MKCALENDAR /hook", False),  # a long method: all the peek shows
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("head", "bound"),
+    [
+        (b"POST /hooks/x HTTP/1.1\r\n", True),
+        (b"GET /hooks/a/b?c", True),
+        (b"POST /hooks/", True),
+        (b"GET /v1/captures HTTP/1.1", False),
+        (b"GET /hooks HTTP/1.1", False),
+        (b"GET /ws HTTP/1.1", False),
+        (b"POST", None),
+        (b"POST /hoo", None),
+        (b"", None),
+        (b"X" * 20, False),
+        (b"PROPPATCH /hooks", False),
+        (b"MKCALENDAR /hook", False),  # a long method: all the peek shows
+    ],
+)
 def test_connections_are_routed_by_their_first_request_line(head, bound):
     assert hooks_bound(head) is bound
 
 
 def test_frames_cross_whole_however_the_stream_cuts_them():
-    data = frame(TAKE, {"a": [1, "é"]}, b"\x00\xffbody") + frame(PLAN, {"b": None}) + frame(TAKE, {}, b"x" * 70_000)
+    data = (
+        frame(TAKE, {"a": [1, "é"]}, b"\x00\xffbody")
+        + frame(PLAN, {"b": None})
+        + frame(TAKE, {}, b"x" * 70_000)
+    )
     frames = Frames()
     got = []
     for i in range(0, len(data), 997):
         got += frames.feed(data[i : i + 997])
-    assert got == [(TAKE, {"a": [1, "é"]}, b"\x00\xffbody"), (PLAN, {"b": None}, b""), (TAKE, {}, b"x" * 70_000)]
+    assert got == [
+        (TAKE, {"a": [1, "é"]}, b"\x00\xffbody"),
+        (PLAN, {"b": None}, b""),
+        (TAKE, {}, b"x" * 70_000),
+    ]
 
 
 def test_a_plan_and_a_binary_request_survive_the_link():
@@ -78,15 +99,36 @@ def test_a_plan_and_a_binary_request_survive_the_link():
     from katya_tui.core.receiver.intake import Intake
 
     plan = Plan(429, b"\x00slow down", {"Retry-After": "3"}, 0, "answer", 0.0, "rate limit")
-    (kind, h, raw), = Frames().feed(plan_frame(7, plan))  # fmt: skip
+    ((kind, h, raw),) = Frames().feed(plan_frame(7, plan))
     assert kind == PLAN and read_plan(h, raw) == (7, plan)
-    cap = Capture("cap_1", "e", "POST", "/hooks/e", "a=%20", [["X", "1"]], "", "utf8", 3, "0" * 64, True, None, 1.0,
-                  verdict={"status": "unsigned"})  # fmt: skip
-    took = Intake(cap, Body(b"\xff\x00\x01", 9, True, "incomplete", "cut"), None, time.perf_counter(), "origin-1")
-    (kind, h, raw), = Frames().feed(take_frame(3, took))  # fmt: skip
+    cap = Capture(
+        "cap_1",
+        "e",
+        "POST",
+        "/hooks/e",
+        "a=%20",
+        [["X", "1"]],
+        "",
+        "utf8",
+        3,
+        "0" * 64,
+        True,
+        None,
+        1.0,
+        verdict={"status": "unsigned"},
+    )
+    took = Intake(
+        cap, Body(b"\xff\x00\x01", 9, True, "incomplete", "cut"), None, time.perf_counter(), "origin-1"
+    )
+    ((kind, h, raw),) = Frames().feed(take_frame(3, took))
     n, back = read_take(h, raw)
     assert n == 3 and back.cap.body_encoding == "base64" and back.cap.body_bytes == b"\xff\x00\x01"
-    assert (back.body, back.origin, back.cap.query, back.cap.verdict) == (took.body, "origin-1", "a=%20", cap.verdict)
+    assert (back.body, back.origin, back.cap.query, back.cap.verdict) == (
+        took.body,
+        "origin-1",
+        "a=%20",
+        cap.verdict,
+    )
 
 
 async def test_a_worker_takes_requests_in_and_the_server_records_them(settings):
@@ -141,7 +183,9 @@ async def test_a_dropped_connection_and_an_early_close_through_a_worker(settings
     async with running(settings, workers=1) as svc:
         await ready(svc)
         await put_endpoint(svc, "gone", {"response": {"mode": "drop"}})
-        answer = await raw_request(svc.port, b"POST /hooks/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        answer = await raw_request(
+            svc.port, b"POST /hooks/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+        )
         assert answer == b""  # the connection was dropped, as configured
         cut = b"POST /hooks/cut HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly this"
         await raw_request(svc.port, cut, close_after=True)
@@ -197,7 +241,9 @@ async def test_every_address_the_host_resolves_to_is_listened_on_one_port(settin
     async with running(settings, host="two.test", workers=workers) as svc:
         for ip in ("127.0.0.1", "127.0.0.2"):
             reader, writer = await asyncio.open_connection(ip, svc.port)
-            writer.write(b"POST /hooks/both HTTP/1.1\r\nHost: two.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            writer.write(
+                b"POST /hooks/both HTTP/1.1\r\nHost: two.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+            )
             async with asyncio.timeout(10):
                 assert (await reader.read()).startswith(b"HTTP/1.1 200")
             writer.close()

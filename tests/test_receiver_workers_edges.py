@@ -34,8 +34,14 @@ async def exchange(port: int, data: bytes, answers: int) -> list[bytes]:
         async with asyncio.timeout(10):
             for _ in range(answers):
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 out.append(head + await reader.readexactly(length))
     except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -44,12 +50,17 @@ async def exchange(port: int, data: bytes, answers: int) -> list[bytes]:
 
 
 def strip(answer: bytes) -> bytes:
-    return b"\r\n".join(line for line in answer.split(b"\r\n") if not line.lower().startswith((b"date:", b"server:")))
+    return b"\r\n".join(
+        line for line in answer.split(b"\r\n") if not line.lower().startswith((b"date:", b"server:"))
+    )
 
 
-@pytest.mark.parametrize("target", [b"/hooks/", b"/hooks/?a=1", b"/hooks//x", b"/v1/../hooks/", b"/hooks/a{b",
-                                    b"http://x/hooks/"])  # fmt: skip
-async def test_a_hooks_path_with_no_endpoint_is_a_404_as_in_the_server_not_a_relay_loop(settings, tmp_path, target):
+@pytest.mark.parametrize(
+    "target", [b"/hooks/", b"/hooks/?a=1", b"/hooks//x", b"/v1/../hooks/", b"/hooks/a{b", b"http://x/hooks/"]
+)
+async def test_a_hooks_path_with_no_endpoint_is_a_404_as_in_the_server_not_a_relay_loop(
+    settings, tmp_path, target
+):
     # the worker relayed these to the server, whose connection began with /hooks/ and so went to a worker again
     request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     answers = {}
@@ -66,7 +77,9 @@ async def test_a_hooks_path_with_no_endpoint_is_a_404_as_in_the_server_not_a_rel
 async def test_an_encoded_slash_in_the_endpoint_name_is_kept_as_the_router_keeps_it(settings):
     async with running(settings, workers=1) as svc:
         await ready(svc)
-        [answer] = await exchange(svc.port, b"POST /hooks/a%2Fb/c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1)
+        [answer] = await exchange(
+            svc.port, b"POST /hooks/a%2Fb/c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1
+        )
         assert answer.startswith(b"HTTP/1.1 200")
         assert [c["endpoint"] for c in await captures(svc)] == ["a/b"]  # as workers = 0 records it
         assert svc.receiver.workers.workers[0].taken == 1
@@ -76,7 +89,9 @@ async def test_expect_100_continue_is_answered_before_the_body_and_an_unknown_ex
     async with running(settings, workers=1) as svc:
         await ready(svc)
         reader, writer = await asyncio.open_connection("127.0.0.1", svc.port)
-        writer.write(b"POST /hooks/exp HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        writer.write(
+            b"POST /hooks/exp HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+        )
         async with asyncio.timeout(10):  # (a client like curl sends the body anyway after 1 s; others wait)
             interim = await reader.readuntil(b"\r\n\r\n")
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -84,8 +99,9 @@ async def test_expect_100_continue_is_answered_before_the_body_and_an_unknown_ex
         async with asyncio.timeout(10):
             assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
         writer.close()
-        [refused] = await exchange(svc.port, b"POST /hooks/exp HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n"
-                                             b"Content-Length: 2\r\n\r\n{}", 1)  # fmt: skip
+        [refused] = await exchange(
+            svc.port, b"POST /hooks/exp HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 2\r\n\r\n{}", 1
+        )
         assert refused.startswith(b"HTTP/1.1 417") and refused.endswith(b"Unknown Expect: foo")
         assert len(await captures(svc, endpoint="exp")) == 1  # the server records no capture for a 417 either
         assert svc.receiver.workers.workers[0].taken == 1
@@ -138,7 +154,9 @@ async def test_a_long_method_is_routed_at_once_not_after_the_undecided_limit(set
     monkeypatch.setattr(workers_mod, "UNDECIDED_LIMIT_S", 3600.0)
     async with running(settings, workers=1) as svc:
         await ready(svc)
-        [answer] = await exchange(svc.port, method + b" /hooks/long HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1)
+        [answer] = await exchange(
+            svc.port, method + b" /hooks/long HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1
+        )
         assert answer.startswith(b"HTTP/1.1 200")
         assert [c["method"] for c in await captures(svc, endpoint="long")] == [method.decode()]
 
@@ -148,8 +166,9 @@ async def test_a_request_under_way_when_the_service_stops_gets_its_answer(settin
         await ready(svc)
         await put_endpoint(svc, "slow", {"response": {"delay_ms": 60_000, "status": 202}})
         worker = svc.receiver.workers.workers[0]
-        pending = asyncio.ensure_future(exchange(svc.port, b"POST /hooks/slow HTTP/1.1\r\nHost: x\r\n"
-                                                           b"Content-Length: 2\r\n\r\n{}", 1))  # fmt: skip
+        pending = asyncio.ensure_future(
+            exchange(svc.port, b"POST /hooks/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 1)
+        )
         await wait_for(lambda: worker.taken == 1)
         await svc.stop()  # (the delay ends when the service stops, as in here)
         [answer] = await pending or [b""]
@@ -234,10 +253,17 @@ async def test_a_worker_logs_where_the_server_logs_not_on_the_terminal(settings,
     async with running(settings, workers=1) as svc:
         await ready(svc)
         await put_endpoint(svc, "gone", {"response": {"mode": "drop"}})
-        assert await exchange(svc.port, b"POST /hooks/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1) == []
+        assert (
+            await exchange(svc.port, b"POST /hooks/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1)
+            == []
+        )
         pid = svc.receiver.workers.workers[0].proc.pid
-        await wait_for(lambda: any(f"(receiver worker {pid}) POST /hooks/gone: drop (chaos)" in r.getMessage()
-                                   for r in caplog.records))  # fmt: skip
+        await wait_for(
+            lambda: any(
+                f"(receiver worker {pid}) POST /hooks/gone: drop (chaos)" in r.getMessage()
+                for r in caplog.records
+            )
+        )
     assert "drop (chaos)" not in capfd.readouterr().err
 
 
@@ -257,8 +283,9 @@ async def until_closed(port: int, data: bytes) -> bytes:
     return out
 
 
-async def test_a_client_that_sends_part_of_a_request_line_and_shuts_is_answered_at_once(settings, tmp_path,
-                                                                                       monkeypatch):  # fmt: skip
+async def test_a_client_that_sends_part_of_a_request_line_and_shuts_is_answered_at_once(
+    settings, tmp_path, monkeypatch
+):
     # the server polled its first bytes every 5 ms until UNDECIDED_LIMIT_S (10 s), holding the connection
     monkeypatch.setattr(workers_mod, "UNDECIDED_LIMIT_S", 3600.0)
     answers = {}
@@ -286,9 +313,23 @@ async def test_a_request_line_sent_byte_by_byte_still_goes_to_a_worker(settings)
 
 def test_the_workers_end_when_the_server_process_is_killed(tmp_path):
     """SIGKILL leaves no time to stop them: each worker sees its link close and ends, none lingers."""
-    server = subprocess.Popen([sys.executable, "-m", "katya_tui", "serve", "--port", "0", "--workers", "2",
-                               "--data-dir", str(tmp_path / "data")], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "katya_tui",
+            "serve",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         url = orjson.loads(server.stdout.readline())["url"]  # type: ignore[union-attr]
 
@@ -332,8 +373,11 @@ async def test_expect_on_a_relayed_request_is_answered_as_the_server_answers_it(
     async with running(settings, workers=1) as svc:
         await ready(svc)
         reader, writer = await asyncio.open_connection("127.0.0.1", svc.port)
-        writer.write(HOOK + b"PUT /v1/endpoints/e HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-token-123\r\n"
-                            b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n")  # fmt: skip
+        writer.write(
+            HOOK
+            + b"PUT /v1/endpoints/e HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-token-123\r\n"
+            b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+        )
         async with asyncio.timeout(10):
             assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")  # the webhook
             await reader.readexactly(15)
@@ -341,7 +385,11 @@ async def test_expect_on_a_relayed_request_is_answered_as_the_server_answers_it(
             writer.write(b"{}")
             assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 20")
         writer.close()
-        _, refused = (await exchange(svc.port, HOOK + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: bogus\r\n\r\n",
-                                     2) + [b"", b""])[:2]  # fmt: skip
+        _, refused = (
+            await exchange(
+                svc.port, HOOK + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: bogus\r\n\r\n", 2
+            )
+            + [b"", b""]
+        )[:2]
         assert refused.startswith(b"HTTP/1.1 417")
         assert svc.receiver.workers.workers[0].taken == 2

@@ -11,11 +11,25 @@ from katya_tui.core.signing._engine import _plain, _usual, verify_one
 from katya_tui.core.signing.verdict import STATUSES
 
 NAMES = [
-    "X-Katya-Signature", "X-Katya-Timestamp", "X-Katya-Delivery", "X-Webhook-Signature", "X-Signature",
-    "webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature",
-    "Stripe-Signature", "X-Hub-Signature-256", "X-GitHub-Delivery", "X-Shopify-Hmac-Sha256",
-    "X-Shopify-Webhook-Id", "X-Slack-Signature", "X-Slack-Request-Timestamp",
-]  # fmt: skip
+    "X-Katya-Signature",
+    "X-Katya-Timestamp",
+    "X-Katya-Delivery",
+    "X-Webhook-Signature",
+    "X-Signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "Stripe-Signature",
+    "X-Hub-Signature-256",
+    "X-GitHub-Delivery",
+    "X-Shopify-Hmac-Sha256",
+    "X-Shopify-Webhook-Id",
+    "X-Slack-Signature",
+    "X-Slack-Request-Timestamp",
+]
 HEXISH = st.text("0123456789abcdefABCDEF", min_size=0, max_size=70)
 B64ISH = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", max_size=50)
 VALUES = st.one_of(
@@ -58,8 +72,16 @@ SECRETS = st.lists(
     seen=st.booleans(),
 )
 def test_random_requests_always_get_a_verdict(scheme, body, headers, secrets, now, tolerance, others, seen):
-    v = verify(scheme, body=body, headers=headers, secrets=secrets, now=now, tolerance_s=tolerance,
-               seen_ids=lambda i: seen, other_endpoints=others)  # fmt: skip
+    v = verify(
+        scheme,
+        body=body,
+        headers=headers,
+        secrets=secrets,
+        now=now,
+        tolerance_s=tolerance,
+        seen_ids=lambda i: seen,
+        other_endpoints=others,
+    )
     assert isinstance(v, Verdict)
     assert v.status in STATUSES
     assert v.reason and "\n" not in v.reason
@@ -95,8 +117,25 @@ def test_wazzup_round_trips_any_object(obj, secret):
 
 
 PLAIN = [s for s in SCHEMES if _plain(get(s))]
-EDITS = st.lists(st.sampled_from(["case", "pad", "repeat", "repeat-other", "drop", "upper-digest", "flip",
-                                  "unprefixed", "extra", "blank-name", "ts-ms", "ts-sign"]), max_size=3)  # fmt: skip
+EDITS = st.lists(
+    st.sampled_from(
+        [
+            "case",
+            "pad",
+            "repeat",
+            "repeat-other",
+            "drop",
+            "upper-digest",
+            "flip",
+            "unprefixed",
+            "extra",
+            "blank-name",
+            "ts-ms",
+            "ts-sign",
+        ]
+    ),
+    max_size=3,
+)
 
 
 def _edit(headers: list[list[str]], edit: str, data) -> None:
@@ -134,8 +173,11 @@ def _edit(headers: list[list[str]], edit: str, data) -> None:
 @given(
     scheme=st.sampled_from(PLAIN),
     body=BODIES,
-    secrets=st.lists(st.sampled_from(["s3cret", "", "  ", "other-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]),
-                     min_size=1, max_size=3),  # fmt: skip
+    secrets=st.lists(
+        st.sampled_from(["s3cret", "", "  ", "other-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]),
+        min_size=1,
+        max_size=3,
+    ),
     signer=st.integers(0, 2),
     skew=st.sampled_from([0, 1, -1, 299, 300, 301, -301, 10**6]),
     tolerance=st.sampled_from([0, 300]),
@@ -153,7 +195,9 @@ def test_the_usual_path_gives_the_full_verdict(scheme, body, secrets, signer, sk
         _edit(headers, edit, data)
     now = ts + skew
     usual = _usual(get(scheme), body, headers, secrets, now, tolerance)
-    full = verify_one(get(scheme), body, headers, secrets, now, tolerance, lambda _id: False, None)  # (the full flow)
+    full = verify_one(
+        get(scheme), body, headers, secrets, now, tolerance, lambda _id: False, None
+    )  # (the full flow)
     if usual is not None:
         assert usual.to_dict() == full.to_dict()
     elif not edits and secrets[0] == secret and secret.strip() and abs(skew) <= tolerance:

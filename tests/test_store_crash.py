@@ -69,5 +69,5 @@ def test_no_acknowledged_write_is_lost_across_kill_9(tmp_path):
         start += 5 - start % 5
     assert len(acked_all) > 500
     assert compactions_seen > 0
-    print(f'{mid_compaction} of 16 kills landed mid-compaction')
+    print(f"{mid_compaction} of 16 kills landed mid-compaction")
     assert mid_compaction > 0

@@ -24,18 +24,34 @@ from katya_tui.ui.diff import (
 
 def capture(body: bytes, headers=None, method="POST", path="/hooks/x", query="", id="cap_1"):
     text, enc = encode_body(body)
-    return {"id": id, "method": method, "path": path, "query": query, "body": text, "body_encoding": enc,
-            "headers": headers if headers is not None else [["Content-Type", "application/json"]]}
+    return {
+        "id": id,
+        "method": method,
+        "path": path,
+        "query": query,
+        "body": text,
+        "body_encoding": enc,
+        "headers": headers if headers is not None else [["Content-Type", "application/json"]],
+    }
 
 
 def bash_echo(word: str) -> bytes:
     return subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True).stdout
 
 
-@pytest.mark.parametrize("data", [
-    b'{"a": 1}', b"it's a 'quote'", b"line1\nline2\n", "caf\u00e9 \u2014 \u65e5\u672c".encode(),
-    b"\x01\x02\x1b[31mred", b"\xff\xfe\x80 not utf-8", b"back\\slash $HOME `cmd` !x", b"",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": 1}',
+        b"it's a 'quote'",
+        b"line1\nline2\n",
+        "caf\u00e9 \u2014 \u65e5\u672c".encode(),
+        b"\x01\x02\x1b[31mred",
+        b"\xff\xfe\x80 not utf-8",
+        b"back\\slash $HOME `cmd` !x",
+        b"",
+    ],
+)
 def test_shell_quote_round_trips_through_bash(data):
     word = shell_quote_bytes(data)
     assert word is not None
@@ -47,9 +63,18 @@ def test_shell_quote_refuses_nul():
 
 
 def test_curl_shape_for_json_post():
-    cmd = to_curl(capture(b'{"a":1}', [["Host", "x"], ["Content-Type", "application/json"],
-                                      ["X-Katya-Signature", "sha256=ab"], ["Content-Length", "7"]]),
-                  "http://127.0.0.1:9")
+    cmd = to_curl(
+        capture(
+            b'{"a":1}',
+            [
+                ["Host", "x"],
+                ["Content-Type", "application/json"],
+                ["X-Katya-Signature", "sha256=ab"],
+                ["Content-Length", "7"],
+            ],
+        ),
+        "http://127.0.0.1:9",
+    )
     assert cmd.startswith("curl -sS")
     assert "-X POST" in cmd
     assert "-H 'X-Katya-Signature: sha256=ab'" in cmd
@@ -87,8 +112,9 @@ async def run_curl_against_sink(cap: dict) -> tuple[str, str, list, bytes]:
     port = site._server.sockets[0].getsockname()[1]
     try:
         cmd = to_curl(cap, f"http://127.0.0.1:{port}")
-        proc = await asyncio.create_subprocess_exec("bash", "-c", cmd, stdout=subprocess.PIPE,
-                                                    stderr=subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            "bash", "-c", cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         out, err = await proc.communicate()
         assert proc.returncode == 0, err
     finally:
@@ -98,17 +124,26 @@ async def run_curl_against_sink(cap: dict) -> tuple[str, str, list, bytes]:
     return method, path, [(k.decode(), v.decode("latin-1")) for k, v in raw], body
 
 
-@pytest.mark.parametrize("body", [
-    b'{"id":"evt_1","type":"message.created","data":{"text":"caf\xc3\xa9"}}',
-    b"\x00\x01\x02\xff binary with NUL",
-    b"\xff\xfe not utf-8 \x1b",
-    b"multi\nline 'quoted' $VAR",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":"evt_1","type":"message.created","data":{"text":"caf\xc3\xa9"}}',
+        b"\x00\x01\x02\xff binary with NUL",
+        b"\xff\xfe not utf-8 \x1b",
+        b"multi\nline 'quoted' $VAR",
+    ],
+)
 async def test_curl_command_sends_the_exact_bytes(body):
-    headers = [["Content-Type", "application/octet-stream"], ["X-Sig", "v1,abc=="], ["X-Empty", ""],
-               ["X-Repeat", "1"], ["X-Repeat", "2"]]
+    headers = [
+        ["Content-Type", "application/octet-stream"],
+        ["X-Sig", "v1,abc=="],
+        ["X-Empty", ""],
+        ["X-Repeat", "1"],
+        ["X-Repeat", "2"],
+    ]
     method, path, got_headers, got_body = await run_curl_against_sink(
-        capture(body, headers, method="PUT", path="/hooks/a/b", query="q=1"))
+        capture(body, headers, method="PUT", path="/hooks/a/b", query="q=1")
+    )
     assert method == "PUT"
     assert path == "/hooks/a/b?q=1"
     assert got_body == body
@@ -169,14 +204,32 @@ def test_diff_flags_reserialised_json():
 
 def test_diff_of_identical_captures():
     a = capture(b"same")
-    assert diff_captures(a, dict(a, id="cap_2")) == ["no difference: same method, path, headers and body bytes"]
+    assert diff_captures(a, dict(a, id="cap_2")) == [
+        "no difference: same method, path, headers and body bytes"
+    ]
 
 
 def test_diff_attempts():
-    first = {"n": 1, "status_code": 500, "latency_ms": 12.0, "error_class": "http", "reason": "server error",
-             "request_headers": [["X-Katya-Timestamp", "1"]], "response_headers": [], "response_body": "boom"}
-    second = {"n": 2, "status_code": 200, "latency_ms": 8.0, "error_class": None, "reason": "",
-              "request_headers": [["X-Katya-Timestamp", "2"]], "response_headers": [], "response_body": "ok"}
+    first = {
+        "n": 1,
+        "status_code": 500,
+        "latency_ms": 12.0,
+        "error_class": "http",
+        "reason": "server error",
+        "request_headers": [["X-Katya-Timestamp", "1"]],
+        "response_headers": [],
+        "response_body": "boom",
+    }
+    second = {
+        "n": 2,
+        "status_code": 200,
+        "latency_ms": 8.0,
+        "error_class": None,
+        "reason": "",
+        "request_headers": [["X-Katya-Timestamp", "2"]],
+        "response_headers": [],
+        "response_body": "ok",
+    }
     lines = diff_attempts(first, second)
     assert "-attempt 1: HTTP 500 in 12 ms" in lines
     assert "+attempt 2: HTTP 200 in 8 ms" in lines

@@ -38,8 +38,16 @@ def test_alternatives_and_negation():
 
 @pytest.mark.parametrize(
     ("expr", "status", "expected"),
-    [("status>=500", 500, True), ("status>=500", 499, False), ("status<300", 204, True), ("status>400", 400, False),
-     ("status=404", 404, True), ("status!=404", 404, False), ("status<=200", 200, True), ("code:201", 201, True)],
+    [
+        ("status>=500", 500, True),
+        ("status>=500", 499, False),
+        ("status<300", 204, True),
+        ("status>400", 400, False),
+        ("status=404", 404, True),
+        ("status!=404", 404, False),
+        ("status<=200", 200, True),
+        ("code:201", 201, True),
+    ],
 )
 def test_numbers(expr, status, expected):
     assert parse(expr).matches({"status": status}) is expected
@@ -75,9 +83,16 @@ def test_all_terms_must_hold():
 
 @pytest.mark.parametrize(
     ("expr", "words"),
-    [("colour:red", "unknown field"), ("status>=abc", "takes a number"), ("since:yesterday", "duration"),
-     ("type>=3", "not a number"), ("since>5m", "write since"), ('"open', "quotes"), ("type:", "needs a value"),
-     ("verdict:,", "needs a value")],
+    [
+        ("colour:red", "unknown field"),
+        ("status>=abc", "takes a number"),
+        ("since:yesterday", "duration"),
+        ("type>=3", "not a number"),
+        ("since>5m", "write since"),
+        ('"open', "quotes"),
+        ("type:", "needs a value"),
+        ("verdict:,", "needs a value"),
+    ],
 )
 def test_errors_name_the_term(expr, words):
     with pytest.raises(FilterError, match=words):
@@ -90,15 +105,31 @@ def test_a_colon_inside_free_text_is_text_when_the_field_is_unknown_and_empty():
 
 
 def test_records_from_documents():
-    cap = {"id": "cap_1", "endpoint": "stripe", "method": "POST", "path": "/hooks/stripe", "body_size": 10,
-           "received_at": NOW, "verdict": {"status": "invalid"}, "response": {"status": 200, "latency_ms": 1.5}}
+    cap = {
+        "id": "cap_1",
+        "endpoint": "stripe",
+        "method": "POST",
+        "path": "/hooks/stripe",
+        "body_size": 10,
+        "received_at": NOW,
+        "verdict": {"status": "invalid"},
+        "response": {"status": 200, "latency_ms": 1.5},
+    }
     assert parse("verdict:invalid status=200 method:post stripe").matches(capture_record(cap))
     assert parse("source:replay").matches(capture_record({**cap, "replay_of": "cap_0"}))
     evt = {"id": "evt_1", "type": "room.created", "source": "demo", "created_at": NOW, "verdict": None}
     assert parse("type:room.* source:demo").matches(event_record(evt))
-    dlv = {"id": "dlv_1", "webhook_id": "webhook_a", "event_id": "evt_1", "event_type": "room.created",
-           "url": "http://x", "state": "failed", "created_at": NOW, "verdict": "valid",
-           "attempts": [{"status_code": 500, "latency_ms": 3}, {"status_code": 503, "latency_ms": 9}]}
+    dlv = {
+        "id": "dlv_1",
+        "webhook_id": "webhook_a",
+        "event_id": "evt_1",
+        "event_type": "room.created",
+        "url": "http://x",
+        "state": "failed",
+        "created_at": NOW,
+        "verdict": "valid",
+        "attempts": [{"status_code": 500, "latency_ms": 3}, {"status_code": 503, "latency_ms": 9}],
+    }
     rec = delivery_record(dlv, "orders")
     assert parse("state:failed status>=503 attempts=2 sub:orders latency>5").matches(rec)
     assert not parse("status=500").matches(rec)

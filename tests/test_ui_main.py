@@ -30,7 +30,12 @@ async def test_captures_show_with_their_event_verdict_and_counts(settings):
         await until(pilot, lambda: len(stream.rows) == 2)
         first, second = stream.rows
         assert (first.kind, first.method, first.path, first.type, first.event_id) == (
-            "capture", "POST", "/hooks/stripe", "message.created", "evt_a1")
+            "capture",
+            "POST",
+            "/hooks/stripe",
+            "message.created",
+            "evt_a1",
+        )
         assert first.verdict == "unsigned" and first.status == 200
         assert (second.method, second.type, second.event_id) == ("GET", "", None)
         # one row per capture, even though the first one also became an event
@@ -50,7 +55,9 @@ async def test_events_from_other_sources_get_their_own_rows(settings):
         app.service.publish_event("trust.score.changed", {"id": "t"}, source="trigger")
         await until(pilot, lambda: len(stream.rows) == 2)
         assert [(r.kind, r.source, r.type) for r in stream.rows] == [
-            ("event", "demo", "room.created"), ("event", "trigger", "trust.score.changed")]
+            ("event", "demo", "room.created"),
+            ("event", "trigger", "trust.score.changed"),
+        ]
 
 
 async def test_follow_scroll_away_counts_new_rows_and_G_resumes(settings):
@@ -163,7 +170,9 @@ async def test_replay_key_asks_then_replays_and_links_the_replay(settings):
         await until(pilot, lambda: any(r.replay_of == original for r in stream.rows))
         replay = next(r for r in stream.rows if r.replay_of == original)
         assert replay.source == "replay"
-        await until(pilot, lambda: any(r.path == "/hooks/sink" for r in stream.rows))  # the target received it
+        await until(
+            pilot, lambda: any(r.path == "/hooks/sink" for r in stream.rows)
+        )  # the target received it
         # the choice is remembered: r again replays at once, without the dialog
         count = sum(1 for r in stream.rows if r.replay_of == original)
         await pilot.press("r")
@@ -196,7 +205,11 @@ async def test_a_core_that_cannot_start_shows_the_reason(settings, service):
     app = KatyaApp(settings)  # same data dir as the running `service`: the store is locked
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, StartupFailed))
-        assert app.startup_error and "data dir" in app.startup_error.lower() or "lock" in app.startup_error.lower()
+        assert (
+            app.startup_error
+            and "data dir" in app.startup_error.lower()
+            or "lock" in app.startup_error.lower()
+        )
         await pilot.press("q")
     assert app.return_code in (0, None) and app.startup_error
 
@@ -205,7 +218,9 @@ async def test_lost_facts_reload_the_window_from_the_store(settings):
     async with running(settings) as (app, pilot):
         stream, _, _ = panes(app)
         table = app.service.store.table("events")
-        table.insert({"id": "evt_quiet", "type": "room.created", "data": {}, "created_at": 1.0, "source": "ws"})
+        table.insert(
+            {"id": "evt_quiet", "type": "room.created", "data": {}, "created_at": 1.0, "source": "ws"}
+        )
         assert not stream.rows  # written without a fact: the view does not know
         app.screen.post_message(FactsLost(3))
         await until(pilot, lambda: [r.id for r in stream.rows] == ["evt_quiet"])
@@ -219,8 +234,9 @@ async def test_a_flood_of_captures_keeps_key_presses_answered(settings):
         async def flood() -> None:
             async with httpx.AsyncClient() as client:
                 while not stop.is_set():
-                    await asyncio.gather(*(client.post(f"{app.service.url}/hooks/flood", content=b"x")
-                                           for _ in range(20)))
+                    await asyncio.gather(
+                        *(client.post(f"{app.service.url}/hooks/flood", content=b"x") for _ in range(20))
+                    )
 
         task = asyncio.create_task(flood())
         try:
@@ -265,8 +281,18 @@ async def test_palette_offers_every_pane_action_and_goes_to_an_id(settings):
     async with running(settings) as (app, pilot):
         stream, _, _ = panes(app)
         titles = {t for t, _, _ in actions(app.screen)}
-        assert {"stream: replay", "stream: pause", "subscription: new", "subscription: test", "delivery: resend",
-                "delivery: resend failed", "delivery: cancel", "endpoints", "stats", "quit"} <= titles
+        assert {
+            "stream: replay",
+            "stream: pause",
+            "subscription: new",
+            "subscription: test",
+            "delivery: resend",
+            "delivery: resend failed",
+            "delivery: cancel",
+            "endpoints",
+            "stats",
+            "quit",
+        } <= titles
         run = next(r for t, _, r in actions(app.screen) if t == "stream: pause")
         run()
         await until(pilot, lambda: stream.paused)

@@ -47,7 +47,8 @@ def hook(app, sink: Sink, name: str, **policy) -> dict:
     """A subscription to every event, delivering to the sink."""
     retry = {"maxRetries": 0, "retryDelay": 10, "backoffMultiplier": 1, "maxRetryDelay": 10, **policy}
     return app.service.dispatcher.create_webhook(
-        {"name": name, "url": sink.url(name), "events": ["*"], "retryPolicy": retry})
+        {"name": name, "url": sink.url(name), "events": ["*"], "retryPolicy": retry}
+    )
 
 
 async def focus_subs(app, pilot, wid: str) -> None:
@@ -170,4 +171,6 @@ async def test_pending_retry_counts_down_and_x_cancels(settings, sink):
         assert log.check_action("cancel", ()) is True
         await pilot.press("x")
         await until(pilot, lambda: log.docs[did]["state"] == "cancelled")
-        assert app.service.store.table("deliveries").search(lambda d: d["id"] == did)[0]["state"] == "cancelled"
+        assert (
+            app.service.store.table("deliveries").search(lambda d: d["id"] == did)[0]["state"] == "cancelled"
+        )

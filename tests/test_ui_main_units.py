@@ -15,16 +15,37 @@ T = 1_700_000_000.0
 
 def test_clock_texts():
     c = Clock(now=lambda: T, utc=True)
-    assert c.hms(T + 0.25) == "22:13:20.250" and c.hms(T, ms=False) == "22:13:20" and c.hms(None) == "--:--:--.---"
-    assert [c.until(T + d) for d in (0, 4, 99, 600, 7200, 5 * 86400)] == ["now", "in 4s", "in 99s", "in 10m",
-                                                                          "in 2h", "in 5d"]
+    assert (
+        c.hms(T + 0.25) == "22:13:20.250"
+        and c.hms(T, ms=False) == "22:13:20"
+        and c.hms(None) == "--:--:--.---"
+    )
+    assert [c.until(T + d) for d in (0, 4, 99, 600, 7200, 5 * 86400)] == [
+        "now",
+        "in 4s",
+        "in 99s",
+        "in 10m",
+        "in 2h",
+        "in 5d",
+    ]
     assert c.until(None) == "" and c.ago(None) == "never"
-    assert [c.ago(T - d) for d in (3, 120, 7200, 3 * 86400, -5)] == ["3s ago", "2m ago", "2h ago", "3d ago", "0s ago"]
+    assert [c.ago(T - d) for d in (3, 120, 7200, 3 * 86400, -5)] == [
+        "3s ago",
+        "2m ago",
+        "2h ago",
+        "3d ago",
+        "0s ago",
+    ]
 
 
 def test_tally_moves_deliveries_between_states():
     t = Tally()
-    t.load([{"id": "d1", "webhook_id": "w", "state": "pending"}, {"id": "d2", "webhook_id": "w", "state": "failed"}])
+    t.load(
+        [
+            {"id": "d1", "webhook_id": "w", "state": "pending"},
+            {"id": "d2", "webhook_id": "w", "state": "failed"},
+        ]
+    )
     assert t.count("pending") == 1 and t.count("failed", "w") == 1 and t.rate("w") == 0.0
     t.update({"id": "d1", "webhook_id": "w", "state": "delivered", "attempts": [{"started_at": T}]})
     assert t.count("pending") == 0 and t.rate("w") == 0.5 and t.last["w"] == T
@@ -57,8 +78,13 @@ def test_bridge_batches_facts_into_one_message_and_merges_queued_ones():
 
     target = Target()
     bridge = Bridge(Svc(), target)
-    facts = [CaptureRecorded({"id": "c1"}), EventPublished({"id": "e1"}), ServiceStarted("u", "w", "d"),
-             DeliveryUpdated({"id": "d1", "state": "pending"}), DeliveryUpdated({"id": "d1", "state": "delivered"})]
+    facts = [
+        CaptureRecorded({"id": "c1"}),
+        EventPublished({"id": "e1"}),
+        ServiceStarted("u", "w", "d"),
+        DeliveryUpdated({"id": "d1", "state": "pending"}),
+        DeliveryUpdated({"id": "d1", "state": "delivered"}),
+    ]
     for f in facts:
         Svc.bus.publish(f)
     bridge.dispatch(bridge.sub.drain())

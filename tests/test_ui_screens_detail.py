@@ -61,7 +61,13 @@ async def test_capture_detail_shows_request_signature_and_attempts(settings):
         assert isinstance(screen, DetailScreen)
         tabs = screen.query_one(TabbedContent)
         assert [p.id for p in tabs.query("TabPane")] == [
-            "tab-request", "tab-signature", "tab-event", "tab-attempts", "tab-answer", "tab-forward"]
+            "tab-request",
+            "tab-signature",
+            "tab-event",
+            "tab-attempts",
+            "tab-answer",
+            "tab-forward",
+        ]
         title = str(screen.query_one("#detail-title", Static).render())
         assert "✗ invalid" in title and "message.created" in title
         assert "X-Katya-Signature" in text_of(screen, "#tab-request Static")
@@ -220,7 +226,9 @@ async def test_replay_dialog_refuses_bad_url_and_resigns(settings):
 
 async def test_edit_and_replay(settings, tmp_path, monkeypatch):
     editor = tmp_path / "editor.sh"
-    editor.write_text("#!/bin/sh\nsed -i 's/hello/edited by hand/; s/^User-Agent: .*/User-Agent: edited/' \"$1\"\n")
+    editor.write_text(
+        "#!/bin/sh\nsed -i 's/hello/edited by hand/; s/^User-Agent: .*/User-Agent: edited/' \"$1\"\n"
+    )
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
@@ -244,10 +252,23 @@ async def test_edit_refuses_binary_bodies(settings, monkeypatch):
     from katya_tui.core.models import Capture
 
     def prepare(store):
-        store.table("captures").insert(Capture(
-            id="cap_bin", endpoint="x", method="POST", path="/hooks/x", query="", headers=[], body="/wA=",
-            body_encoding="base64", body_size=2, body_sha256="", truncated=False, remote=None,
-            received_at=T0).to_doc())
+        store.table("captures").insert(
+            Capture(
+                id="cap_bin",
+                endpoint="x",
+                method="POST",
+                path="/hooks/x",
+                query="",
+                headers=[],
+                body="/wA=",
+                body_encoding="base64",
+                body_size=2,
+                body_sha256="",
+                truncated=False,
+                remote=None,
+                received_at=T0,
+            ).to_doc()
+        )
 
     monkeypatch.setenv("EDITOR", "false")
     app = detail_app(settings, "capture", "cap_bin", prepare=prepare)
@@ -263,8 +284,16 @@ async def test_edit_refuses_binary_bodies(settings, monkeypatch):
 def test_every_binding_has_id_and_tooltip():
     from katya_tui.ui.screens import dialogs, endpoints, stats, subscription_form
 
-    screens = [DetailScreen, dialogs.ConfirmDialog, dialogs.ReplayDialog, dialogs.EventTypePicker, dialogs.TextViewer,
-               endpoints.EndpointsScreen, stats.StatsScreen, subscription_form.SubscriptionForm]
+    screens = [
+        DetailScreen,
+        dialogs.ConfirmDialog,
+        dialogs.ReplayDialog,
+        dialogs.EventTypePicker,
+        dialogs.TextViewer,
+        endpoints.EndpointsScreen,
+        stats.StatsScreen,
+        subscription_form.SubscriptionForm,
+    ]
     for screen in screens:
         for b in screen.BINDINGS:
             assert b.id and b.description and b.tooltip, (screen.__name__, b)
@@ -280,7 +309,9 @@ async def test_resend_from_the_detail_of_a_delivery(settings):
             ids["delivery"] = svc.dispatcher.last_fan_out[0]
             ids["hook"] = hook["id"]
 
-        app = ScreenApp(Service(settings), lambda svc: DetailScreen(svc, "delivery", ids["delivery"]), seed=seed)
+        app = ScreenApp(
+            Service(settings), lambda svc: DetailScreen(svc, "delivery", ids["delivery"]), seed=seed
+        )
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):  # the first attempt goes out on its own
                 await pilot.pause(0.02)

@@ -118,8 +118,13 @@ def test_endpoint_field_parsers():
 
 
 async def test_confirm_dialog_answers(settings):
-    for keys, expected in ((["y"], True), (["n"], False), (["escape"], False), (["enter"], False),
-                          (["tab", "enter"], True)):
+    for keys, expected in (
+        (["y"], True),
+        (["n"], False),
+        (["escape"], False),
+        (["enter"], False),
+        (["tab", "enter"], True),
+    ):
         app = ScreenApp(Service(settings), lambda svc: ConfirmDialog("Delete it?"))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -166,16 +171,26 @@ def test_secret_and_error_slots():
     assert error_slot("event_type") == "events"
     assert error_slot("whatever") == "general"
     assert split_retry_errors({"retryPolicy": ["maxRetries must be 0-100", "odd"], "url": ["bad"]}) == {
-        "retry-maxRetries": ["must be 0-100"], "retryPolicy": ["odd"], "url": ["bad"]}
+        "retry-maxRetries": ["must be 0-100"],
+        "retryPolicy": ["odd"],
+        "url": ["bad"],
+    }
 
 
 def seed_events(store):
     t = store.table("events")
     for i in range(90):  # one a minute over the last 90 minutes, and three security alerts in the last minute
-        t.insert(Event(id=f"evt_m{i}", type="message.created", data={}, created_at=T0 - 60 * i - 30,
-                       source="demo").to_doc())
+        t.insert(
+            Event(
+                id=f"evt_m{i}", type="message.created", data={}, created_at=T0 - 60 * i - 30, source="demo"
+            ).to_doc()
+        )
     for i in range(3):
-        t.insert(Event(id=f"evt_s{i}", type="security.alert.created", data={}, created_at=T0 - 5, source="demo").to_doc())
+        t.insert(
+            Event(
+                id=f"evt_s{i}", type="security.alert.created", data={}, created_at=T0 - 5, source="demo"
+            ).to_doc()
+        )
 
 
 async def test_stats_activity_and_types(settings):
@@ -240,7 +255,9 @@ async def test_subscription_form_edits_an_existing_one(settings):
     made = {}
 
     def seed(svc):
-        made.update(svc.dispatcher.create_webhook({"name": "a", "url": "http://localhost:1/x", "events": ["*"]}))
+        made.update(
+            svc.dispatcher.create_webhook({"name": "a", "url": "http://localhost:1/x", "events": ["*"]})
+        )
 
     app = ScreenApp(Service(settings), lambda svc: SubscriptionForm(svc, made["id"]), seed=seed)
     async with app.run_test(size=SIZE) as pilot:

@@ -21,11 +21,16 @@ def app_for(settings, make, prepare=seed_flow, seed=None) -> ScreenApp:
 
 
 def with_endpoint(svc: Service) -> None:
-    svc.receiver.endpoints.put({
-        "name": "orders", "secrets": ["whsec_one", "whsec_two"], "scheme": "katya",
-        "forward_to": "http://localhost:3000/hooks",
-        "routes": [{"match": "security.*", "to": "http://localhost:3000/security"}],
-        "response": {"sequence": [500, 500, 200], "retry_after": 2}})
+    svc.receiver.endpoints.put(
+        {
+            "name": "orders",
+            "secrets": ["whsec_one", "whsec_two"],
+            "scheme": "katya",
+            "forward_to": "http://localhost:3000/hooks",
+            "routes": [{"match": "security.*", "to": "http://localhost:3000/security"}],
+            "response": {"sequence": [500, 500, 200], "retry_after": 2},
+        }
+    )
 
 
 def test_detail_signature_tab(snap_compare, settings):
@@ -64,5 +69,7 @@ def test_event_type_picker(snap_compare, settings):
 
 
 def test_confirm_dialog(snap_compare, settings):
-    app = app_for(settings, lambda svc: ConfirmDialog("Resend all 12 failed deliveries matching the filter?"), None)
+    app = app_for(
+        settings, lambda svc: ConfirmDialog("Resend all 12 failed deliveries matching the filter?"), None
+    )
     assert snap_compare(app, terminal_size=SIZE)

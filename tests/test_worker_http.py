@@ -63,8 +63,16 @@ async def pair(tmp_path_factory):
         async with contextlib.AsyncExitStack() as stack:
             for workers in (0, 1):
                 data_dir = str(tmp_path_factory.mktemp(f"workers{workers}"))
-                settings = load_settings({"port": 0, "data_dir": data_dir, "token": "test-token-123",
-                                          "workers": workers, "body_limit": LIMIT}, env={})  # fmt: skip
+                settings = load_settings(
+                    {
+                        "port": 0,
+                        "data_dir": data_dir,
+                        "token": "test-token-123",
+                        "workers": workers,
+                        "body_limit": LIMIT,
+                    },
+                    env={},
+                )
                 svc = await stack.enter_async_context(running(settings))
                 for name, cfg in ENDPOINTS.items():
                     svc.receiver.endpoints.put({"name": name, **cfg})
@@ -153,8 +161,14 @@ def caps(svc, endpoint: str) -> list[dict]:
     """The captures of an endpoint, oldest first, as `/v1/captures` has them (less what differs by nature)."""
     docs = [d for d in svc.store.table("captures")._read_table().values() if d["endpoint"] == endpoint]
     answer = ("status", "action", "body")
-    return [{**{k: d[k] for k in KEYS}, "verdict": d["verdict"]["status"],
-             "response": {k: d["response"][k] for k in answer}} for d in docs]  # fmt: skip
+    return [
+        {
+            **{k: d[k] for k in KEYS},
+            "verdict": d["verdict"]["status"],
+            "response": {k: d["response"][k] for k in answer},
+        }
+        for d in docs
+    ]
 
 
 async def same_caps(pair, endpoint: str, count: int) -> list[dict]:
@@ -223,7 +237,10 @@ async def test_keep_alive_serves_several_requests_on_one_connection(pair):
     assert state == "open"
     rows = await same_caps(pair, "ka", 3)
     assert [(r["method"], r["path"], r["query"], r["body"]) for r in rows] == [
-        ("POST", "/hooks/ka", "", "1"), ("POST", "/hooks/ka", "", "[2]"), ("GET", "/hooks/ka/sub", "x=1", "")]
+        ("POST", "/hooks/ka", "", "1"),
+        ("POST", "/hooks/ka", "", "[2]"),
+        ("GET", "/hooks/ka/sub", "x=1", ""),
+    ]
     assert taken(pair) == before + 3 + 1  # all of them (and the probe) taken in by the worker
 
 
@@ -238,8 +255,9 @@ async def test_a_compressed_body_is_captured_as_sent_not_decompressed(pair):
 
 
 async def test_pipelined_requests_in_one_write_are_answered_in_order(pair):
-    chunked = (b"PUT /hooks/pipe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"5\r\nthird\r\n0\r\n\r\n")
+    chunked = (
+        b"PUT /hooks/pipe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nthird\r\n0\r\n\r\n"
+    )
     delete = b"DELETE /hooks/pipe HTTP/1.1\r\nHost: x\r\n\r\n"
     requests = post("pipe", b"first") + post("slow") + chunked + delete
     answers, state = await both(pair, requests, 4, then="open")
@@ -281,8 +299,14 @@ async def test_a_bodiless_status_is_sent_without_a_body(pair):
 
 async def test_a_chunked_body_is_read_whole_and_one_cut_mid_chunk_is_kept_as_incomplete(pair):
     head = b"POST /hooks/%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    answers, _ = await both(pair, head % b"chunked" + b"3\r\nabc\r\n", 0.05,
-                            b"2;ext=1\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n", 1, then="open")  # fmt: skip
+    answers, _ = await both(
+        pair,
+        head % b"chunked" + b"3\r\nabc\r\n",
+        0.05,
+        b"2;ext=1\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n",
+        1,
+        then="open",
+    )
     assert answers == [OK]
     [row] = await same_caps(pair, "chunked", 1)
     assert row["body"] == "abcde"
@@ -326,7 +350,8 @@ async def test_a_client_that_closes_mid_body_leaves_an_incomplete_capture(pair):
     [row] = await same_caps(pair, "gone", 1)
     assert (row["body"], row["body_size"], row["truncated"]) == ("only-this", 9, True)
     assert row["body_note"] == (
-        "the connection ended mid-body after 9 bytes (Content-Length said 20): Connection lost")  # fmt: skip
+        "the connection ended mid-body after 9 bytes (Content-Length said 20): Connection lost"
+    )
 
 
 async def test_a_content_length_that_lies(pair):
@@ -362,22 +387,47 @@ async def test_bytes_that_do_not_parse_are_a_400_and_the_connection_closes(pair)
     await same_caps(pair, "junk", 1)
 
 
-@pytest.mark.parametrize(("name", "head", "text"), [
-    ("no-host", b"POST /hooks/no-host HTTP/1.1\r\nContent-Length: 0\r\n",
-     b"Missing 'Host' header in request."),
-    ("two-hosts", b"POST /hooks/two-hosts HTTP/1.1\r\nHost: x\r\nhost: y\r\n",
-     b"Duplicate 'Host' header found."),
-    ("two-types", b"POST /hooks/two-types HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: a\r\n",
-     b"Duplicate 'Content-Type' header found."),
-    ("many", b"POST /hooks/many HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(128)),
-     b"Too many headers received"),
-    ("long-value", b"POST /hooks/long-value HTTP/1.1\r\nHost: x\r\nX-Long: " + b"v" * 9000 + b"\r\n",
-     b"Got more than 8190 bytes when reading: b'" + b"v" * 100 + b"...'."),
-    ("long-target", b"POST /hooks/long-target?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n",
-     b"Got more than 8190 bytes when reading: bytearray(b'/hooks/long-target?qqq"),
-    ("old-ws", b"POST /hooks/old-ws HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key1: 1\r\n",
-     b"Invalid HTTP header: 'Sec-WebSocket-Key1'"),
-], ids=lambda value: value if isinstance(value, str) else "")  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "head", "text"),
+    [
+        (
+            "no-host",
+            b"POST /hooks/no-host HTTP/1.1\r\nContent-Length: 0\r\n",
+            b"Missing 'Host' header in request.",
+        ),
+        (
+            "two-hosts",
+            b"POST /hooks/two-hosts HTTP/1.1\r\nHost: x\r\nhost: y\r\n",
+            b"Duplicate 'Host' header found.",
+        ),
+        (
+            "two-types",
+            b"POST /hooks/two-types HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: a\r\n",
+            b"Duplicate 'Content-Type' header found.",
+        ),
+        (
+            "many",
+            b"POST /hooks/many HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(128)),
+            b"Too many headers received",
+        ),
+        (
+            "long-value",
+            b"POST /hooks/long-value HTTP/1.1\r\nHost: x\r\nX-Long: " + b"v" * 9000 + b"\r\n",
+            b"Got more than 8190 bytes when reading: b'" + b"v" * 100 + b"...'.",
+        ),
+        (
+            "long-target",
+            b"POST /hooks/long-target?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n",
+            b"Got more than 8190 bytes when reading: bytearray(b'/hooks/long-target?qqq",
+        ),
+        (
+            "old-ws",
+            b"POST /hooks/old-ws HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key1: 1\r\n",
+            b"Invalid HTTP header: 'Sec-WebSocket-Key1'",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 async def test_what_aiohttp_s_parser_refuses_is_refused_in_the_worker_too(pair, name, head, text):
     # the worker took these in (no Host, two Hosts, 129 headers, a 9000-byte value, ...) and recorded them
     answers, state = await both(pair, head + b"\r\n", 1, then="closed")
@@ -387,16 +437,23 @@ async def test_what_aiohttp_s_parser_refuses_is_refused_in_the_worker_too(pair, 
 
 
 async def test_header_values_and_the_target_are_recorded_as_aiohttp_records_them(pair):
-    head = (b"POST /hooks/values/a%2Fb?a=%20b&c=%zz&d=%C3%A9+e&&f HTTP/1.1\r\nHost: x\r\n"
-            b"X-Utf8: caf\xc3\xa9\r\nX-Latin: \xe9t\xe9\r\nX-Binary: \x80\xff\xfe\r\nX-Spaces: \t a  b \t\r\n"
-            b"X-Empty:\r\nx-utf8: again\r\n")
+    head = (
+        b"POST /hooks/values/a%2Fb?a=%20b&c=%zz&d=%C3%A9+e&&f HTTP/1.1\r\nHost: x\r\n"
+        b"X-Utf8: caf\xc3\xa9\r\nX-Latin: \xe9t\xe9\r\nX-Binary: \x80\xff\xfe\r\nX-Spaces: \t a  b \t\r\n"
+        b"X-Empty:\r\nx-utf8: again\r\n"
+    )
     answers, _ = await both(pair, head + b"Content-Length: 3\r\n\r\n\x00\xff\x01", 1, then="open")
     assert answers == [OK]
     [row] = await same_caps(pair, "values", 1)
     assert (row["path"], row["query"]) == ("/hooks/values/a%2Fb", "a=%20b&c=%zz&d=%C3%A9+e&&f")  # as sent
     assert row["headers"][1:7] == [  # (the worker kept the whitespace after a value)
-        ["X-Utf8", "café"], ["X-Latin", "\xe9t\xe9"], ["X-Binary", "\x80\xff\xfe"], ["X-Spaces", "a  b"],
-        ["X-Empty", ""], ["x-utf8", "again"]]  # fmt: skip
+        ["X-Utf8", "café"],
+        ["X-Latin", "\xe9t\xe9"],
+        ["X-Binary", "\x80\xff\xfe"],
+        ["X-Spaces", "a  b"],
+        ["X-Empty", ""],
+        ["x-utf8", "again"],
+    ]
     assert (row["body_encoding"], row["body_size"]) == ("base64", 3)
 
 
@@ -418,8 +475,10 @@ async def test_expect_100_continue_alone_and_behind_a_pipelined_request(pair):
 async def test_an_unknown_expectation_is_a_417_and_the_connection_goes_on(pair):
     # the worker answered "417: Unknown Expect: ..." and closed the connection
     answers, state = await both(pair, post("expect-417", b"{}", b"Expect: something\r\n"), 1, then="open")
-    assert answers == [b"HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                       b"Content-Length: 25\r\n\r\nUnknown Expect: something"]  # fmt: skip
+    assert answers == [
+        b"HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: 25\r\n\r\nUnknown Expect: something"
+    ]
     assert state == "open"
     assert caps(pair[0], "expect-417") == caps(pair[1], "expect-417") == []
 
@@ -435,8 +494,10 @@ async def test_a_417_whose_body_never_comes_ends_the_connection_after_the_idle_t
 # -- upgrades ------------------------------------------------------------------------------------------------
 
 H2C = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
-WS = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-      b"Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n")
+WS = (
+    b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"
+)
 
 
 async def test_curl_s_h2c_upgrade_is_declined_and_the_request_read_with_its_body(pair):
@@ -447,8 +508,10 @@ async def test_curl_s_h2c_upgrade_is_declined_and_the_request_read_with_its_body
     rows = await same_caps(pair, "h2c", 2)
     assert rows[0]["body"] == '{"a": 1}'
     assert rows[0]["headers"][1:4] == [
-        ["Connection", "Upgrade, HTTP2-Settings"], ["Upgrade", "h2c"],
-        ["HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"]]
+        ["Connection", "Upgrade, HTTP2-Settings"],
+        ["Upgrade", "h2c"],
+        ["HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"],
+    ]
     closing = H2C.replace(b"HTTP2-Settings\r\n", b"HTTP2-Settings, close\r\n", 1)
     get = b"GET /hooks/h2c HTTP/1.1\r\nHost: x\r\n" + closing + b"\r\n"
     answers, state = await both(pair, get, 1, then="closed")
@@ -489,9 +552,11 @@ async def test_a_websocket_asked_of_a_hook_is_a_webhook_and_one_for_the_server_i
 async def test_api_requests_on_a_connection_that_began_with_a_webhook_are_relayed_in_order(pair):
     put = b'{"response": {"status": 202}}'
     health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    endpoint = (b"PUT /v1/endpoints/relayed HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Authorization: Bearer test-token-123\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(put), put))  # fmt: skip
+    endpoint = (
+        b"PUT /v1/endpoints/relayed HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer test-token-123\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(put), put)
+    )
     answers, state = await both(pair, post("relay") + health + endpoint + post("relay"), 4, then="open")
     assert answers[0] == answers[3] == OK and answers[1].endswith(b'{"status": "ok"}') and state == "open"
     assert answers[2].startswith(b"HTTP/1.1 201 Created") and b'"status":202' in answers[2]
@@ -698,10 +763,14 @@ TARGET_CHARS = "abcXYZ019-._~%/!$&'()*+,;=:@?#" + "%0a%2F%25%2f%00%ff%e2%82%ac%2
 
 
 @hypothesis_settings(max_examples=400, deadline=None)
-@given(start=st.sampled_from(["/hooks/", "/hooks", "/hook/", "/hooks//", "/hooks/%2F"]),
-       tail=st.lists(st.sampled_from(TARGET_CHARS), max_size=14).map("".join))  # fmt: skip
+@given(
+    start=st.sampled_from(["/hooks/", "/hooks", "/hook/", "/hooks//", "/hooks/%2F"]),
+    tail=st.lists(st.sampled_from(TARGET_CHARS), max_size=14).map("".join),
+)
 @example(start="/hooks/", tail="a/%0a")  # an escaped newline in the sub-path
-@example(start="/hooks/%2F", tail="%a0/x?y#z")  # an escaped slash in the name, a stray escape, query, fragment
+@example(
+    start="/hooks/%2F", tail="%a0/x?y#z"
+)  # an escaped slash in the name, a stray escape, query, fragment
 async def test_the_endpoint_of_a_target_is_the_one_the_server_s_router_finds(start, tail):
     # the server process routes /hooks connections to this server (in a worker, or in-process) by the first
     # request only; later requests on them must reach the endpoint aiohttp's router would give them
@@ -717,6 +786,8 @@ async def test_the_endpoint_of_a_target_is_the_one_the_server_s_router_finds(sta
     path, _, rest = target.partition("?")
     path, hashed, fragment = path.partition("#")
     query, _, after = ("", "", "") if hashed else rest.partition("#")
-    url = URL.build(path=path, query_string=query, fragment=fragment or after, encoded=True)  # as aiohttp's parser
+    url = URL.build(
+        path=path, query_string=query, fragment=fragment or after, encoded=True
+    )  # as aiohttp's parser
     found = await app.router.resolve(make_mocked_request("POST", "/").clone(rel_url=url))
     assert endpoint_of(target) == (found.get("endpoint") if found.http_exception is None else None)

@@ -47,8 +47,10 @@ async def test_follows_a_second_instance_into_its_own_feed_and_store(tmp_path):
 
 
 async def test_configured_events_are_subscribed_too(tmp_path):
-    async with running(make_settings(tmp_path / "b")) as b, \
-            running(follower(tmp_path, b.ws_url, upstream_channels=["rooms"], upstream_events=["job.*"])) as a:  # fmt: skip
+    async with (
+        running(make_settings(tmp_path / "b")) as b,
+        running(follower(tmp_path, b.ws_url, upstream_channels=["rooms"], upstream_events=["job.*"])) as a,
+    ):
         await wait_for(lambda: any(c.subs.events for c in b.feed.clients))
         for t in ("message.created", "job.failed", "room.created"):
             b.publish_event(t, {}, source="test", event_id=f"evt_{t}")
@@ -79,8 +81,10 @@ async def test_reconnects_and_resubscribes_after_the_upstream_restarts(tmp_path)
 
 
 async def test_a_wrong_token_stops_retrying_and_says_so(tmp_path):
-    async with running(make_settings(tmp_path / "b")) as b, \
-            running(follower(tmp_path, b.ws_url, token="wrong-token-42")) as a:  # fmt: skip
+    async with (
+        running(make_settings(tmp_path / "b")) as b,
+        running(follower(tmp_path, b.ws_url, token="wrong-token-42")) as a,
+    ):
         await wait_for(lambda: a.upstream.state.startswith("failed"))
         assert "the upstream token is wrong" in a.upstream.state and "4001" in a.upstream.state
         await wait_for(lambda: a.upstream._task.done())
@@ -110,8 +114,10 @@ async def test_refused_connection_is_retried_with_the_reason(tmp_path):
 
 
 async def test_a_refused_subscription_is_reported_and_the_rest_goes_on(tmp_path):
-    async with running(make_settings(tmp_path / "b")) as b, \
-            running(follower(tmp_path, b.ws_url, upstream_channels=["alerts"], upstream_events=["room.*"])) as a:  # fmt: skip
+    async with (
+        running(make_settings(tmp_path / "b")) as b,
+        running(follower(tmp_path, b.ws_url, upstream_channels=["alerts"], upstream_events=["room.*"])) as a,
+    ):
         await wait_for(lambda: "4005" in a.upstream.detail)
         assert a.upstream.state == "connected" and "alerts" in a.upstream.detail
         await wait_for(lambda: any(c.subs.events for c in b.feed.clients))
@@ -126,12 +132,17 @@ async def test_fake_upstream_pings_garbage_seed_001_and_duplicates(tmp_path):
         got.append(json.loads(await ws.recv()))  # the subscribe message
         await ws.send('{"type":"ping"}')
         got.append(json.loads(await ws.recv()))  # the pong
-        for raw in ('not json', '[1]', '{"type":"event","data":{}}', '{"type":"event","event":"x.y","id":7}',
-                    '{"type":"weird"}',
-                    '{"type":"user.created","payload":{"user_id":1},"timestamp":"2024-01-15T10:30:00"}',
-                    '{"type":"event","id":"evt_1","event":"message.created","channel":"messages","data":{"a":1}}',
-                    '{"type":"event","id":"evt_1","event":"message.created","channel":"messages","data":{"a":1}}',
-                    '{"type":"response","data":{"status":"ok"}}'):  # fmt: skip
+        for raw in (
+            "not json",
+            "[1]",
+            '{"type":"event","data":{}}',
+            '{"type":"event","event":"x.y","id":7}',
+            '{"type":"weird"}',
+            '{"type":"user.created","payload":{"user_id":1},"timestamp":"2024-01-15T10:30:00"}',
+            '{"type":"event","id":"evt_1","event":"message.created","channel":"messages","data":{"a":1}}',
+            '{"type":"event","id":"evt_1","event":"message.created","channel":"messages","data":{"a":1}}',
+            '{"type":"response","data":{"status":"ok"}}',
+        ):
             await ws.send(raw)
         await ws.wait_closed()
 
@@ -143,8 +154,13 @@ async def test_fake_upstream_pings_garbage_seed_001_and_duplicates(tmp_path):
             assert got == [{"type": "subscribe", "channels": list(SEED_002_CHANNELS)}, {"type": "pong"}]
             assert a.upstream.malformed == 5
             reasons = [f.reason for f in skipped.drain()]
-            assert reasons == ["not JSON", "a JSON list, not an object", "event message without an 'event' name",
-                               "event id must be a non-empty string, got 7", "unknown message type 'weird'"]  # fmt: skip
+            assert reasons == [
+                "not JSON",
+                "a JSON list, not an object",
+                "event message without an 'event' name",
+                "event id must be a non-empty string, got 7",
+                "unknown message type 'weird'",
+            ]
             assert stored(a, "evt_1")["data"] == {"a": 1}
             user = a.store.table("events").search(lambda d: d["type"] == "user.created")
             assert len(user) == 1 and user[0]["data"] == {"user_id": 1} and user[0]["source"] == "ws"
@@ -183,8 +199,14 @@ async def test_stop_ends_the_follower_while_it_is_connected(tmp_path):
 
 
 def test_backoff_doubles_from_the_initial_delay_up_to_the_cap_with_jitter():
-    settings = SimpleNamespace(upstream="ws://x", upstream_token=None, upstream_channels=(), upstream_events=(),
-                               upstream_retry_initial=1.0, upstream_retry_max=30.0)  # fmt: skip
+    settings = SimpleNamespace(
+        upstream="ws://x",
+        upstream_token=None,
+        upstream_channels=(),
+        upstream_events=(),
+        upstream_retry_initial=1.0,
+        upstream_retry_max=30.0,
+    )
     up = Upstream(SimpleNamespace(settings=settings))
     for n, full in ((1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (6, 30.0), (60, 30.0)):
         delays = [up.backoff(n) for _ in range(200)]

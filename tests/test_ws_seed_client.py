@@ -15,10 +15,13 @@ from ws_support import TOKEN, make_settings, running, wait_for
 
 
 class KatyaWebSocketClient:
-    def __init__(self, url: str = 'wss://api.katya.wtf/v1/ws',
-                 token: str = None,
-                 channels: list[str] = None,
-                 events: list[str] = None):
+    def __init__(
+        self,
+        url: str = "wss://api.katya.wtf/v1/ws",
+        token: str = None,
+        channels: list[str] = None,
+        events: list[str] = None,
+    ):
         self.url = url
         self.token = token
         self.channels = channels or []
@@ -32,11 +35,11 @@ class KatyaWebSocketClient:
         try:
             uri = self.url
             if self.token:
-                uri += f'?token={self.token}'
+                uri += f"?token={self.token}"
 
             self.websocket = await websockets.connect(uri)
             self.is_connected = True
-            logging.info('Connected to Katya WebSocket')
+            logging.info("Connected to Katya WebSocket")
 
             # Subscribe to channels and events
             if self.channels:
@@ -49,7 +52,7 @@ class KatyaWebSocketClient:
             await self.handle_messages()
 
         except Exception as e:
-            logging.error(f'Failed to connect to WebSocket: {e}')
+            logging.error(f"Failed to connect to WebSocket: {e}")
             self.is_connected = False
 
     async def handle_messages(self):
@@ -59,35 +62,35 @@ class KatyaWebSocketClient:
                 data = json.loads(message)
                 await self.process_message(data)
             except json.JSONDecodeError as e:
-                logging.error(f'Failed to parse message: {e}')
+                logging.error(f"Failed to parse message: {e}")
             except Exception as e:
-                logging.error(f'Error processing message: {e}')
+                logging.error(f"Error processing message: {e}")
 
     async def process_message(self, message: dict[str, Any]):
         """Handle a message according to its type"""
-        message_type = message.get('type')
+        message_type = message.get("type")
 
-        if message_type == 'event':
+        if message_type == "event":
             await self.handle_event(message)
-        elif message_type == 'ping':
-            await self.send({'type': 'pong'})
-        elif message_type == 'response':
+        elif message_type == "ping":
+            await self.send({"type": "pong"})
+        elif message_type == "response":
             await self.handle_response(message)
-        elif message_type == 'error':
-            logging.error(f'WebSocket error: {message.get("data")}')
-            await self.emit('error', message.get('data'))
+        elif message_type == "error":
+            logging.error(f"WebSocket error: {message.get('data')}")
+            await self.emit("error", message.get("data"))
 
     async def handle_event(self, message: dict[str, Any]):
         """Handle an event"""
-        event = message.get('event')
-        data = message.get('data')
+        event = message.get("event")
+        data = message.get("data")
 
-        await self.emit('event', message)
+        await self.emit("event", message)
         await self.emit(event, data)
 
     async def handle_response(self, message: dict[str, Any]):
         """Handle a response"""
-        await self.emit('response', message)
+        await self.emit("response", message)
 
     async def send(self, data: dict[str, Any]):
         """Send a message"""
@@ -96,24 +99,15 @@ class KatyaWebSocketClient:
 
     async def subscribe(self, channels: list[str]):
         """Subscribe to channels"""
-        await self.send({
-            'type': 'subscribe',
-            'channels': channels
-        })
+        await self.send({"type": "subscribe", "channels": channels})
 
     async def unsubscribe(self, channels: list[str]):
         """Unsubscribe from channels"""
-        await self.send({
-            'type': 'unsubscribe',
-            'channels': channels
-        })
+        await self.send({"type": "unsubscribe", "channels": channels})
 
     async def subscribe_to_events(self, events: list[str]):
         """Subscribe to events"""
-        await self.send({
-            'type': 'subscribe',
-            'events': events
-        })
+        await self.send({"type": "subscribe", "events": events})
 
     def on(self, event: str, handler: Callable):
         """Register an event handler"""
@@ -131,7 +125,7 @@ class KatyaWebSocketClient:
                     else:
                         handler(data)
                 except Exception as e:
-                    logging.error(f'Error in event handler for {event}: {e}')
+                    logging.error(f"Error in event handler for {event}: {e}")
 
     async def close(self):
         """Close the connection"""
@@ -146,28 +140,31 @@ class KatyaWebSocketClient:
 async def test_the_seed_example_connects_subscribes_and_receives(data_dir):
     async with running(make_settings(data_dir)) as service:
         # the seed's own example, pointed at katya-tui; `alerts` and `metrics` are not channels (error 4005)
-        client = KatyaWebSocketClient(url=service.ws_url, token=TOKEN,
-                                      channels=['messages', 'alerts', 'metrics'],
-                                      events=['message.created', 'security.alert.created'])  # fmt: skip
+        client = KatyaWebSocketClient(
+            url=service.ws_url,
+            token=TOKEN,
+            channels=["messages", "alerts", "metrics"],
+            events=["message.created", "security.alert.created"],
+        )
         errors, responses, alerts, messages = [], [], [], []
-        client.on('error', errors.append)
-        client.on('response', responses.append)
-        client.on('security.alert.created', alerts.append)
+        client.on("error", errors.append)
+        client.on("response", responses.append)
+        client.on("security.alert.created", alerts.append)
 
         async def on_message_created(message):
             messages.append(message)
 
-        client.on('message.created', on_message_created)
+        client.on("message.created", on_message_created)
         task = asyncio.create_task(client.connect())
         await wait_for(lambda: errors and responses)
-        assert errors[0]['code'] == '4005' and 'alerts, metrics' in errors[0]['message']
-        assert responses[0]['data']['events'] == ['message.created', 'security.alert.created']
+        assert errors[0]["code"] == "4005" and "alerts, metrics" in errors[0]["message"]
+        assert responses[0]["data"]["events"] == ["message.created", "security.alert.created"]
 
-        service.publish_event('message.created', {'content': 'Hello, world!'}, source='test')
-        service.publish_event('security.alert.created', {'severity': 'high'}, source='test')
-        service.publish_event('room.created', {}, source='test')
+        service.publish_event("message.created", {"content": "Hello, world!"}, source="test")
+        service.publish_event("security.alert.created", {"severity": "high"}, source="test")
+        service.publish_event("room.created", {}, source="test")
         await wait_for(lambda: messages and alerts)
-        assert messages == [{'content': 'Hello, world!'}] and alerts == [{'severity': 'high'}]
+        assert messages == [{"content": "Hello, world!"}] and alerts == [{"severity": "high"}]
         await client.close()
         await task
         assert not client.is_connected
@@ -175,13 +172,13 @@ async def test_the_seed_example_connects_subscribes_and_receives(data_dir):
 
 async def test_the_seed_client_answers_server_pings_and_stays(data_dir):
     async with running(make_settings(data_dir, ws_ping_interval=0.05)) as service:
-        client = KatyaWebSocketClient(url=service.ws_url, token=TOKEN, channels=['system'])
+        client = KatyaWebSocketClient(url=service.ws_url, token=TOKEN, channels=["system"])
         task = asyncio.create_task(client.connect())
         await wait_for(lambda: service.feed.pings >= 6)
         assert service.feed.client_count == 1 and service.feed.dropped_silent == 0
         got = []
-        client.on('system.status.changed', got.append)
-        service.publish_event('system.status.changed', {'status': 'ok'}, source='test')
+        client.on("system.status.changed", got.append)
+        service.publish_event("system.status.changed", {"status": "ok"}, source="test")
         await wait_for(lambda: got)
         await client.close()
         await task

@@ -60,7 +60,15 @@ async def test_auth_message_connects(service):
         ("", None, {"type": "subscribe", "channels": ["messages"]}),
         ("", None, "not json"),
     ],
-    ids=["bearer", "token", "api_key", "auth-message", "auth-without-token", "subscribe-first", "garbage-first"],
+    ids=[
+        "bearer",
+        "token",
+        "api_key",
+        "auth-message",
+        "auth-without-token",
+        "subscribe-first",
+        "garbage-first",
+    ],
 )
 async def test_bad_or_missing_token_gets_4001_and_close(service, query, headers, first):
     async with websockets.connect(ws_url(service, query=query), additional_headers=headers) as ws:
@@ -99,13 +107,21 @@ async def test_subscribe_and_unsubscribe_by_channel(service):
     async with authed(service) as ws:
         resp = await subscribe(ws, channels=["messages", "security"], id="req-1")
         assert resp["type"] == "response" and resp["requestId"] == "req-1"
-        assert resp["data"] == {"action": "subscribe", "status": "ok", "channels": ["messages", "security"],
-                                "events": []}  # fmt: skip
+        assert resp["data"] == {
+            "action": "subscribe",
+            "status": "ok",
+            "channels": ["messages", "security"],
+            "events": [],
+        }
         service.publish_event("room.created", {"n": 1}, source="test")
         service.publish_event("message.created", {"n": 2}, source="test", event_id="evt_m1")
         msg = await recv_until(ws, lambda m: m["type"] == "event")
         assert {k: msg[k] for k in ("id", "event", "channel", "data")} == {
-            "id": "evt_m1", "event": "message.created", "channel": "messages", "data": {"n": 2}}  # fmt: skip
+            "id": "evt_m1",
+            "event": "message.created",
+            "channel": "messages",
+            "data": {"n": 2},
+        }
         assert msg["timestamp"].endswith("Z")
 
         await send(ws, {"type": "unsubscribe", "channels": ["messages"]})
@@ -121,13 +137,21 @@ async def test_subscribe_by_exact_event_and_group(service):
     async with authed(service) as ws:
         resp = await subscribe(ws, events=["trust.identity.created", "job.*"])
         assert resp["data"]["events"] == ["job.*", "trust.identity.created"]
-        for t in ("trust.identity.updated", "trust.identity.created", "message.created", "job.failed", "job.completed"):
+        for t in (
+            "trust.identity.updated",
+            "trust.identity.created",
+            "message.created",
+            "job.failed",
+            "job.completed",
+        ):
             service.publish_event(t, {}, source="test")
         got = [(await recv_until(ws, lambda m: m["type"] == "event"))["event"] for _ in range(3)]
         assert got == ["trust.identity.created", "job.failed", "job.completed"]
 
         await send(ws, {"type": "unsubscribe", "events": ["job.*"]})
-        assert (await recv_until(ws, lambda m: m["type"] == "response"))["data"]["events"] == ["trust.identity.created"]
+        assert (await recv_until(ws, lambda m: m["type"] == "response"))["data"]["events"] == [
+            "trust.identity.created"
+        ]
         service.publish_event("job.failed", {}, source="test")
         service.publish_event("trust.identity.created", {}, source="test")
         assert (await recv_until(ws, lambda m: m["type"] == "event"))["event"] == "trust.identity.created"
@@ -242,7 +266,13 @@ async def _until_marker(ws) -> list[str]:
 
 async def test_events_reach_exactly_the_subscribed_clients(service):
     a, b, c = await _three_clients(service)
-    for t in ("message.created", "security.alert.created", "room.created", "message.deleted", "security.scan.started"):
+    for t in (
+        "message.created",
+        "security.alert.created",
+        "room.created",
+        "message.deleted",
+        "security.scan.started",
+    ):
         service.publish_event(t, {}, source="test")
     service.publish_event("system.status.changed", {}, source="test")
     assert await _until_marker(a) == ["message.created", "message.deleted"]
@@ -254,12 +284,17 @@ async def test_events_reach_exactly_the_subscribed_clients(service):
 
 async def test_events_posted_to_the_api_reach_exactly_the_subscribed_clients(service):
     a, b, c = await _three_clients(service)
-    events = [{"type": t, "data": {"i": i}} for i, t in enumerate(
-        ("message.created", "room.created", "security.alert.updated", "system.status.changed"))]  # fmt: skip
+    events = [
+        {"type": t, "data": {"i": i}}
+        for i, t in enumerate(
+            ("message.created", "room.created", "security.alert.updated", "system.status.changed")
+        )
+    ]
     async with aiohttp.ClientSession() as http:
         for event in events:
-            async with http.post(f"{service.url}/v1/events", json=event,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as resp:  # fmt: skip
+            async with http.post(
+                f"{service.url}/v1/events", json=event, headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as resp:
                 assert resp.status in (200, 201, 202), await resp.text()
     assert await _until_marker(a) == ["message.created"]
     assert await _until_marker(b) == ["security.alert.updated"]
@@ -275,14 +310,20 @@ async def test_events_of_every_frame_length_arrive_intact(service):
         await subscribe(ws, channels=["messages"])
         for n in sizes:
             service.publish_event("message.created", {"text": "é" * (n // 2) + "x" * (n % 2)}, source="test")
-        got = [len((await recv_until(ws, lambda m: m["type"] == "event"))["data"]["text"].encode()) for _ in sizes]
+        got = [
+            len((await recv_until(ws, lambda m: m["type"] == "event"))["data"]["text"].encode())
+            for _ in sizes
+        ]
     assert got == sizes
 
 
 async def test_webhooks_channel_carries_captures_with_their_verdict(service):
     async with authed(service) as ws:
         await subscribe(ws, channels=["webhooks"])
-        async with aiohttp.ClientSession() as http, http.post(f"{service.url}/hooks/shop", data=b"{}") as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{service.url}/hooks/shop", data=b"{}") as resp,
+        ):
             assert resp.status == 200
         msg = await recv_until(ws, lambda m: m["type"] == "event")
         assert msg["event"] == "capture.recorded" and msg["channel"] == "webhooks"
@@ -291,8 +332,14 @@ async def test_webhooks_channel_carries_captures_with_their_verdict(service):
 
 
 async def test_webhooks_channel_carries_delivery_outcomes(service):
-    hook = service.dispatcher.create_webhook({"name": "self", "url": f"{service.url}/hooks/sink",
-                                              "events": ["message.*"], "secret": "s3cret-value"})  # fmt: skip
+    hook = service.dispatcher.create_webhook(
+        {
+            "name": "self",
+            "url": f"{service.url}/hooks/sink",
+            "events": ["message.*"],
+            "secret": "s3cret-value",
+        }
+    )
     async with authed(service) as ws:
         await subscribe(ws, events=["delivery.*"])
         service.publish_event("message.created", {"n": 1}, source="test", event_id="evt_out")
@@ -309,7 +356,10 @@ async def test_a_stalled_client_is_dropped_while_others_keep_receiving(service):
     stalled_sock = socket.socket()
     stalled_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the stall shows soon
     stalled_sock.connect(("127.0.0.1", service.port))
-    async with authed(service, max_queue=1, sock=stalled_sock) as stalled, authed(service, max_size=None) as reader:
+    async with (
+        authed(service, max_queue=1, sock=stalled_sock) as stalled,
+        authed(service, max_size=None) as reader,
+    ):
         await subscribe(stalled, channels=["messages"])
         await subscribe(reader, channels=["messages"])
         published = received = 0
@@ -349,8 +399,11 @@ async def test_a_stalled_client_is_dropped_while_others_keep_receiving(service):
 
 async def test_ws_alias_speaks_seed_001(service):
     async with websockets.connect(ws_url(service, "/ws", f"api_key={TOKEN}")) as ws:
-        assert await recv(ws) == {"type": "connection", "status": "connected",
-                                  "message": "WebSocket connection established"}  # fmt: skip
+        assert await recv(ws) == {
+            "type": "connection",
+            "status": "connected",
+            "message": "WebSocket connection established",
+        }
         service.publish_event("user.created", {"user_id": 123}, source="test", event_id="evt_u1")
         msg = await recv(ws)
         assert msg["type"] == "user.created" and msg["payload"] == {"user_id": 123} and msg["id"] == "evt_u1"

@@ -55,8 +55,12 @@ async def send(ws, obj: Any) -> None:
 @asynccontextmanager
 async def authed(service: Service, path: str = "/v1/ws", **kw: Any):
     """A client authenticated by header whose `connection` message has been read."""
-    async with websockets.connect(ws_url(service, path), additional_headers={"Authorization": f"Bearer {TOKEN}"},
-                                  ping_interval=None, **kw) as ws:  # fmt: skip
+    async with websockets.connect(
+        ws_url(service, path),
+        additional_headers={"Authorization": f"Bearer {TOKEN}"},
+        ping_interval=None,
+        **kw,
+    ) as ws:
         hello = await recv(ws)
         assert hello["type"] == "connection" and hello["status"] == "connected"
         yield ws

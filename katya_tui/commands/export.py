@@ -11,7 +11,12 @@ from ..core.catalog import matches
 from ..core.store import Store
 from ..export import FORMATS, KINDS, curl_script, har, jsonl, masked, parse_since, pytest_module
 
-_TIME_FIELD = {"captures": "received_at", "events": "created_at", "deliveries": "created_at", "webhooks": None}
+_TIME_FIELD = {
+    "captures": "received_at",
+    "events": "created_at",
+    "deliveries": "created_at",
+    "webhooks": None,
+}
 
 
 def _filter(kind: str, opts: dict[str, Any], since: float | None):
@@ -34,9 +39,17 @@ def _filter(kind: str, opts: dict[str, Any], since: float | None):
 
 @click.command()
 @click.argument("kind", type=click.Choice(KINDS), default="captures")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="jsonl", show_default=True,
-              help="jsonl for any kind; har, curl and pytest for captures.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="jsonl",
+    show_default=True,
+    help="jsonl for any kind; har, curl and pytest for captures.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout."
+)
 @click.option("--endpoint", help="Captures of this endpoint only.")
 @click.option("--verdict", help="Only this signature verdict (valid, invalid, stale, ...).")
 @click.option("--type", "type_", help="Event type or pattern (message.*).")
@@ -44,7 +57,9 @@ def _filter(kind: str, opts: dict[str, Any], since: float | None):
 @click.option("--webhook", help="Deliveries of this subscription id.")
 @click.option("--since", help="Only newer than 10m, 2h, 1d or an ISO 8601 time.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N records (default all).")
-@click.option("--base-url", default=None, help="Base URL for har and curl (default: this instance's address).")
+@click.option(
+    "--base-url", default=None, help="Base URL for har and curl (default: this instance's address)."
+)
 @click.option("--include-secrets", is_flag=True, help="Keep credentials and subscription secrets unmasked.")
 @click.option("--data-dir", default=None, help="The data dir to read (env KATYA_TUI_DATA_DIR).")
 @click.option("--config", default=None, help="A TOML config file (env KATYA_TUI_CONFIG).")

@@ -38,18 +38,23 @@ def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> tu
         path = Path(s.data_dir) / "token"
         token = path.read_text(encoding="utf-8").strip() if path.exists() else ""
     if not token:
-        raise click.UsageError(f"no API token: pass --token, set KATYA_TUI_TOKEN, or start katya-tui once with "
-                               f"--data-dir {s.data_dir} so that it keeps one there")  # fmt: skip
+        raise click.UsageError(
+            f"no API token: pass --token, set KATYA_TUI_TOKEN, or start katya-tui once with "
+            f"--data-dir {s.data_dir} so that it keeps one there"
+        )
     return (url or s.url).rstrip("/"), token
 
 
 def call(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
     """One API call; the `data` of a success, else a one-line error and exit 1."""
     try:
-        r = httpx.request(method, base + path, json=body, timeout=60,
-                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        r = httpx.request(
+            method, base + path, json=body, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        )
     except httpx.HTTPError as exc:
-        click.echo(f"katya-tui: cannot reach {base}: {exc} (is katya-tui running there? see --url/--port)", err=True)
+        click.echo(
+            f"katya-tui: cannot reach {base}: {exc} (is katya-tui running there? see --url/--port)", err=True
+        )
         sys.exit(1)
     try:
         payload = r.json()
@@ -58,8 +63,11 @@ def call(base: str, token: str, method: str, path: str, body: Any = None) -> Any
     if r.status_code >= 400 or not payload.get("success", False):
         err = payload.get("error") or {}
         fields = "; ".join(f"{k}: {', '.join(v)}" for k, v in (err.get("fields") or {}).items())
-        click.echo(f"katya-tui: {r.status_code} {err.get('message') or r.reason_phrase}"
-                   + (f" ({fields})" if fields else ""), err=True)  # fmt: skip
+        click.echo(
+            f"katya-tui: {r.status_code} {err.get('message') or r.reason_phrase}"
+            + (f" ({fields})" if fields else ""),
+            err=True,
+        )
         sys.exit(1)
     return payload["data"]
 
@@ -96,11 +104,17 @@ def _common(f):
 
 @click.command()
 @click.argument("event_type", metavar="TYPE")
-@click.option("--data", default=None, help="The event's data: JSON, or @file (@- for stdin). Default: a sample.")
-@click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="How many events.")
+@click.option(
+    "--data", default=None, help="The event's data: JSON, or @file (@- for stdin). Default: a sample."
+)
+@click.option(
+    "--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="How many events."
+)
 @_common
 @click.pass_context
-def trigger(ctx: click.Context, event_type: str, data: str | None, count: int, url: str | None, **options: Any) -> None:
+def trigger(
+    ctx: click.Context, event_type: str, data: str | None, count: int, url: str | None, **options: Any
+) -> None:
     """Publish TYPE to a running instance (a fresh sample payload per event unless --data is given)."""
     _known_type(event_type)
     payload = read_data(data)
@@ -121,20 +135,46 @@ def trigger(ctx: click.Context, event_type: str, data: str | None, count: int, u
 @click.argument("url")
 @click.option("--type", "event_type", default="message.created", show_default=True, help="The event type.")
 @click.option("--secret", default=None, help="Signing secret (default: a new one, printed on stderr).")
-@click.option("--profile", type=click.Choice(subscriptions.PROFILES), default="katya", show_default=True,
-              help="Body and headers: katya (seed 000), admin (001), job (003), standard (Standard Webhooks).")
-@click.option("--serialization", type=click.Choice(subscriptions.SERIALIZATIONS), default=None,
-              help="JSON bytes: compact (JSON.stringify), python (json.dumps), sorted (sort_keys). "
-                   "Default: compact; sorted for admin.")
-@click.option("--data", default=None, help="The event's data: JSON, or @file (@- for stdin). Default: a sample.")
-@click.option("--timeout", type=click.FloatRange(0.001, 600), default=30.0, show_default=True, help="Seconds.")
-def send(url: str, event_type: str, secret: str | None, profile: str, serialization: str | None,
-         data: str | None, timeout: float) -> None:  # fmt: skip
+@click.option(
+    "--profile",
+    type=click.Choice(subscriptions.PROFILES),
+    default="katya",
+    show_default=True,
+    help="Body and headers: katya (seed 000), admin (001), job (003), standard (Standard Webhooks).",
+)
+@click.option(
+    "--serialization",
+    type=click.Choice(subscriptions.SERIALIZATIONS),
+    default=None,
+    help="JSON bytes: compact (JSON.stringify), python (json.dumps), sorted (sort_keys). "
+    "Default: compact; sorted for admin.",
+)
+@click.option(
+    "--data", default=None, help="The event's data: JSON, or @file (@- for stdin). Default: a sample."
+)
+@click.option(
+    "--timeout", type=click.FloatRange(0.001, 600), default=30.0, show_default=True, help="Seconds."
+)
+def send(
+    url: str,
+    event_type: str,
+    secret: str | None,
+    profile: str,
+    serialization: str | None,
+    data: str | None,
+    timeout: float,
+) -> None:
     """Sign one event and POST it straight to URL; print the request and the response. Exit 0 on a 2xx answer."""
     _known_type(event_type)
     payload = read_data(data)
-    body = {"name": "send", "url": url, "events": [event_type], "profile": profile, "serialization": serialization,
-            "secret": secret}  # fmt: skip
+    body = {
+        "name": "send",
+        "url": url,
+        "events": [event_type],
+        "profile": profile,
+        "serialization": serialization,
+        "secret": secret,
+    }
     from katya_tui.core.errors import ValidationFailed
 
     try:
@@ -144,8 +184,14 @@ def send(url: str, event_type: str, secret: str | None, profile: str, serializat
     if secret is None:
         click.echo(f"secret: {hook['secret']}", err=True)
     now = time.time()
-    delivery = {"id": new_id("dlv"), "event_id": catalog.new_event_id(), "event_type": event_type, "created_at": now,
-                "event_created_at": now, "data": catalog.sample_data(event_type) if payload is None else payload}  # fmt: skip
+    delivery = {
+        "id": new_id("dlv"),
+        "event_id": catalog.new_event_id(),
+        "event_type": event_type,
+        "created_at": now,
+        "event_created_at": now,
+        "data": catalog.sample_data(event_type) if payload is None else payload,
+    }
     headers, raw = profiles.request_for(hook, delivery, now=now)
     click.echo(f"> POST {url}")
     for k, v in headers:
@@ -162,7 +208,9 @@ def send(url: str, event_type: str, secret: str | None, profile: str, serializat
     sys.exit(0 if result.ok else 1)
 
 
-async def _post(url: str, headers: list[tuple[str, str]], body: bytes, timeout: float) -> outbound.OutboundResult:
+async def _post(
+    url: str, headers: list[tuple[str, str]], body: bytes, timeout: float
+) -> outbound.OutboundResult:
     client = outbound.make_client(max_connections=1)
     try:
         return await outbound.send(client, "POST", url, headers, body, timeout)
@@ -180,6 +228,8 @@ def resend(ctx: click.Context, delivery_id: str, url: str | None, **options: Any
     d = call(base, token, "POST", f"/v1/deliveries/{delivery_id}/resend")
     last = (d.get("attempts") or [{}])[-1]
     status = last.get("statusCode")
-    click.echo(f"{d['id']}  {d['state']}  attempt {last.get('n')}: "
-               f"{status if status is not None else last.get('errorClass')} {last.get('reason', '')}".rstrip())  # fmt: skip
+    click.echo(
+        f"{d['id']}  {d['state']}  attempt {last.get('n')}: "
+        f"{status if status is not None else last.get('errorClass')} {last.get('reason', '')}".rstrip()
+    )
     sys.exit(0 if last.get("outcome") == "delivered" else 1)

@@ -18,7 +18,9 @@ def _body(value: str) -> dict[str, str]:
         try:
             raw = sys.stdin.buffer.read() if value == "@-" else Path(value[1:]).read_bytes()
         except OSError as exc:
-            raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}", param_hint="--body") from None
+            raise click.BadParameter(
+                f"cannot read {value[1:]}: {exc.strerror}", param_hint="--body"
+            ) from None
     else:
         raw = value.encode("utf-8")
     try:
@@ -43,23 +45,42 @@ def _set_headers(original: list[list[str]], changes: tuple[str, ...]) -> list[li
 
 def describe(cap: dict[str, Any]) -> str:
     fwd = cap.get("forward") or {}
-    answer = f"{fwd['status']}" if fwd.get("status") is not None else f"{fwd.get('error_class')}: {fwd.get('reason')}"
+    answer = (
+        f"{fwd['status']}"
+        if fwd.get("status") is not None
+        else f"{fwd.get('error_class')}: {fwd.get('reason')}"
+    )
     verdict = (cap.get("verdict") or {}).get("status")
-    return (f"{cap['id']}  replay of {cap['replayOf']}  {cap['method']} {fwd.get('url')}  <-- {answer}"
-            f"  ({fwd.get('latency_ms', 0):.1f} ms; signature {verdict})")  # fmt: skip
+    return (
+        f"{cap['id']}  replay of {cap['replayOf']}  {cap['method']} {fwd.get('url')}  <-- {answer}"
+        f"  ({fwd.get('latency_ms', 0):.1f} ms; signature {verdict})"
+    )
 
 
 @click.command()
 @click.argument("capture_id", metavar="ID")
 @click.option("--to", default=None, help="Send it here instead of the endpoint's forward target.")
-@click.option("--resign", is_flag=True, help="Sign it again now (fresh timestamp) with the endpoint's secret.")
+@click.option(
+    "--resign", is_flag=True, help="Sign it again now (fresh timestamp) with the endpoint's secret."
+)
 @click.option("--body", default=None, help="Replace the body: text, or @file (@- for stdin).")
-@click.option("--header", "headers", multiple=True, help="'Name: value' replaces that header ('Name:' drops it).")
+@click.option(
+    "--header", "headers", multiple=True, help="'Name: value' replaces that header ('Name:' drops it)."
+)
 @click.option("--show-body", is_flag=True, help="Print the target's answer body too.")
 @_common
 @click.pass_context
-def replay(ctx: click.Context, capture_id: str, to: str | None, resign: bool, body: str | None,
-           headers: tuple[str, ...], show_body: bool, url: str | None, **options: Any) -> None:  # fmt: skip
+def replay(
+    ctx: click.Context,
+    capture_id: str,
+    to: str | None,
+    resign: bool,
+    body: str | None,
+    headers: tuple[str, ...],
+    show_body: bool,
+    url: str | None,
+    **options: Any,
+) -> None:
     """Replay capture ID on a running instance: verbatim by default, re-signed now with --resign, or edited
     with --body/--header. Exit 1 when the target could not be reached."""
     base, token = instance(ctx, options, url)

@@ -56,7 +56,9 @@ class Bus:
         for sub in self._fanout:
             sub._put(fact)
 
-    def subscribe(self, maxsize: int = 10_000, accept: Callable[[Any], bool] | None = None) -> BusSubscription:
+    def subscribe(
+        self, maxsize: int = 10_000, accept: Callable[[Any], bool] | None = None
+    ) -> BusSubscription:
         sub = BusSubscription(self, maxsize, accept)
         self._subs.add(sub)
         self._fanout = tuple(self._subs)

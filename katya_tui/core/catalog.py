@@ -40,9 +40,26 @@ from typing import Any, Literal
 from katya_tui.core.samples import GENERATORS, iso_utc
 
 __all__ = [
-    "CHANNELS", "EVENT_TYPES", "GROUPS", "JOB_STATUSES", "KATYA_GROUPS", "SOURCES", "WAZZUP_EVENTS",
-    "WEBHOOKS_CHANNEL", "EventType", "channel_for", "classify_body", "envelope", "is_known", "iso_utc",
-    "matches", "new_event_id", "sample_data", "types_matching", "validate_pattern", "wazzup_body",
+    "CHANNELS",
+    "EVENT_TYPES",
+    "GROUPS",
+    "JOB_STATUSES",
+    "KATYA_GROUPS",
+    "SOURCES",
+    "WAZZUP_EVENTS",
+    "WEBHOOKS_CHANNEL",
+    "EventType",
+    "channel_for",
+    "classify_body",
+    "envelope",
+    "is_known",
+    "iso_utc",
+    "matches",
+    "new_event_id",
+    "sample_data",
+    "types_matching",
+    "validate_pattern",
+    "wazzup_body",
 ]
 
 Source = Literal["katya", "admin", "job", "wazzup"]
@@ -65,7 +82,15 @@ class EventType:
 
 KATYA_GROUPS: tuple[str, ...] = ("trust", "message", "room", "analytics", "security", "system")
 WEBHOOKS_CHANNEL = "webhooks"
-CHANNELS: tuple[str, ...] = ("messages", "rooms", "trust", "analytics", "security", "system", WEBHOOKS_CHANNEL)
+CHANNELS: tuple[str, ...] = (
+    "messages",
+    "rooms",
+    "trust",
+    "analytics",
+    "security",
+    "system",
+    WEBHOOKS_CHANNEL,
+)
 
 _GROUP_CHANNEL: dict[str, str] = {
     "message": "messages",
@@ -249,8 +274,14 @@ def new_event_id(rng: random.Random | None = None) -> str:
     return "evt_" + uuid.uuid4().hex[:24]
 
 
-def envelope(event_type: str, data: Any, *, event_id: str | None = None,
-             created_at: datetime | str | None = None, rng: random.Random | None = None) -> dict:
+def envelope(
+    event_type: str,
+    data: Any,
+    *,
+    event_id: str | None = None,
+    created_at: datetime | str | None = None,
+    rng: random.Random | None = None,
+) -> dict:
     """Seed 000's envelope ``{id, type, createdAt, data}``; ``createdAt`` is ISO 8601 UTC with ``Z``.
     ``created_at`` may be a datetime (naive means UTC) or an already formatted string; default now."""
     stamp = created_at if isinstance(created_at, str) else iso_utc(created_at or datetime.now(UTC))
@@ -290,8 +321,9 @@ def classify_body(obj: object, headers: HeaderGet | None = None) -> tuple[str, d
     """
     if not isinstance(obj, dict):
         return None
-    if (all(_nonempty_str(obj.get(k)) for k in ("id", "type", "createdAt"))
-            and isinstance(obj.get("data"), dict)):
+    if all(_nonempty_str(obj.get(k)) for k in ("id", "type", "createdAt")) and isinstance(
+        obj.get("data"), dict
+    ):
         return obj["type"], obj["data"], obj["id"]
     if headers is not None:
         admin_event = headers("X-Webhook-Event")

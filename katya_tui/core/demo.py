@@ -28,21 +28,39 @@ log = logging.getLogger(__name__)
 DEMO_SECRET = "demo_katya_secret"
 FLOWS: tuple[tuple[str, ...], ...] = (
     ("room.created", "room.member.joined", "message.created", "message.updated", "room.member.left"),
-    ("trust.identity.created", "trust.verification.created", "trust.verification.updated", "trust.reputation.updated"),
+    (
+        "trust.identity.created",
+        "trust.verification.created",
+        "trust.verification.updated",
+        "trust.reputation.updated",
+    ),
     ("security.scan.completed", "security.alert.created", "security.alert.updated"),
     ("analytics.report.created", "analytics.metric.updated", "analytics.report.completed"),
     ("system.maintenance.start", "system.status.changed", "system.maintenance.end"),
     ("user.created", "payment.completed", "transaction.created", "ticket.created", "ticket.status_changed"),
-)  # fmt: skip
+)
 SUBSCRIPTIONS = (
     {"name": "demo: chat service", "url": "/demo/consumer/reliable", "events": ["message.*", "room.*"]},
-    {"name": "demo: flaky analytics", "url": "/demo/consumer/flaky", "events": ["analytics.*", "system.*"],
-     "retryPolicy": {"maxRetries": 3, "retryDelay": 1000, "backoffMultiplier": 2, "maxRetryDelay": 8000}},
-    {"name": "demo: security (Standard Webhooks)", "url": "/demo/consumer/reliable", "events": ["security.*",
-     "trust.*"], "profile": "standard"},
-    {"name": "demo: admin panel (seed 001)", "url": "/demo/consumer/legacy", "events": ["user.*", "payment.*",
-     "transaction.*", "ticket.*"], "profile": "admin", "serialization": "sorted"},
-)  # fmt: skip
+    {
+        "name": "demo: flaky analytics",
+        "url": "/demo/consumer/flaky",
+        "events": ["analytics.*", "system.*"],
+        "retryPolicy": {"maxRetries": 3, "retryDelay": 1000, "backoffMultiplier": 2, "maxRetryDelay": 8000},
+    },
+    {
+        "name": "demo: security (Standard Webhooks)",
+        "url": "/demo/consumer/reliable",
+        "events": ["security.*", "trust.*"],
+        "profile": "standard",
+    },
+    {
+        "name": "demo: admin panel (seed 001)",
+        "url": "/demo/consumer/legacy",
+        "events": ["user.*", "payment.*", "transaction.*", "ticket.*"],
+        "profile": "admin",
+        "serialization": "sorted",
+    },
+)
 
 
 class Demo:
@@ -130,5 +148,7 @@ class Demo:
         if self.rng.random() < 0.15:  # other inbound shapes: a job callback, a Wazzup24 message, no signature
             job = sample_data("job.completed", rng=self.rng)
             await http.post(f"{self.service.url}/hooks/jobs", json=job)
-            await http.post(f"{self.service.url}/hooks/wazzup", json=wazzup_body("wazzup.message",
-                                                                               sample_data("wazzup.message")))
+            await http.post(
+                f"{self.service.url}/hooks/wazzup",
+                json=wazzup_body("wazzup.message", sample_data("wazzup.message")),
+            )

@@ -28,7 +28,9 @@ class StoreRecovered:
 
 def fact_to_dict(fact: Any) -> dict[str, Any]:
     """`{"fact": "CaptureRecorded", ...fields}`: one line of `serve`'s output."""
-    body = vars(fact) if hasattr(fact, "__dataclass_fields__") else {"value": fact}  # (shallow: documents as they are)
+    body = (
+        vars(fact) if hasattr(fact, "__dataclass_fields__") else {"value": fact}
+    )  # (shallow: documents as they are)
     return {"fact": type(fact).__name__, **body}
 
 

@@ -30,7 +30,9 @@ HEAD_MAX = 64 * 1024  # status line and headers of one answer
 HAPPY_S = 0.25  # a host's next address is tried this long after the one before if that has not connected yet
 TICK_S = 0.02  # deadlines are checked this often while requests are out (one timer for all, not one each)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_NO_LENGTH = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # the rest get `Content-Length: 0` without a body (aiohttp)
+_NO_LENGTH = frozenset(
+    {"GET", "HEAD", "OPTIONS", "TRACE"}
+)  # the rest get `Content-Length: 0` without a body (aiohttp)
 _VERSION = b"HTTP/1."  # how every answer starts
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TARGETS: dict[str, tuple[str, int, str, str] | None] = {}
@@ -57,7 +59,9 @@ def target(url: str) -> tuple[str, int, str, str] | None:
     return found
 
 
-def request_head(method: str, host_header: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+def request_head(
+    method: str, host_header: str, path: str, headers: list[tuple[str, str]], body: bytes
+) -> bytes:
     """The request line and headers, UTF-8 like aiohttp. ValueError for a CR or LF inside a header."""
     lines = "".join([f"{k}: {v}\r\n" for k, v in headers])
     if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
@@ -71,8 +75,16 @@ class Answer:
 
     __slots__ = ("status", "reason", "headers", "body", "truncated")
 
-    def __init__(self, status: int, reason: str, headers: list[list[str]], body: bytes, truncated: bool) -> None:
-        self.status, self.reason, self.headers, self.body, self.truncated = status, reason, headers, body, truncated
+    def __init__(
+        self, status: int, reason: str, headers: list[list[str]], body: bytes, truncated: bool
+    ) -> None:
+        self.status, self.reason, self.headers, self.body, self.truncated = (
+            status,
+            reason,
+            headers,
+            body,
+            truncated,
+        )
 
 
 class _Connection(asyncio.Protocol):
@@ -122,11 +134,18 @@ class _Connection(asyncio.Protocol):
         self.pool.busy.discard(self)
         truncated = self.size > self.cap
         body = self.body
-        answer = Answer(self.status, self.reason, self.headers, bytes(body[: self.cap] if truncated else body), truncated)
+        answer = Answer(
+            self.status, self.reason, self.headers, bytes(body[: self.cap] if truncated else body), truncated
+        )
         # kept for the next request only when this exchange ended cleanly: nothing unread, nothing still unsent
         transport = self.transport
-        if (self.keep and not truncated and not self.buf and self.mode != "eof"
-                and not transport.get_write_buffer_size()):  # type: ignore[union-attr]  # fmt: skip
+        if (
+            self.keep
+            and not truncated
+            and not self.buf
+            and self.mode != "eof"
+            and not transport.get_write_buffer_size()
+        ):  # type: ignore[union-attr]
             self.pool.release(self)
         else:
             self.close()
@@ -164,7 +183,11 @@ class _Connection(asyncio.Protocol):
         if exc is None and self.mode == "eof":
             self._done()
         elif exc is None and self.mode in ("length", "chunked"):  # a protocol error, as aiohttp has it
-            short = f"{self.left} bytes short of its Content-Length" if self.mode == "length" else "inside its chunks"
+            short = (
+                f"{self.left} bytes short of its Content-Length"
+                if self.mode == "length"
+                else "inside its chunks"
+            )
             self._fail(BadResponse(f"the connection ended {short}: the body is incomplete"))
         else:
             self._fail(ServerDisconnectedError() if exc is None else exc)
@@ -183,10 +206,14 @@ class _Connection(asyncio.Protocol):
     def _parse(self) -> bool:
         buf = self.buf
         while self.mode is None:
-            if buf[:7] != _VERSION[: len(buf)]:  # not HTTP/1.x (HTTP/2 only, TLS...): said now, not at the deadline
+            if (
+                buf[:7] != _VERSION[: len(buf)]
+            ):  # not HTTP/1.x (HTTP/2 only, TLS...): said now, not at the deadline
                 raise BadResponse(f"not an HTTP/1.x answer: {bytes(buf[:40])!r}")
             end = buf.find(b"\r\n\r\n")
-            if end >= 0 and buf.count(b"\n", 0, end) == buf.count(b"\r\n", 0, end):  # CRLFs only, as nearly always
+            if end >= 0 and buf.count(b"\n", 0, end) == buf.count(
+                b"\r\n", 0, end
+            ):  # CRLFs only, as nearly always
                 lines = buf[:end].decode("latin-1").split("\r\n")
                 del buf[: end + 4]
             else:  # some lines ended by a bare LF, as some servers do (llhttp reads them too): the first empty one ends it
@@ -253,7 +280,9 @@ class _Connection(asyncio.Protocol):
             self.mode, self.keep = "none", self.keep and status != 101
         elif chunked is not None:
             self.mode = "chunked" if chunked else "eof"
-            self.keep = self.keep and length is None  # with a Content-Length too: read as chunked, then not trusted
+            self.keep = (
+                self.keep and length is None
+            )  # with a Content-Length too: read as chunked, then not trusted
         elif length is not None:
             if not length.isdigit():
                 raise BadResponse(f"bad Content-Length: {length[:40]!r}")
@@ -313,11 +342,20 @@ class Pool:
         self.open: set[_Connection] = set()
         self.busy: set[_Connection] = set()  # exchanges under way, with their `deadline`
         self._ticking: asyncio.AbstractEventLoop | None = None  # the loop the deadline check runs on
-        self._reaping: asyncio.AbstractEventLoop | None = None  # the loop the idle connections' expiry runs on
+        self._reaping: asyncio.AbstractEventLoop | None = (
+            None  # the loop the idle connections' expiry runs on
+        )
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
-    async def request(self, method: str, where: tuple[str, int, str, str], headers: list[tuple[str, str]],
-                      body: bytes, timeout: float, cap: int) -> Answer:  # fmt: skip
+    async def request(
+        self,
+        method: str,
+        where: tuple[str, int, str, str],
+        headers: list[tuple[str, str]],
+        body: bytes,
+        timeout: float,
+        cap: int,
+    ) -> Answer:
         """One exchange within `timeout` s. Raises OSError (connect, reset), TimeoutError, BadResponse, ValueError."""
         self.loop = loop = asyncio.get_running_loop()
         method = method.upper()  # as aiohttp sends it
@@ -334,7 +372,11 @@ class Pool:
                 conn.transport.write(head)  # type: ignore[union-attr]
             try:
                 return await conn.start(data if data is not None else body, method == "HEAD", cap, deadline)
-            except (ServerDisconnectedError, ConnectionResetError, BrokenPipeError):  # (a send that met a reset)
+            except (
+                ServerDisconnectedError,
+                ConnectionResetError,
+                BrokenPipeError,
+            ):  # (a send that met a reset)
                 if not (reused and not conn.heard and tries == 1 and method in IDEMPOTENT):
                     raise
             except asyncio.CancelledError:
@@ -349,8 +391,12 @@ class Pool:
             now = loop.time()
             while idle:
                 conn = idle.pop()
-                if (not conn.closed and conn.loop is loop and now - conn.idle_since < self.keepalive
-                        and not conn.transport.is_closing()):  # type: ignore[union-attr]  # fmt: skip
+                if (
+                    not conn.closed
+                    and conn.loop is loop
+                    and now - conn.idle_since < self.keepalive
+                    and not conn.transport.is_closing()
+                ):  # type: ignore[union-attr]
                     return conn
                 conn.close()
         return None
@@ -382,14 +428,17 @@ class Pool:
         winner: asyncio.Task | None = None
         try:
             for n, addr in enumerate(addrs):
-                tries.append(loop.create_task(loop.create_connection(lambda: _Connection(self, key), addr, port)))
+                tries.append(
+                    loop.create_task(loop.create_connection(lambda: _Connection(self, key), addr, port))
+                )
                 last = n == len(addrs) - 1
                 while True:
                     running = [t for t in tries if not t.done()]
                     if not running:
                         break
-                    done, _ = await asyncio.wait(running, timeout=None if last else HAPPY_S,
-                                                 return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                    done, _ = await asyncio.wait(
+                        running, timeout=None if last else HAPPY_S, return_when=asyncio.FIRST_COMPLETED
+                    )
                     for t in tries:
                         if t in done and t.exception() is None and winner is None:
                             winner = t
@@ -444,7 +493,9 @@ class Pool:
         now = loop.time()
         oldest = None
         for key, idle in list(self.idle.items()):
-            while idle and (idle[0].closed or idle[0].loop is not loop or now - idle[0].idle_since >= self.keepalive):
+            while idle and (
+                idle[0].closed or idle[0].loop is not loop or now - idle[0].idle_since >= self.keepalive
+            ):
                 idle.popleft().close()  # (the oldest are on the left: `release` appends, `_take` pops the newest)
             if idle:
                 oldest = idle[0].idle_since if oldest is None else min(oldest, idle[0].idle_since)

@@ -35,8 +35,10 @@ def new_id(prefix: str) -> str:
     """
     n = ((int(time.time() * 1000) & 0xFFFF_FFFF_FFFF) << 52) | (_random48() << 4)
     p = _B32_PAIRS
-    return (f"{prefix}_{p[n >> 90]}{p[n >> 80 & 1023]}{p[n >> 70 & 1023]}{p[n >> 60 & 1023]}{p[n >> 50 & 1023]}"
-            f"{p[n >> 40 & 1023]}{p[n >> 30 & 1023]}{p[n >> 20 & 1023]}{p[n >> 10 & 1023]}{p[n & 1023]}")
+    return (
+        f"{prefix}_{p[n >> 90]}{p[n >> 80 & 1023]}{p[n >> 70 & 1023]}{p[n >> 60 & 1023]}{p[n >> 50 & 1023]}"
+        f"{p[n >> 40 & 1023]}{p[n >> 30 & 1023]}{p[n >> 20 & 1023]}{p[n >> 10 & 1023]}{p[n & 1023]}"
+    )
 
 
 def iso(ts: float | None) -> str | None:

@@ -33,8 +33,12 @@ BODY_CAP = 64 * 1024
 BASE64_MARK = "base64:"
 # Recomputed from the body and the URL; passing the originals on would break the request.
 _DROPPED = frozenset({"content-length", "transfer-encoding", "host", "connection", "keep-alive"})
-_BAD_URL = (httpx.UnsupportedProtocol, httpx.InvalidURL, aiohttp.InvalidURL,
-            getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))
+_BAD_URL = (
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+    aiohttp.InvalidURL,
+    getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL),
+)
 _NO_AUTO = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
 _NO_AUTO_ISTR = frozenset(istr(h) for h in _NO_AUTO)  # as a session holds them (make_client's sessions do)
 _TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}  # one (immutable) ClientTimeout per distinct timeout
@@ -62,8 +66,9 @@ ORIGIN_HEADER = "X-Katya-Origin"
 KEEPALIVE_S = 4.0  # idle seconds a kept connection is reused within (see make_client)
 
 
-def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
-                origin: str | None = None) -> httpx.AsyncClient:  # fmt: skip
+def make_client(
+    max_connections: int = 100, pool_timeout: float | None = 30.0, origin: str | None = None
+) -> httpx.AsyncClient:
     """A client for `send`: aiohttp transport, no redirects, no cookies, no env proxies, at most `max_connections`
     requests in flight (the rest wait up to `pool_timeout` s for a slot, then are reported not sent).
 
@@ -71,13 +76,21 @@ def make_client(max_connections: int = 100, pool_timeout: float | None = 30.0,
     back to the same instance's /hooks is recognised and not published again: no delivery or forward loops."""
     # Idle connections are let go after 4 s: Node's and uvicorn's servers close theirs at 5 s, and a request sent on
     # a connection in the moment the server closes it comes back "reset" (a POST is not retried).
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
-                          keepalive_expiry=KEEPALIVE_S)  # fmt: skip
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_S,
+    )
 
     def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=limits.keepalive_expiry)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-                                     skip_auto_headers=_NO_AUTO, auto_decompress=False)  # fmt: skip
+        return aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            skip_auto_headers=_NO_AUTO,
+            auto_decompress=False,
+        )
 
     from .http1 import Pool
 
@@ -106,8 +119,11 @@ class _Client(httpx.AsyncClient):
 
 
 def _clean(headers: list[tuple[str, str]] | list[list[str]]) -> list[tuple[str, str]]:
-    return [(k, v) if type(k) is str and type(v) is str else (str(k), str(v))
-            for k, v in headers if str(k).lower() not in _DROPPED]  # fmt: skip
+    return [
+        (k, v) if type(k) is str and type(v) is str else (str(k), str(v))
+        for k, v in headers
+        if str(k).lower() not in _DROPPED
+    ]
 
 
 def body_text(data: bytes) -> str:
@@ -144,7 +160,15 @@ def classify(exc: BaseException, url: str | None = None) -> tuple[str, str]:
         ("dns", (dns_error, socket.gaierror)),
         ("tls", (aiohttp.ClientSSLError, ssl.SSLError)),
         ("refused", ConnectionRefusedError),
-        ("reset", (ConnectionResetError, BrokenPipeError, aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError)),
+        (
+            "reset",
+            (
+                ConnectionResetError,
+                BrokenPipeError,
+                aiohttp.ServerDisconnectedError,
+                httpx.RemoteProtocolError,
+            ),
+        ),
         ("timeout", (TimeoutError, httpx.TimeoutException)),
     ]
     name = next((n for n, kinds in rules if any(isinstance(e, kinds) for e in chain)), None)
@@ -191,8 +215,14 @@ async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
     return b"".join(kept)[:BODY_CAP], size > BODY_CAP
 
 
-async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, headers: list[tuple[str, str]],
-                       body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
+async def _via_aiohttp(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    timeout: float,
+) -> OutboundResult:
     """The fast path: aiohttp directly, headers exactly as given (order, case, repeats), no automatic ones
     but Host and Content-Length; `timeout` bounds the whole exchange."""
     client_timeout = _TIMEOUTS.get(timeout)
@@ -202,9 +232,17 @@ async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, he
             _TIMEOUTS.clear()
     # make_client's sessions skip the automatic headers already; saying it again costs a set a request
     skip = None if session.skip_auto_headers == _NO_AUTO_ISTR else _NO_AUTO
-    async with session.request(method, url, data=body or None, headers=CIMultiDict(headers),
-                               skip_auto_headers=skip, allow_redirects=False, auto_decompress=False,
-                               compress=None, timeout=client_timeout) as response:  # fmt: skip
+    async with session.request(
+        method,
+        url,
+        data=body or None,
+        headers=CIMultiDict(headers),
+        skip_auto_headers=skip,
+        allow_redirects=False,
+        auto_decompress=False,
+        compress=None,
+        timeout=client_timeout,
+    ) as response:
         if response.content_length is not None and response.content_length <= BODY_CAP:
             data, cut = await response.read(), False
         else:
@@ -220,15 +258,27 @@ async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, he
 
 def _from_http1(answer: Any) -> OutboundResult:
     """The HTTP/1.1 client's answer (see `http1.py`) as `_via_aiohttp` gives it."""
-    return OutboundResult(status=answer.status, headers=answer.headers, body=body_text(answer.body),
-                          reason=f"{answer.status} {answer.reason}".strip(), truncated=answer.truncated)  # fmt: skip
+    return OutboundResult(
+        status=answer.status,
+        headers=answer.headers,
+        body=body_text(answer.body),
+        reason=f"{answer.status} {answer.reason}".strip(),
+        truncated=answer.truncated,
+    )
 
 
-async def _via_httpx(client: httpx.AsyncClient, method: str, url: str, headers: list[tuple[str, str]],
-                     body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
+async def _via_httpx(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    timeout: float,
+) -> OutboundResult:
     """Any other httpx client (used by the benchmark to compare pools)."""
-    request = client.build_request(method, url, headers=headers, content=body or None,
-                                   timeout=httpx.Timeout(timeout, pool=None))  # fmt: skip
+    request = client.build_request(
+        method, url, headers=headers, content=body or None, timeout=httpx.Timeout(timeout, pool=None)
+    )
     response = await client.send(request, stream=True, follow_redirects=False)
     try:
         data, cut = await _read_capped(response.aiter_raw())
@@ -243,8 +293,14 @@ async def _via_httpx(client: httpx.AsyncClient, method: str, url: str, headers: 
     )
 
 
-async def send(client: httpx.AsyncClient, method: str, url: str,
-               headers: list[tuple[str, str]] | list[list[str]], body: bytes, timeout: float) -> OutboundResult:  # fmt: skip
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]] | list[list[str]],
+    body: bytes,
+    timeout: float,
+) -> OutboundResult:
     """Send one request with an overall deadline of `timeout` s; never raises for network errors.
 
     Content-Length, Transfer-Encoding and Host are recomputed from the body and the URL. Redirects are not

@@ -68,7 +68,14 @@ def _phone(rng: random.Random) -> str:
 
 # --- Katya: trust ------------------------------------------------------------------------------
 
-_DISPLAY_NAMES = ("Alice Chen", "Bob Ivanov", "Carol Diaz", "Dmitri Sokolov", "Eve Martin", "Farida Nurlanova")
+_DISPLAY_NAMES = (
+    "Alice Chen",
+    "Bob Ivanov",
+    "Carol Diaz",
+    "Dmitri Sokolov",
+    "Eve Martin",
+    "Farida Nurlanova",
+)
 _METHODS = ("in_person", "qr_code", "key_signing", "video_call")
 
 
@@ -214,9 +221,13 @@ def _report(rng: random.Random, now: datetime, *, completed: bool) -> dict[str, 
     return report
 
 
-_METRICS = (("cpu_usage", "percent", 5.0, 99.0), ("memory_usage", "percent", 20.0, 95.0),
-            ("active_users", "count", 10, 5_000), ("message_rate", "per_minute", 0.0, 1_200.0),
-            ("p95_latency", "ms", 20.0, 900.0))
+_METRICS = (
+    ("cpu_usage", "percent", 5.0, 99.0),
+    ("memory_usage", "percent", 20.0, 95.0),
+    ("active_users", "count", 10, 5_000),
+    ("message_rate", "per_minute", 0.0, 1_200.0),
+    ("p95_latency", "ms", 20.0, 900.0),
+)
 
 
 def _metric(rng: random.Random, now: datetime) -> dict[str, Any]:
@@ -227,14 +238,21 @@ def _metric(rng: random.Random, now: datetime) -> dict[str, Any]:
         "value": value,
         "unit": unit,
         "timestamp": iso_utc(now),
-        "metadata": {"server": f"web-{rng.randint(1, 12):02d}",
-                     "region": rng.choice(("us-east-1", "eu-central-1", "ap-south-1"))},
+        "metadata": {
+            "server": f"web-{rng.randint(1, 12):02d}",
+            "region": rng.choice(("us-east-1", "eu-central-1", "ap-south-1")),
+        },
     }
 
 
 _ALERTS = (
     ("Suspicious login attempt", "Multiple failed login attempts detected", "authentication", "high"),
-    ("New device sign-in", "An account signed in from a device seen for the first time", "authentication", "medium"),
+    (
+        "New device sign-in",
+        "An account signed in from a device seen for the first time",
+        "authentication",
+        "medium",
+    ),
     ("API token used from new country", "A token was used from an unusual location", "access", "high"),
     ("Rate limit exceeded", "A client exceeded 100 requests per minute", "abuse", "low"),
     ("Key rotation overdue", "A signing key is older than 90 days", "configuration", "medium"),
@@ -273,8 +291,12 @@ def _scan(rng: random.Random, now: datetime, *, completed: bool) -> dict[str, An
     if completed:
         scan["completedAt"] = iso_utc(now)
         scan["durationMs"] = int((now - started).total_seconds() * 1000)
-        scan["findings"] = {"critical": rng.randint(0, 1), "high": rng.randint(0, 3),
-                            "medium": rng.randint(0, 8), "low": rng.randint(0, 20)}
+        scan["findings"] = {
+            "critical": rng.randint(0, 1),
+            "high": rng.randint(0, 3),
+            "medium": rng.randint(0, 8),
+            "low": rng.randint(0, 20),
+        }
     return scan
 
 
@@ -306,7 +328,9 @@ def _system_status(rng: random.Random, now: datetime) -> dict[str, Any]:
         "component": rng.choice(("api", "websocket", "webhooks", "trust-network")),
         "status": current,
         "previousStatus": previous,
-        "message": "All systems operational" if current == "operational" else "Investigating elevated error rates",
+        "message": "All systems operational"
+        if current == "operational"
+        else "Investigating elevated error rates",
         "changedAt": iso_utc(now),
     }
 
@@ -356,8 +380,12 @@ def _transaction(rng: random.Random, now: datetime) -> dict[str, Any]:
         "user_id": rng.randint(100, 99_999),
         "type": kind,
         "amount_kopeks": -kopeks if kind in ("subscription_payment", "withdrawal") else kopeks,
-        "description": {"deposit": "Пополнение баланса", "subscription_payment": "Оплата подписки на 30 дней",
-                        "referral_reward": "Реферальный бонус", "withdrawal": "Вывод средств"}[kind],
+        "description": {
+            "deposit": "Пополнение баланса",
+            "subscription_payment": "Оплата подписки на 30 дней",
+            "referral_reward": "Реферальный бонус",
+            "withdrawal": "Вывод средств",
+        }[kind],
         "payment_method": rng.choice(_PAY_METHODS) if kind == "deposit" else None,
         "is_completed": True,
         "created_at": _naive(now),
@@ -371,7 +399,9 @@ def _ticket(rng: random.Random, now: datetime) -> dict[str, Any]:
         "title": rng.choice(("Не работает подключение", "Вопрос по оплате", "Can't open the app")),
         "status": "open",
         "priority": rng.choice(("low", "normal", "normal", "high")),
-        "message": rng.choice(("После оплаты подписка не активировалась.", "Please help, the app crashes on start.")),
+        "message": rng.choice(
+            ("После оплаты подписка не активировалась.", "Please help, the app crashes on start.")
+        ),
         "created_at": _naive(now),
     }
 
@@ -445,8 +475,12 @@ def _wazzup_message(rng: random.Random, now: datetime) -> dict[str, Any]:
     if rng.random() < 0.25:
         data["type"] = "file"
         data["text"] = "Отправляю документ"
-        data["file"] = {"url": "https://wazzup24.com/files/document.pdf", "name": "document.pdf",
-                        "size": rng.randint(10_000, 5_000_000), "mimeType": "application/pdf"}
+        data["file"] = {
+            "url": "https://wazzup24.com/files/document.pdf",
+            "name": "document.pdf",
+            "size": rng.randint(10_000, 5_000_000),
+            "mimeType": "application/pdf",
+        }
     return data
 
 

@@ -35,7 +35,9 @@ SERVICE: web.AppKey[Service] = web.AppKey("service")
 
 class PortInUse(OSError):
     def __init__(self, host: str, port: int) -> None:
-        super().__init__(f"port {port} on {host} is already in use; pick another with --port (0 picks a free one)")
+        super().__init__(
+            f"port {port} on {host} is already in use; pick another with --port (0 picks a free one)"
+        )
 
 
 def _bind(host: str, port: int) -> list[socket.socket]:
@@ -54,8 +56,9 @@ def _bind_once(host: str, port: int) -> list[socket.socket]:
     socks: list[socket.socket] = []
     seen = set()
     try:
-        for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                               flags=socket.AI_PASSIVE):  # fmt: skip
+        for family, kind, proto, _, addr in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
             if (family, addr[0]) in seen:
                 continue
             seen.add((family, addr[0]))
@@ -86,13 +89,17 @@ class Service:
         self.settings = ensure_token(settings)
         self.headless = headless
         self.bus = Bus()
-        self.instance_id = secrets.token_hex(8)  # marks requests this process sends (see outbound.ORIGIN_HEADER)
+        self.instance_id = secrets.token_hex(
+            8
+        )  # marks requests this process sends (see outbound.ORIGIN_HEADER)
         self.store: Store | None = None
         self.events: Book | None = None
         self.port = settings.port
         self.components: list[Component] = []
         self.receiver: Any = None  # the Receiver component, once started
-        self.event_hooks: list[Callable[[Event], None]] = []  # lossless listeners, e.g. the dispatcher's fan-out
+        self.event_hooks: list[
+            Callable[[Event], None]
+        ] = []  # lossless listeners, e.g. the dispatcher's fan-out
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()
 
@@ -158,12 +165,15 @@ class Service:
             c.setup(app)
         app.on_shutdown.append(self._on_shutdown)
         # auto_decompress off: a compressed webhook is captured (and verified) as the bytes its sender signed
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0,
-                                     auto_decompress=False)  # fmt: skip
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=2.0, auto_decompress=False
+        )
         await self._runner.setup()
         try:
             workers = auto_workers() if s.workers is None else s.workers
-            socks = _bind(s.host, s.port)  # accepted by the receiver: /hooks to workers (or its own server), the rest here
+            socks = _bind(
+                s.host, s.port
+            )  # accepted by the receiver: /hooks to workers (or its own server), the rest here
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
             self.receiver.listen_with_workers(socks, self._runner.server, workers)
@@ -198,8 +208,9 @@ class Service:
     def publish_event(self, type: str, data: Any, *, source: str, **kw: Any) -> Event:
         """Every source of events calls this; see `events.publish_event`. Await `store.commit()` to make it durable."""
         assert self.store is not None, "the service is not started"
-        return publish_event(self.store, self.bus, type, data, source=source, hooks=self.event_hooks,
-                             known=self.events, **kw)
+        return publish_event(
+            self.store, self.bus, type, data, source=source, hooks=self.event_hooks, known=self.events, **kw
+        )
 
     def counts(self) -> dict[str, Any]:
         return self.store.counts() if self.store else {}

@@ -55,13 +55,31 @@ class KatyaApp(App):
     COMMANDS = App.COMMANDS | {KatyaCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Stop the receiver and leave"),
-        Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show or hide the keys of the focused pane"),
-        Binding("ctrl+t", "token", "Token", show=False, id="app.token",
-                tooltip="Show the API token (and copy it to the clipboard)"),
+        Binding(
+            "question_mark",
+            "help",
+            "Keys",
+            id="app.help",
+            tooltip="Show or hide the keys of the focused pane",
+        ),
+        Binding(
+            "ctrl+t",
+            "token",
+            "Token",
+            show=False,
+            id="app.token",
+            tooltip="Show the API token (and copy it to the clipboard)",
+        ),
     ]
 
-    def __init__(self, settings: Settings, service: Service | None = None, *, clock: Clock | None = None,
-                 display_url: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: Service | None = None,
+        *,
+        clock: Clock | None = None,
+        display_url: str | None = None,
+    ) -> None:
         super().__init__()
         self.service = service or Service(settings)
         self.clock = clock or Clock()
@@ -73,7 +91,9 @@ class KatyaApp(App):
     async def on_mount(self) -> None:
         try:
             await self.service.start()
-        except Exception as exc:  # PortInUse, StoreLocked, OSError, a corrupt store: a reason, not a traceback
+        except (
+            Exception
+        ) as exc:  # PortInUse, StoreLocked, OSError, a corrupt store: a reason, not a traceback
             self.startup_error = str(exc) or type(exc).__name__
             await self.push_screen(StartupFailed(self.startup_error))
             return
@@ -103,8 +123,11 @@ class KatyaApp(App):
     def action_token(self) -> None:
         token = self.service.settings.token or ""
         self.copy_to_clipboard(token)
-        self.notify(f"API token: {token}\n(copied; also in {self.service.settings.data_dir / 'token'})",
-                    title="Token", timeout=15)
+        self.notify(
+            f"API token: {token}\n(copied; also in {self.service.settings.data_dir / 'token'})",
+            title="Token",
+            timeout=15,
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "token":

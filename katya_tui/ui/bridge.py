@@ -15,14 +15,22 @@ from textual.message_pump import MessagePump
 from ..core.service import Service
 from .messages import CoreNotice, FactsArrived, FactsLost, UpstreamChanged
 
-WANTED = {"CaptureRecorded", "EventPublished", "DeliveryUpdated", "UpstreamStateChanged", "StoreRecovered",
-          "ServiceStopping"}  # fmt: skip
+WANTED = {
+    "CaptureRecorded",
+    "EventPublished",
+    "DeliveryUpdated",
+    "UpstreamStateChanged",
+    "StoreRecovered",
+    "ServiceStopping",
+}
 
 
 class Bridge:
     """`run()` is the worker body: `target.run_worker(bridge.run(), group="bridge", exit_on_error=False)`."""
 
-    def __init__(self, service: Service, target: MessagePump, *, interval: float = 0.1, maxsize: int = 50_000):
+    def __init__(
+        self, service: Service, target: MessagePump, *, interval: float = 0.1, maxsize: int = 50_000
+    ):
         self.service = service
         self.target = target
         self.interval = interval
@@ -58,7 +66,9 @@ class Bridge:
                 self.target.post_message(UpstreamChanged(fact.state, getattr(fact, "detail", "")))
             elif name == "StoreRecovered":
                 self.target.post_message(
-                    CoreNotice(f"the store was recovered after a crash: cut {fact.torn_bytes} torn bytes", "warning")
+                    CoreNotice(
+                        f"the store was recovered after a crash: cut {fact.torn_bytes} torn bytes", "warning"
+                    )
                 )
             elif name == "ServiceStopping":
                 self.target.post_message(CoreNotice(f"the core is stopping ({fact.reason})", "warning"))

@@ -55,8 +55,12 @@ class KatyaCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(title), run, help=help)
         for kind, doc_id in self.find_ids(query.strip()):
-            yield Hit(1.0, f"go to {kind} {doc_id}", partial(self.open, kind, doc_id),
-                      help=f"open the {kind}'s detail")
+            yield Hit(
+                1.0,
+                f"go to {kind} {doc_id}",
+                partial(self.open, kind, doc_id),
+                help=f"open the {kind}'s detail",
+            )
 
     def find_ids(self, query: str, limit: int = 5) -> list[tuple[str, str]]:
         """(kind, id) of records whose id starts with `query` (at least 5 characters with an underscore)."""
@@ -66,7 +70,9 @@ class KatyaCommands(Provider):
         q = query.lower()
         out: list[tuple[str, str]] = []
         for table, kind in KINDS:
-            for doc in service.store.table(table).newest(limit, where=lambda d: str(d.get("id", "")).startswith(q)):
+            for doc in service.store.table(table).newest(
+                limit, where=lambda d: str(d.get("id", "")).startswith(q)
+            ):
                 out.append((kind, doc["id"]))
         return out[:limit]
 

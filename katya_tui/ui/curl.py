@@ -17,8 +17,18 @@ from ..core.models import decode_body
 
 # Headers that belong to one connection or that curl computes itself.
 SKIP_HEADERS = frozenset(
-    {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "proxy-connection", "te",
-     "trailer", "upgrade", "expect"}
+    {
+        "host",
+        "content-length",
+        "connection",
+        "transfer-encoding",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    }
 )
 _CURL_DEFAULTS = ("User-Agent", "Accept")
 _GLOB_CHARS = set("[]{}")

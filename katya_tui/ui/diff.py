@@ -42,7 +42,7 @@ def parse_json(data: bytes) -> tuple[bool, Any]:
 
 
 def body_kind(data: bytes) -> str:
-    """"empty", "json", "text" or "binary"."""
+    """ "empty", "json", "text" or "binary"."""
     if not data:
         return "empty"
     if parse_json(data)[0]:
@@ -78,21 +78,37 @@ def request_lines(capture: dict[str, Any]) -> list[str]:
     """A capture as an HTTP message: request line, headers, a blank line, the body for reading."""
     q = capture.get("query") or ""
     target = (capture.get("path") or "/") + (f"?{q}" if q else "")
-    return [f"{capture.get('method', 'GET')} {target}", *header_lines(capture.get("headers")), "",
-            *body_lines(capture_body(capture))]
+    return [
+        f"{capture.get('method', 'GET')} {target}",
+        *header_lines(capture.get("headers")),
+        "",
+        *body_lines(capture_body(capture)),
+    ]
 
 
 def attempt_lines(attempt: dict[str, Any]) -> list[str]:
     """An attempt: its outcome, the headers sent, the response headers and body."""
     status = attempt.get("status_code")
-    outcome = f"HTTP {status}" if status is not None else f"no response ({attempt.get('error_class') or 'error'})"
+    outcome = (
+        f"HTTP {status}" if status is not None else f"no response ({attempt.get('error_class') or 'error'})"
+    )
     latency = attempt.get("latency_ms")
-    lines = [f"attempt {attempt.get('n')}: {outcome}" + (f" in {latency:.0f} ms" if latency is not None else "")]
+    lines = [
+        f"attempt {attempt.get('n')}: {outcome}" + (f" in {latency:.0f} ms" if latency is not None else "")
+    ]
     if attempt.get("reason"):
         lines.append(f"reason: {attempt['reason']}")
-    lines += ["", "> request headers", *header_lines(attempt.get("request_headers")),
-              "", "< response headers", *header_lines(attempt.get("response_headers")),
-              "", "< response body", *body_lines((attempt.get("response_body") or "").encode("utf-8"))]
+    lines += [
+        "",
+        "> request headers",
+        *header_lines(attempt.get("request_headers")),
+        "",
+        "< response headers",
+        *header_lines(attempt.get("response_headers")),
+        "",
+        "< response body",
+        *body_lines((attempt.get("response_body") or "").encode("utf-8")),
+    ]
     return lines
 
 
@@ -108,15 +124,21 @@ def body_note(a: bytes, b: bytes) -> str | None:
     ha, hb = hashlib.sha256(a).hexdigest()[:12], hashlib.sha256(b).hexdigest()[:12]
     same_json = parse_json(a)[0] and parse_json(a) == parse_json(b)
     if same_json:
-        return (f"bodies are the same JSON but different bytes ({len(a)} vs {len(b)} bytes, sha256 {ha}… vs {hb}…):"
-                " re-serialised, which breaks a signature over the raw body")
+        return (
+            f"bodies are the same JSON but different bytes ({len(a)} vs {len(b)} bytes, sha256 {ha}… vs {hb}…):"
+            " re-serialised, which breaks a signature over the raw body"
+        )
     return f"bodies differ: {len(a)} vs {len(b)} bytes, sha256 {ha}… vs {hb}…"
 
 
 def diff_captures(original: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """What changed from `original` to `other` (a replay or an edited request)."""
-    lines = unified(request_lines(original), request_lines(other), original.get("id", "original"),
-                    other.get("id", "replay"))
+    lines = unified(
+        request_lines(original),
+        request_lines(other),
+        original.get("id", "original"),
+        other.get("id", "replay"),
+    )
     note = body_note(capture_body(original), capture_body(other))
     if note:
         lines.insert(0, note)
@@ -125,6 +147,10 @@ def diff_captures(original: dict[str, Any], other: dict[str, Any]) -> list[str]:
 
 def diff_attempts(previous: dict[str, Any], latest: dict[str, Any]) -> list[str]:
     """What changed between two attempts of one delivery."""
-    lines = unified(attempt_lines(previous), attempt_lines(latest), f"attempt {previous.get('n')}",
-                    f"attempt {latest.get('n')}")
+    lines = unified(
+        attempt_lines(previous),
+        attempt_lines(latest),
+        f"attempt {previous.get('n')}",
+        f"attempt {latest.get('n')}",
+    )
     return lines or ["no difference between the two attempts"]

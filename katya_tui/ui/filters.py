@@ -25,7 +25,19 @@ from datetime import datetime
 from typing import Any
 
 TEXT_FIELDS = ("id", "type", "endpoint", "path", "url", "webhook", "method", "source", "text")
-WORD_FIELDS = {"type", "verdict", "source", "endpoint", "method", "state", "kind", "id", "webhook", "path", "url"}
+WORD_FIELDS = {
+    "type",
+    "verdict",
+    "source",
+    "endpoint",
+    "method",
+    "state",
+    "kind",
+    "id",
+    "webhook",
+    "path",
+    "url",
+}
 NUMBER_FIELDS = {"status", "attempts", "latency", "size"}
 TIME_FIELDS = {"since", "until"}
 ALIASES = {"event": "type", "ep": "endpoint", "sub": "webhook", "subscription": "webhook", "code": "status"}
@@ -76,8 +88,14 @@ def _is_glob(v: str) -> bool:
 
 def _compare(a: float, op: str, b: float) -> bool:
     return {
-        ":": a == b, "=": a == b, "!=": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b,
-    }[op]  # fmt: skip
+        ":": a == b,
+        "=": a == b,
+        "!=": a != b,
+        ">": a > b,
+        ">=": a >= b,
+        "<": a < b,
+        "<=": a <= b,
+    }[op]
 
 
 @dataclass(frozen=True)
@@ -118,7 +136,9 @@ def _term(word: str, now: float) -> Term:
     m = _OP_RE.match(word)
     if m is None or (m.group(2) not in _known() and m.group(2) not in ALIASES):
         if m is not None and m.group(3) == ":" and m.group(4):
-            raise FilterError(f"unknown field {m.group(2)!r} in {word!r} (fields: {', '.join(sorted(_known()))})")
+            raise FilterError(
+                f"unknown field {m.group(2)!r} in {word!r} (fields: {', '.join(sorted(_known()))})"
+            )
         return Term("*", ":", (word.lower(),))
     negate, name, op, raw = m.group(1) == "-", ALIASES.get(m.group(2), m.group(2)), m.group(3), m.group(4)
     if not raw:
@@ -160,20 +180,33 @@ def capture_record(doc: Mapping[str, Any]) -> dict[str, Any]:
     verdict = doc.get("verdict") or {}
     response = doc.get("response") or {}
     return {
-        "kind": "capture", "id": doc.get("id"), "endpoint": doc.get("endpoint"), "method": doc.get("method"),
-        "path": doc.get("path"), "verdict": verdict.get("status"), "status": response.get("status"),
-        "latency": response.get("latency_ms"), "size": doc.get("body_size"), "time": doc.get("received_at"),
-        "source": "replay" if doc.get("replay_of") else "hook", "type": doc.get("event_type"),
+        "kind": "capture",
+        "id": doc.get("id"),
+        "endpoint": doc.get("endpoint"),
+        "method": doc.get("method"),
+        "path": doc.get("path"),
+        "verdict": verdict.get("status"),
+        "status": response.get("status"),
+        "latency": response.get("latency_ms"),
+        "size": doc.get("body_size"),
+        "time": doc.get("received_at"),
+        "source": "replay" if doc.get("replay_of") else "hook",
+        "type": doc.get("event_type"),
         "text": doc.get("event_id"),
-    }  # fmt: skip
+    }
 
 
 def event_record(doc: Mapping[str, Any]) -> dict[str, Any]:
     """What a filter sees of an event document."""
     return {
-        "kind": "event", "id": doc.get("id"), "type": doc.get("type"), "source": doc.get("source"),
-        "verdict": doc.get("verdict"), "time": doc.get("created_at"), "text": doc.get("capture_id"),
-    }  # fmt: skip
+        "kind": "event",
+        "id": doc.get("id"),
+        "type": doc.get("type"),
+        "source": doc.get("source"),
+        "verdict": doc.get("verdict"),
+        "time": doc.get("created_at"),
+        "text": doc.get("capture_id"),
+    }
 
 
 def delivery_record(doc: Mapping[str, Any], webhook_name: str | None = None) -> dict[str, Any]:
@@ -181,8 +214,16 @@ def delivery_record(doc: Mapping[str, Any], webhook_name: str | None = None) -> 
     attempts = doc.get("attempts") or []
     last = attempts[-1] if attempts else {}
     return {
-        "kind": "delivery", "id": doc.get("id"), "type": doc.get("event_type"), "state": doc.get("state"),
-        "verdict": doc.get("verdict"), "status": last.get("status_code"), "latency": last.get("latency_ms"),
-        "attempts": len(attempts), "url": doc.get("url"), "webhook": webhook_name or doc.get("webhook_id"),
-        "time": doc.get("created_at"), "text": f"{doc.get('event_id')} {doc.get('webhook_id')}",
-    }  # fmt: skip
+        "kind": "delivery",
+        "id": doc.get("id"),
+        "type": doc.get("event_type"),
+        "state": doc.get("state"),
+        "verdict": doc.get("verdict"),
+        "status": last.get("status_code"),
+        "latency": last.get("latency_ms"),
+        "attempts": len(attempts),
+        "url": doc.get("url"),
+        "webhook": webhook_name or doc.get("webhook_id"),
+        "time": doc.get("created_at"),
+        "text": f"{doc.get('event_id')} {doc.get('webhook_id')}",
+    }

@@ -18,13 +18,26 @@ from .common import ApiError, invalid, json_body, not_found, ok, page_params, pa
 def capture_view(doc: dict[str, Any], with_body: bool) -> dict[str, Any]:
     """A capture as the API shows it: camelCase, ISO times; the body (text or base64) only when asked."""
     out = {
-        "id": doc["id"], "endpoint": doc["endpoint"], "method": doc["method"], "path": doc["path"],
-        "query": doc["query"], "headers": doc["headers"], "bodySize": doc["body_size"],
-        "bodySha256": doc["body_sha256"], "truncated": doc["truncated"], "bodyNote": doc.get("body_note"),
-        "remote": doc["remote"], "receivedAt": iso(doc["received_at"]), "verdict": doc.get("verdict"),
-        "response": doc.get("response"), "forward": doc.get("forward"), "eventId": doc.get("event_id"),
-        "eventType": doc.get("event_type"), "duplicateOf": doc.get("duplicate_of"), "replayOf": doc.get("replay_of"),
-    }  # fmt: skip
+        "id": doc["id"],
+        "endpoint": doc["endpoint"],
+        "method": doc["method"],
+        "path": doc["path"],
+        "query": doc["query"],
+        "headers": doc["headers"],
+        "bodySize": doc["body_size"],
+        "bodySha256": doc["body_sha256"],
+        "truncated": doc["truncated"],
+        "bodyNote": doc.get("body_note"),
+        "remote": doc["remote"],
+        "receivedAt": iso(doc["received_at"]),
+        "verdict": doc.get("verdict"),
+        "response": doc.get("response"),
+        "forward": doc.get("forward"),
+        "eventId": doc.get("event_id"),
+        "eventType": doc.get("event_type"),
+        "duplicateOf": doc.get("duplicate_of"),
+        "replayOf": doc.get("replay_of"),
+    }
     if with_body:
         out["body"] = doc["body"]
         out["bodyEncoding"] = doc["body_encoding"]
@@ -80,17 +93,22 @@ def add_routes(app: web.Application, service: Any) -> None:
         cid = request.match_info["id"]
         payload = await json_body(request) if (await request.read()).strip() else {}
         if not isinstance(payload, dict):
-            raise ApiError(400, "INVALID_JSON", "send a JSON object like {\"to\": URL, \"resign\": true}")
+            raise ApiError(400, "INVALID_JSON", 'send a JSON object like {"to": URL, "resign": true}')
         unknown = set(payload) - {"to", "resign", "body", "bodyBase64", "headers"}
         if unknown:
-            raise invalid({k: ["unknown field (known: to, resign, body, bodyBase64, headers)"] for k in unknown})
+            raise invalid(
+                {k: ["unknown field (known: to, resign, body, bodyBase64, headers)"] for k in unknown}
+            )
         if not isinstance(payload.get("resign", False), bool):
             raise invalid({"resign": ["must be true or false"]})
         try:
             cap = await service.receiver.replay(
-                cid, to=payload.get("to"), resign=payload.get("resign", False), body=_replay_body(payload),
+                cid,
+                to=payload.get("to"),
+                resign=payload.get("resign", False),
+                body=_replay_body(payload),
                 headers=payload.get("headers"),
-            )  # fmt: skip
+            )
         except LookupError:
             raise not_found("capture", cid) from None
         except ValidationFailed as exc:

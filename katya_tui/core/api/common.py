@@ -28,14 +28,14 @@ def paginated(items: Sequence[Any], total: int, limit: int, offset: int) -> web.
 class ApiError(web.HTTPException):
     """Raise anywhere in a handler; the middleware turns it into `{"success": false, "error": {...}}`."""
 
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fields: dict[str, list[str]] | None = None
+    ) -> None:
         self.status_code = status
         error: dict[str, Any] = {"code": code, "message": message}
         if fields:
             error["fields"] = fields
-        super().__init__(
-            text=dumps({"success": False, "error": error}), content_type="application/json"
-        )
+        super().__init__(text=dumps({"success": False, "error": error}), content_type="application/json")
 
 
 def not_found(what: str, ident: str) -> ApiError:

@@ -84,8 +84,9 @@ async def resend_many(request: web.Request) -> web.Response:
         raise invalid(errors)
     since = body.get("since")
     since = parse_time("since", str(since)) if since is not None else None
-    n = _dispatcher(request).resend_many(status=status, webhook=body.get("webhook"), type=body.get("type"),
-                                         since=since)  # fmt: skip
+    n = _dispatcher(request).resend_many(
+        status=status, webhook=body.get("webhook"), type=body.get("type"), since=since
+    )
     return ok({"queued": n}, 202)
 
 

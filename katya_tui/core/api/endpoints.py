@@ -27,8 +27,11 @@ def add_routes(app: web.Application, service: Any) -> None:
     async def create_endpoint(request: web.Request) -> web.Response:
         body = await json_body(request)
         if isinstance(body, dict) and isinstance(body.get("name"), str) and endpoints().get(body["name"]):
-            raise ApiError(409, "CONFLICT", f"endpoint {body['name']!r} exists; PUT /v1/endpoints/{body['name']} "
-                                            "replaces it")  # fmt: skip
+            raise ApiError(
+                409,
+                "CONFLICT",
+                f"endpoint {body['name']!r} exists; PUT /v1/endpoints/{body['name']} replaces it",
+            )
         try:
             cfg = endpoints().put(body)
         except ValidationFailed as exc:
@@ -62,4 +65,3 @@ def add_routes(app: web.Application, service: Any) -> None:
     app.router.add_get("/v1/endpoints/{name}", get_endpoint)
     app.router.add_put("/v1/endpoints/{name}", put_endpoint)
     app.router.add_delete("/v1/endpoints/{name}", delete_endpoint)
-

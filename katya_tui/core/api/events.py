@@ -21,8 +21,15 @@ def _service(request: web.Request) -> Any:
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """An event as the API shows it: seed 000's envelope fields plus where it came from."""
-    return {"id": doc["id"], "type": doc["type"], "createdAt": iso(doc.get("created_at")), "data": doc.get("data"),
-            "source": doc.get("source"), "captureId": doc.get("capture_id"), "verdict": doc.get("verdict")}  # fmt: skip
+    return {
+        "id": doc["id"],
+        "type": doc["type"],
+        "createdAt": iso(doc.get("created_at")),
+        "data": doc.get("data"),
+        "source": doc.get("source"),
+        "captureId": doc.get("capture_id"),
+        "verdict": doc.get("verdict"),
+    }
 
 
 def check(item: Any, where: str = "") -> dict[str, list[str]]:
@@ -39,7 +46,11 @@ def check(item: Any, where: str = "") -> dict[str, list[str]]:
         errors[f"{where}type"] = [problem or f"{t!r} is a pattern; publish one event type"]
     if "data" in item and item["data"] is not None and not isinstance(item["data"], dict | list):
         errors[f"{where}data"] = ["must be a JSON object (or leave it out for a sample payload)"]
-    if "id" in item and item["id"] is not None and (not isinstance(item["id"], str) or not item["id"].strip()):
+    if (
+        "id" in item
+        and item["id"] is not None
+        and (not isinstance(item["id"], str) or not item["id"].strip())
+    ):
         errors[f"{where}id"] = ["must be a non-empty string"]
     return errors
 
@@ -86,7 +97,9 @@ async def list_(request: web.Request) -> web.Response:
     source = request.query.get("source")
 
     def wanted(d: dict[str, Any]) -> bool:
-        return (pattern is None or matches(pattern, d.get("type", ""))) and (source is None or d.get("source") == source)
+        return (pattern is None or matches(pattern, d.get("type", ""))) and (
+            source is None or d.get("source") == source
+        )
 
     table = _service(request).store.table("events")
     page = table.newest(limit, offset, where=wanted)

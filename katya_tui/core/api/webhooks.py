@@ -12,7 +12,17 @@ from ..errors import ValidationFailed
 from ..models import iso
 from .common import invalid, json_body, not_found, ok, page_params, paginated
 
-LIST_FIELDS = ("id", "name", "url", "events", "active", "createdAt", "lastDelivery", "profile", "serialization")
+LIST_FIELDS = (
+    "id",
+    "name",
+    "url",
+    "events",
+    "active",
+    "createdAt",
+    "lastDelivery",
+    "profile",
+    "serialization",
+)
 
 
 def _service(request: web.Request) -> Any:
@@ -45,7 +55,9 @@ def parse_time(name: str, raw: str | None, *, end: bool = False) -> float | None
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise invalid({name: [f"not a date (2024-01-01), an ISO date-time or Unix seconds: {raw!r}"]}) from None
+        raise invalid(
+            {name: [f"not a date (2024-01-01), an ISO date-time or Unix seconds: {raw!r}"]}
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     ts = dt.timestamp()
@@ -77,9 +89,15 @@ async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     event_type = request.query.get("event_type") or request.query.get("eventType")
     active = _bool("is_active", request.query.get("is_active", request.query.get("active")))
-    hooks = [h for h in _dispatcher(request).list_webhooks()
-             if (active is None or h.get("active", True) == active)
-             and (event_type is None or any(matches(p, event_type) or p == event_type for p in h.get("events") or ()))]  # fmt: skip
+    hooks = [
+        h
+        for h in _dispatcher(request).list_webhooks()
+        if (active is None or h.get("active", True) == active)
+        and (
+            event_type is None
+            or any(matches(p, event_type) or p == event_type for p in h.get("events") or ())
+        )
+    ]
     hooks.sort(key=lambda h: h.get("createdAt") or "", reverse=True)
     page = [{k: h.get(k) for k in LIST_FIELDS} for h in hooks[offset : offset + limit]]
     return paginated(page, len(hooks), limit, offset)
@@ -114,7 +132,9 @@ async def test(request: web.Request) -> web.Response:
         raise invalid({"body": ["must be a JSON object like {eventType, data}"]})
     event_type = body.get("eventType") or body.get("type")
     if event_type is None:  # the first catalogue type the subscription asks for
-        event_type = next((t for p in hook.get("events") or ["*"] for t in types_matching(p)), "message.created")
+        event_type = next(
+            (t for p in hook.get("events") or ["*"] for t in types_matching(p)), "message.created"
+        )
     if not isinstance(event_type, str) or not is_known(event_type):
         raise invalid({"eventType": [f"unknown event type {event_type!r}"]})
     data = body.get("data")
@@ -164,9 +184,14 @@ def log_entry(d: dict[str, Any]) -> dict[str, Any]:
         "createdAt": iso(d.get("created_at")),
         "deliveredAt": iso(done["started_at"]) if done else None,
         "nextAttemptAt": iso(d.get("next_attempt_at")),
-        "response": {"statusCode": last.get("status_code"), "body": last.get("response_body", "")} if last else None,
-        "error": ({"class": last.get("error_class"), "reason": last.get("reason")}
-                  if last and last.get("outcome") != "delivered" else None),  # fmt: skip
+        "response": {"statusCode": last.get("status_code"), "body": last.get("response_body", "")}
+        if last
+        else None,
+        "error": (
+            {"class": last.get("error_class"), "reason": last.get("reason")}
+            if last and last.get("outcome") != "delivered"
+            else None
+        ),
     }
 
 
@@ -174,8 +199,12 @@ def deliveries_of(request: web.Request, webhook_id: str | None) -> list[dict[str
     status = request.query.get("status")
     if status is not None and status not in ("pending", "success", "delivered", "failed", "cancelled"):
         raise invalid({"status": ["must be pending, success (delivered), failed or cancelled"]})
-    docs = _dispatcher(request).matching(status=status, webhook=webhook_id, type=request.query.get("type"),
-                                         since=parse_time("since", request.query.get("since")))  # fmt: skip
+    docs = _dispatcher(request).matching(
+        status=status,
+        webhook=webhook_id,
+        type=request.query.get("type"),
+        since=parse_time("since", request.query.get("since")),
+    )
     docs.reverse()  # newest first
     return docs
 
@@ -209,4 +238,3 @@ def add_routes(app: web.Application, service: Any) -> None:
     r.add_get("/v1/webhooks/{id}/stats", hook_stats)
     r.add_get("/v1/webhooks/{id}/logs", logs)
     r.add_get("/v1/webhooks/{id}/deliveries", hook_deliveries)
-

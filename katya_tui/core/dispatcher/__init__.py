@@ -32,7 +32,9 @@ from . import profiles, retry, stats, subscriptions
 log = logging.getLogger(__name__)
 
 NOT_SENT_RETRY_S = 0.2  # a request that found no free connection waits this long and tries again
-BODY_CACHE_MAX = 10_000  # bodies of pending deliveries kept for their retries; past this, retries re-serialise
+BODY_CACHE_MAX = (
+    10_000  # bodies of pending deliveries kept for their retries; past this, retries re-serialise
+)
 
 
 class NotPending(ValueError):
@@ -120,7 +122,9 @@ class Dispatcher:
     def _hooks(self) -> list[dict[str, Any]]:
         """Every subscription (cached for the fan-out; the writes below clear the cache)."""
         if self._hook_cache is None:
-            self._hook_cache = [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
+            self._hook_cache = (
+                [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
+            )
         return self._hook_cache
 
     def _forget_hooks(self) -> None:
@@ -131,9 +135,20 @@ class Dispatcher:
         now = self.clock()
         did = new_id("dlv")
         # models.Delivery's fields in order, as a dict: no dataclass and no copy of it on the hot path
-        doc = {"id": did, "webhook_id": hook["id"], "event_id": event.id, "event_type": event.type,
-               "url": hook["url"], "state": "pending", "created_at": now, "attempts": [], "next_attempt_at": now,
-               "verdict": event.verdict, "data": event.data, "event_created_at": event.created_at}  # fmt: skip
+        doc = {
+            "id": did,
+            "webhook_id": hook["id"],
+            "event_id": event.id,
+            "event_type": event.type,
+            "url": hook["url"],
+            "state": "pending",
+            "created_at": now,
+            "attempts": [],
+            "next_attempt_at": now,
+            "verdict": event.verdict,
+            "data": event.data,
+            "event_created_at": event.created_at,
+        }
         self.deliveries.insert(doc)
         self.service.bus.publish(DeliveryUpdated(doc))
         self._schedule(did, now)
@@ -159,7 +174,12 @@ class Dispatcher:
             doc = None
             if kind == "auto":
                 doc = self._peek(did)
-                if not doc or doc["state"] != "pending" or doc.get("next_attempt_at") != due or did in self._inflight:
+                if (
+                    not doc
+                    or doc["state"] != "pending"
+                    or doc.get("next_attempt_at") != due
+                    or did in self._inflight
+                ):
                     continue  # finished, cancelled, rescheduled or already being sent
             self._inflight.add(did)
             try:
@@ -171,7 +191,9 @@ class Dispatcher:
 
     # -- one attempt ---------------------------------------------------------------------------------------
 
-    async def _attempt(self, did: str, *, manual: bool, doc: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    async def _attempt(
+        self, did: str, *, manual: bool, doc: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """One attempt; `doc`: the delivery as `_peek` just gave it (same tick), or None to look it up."""
         if doc is None:
             doc = self._peek(did)  # the stored documents themselves: read only, never mutated here
@@ -186,7 +208,9 @@ class Dispatcher:
         retry_info = None
         if attempts:
             last = attempts[-1]
-            reason = "manual" if manual else retry.judge(last.get("status_code"), last.get("error_class")).reason
+            reason = (
+                "manual" if manual else retry.judge(last.get("status_code"), last.get("error_class")).reason
+            )
             retry_info = (n - 1, reason, 0.0 if manual else max(0.0, now - _ended(last)))
         url, timeout = hook["url"], float(hook.get("timeout") or self.default_timeout)
         try:
@@ -221,8 +245,17 @@ class Dispatcher:
             self._bodies[did] = (key, body)
         return body
 
-    def _record(self, did: str, hook: dict[str, Any], n: int, started: float, url: str,
-                      headers: list[tuple[str, str]], result: outbound.OutboundResult, manual: bool) -> dict[str, Any] | None:  # fmt: skip
+    def _record(
+        self,
+        did: str,
+        hook: dict[str, Any],
+        n: int,
+        started: float,
+        url: str,
+        headers: list[tuple[str, str]],
+        result: outbound.OutboundResult,
+        manual: bool,
+    ) -> dict[str, Any] | None:
         doc = self._peek(did)  # fresh: it may have changed while the request was out
         if doc is None:
             self._bodies.pop(did, None)
@@ -233,10 +266,20 @@ class Dispatcher:
         error_class = result.error_class
         if error_class is None and outcome.verdict != "delivered":
             error_class = "redirect" if 300 <= (result.status or 0) < 400 else "http"
-        attempt = {"n": n, "started_at": started, "latency_ms": result.latency_ms, "status_code": result.status,
-                   "error_class": error_class, "reason": result.reason, "request_headers": list(map(list, headers)),
-                   "response_headers": result.headers, "response_body": result.body, "manual": manual, "url": url,
-                   "outcome": outcome.verdict}  # models.Attempt's fields in order  # fmt: skip
+        attempt = {
+            "n": n,
+            "started_at": started,
+            "latency_ms": result.latency_ms,
+            "status_code": result.status,
+            "error_class": error_class,
+            "reason": result.reason,
+            "request_headers": list(map(list, headers)),
+            "response_headers": result.headers,
+            "response_body": result.body,
+            "manual": manual,
+            "url": url,
+            "outcome": outcome.verdict,
+        }  # models.Attempt's fields in order
         attempts = [*doc.get("attempts", []), attempt]
         fields: dict[str, Any] = {"attempts": attempts, "url": url}
         if outcome.verdict == "delivered":
@@ -274,7 +317,10 @@ class Dispatcher:
 
     def _touch(self, webhook_id: str, at: float) -> None:
         """Set the subscription's `lastDelivery`, writing it at most once a second (it is a display)."""
-        if at - self._touched.get(webhook_id, 0.0) >= 1.0 and self._peek(webhook_id, webhooks=True) is not None:
+        if (
+            at - self._touched.get(webhook_id, 0.0) >= 1.0
+            and self._peek(webhook_id, webhooks=True) is not None
+        ):
             self._touched[webhook_id] = at
             self.webhooks.update(webhook_id, {"lastDelivery": iso(at)})
 
@@ -321,16 +367,32 @@ class Dispatcher:
             raise KeyError(delivery_id)
         return doc
 
-    def matching(self, *, status: str | None = None, webhook: str | None = None, type: str | None = None,
-                 since: float | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def matching(
+        self,
+        *,
+        status: str | None = None,
+        webhook: str | None = None,
+        type: str | None = None,
+        since: float | None = None,
+    ) -> list[dict[str, Any]]:
         state = {"success": "delivered"}.get(status or "", status)
-        return [d for d in self.deliveries.docs()
-                if (state is None or d.get("state") == state) and (webhook is None or d.get("webhook_id") == webhook)
-                and (type is None or matches(type, d.get("event_type", "")))
-                and (since is None or d.get("created_at", 0) >= since)]  # fmt: skip
+        return [
+            d
+            for d in self.deliveries.docs()
+            if (state is None or d.get("state") == state)
+            and (webhook is None or d.get("webhook_id") == webhook)
+            and (type is None or matches(type, d.get("event_type", "")))
+            and (since is None or d.get("created_at", 0) >= since)
+        ]
 
-    def resend_many(self, *, status: str | None = None, webhook: str | None = None, type: str | None = None,
-                    since: float | None = None) -> int:  # fmt: skip
+    def resend_many(
+        self,
+        *,
+        status: str | None = None,
+        webhook: str | None = None,
+        type: str | None = None,
+        since: float | None = None,
+    ) -> int:
         """Queue a resend of every delivery matching the filter; how many were queued."""
         docs = self.matching(status=status, webhook=webhook, type=type, since=since)
         for d in docs:
@@ -407,14 +469,21 @@ class Dispatcher:
         if not isinstance(event_type, str) or not event_type.strip():
             raise ValidationFailed({"eventType": ["required: an event type"]})
         made: list[str] = []
-        event = publish_event(self.service.store, self.service.bus, event_type, data, source="test",
-                              hooks=[lambda ev: made.append(self._create(hook, ev))])  # fmt: skip
+        event = publish_event(
+            self.service.store,
+            self.service.bus,
+            event_type,
+            data,
+            source="test",
+            hooks=[lambda ev: made.append(self._create(hook, ev))],
+        )
         await self.service.store.commit()
         return {**event.to_doc(), "deliveryId": made[0]}
 
     def stats(self, webhook_id: str | None, start: float | None, end: float | None) -> dict[str, Any]:
-        return stats.compute(self.deliveries.docs() if self.deliveries else (), webhook_id=webhook_id,
-                             start=start, end=end)  # fmt: skip
+        return stats.compute(
+            self.deliveries.docs() if self.deliveries else (), webhook_id=webhook_id, start=start, end=end
+        )
 
 
 def _ended(attempt: dict[str, Any]) -> float:

@@ -78,7 +78,12 @@ def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
         return serialize(data, serialization)
     if profile == "standard":
         return serialize({"type": delivery["event_type"], "timestamp": created, "data": data}, serialization)
-    envelope = {"id": delivery["event_id"], "type": delivery["event_type"], "createdAt": created, "data": data}
+    envelope = {
+        "id": delivery["event_id"],
+        "type": delivery["event_type"],
+        "createdAt": created,
+        "data": data,
+    }
     return serialize(envelope, serialization)
 
 
@@ -100,9 +105,14 @@ def katya_signature(body: bytes, secret: str) -> str:
     return KATYA.prefix + mac.hexdigest()
 
 
-def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float,
-                retry: tuple[int, str, float] | None = None,
-                body: bytes | None = None) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
+def request_for(
+    webhook: dict[str, Any],
+    delivery: dict[str, Any],
+    *,
+    now: float,
+    retry: tuple[int, str, float] | None = None,
+    body: bytes | None = None,
+) -> tuple[list[tuple[str, str]], bytes]:
     """(headers, body) of one attempt. `retry` is (retry count, reason, seconds waited) for attempts after the first.
     `body`: `body_of(webhook, delivery)` made earlier (it does not change between attempts), else made here.
     The timestamp and signature are made now, over exactly the body returned.
@@ -115,8 +125,12 @@ def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float
         body = body_of(webhook, delivery)
     did, etype = delivery["id"], delivery["event_type"]
     if profile == "admin":
-        headers = [JSON, ("X-Webhook-Event", etype), ("X-Webhook-Id", str(webhook["id"])),
-                   ("X-Webhook-Delivery", did)]  # fmt: skip
+        headers = [
+            JSON,
+            ("X-Webhook-Event", etype),
+            ("X-Webhook-Id", str(webhook["id"])),
+            ("X-Webhook-Delivery", did),
+        ]
         if secret:
             headers += signing.sign("admin", body, secret, now=now).headers
     elif profile == "job":
@@ -127,10 +141,19 @@ def request_for(webhook: dict[str, Any], delivery: dict[str, Any], *, now: float
         ts = int(now)
         if ts < 0:
             raise signing.SigningConfigError("the timestamp must not be negative")
-        headers = [JSON, ("X-Katya-Event", etype), ("X-Katya-Signature", katya_signature(body, secret)),
-                   ("X-Katya-Delivery", did), ("X-Katya-Timestamp", str(ts)), KATYA_AGENT]  # fmt: skip
+        headers = [
+            JSON,
+            ("X-Katya-Event", etype),
+            ("X-Katya-Signature", katya_signature(body, secret)),
+            ("X-Katya-Delivery", did),
+            ("X-Katya-Timestamp", str(ts)),
+            KATYA_AGENT,
+        ]
     if retry is not None:
         count, reason, waited = retry
-        headers += [("X-Katya-Retry-Count", str(count)), ("X-Katya-Retry-Reason", reason),
-                    ("X-Katya-Retry-After", f"{round(waited, 3):g}")]  # fmt: skip
+        headers += [
+            ("X-Katya-Retry-Count", str(count)),
+            ("X-Katya-Retry-Reason", reason),
+            ("X-Katya-Retry-After", f"{round(waited, 3):g}"),
+        ]
     return headers, body

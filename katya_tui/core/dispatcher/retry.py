@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-DEFAULT_POLICY: dict[str, Any] = {"maxRetries": 3, "retryDelay": 1000, "backoffMultiplier": 2, "maxRetryDelay": 30000}
+DEFAULT_POLICY: dict[str, Any] = {
+    "maxRetries": 3,
+    "retryDelay": 1000,
+    "backoffMultiplier": 2,
+    "maxRetryDelay": 30000,
+}
 RETRYABLE_4XX = frozenset({408, 429})
 
 
@@ -74,7 +79,9 @@ def _judge(status: int | None, error_class: str | None) -> Outcome:
     return Outcome("fail", f"status_{status}")
 
 
-def next_delay_s(policy: dict[str, Any], retries_done: int, headers: list[list[str]], now: float) -> float | None:
+def next_delay_s(
+    policy: dict[str, Any], retries_done: int, headers: list[list[str]], now: float
+) -> float | None:
     """Seconds until the next retry after a retryable attempt, or None when the policy has no retries left.
 
     `retries_done` counts the retries already made (0 after the first attempt).

@@ -22,8 +22,9 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(len(sorted_values), int(rank)) - 1]
 
 
-def compute(deliveries: Iterable[dict[str, Any]], *, webhook_id: str | None, start: float | None,
-            end: float | None) -> dict[str, Any]:  # fmt: skip
+def compute(
+    deliveries: Iterable[dict[str, Any]], *, webhook_id: str | None, start: float | None, end: float | None
+) -> dict[str, Any]:
     states: Counter[str] = Counter()
     events: Counter[str] = Counter()
     latencies: list[float] = []

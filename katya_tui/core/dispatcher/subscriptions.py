@@ -23,8 +23,18 @@ from .retry import DEFAULT_POLICY
 
 PROFILES = ("katya", "admin", "job", "standard")
 SERIALIZATIONS = ("compact", "python", "sorted")
-EDITABLE = ("name", "url", "events", "secret", "active", "retryPolicy", "profile", "serialization", "timeout",
-            "description")  # fmt: skip
+EDITABLE = (
+    "name",
+    "url",
+    "events",
+    "secret",
+    "active",
+    "retryPolicy",
+    "profile",
+    "serialization",
+    "timeout",
+    "description",
+)
 READ_ONLY = ("id", "createdAt", "lastDelivery")  # echoed back by clients; ignored
 ALIASES = {"event_type": "events", "is_active": "active"}  # seed 001
 # Bounds: small enough values for tests (10 ms), large enough for real use, nothing absurd.
@@ -80,7 +90,9 @@ def _check_events(events: Any) -> tuple[list[str], list[str]]:
 def _check_policy(policy: Any, base: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(policy, dict):
         return base, ["must be an object like {maxRetries, retryDelay, backoffMultiplier, maxRetryDelay}"]
-    errors = [f"unknown key {k!r} (known: {', '.join(POLICY_BOUNDS)})" for k in policy if k not in POLICY_BOUNDS]
+    errors = [
+        f"unknown key {k!r} (known: {', '.join(POLICY_BOUNDS)})" for k in policy if k not in POLICY_BOUNDS
+    ]
     out = dict(base)
     for key, (lo, hi, whole) in POLICY_BOUNDS.items():
         if key not in policy:
@@ -93,7 +105,9 @@ def _check_policy(policy: Any, base: dict[str, Any]) -> tuple[dict[str, Any], li
         else:
             out[key] = int(value) if whole or value == int(value) else value
     if not errors and out["maxRetryDelay"] < out["retryDelay"]:
-        errors.append(f"maxRetryDelay ({out['maxRetryDelay']:g}) must not be less than retryDelay ({out['retryDelay']:g})")
+        errors.append(
+            f"maxRetryDelay ({out['maxRetryDelay']:g}) must not be less than retryDelay ({out['retryDelay']:g})"
+        )
     return out, errors
 
 
@@ -116,11 +130,25 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
             errors.setdefault(key, []).append(f"given twice (as {name!r} and its alias)")
         else:
             given[name] = value
-    doc: dict[str, Any] = dict(existing) if existing else {
-        "id": new_id("webhook"), "name": None, "url": None, "events": None, "secret": None, "active": True,
-        "retryPolicy": dict(DEFAULT_POLICY), "createdAt": iso(time.time()), "lastDelivery": None,
-        "profile": "katya", "serialization": None, "timeout": None, "description": None,
-    }  # fmt: skip
+    doc: dict[str, Any] = (
+        dict(existing)
+        if existing
+        else {
+            "id": new_id("webhook"),
+            "name": None,
+            "url": None,
+            "events": None,
+            "secret": None,
+            "active": True,
+            "retryPolicy": dict(DEFAULT_POLICY),
+            "createdAt": iso(time.time()),
+            "lastDelivery": None,
+            "profile": "katya",
+            "serialization": None,
+            "timeout": None,
+            "description": None,
+        }
+    )
 
     def check(name: str, problem: str | None) -> None:
         if problem:
@@ -154,14 +182,21 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
         check("serialization", None if ok else f"must be one of {', '.join(SERIALIZATIONS)}")
         doc["serialization"] = given["serialization"]
     if doc["profile"] == "admin" and doc.get("serialization") not in (None, "sorted"):
-        check("serialization", "the admin profile (seed 001) signs and sends json.dumps(data, sort_keys=True): "
-                               "use 'sorted'")  # fmt: skip
+        check(
+            "serialization",
+            "the admin profile (seed 001) signs and sends json.dumps(data, sort_keys=True): use 'sorted'",
+        )
     if doc["profile"] in PROFILES:
-        doc["serialization"] = doc.get("serialization") or ("sorted" if doc["profile"] == "admin" else "compact")
+        doc["serialization"] = doc.get("serialization") or (
+            "sorted" if doc["profile"] == "admin" else "compact"
+        )
     if "timeout" in given and given["timeout"] is not None:
         t = _number(given["timeout"])
         lo, hi = TIMEOUT_BOUNDS
-        check("timeout", None if t is not None and lo <= t <= hi else f"must be seconds between {lo:g} and {hi:g}")
+        check(
+            "timeout",
+            None if t is not None and lo <= t <= hi else f"must be seconds between {lo:g} and {hi:g}",
+        )
         doc["timeout"] = t
     if "description" in given:
         d = given["description"]
@@ -173,7 +208,9 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
     return doc
 
 
-def _settle_secret(doc: dict[str, Any], given: dict[str, Any], existing: dict[str, Any] | None, check) -> None:
+def _settle_secret(
+    doc: dict[str, Any], given: dict[str, Any], existing: dict[str, Any] | None, check
+) -> None:
     """A given secret must sign under the profile; none given keeps the current one or makes a new one.
 
     An empty secret ("") is allowed for the admin profile only (seed 001: unsigned deliveries)."""

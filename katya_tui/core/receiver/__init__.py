@@ -24,7 +24,11 @@ from .workers import Workers
 
 log = logging.getLogger(__name__)
 
-HOOK_ROUTES = ("/hooks/{endpoint}", "/hooks/{endpoint}/{tail:(?s:.*)}")  # ((?s: a %0a in the sub-path is one too)
+HOOK_ROUTES = (
+    "/hooks/{endpoint}",
+    "/hooks/{endpoint}/{tail:(?s:.*)}",
+)  # ((?s: a %0a in the sub-path is one too)
+
 
 class Receiver:
     """`ANY /hooks/{endpoint}` and sub-paths, plus `/v1/captures` and `/v1/endpoints`."""
@@ -127,8 +131,13 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["endpoint"]
         cfg = self.endpoints.config_for(name)
-        took = await take(request, cfg, self.endpoints.secrets_of_others(name), self.service.settings.body_limit,
-                          self.body_idle_timeout)  # fmt: skip
+        took = await take(
+            request,
+            cfg,
+            self.endpoints.secrets_of_others(name),
+            self.service.settings.body_limit,
+            self.body_idle_timeout,
+        )
         plan = await self.record(cfg, took)
         return await answer(request, plan, took.body.truncated, self._sleep)
 
@@ -173,14 +182,27 @@ class Receiver:
         cap, found = took.cap, took.found
         accepted = plan.action == "answer" and 200 <= plan.status < 300
         if took.origin == self.service.instance_id:
-            cap.loopback = True  # sent by this very instance (a delivery or forward to its own hooks): no loop
+            cap.loopback = (
+                True  # sent by this very instance (a delivery or forward to its own hooks): no loop
+            )
         elif accepted and found and cap.duplicate_of is None and _publishable(cfg, cap.verdict):
-            event = self.service.publish_event(found[0], found[1], source="hook", event_id=found[2],
-                                               capture_id=cap.id, verdict=cap.verdict["status"])  # fmt: skip
+            event = self.service.publish_event(
+                found[0],
+                found[1],
+                source="hook",
+                event_id=found[2],
+                capture_id=cap.id,
+                verdict=cap.verdict["status"],
+            )
             cap.event_id = event.id
-        cap.response = {**plan.to_record(), "latency_ms": round((time.perf_counter() - took.started) * 1000, 3)}
+        cap.response = {
+            **plan.to_record(),
+            "latency_ms": round((time.perf_counter() - took.started) * 1000, 3),
+        }
         store = self.service.store
-        doc = dict(vars(cap))  # = cap.to_doc(), without asdict's deep copy: `cap` is ours and not changed after
+        doc = dict(
+            vars(cap)
+        )  # = cap.to_doc(), without asdict's deep copy: `cap` is ours and not changed after
         doc_id = store.table("captures").insert(doc)
         if not accepted:
             self._spawn(store.commit())
@@ -206,8 +228,15 @@ class Receiver:
         from .forward import end_to_end, send, with_query
 
         async with self._forward_slots:
-            record = await send(self.client, cap.method, with_query(url, cap.query), end_to_end(cap.headers),
-                                data, self.forward_timeout, why)  # fmt: skip
+            record = await send(
+                self.client,
+                cap.method,
+                with_query(url, cap.query),
+                end_to_end(cap.headers),
+                data,
+                self.forward_timeout,
+                why,
+            )
         store = self.service.store
         if store is None:
             return
@@ -219,8 +248,15 @@ class Receiver:
 
     # -- replay --------------------------------------------------------------------------------------------
 
-    async def replay(self, capture_id: str, *, to: str | None = None, resign: bool = False,
-                     body: bytes | None = None, headers: list[list[str]] | None = None) -> Capture:  # fmt: skip
+    async def replay(
+        self,
+        capture_id: str,
+        *,
+        to: str | None = None,
+        resign: bool = False,
+        body: bytes | None = None,
+        headers: list[list[str]] | None = None,
+    ) -> Capture:
         """Send a capture again (verbatim, re-signed now, or edited); the replay is recorded, linked by `replay_of`."""
         from .replay import replay
 

@@ -12,10 +12,22 @@ from aiohttp import web
 
 from ..models import Capture, encode_body, new_id
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-    "trailers", "transfer-encoding", "upgrade", "host", "content-length",
-})  # fmt: skip
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
 """Headers that describe one connection, not the message: never forwarded or replayed (Content-Length is recomputed)."""
 
 
@@ -71,13 +83,25 @@ async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float) -
             if claimed is not None and got >= claimed:
                 break  # all that was announced: do not wait on a connection the sender may half-close
     except TimeoutError:
-        return Body(b"".join(chunks), got, True, "timeout", f"no body bytes for {idle_timeout:g} s after {got} bytes")
-    except Exception as exc:  # connection lost, bad chunking, a lying Content-Length: keep every byte that came
-        rest = b"".join(getattr(stream, "_buffer", ()))  # bytes aiohttp buffered before it recorded the failure
+        return Body(
+            b"".join(chunks), got, True, "timeout", f"no body bytes for {idle_timeout:g} s after {got} bytes"
+        )
+    except (
+        Exception
+    ) as exc:  # connection lost, bad chunking, a lying Content-Length: keep every byte that came
+        rest = b"".join(
+            getattr(stream, "_buffer", ())
+        )  # bytes aiohttp buffered before it recorded the failure
         data = b"".join(chunks) + rest
-        why = "the connection ended mid-body" if isinstance(exc, ConnectionError) else "the body could not be read"
+        why = (
+            "the connection ended mid-body"
+            if isinstance(exc, ConnectionError)
+            else "the body could not be read"
+        )
         said = f" (Content-Length said {claimed})" if claimed is not None else ""
-        return Body(data[:limit], len(data), True, "incomplete", f"{why} after {len(data)} bytes{said}: {exc}")
+        return Body(
+            data[:limit], len(data), True, "incomplete", f"{why} after {len(data)} bytes{said}: {exc}"
+        )
     data = b"".join(chunks)
     if claimed is not None and got < claimed:
         return Body(data, got, True, "incomplete", f"Content-Length said {claimed} bytes, {got} arrived")
@@ -91,8 +115,15 @@ def split_path(request: web.Request) -> tuple[str, str]:
     return endpoint, tail
 
 
-def new_capture(method: str, target: str, headers: list[list[str]], remote: str | None, endpoint: str, body: Body,
-                received_at: float | None = None) -> Capture:  # fmt: skip
+def new_capture(
+    method: str,
+    target: str,
+    headers: list[list[str]],
+    remote: str | None,
+    endpoint: str,
+    body: Body,
+    received_at: float | None = None,
+) -> Capture:
     """The capture of a request: `target` as sent (the query kept encoded, to forward it unchanged)."""
     text, encoding = encode_body(body.data)
     path, _, query = target.partition("?")

@@ -21,21 +21,52 @@ from ..store import Store
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MODES = ("answer", "timeout", "drop")
 VALIDATORS = ("wazzup",)
-KEYS = ("name", "secrets", "scheme", "tolerance_s", "response", "forward_to", "routes", "validate", "rate_limit",
-        "publish")  # fmt: skip
-PUBLISH = ("all", "verified")  # which captures become events: every one, or only those whose signature is valid
+KEYS = (
+    "name",
+    "secrets",
+    "scheme",
+    "tolerance_s",
+    "response",
+    "forward_to",
+    "routes",
+    "validate",
+    "rate_limit",
+    "publish",
+)
+PUBLISH = (
+    "all",
+    "verified",
+)  # which captures become events: every one, or only those whose signature is valid
 RESPONSE_KEYS = ("status", "body", "headers", "delay_ms", "sequence", "mode", "hold_s", "retry_after")
 
 
 def default_response() -> dict[str, Any]:
-    return {"status": 200, "body": None, "headers": {}, "delay_ms": 0, "sequence": [], "mode": "answer",
-            "hold_s": 40, "retry_after": 1}  # fmt: skip
+    return {
+        "status": 200,
+        "body": None,
+        "headers": {},
+        "delay_ms": 0,
+        "sequence": [],
+        "mode": "answer",
+        "hold_s": 40,
+        "retry_after": 1,
+    }
 
 
 def default_config(name: str) -> dict[str, Any]:
     """What an endpoint nobody configured gets: scheme auto, no secret (verdict `unsigned`), answer 200."""
-    return {"name": name, "secrets": [], "scheme": "auto", "tolerance_s": 300, "response": default_response(),
-            "forward_to": None, "routes": [], "validate": None, "rate_limit": None, "publish": "all"}  # fmt: skip
+    return {
+        "name": name,
+        "secrets": [],
+        "scheme": "auto",
+        "tolerance_s": 300,
+        "response": default_response(),
+        "forward_to": None,
+        "routes": [],
+        "validate": None,
+        "rate_limit": None,
+        "publish": "all",
+    }
 
 
 def _url_problem(value: Any) -> str | None:
@@ -67,7 +98,9 @@ def _check_response(raw: Any, err: Callable[[str, str], None]) -> dict[str, Any]
     if out["body"] is not None and not isinstance(out["body"], str | dict | list):
         err("response.body", "must be a string, a JSON object or array, or null")
     headers = out["headers"] or {}
-    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
         err("response.headers", 'must be an object of strings like {"X-Test": "1"}')
     elif any(not k.strip() or any(c in k + v for c in "\r\n") for k, v in headers.items()):
         err("response.headers", "names must not be empty; names and values must not hold line breaks")
@@ -76,7 +109,10 @@ def _check_response(raw: Any, err: Callable[[str, str], None]) -> dict[str, Any]
         err("response.delay_ms", "must be a whole number of milliseconds from 0 to 600000")
     seq = out["sequence"] or []
     if not isinstance(seq, list) or not all(_int_in(s, 100, 599) or s in ("timeout", "drop") for s in seq):
-        err("response.sequence", 'must be a list of statuses (100-599), "timeout" or "drop", e.g. [500, 500, 200]')
+        err(
+            "response.sequence",
+            'must be a list of statuses (100-599), "timeout" or "drop", e.g. [500, 500, 200]',
+        )
     out["sequence"] = list(seq) if isinstance(seq, list) else []
     if out["mode"] not in MODES:
         err("response.mode", f"must be one of {', '.join(MODES)}")
@@ -127,11 +163,16 @@ def validate_config(raw: Any, name: str | None = None) -> dict[str, Any]:
             err(f"routes[{i}]", 'must be {"match": PATTERN, "to": URL}')
             continue
         if not isinstance(route["match"], str) or not route["match"].strip():
-            err(f"routes[{i}].match", 'must be an event type pattern like "message.*", "job.completed" or "*"')
+            err(
+                f"routes[{i}].match", 'must be an event type pattern like "message.*", "job.completed" or "*"'
+            )
         if problem := _url_problem(route["to"]):
             err(f"routes[{i}].to", problem)
     if cfg["publish"] not in PUBLISH:
-        err("publish", f"must be one of {', '.join(PUBLISH)} (verified: only validly signed requests become events)")
+        err(
+            "publish",
+            f"must be one of {', '.join(PUBLISH)} (verified: only validly signed requests become events)",
+        )
     if cfg["validate"] is not None and cfg["validate"] not in VALIDATORS:
         err("validate", f"must be null or one of {', '.join(VALIDATORS)}")
     rl = cfg["rate_limit"]

@@ -39,15 +39,16 @@ def _text(body: Any) -> str:
     return "" if body is None else str(body)
 
 
-async def send(client: Any, method: str, url: str, headers: list[tuple[str, str]], body: bytes,
-               timeout: float, why: str) -> dict[str, Any]:  # fmt: skip
+async def send(
+    client: Any, method: str, url: str, headers: list[tuple[str, str]], body: bytes, timeout: float, why: str
+) -> dict[str, Any]:
     """Send and describe the outcome as the capture's `forward` record (never raises for network trouble)."""
     r = await outbound.send(client, method, url, headers, body, timeout)
     return {
         "url": url,
         "via": why,
         "status": r.status,
-        "headers": [[str(k), str(v)] for k, v in (r.headers or [])],  # fmt: skip
+        "headers": [[str(k), str(v)] for k, v in (r.headers or [])],
         "body": _text(r.body),
         "latency_ms": r.latency_ms,
         "error_class": r.error_class,

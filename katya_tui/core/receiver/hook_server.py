@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 JSON = [("Content-Type", "application/json; charset=utf-8")]
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]
-MISDIRECTED = (b'{"success":false,"error":{"code":"MISDIRECTED",'
-               b'"message":"open a new connection for a WebSocket"}}')  # fmt: skip
+MISDIRECTED = (
+    b'{"success":false,"error":{"code":"MISDIRECTED","message":"open a new connection for a WebSocket"}}'
+)
 RELAY_SKIPS = HOP_BY_HOP | {"expect"}  # (the 100 Continue was sent here already)
 
 HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?", re.DOTALL)  # (a decoded %0a in the tail is still the tail)
@@ -62,8 +63,14 @@ def endpoint_of(target: str) -> str | None:
 class HookServer:
     """`configs()` gives the endpoint configs; `ask(cfg, took)` a future of the request's `Plan`."""
 
-    def __init__(self, configs: Callable[[], ConfigSet], ask: Callable[[dict[str, Any], Intake], asyncio.Future],
-                 server_url: str, body_limit: int, idle_s: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        configs: Callable[[], ConfigSet],
+        ask: Callable[[dict[str, Any], Intake], asyncio.Future],
+        server_url: str,
+        body_limit: int,
+        idle_s: float,
+    ) -> None:
         self.configs = configs
         self.ask = ask
         self.server_url = server_url
@@ -79,18 +86,31 @@ class HookServer:
         target = req.target.decode("latin-1")  # (llhttp takes only ASCII in a target)
         name = endpoint_of(target)
         if name is None:
-            if target.startswith("/hooks"):  # as the server answers (its guard lets /hooks through to its 404)
+            if target.startswith(
+                "/hooks"
+            ):  # as the server answers (its guard lets /hooks through to its 404)
                 return conn.respond(404, TEXT, b"404: Not Found")
             if req.upgrade is not None and req.upgrade.lower() == b"websocket":
-                return conn.respond(421, JSON, MISDIRECTED, close=True)  # (the feed needs a connection of its own)
+                return conn.respond(
+                    421, JSON, MISDIRECTED, close=True
+                )  # (the feed needs a connection of its own)
             task = asyncio.get_running_loop().create_task(self.relay(conn, req, target))
             self._relays.add(task)
             task.add_done_callback(self._relays.discard)
             return
         configs = self.configs()
         cfg = configs.config_for(name)
-        took = intake(cfg, configs.secrets_of_others(name), req.method, target, raw_headers(req.headers),
-                      conn.remote, req.body, req.started, req.now)  # type: ignore[arg-type]  # fmt: skip
+        took = intake(
+            cfg,
+            configs.secrets_of_others(name),
+            req.method,
+            target,
+            raw_headers(req.headers),
+            conn.remote,
+            req.body,
+            req.started,
+            req.now,
+        )  # type: ignore[arg-type]
         self.ask(cfg, took).add_done_callback(lambda fut: self.planned(conn, took, fut))
 
     def planned(self, conn: Connection, took: Intake, fut: asyncio.Future) -> None:
@@ -103,7 +123,10 @@ class HookServer:
             conn.respond(500, TEXT, b"500 Internal Server Error\n\nServer got itself in trouble", close=True)
         else:
             plan: Plan = fut.result()
-            if plan.action in ("timeout", "drop"):  # chaos: hold the connection past the sender's timeout, or drop it
+            if plan.action in (
+                "timeout",
+                "drop",
+            ):  # chaos: hold the connection past the sender's timeout, or drop it
                 log.warning("%s %s: %s (chaos), no answer", took.cap.method, took.cap.path, plan.action)
                 conn.drop(plan.hold_s if plan.action == "timeout" else 0.0)
             else:
@@ -125,12 +148,18 @@ class HookServer:
         # the target as sent (encoded=True: yarl would resolve `..` and decode %-escapes, which can make a /hooks/
         # path the server hands back to a worker); the server applies its own size limit
         try:
-            async with self._session.request(req.method, URL(self.server_url + target, encoded=True), headers=headers,
-                                             data=body.data if req.got or req.claimed is not None else None,
-                                             allow_redirects=False) as r:  # fmt: skip
+            async with self._session.request(
+                req.method,
+                URL(self.server_url + target, encoded=True),
+                headers=headers,
+                data=body.data if req.got or req.claimed is not None else None,
+                allow_redirects=False,
+            ) as r:
                 data = await r.read()
                 out = [(k, v) for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP]
-                head_length = r.headers.get("Content-Length") if req.method == "HEAD" else None  # (no body to count)
+                head_length = (
+                    r.headers.get("Content-Length") if req.method == "HEAD" else None
+                )  # (no body to count)
                 length = int(head_length) if head_length is not None else None
                 conn.respond(r.status, out, data, length=length)
         except (TimeoutError, OSError, ClientError) as exc:

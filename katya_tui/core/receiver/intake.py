@@ -36,22 +36,47 @@ class Intake:
     limited: bool = False  # answered by a limit (413, 408, 429, validation): set by `Receiver.decide`
 
 
-async def take(request: web.BaseRequest, cfg: dict[str, Any], others: dict[str, list[str]], body_limit: int,
-               idle_timeout: float) -> Intake:  # fmt: skip
+async def take(
+    request: web.BaseRequest,
+    cfg: dict[str, Any],
+    others: dict[str, list[str]],
+    body_limit: int,
+    idle_timeout: float,
+) -> Intake:
     """Read and verify one request on `/hooks/{endpoint}` (aiohttp); `others` are the other endpoints' secrets."""
     started = time.perf_counter()
     now = time.time()
     body = await read_body(request, body_limit, idle_timeout)
-    return intake(cfg, others, request.method, request.raw_path, raw_headers(request.raw_headers), request.remote,
-                  body, started, now)  # fmt: skip
+    return intake(
+        cfg,
+        others,
+        request.method,
+        request.raw_path,
+        raw_headers(request.raw_headers),
+        request.remote,
+        body,
+        started,
+        now,
+    )
 
 
-def intake(cfg: dict[str, Any], others: dict[str, list[str]], method: str, target: str, headers: list[list[str]],
-           remote: str | None, body: Body, started: float, now: float) -> Intake:  # fmt: skip
+def intake(
+    cfg: dict[str, Any],
+    others: dict[str, list[str]],
+    method: str,
+    target: str,
+    headers: list[list[str]],
+    remote: str | None,
+    body: Body,
+    started: float,
+    now: float,
+) -> Intake:
     """A request whose body has been read, however it came (aiohttp here, `worker_http` in a worker)."""
     cap = new_capture(method, target, headers, remote, cfg["name"], body, now)
     cap.body_note = body.detail or None
-    cap.verdict = dict(vars(check(cfg, cap, body.data, now, others)))  # (vars: asdict's deep copy costs a third)
+    cap.verdict = dict(
+        vars(check(cfg, cap, body.data, now, others))
+    )  # (vars: asdict's deep copy costs a third)
     header = header_of(headers)
     found = classify(body.data, header) if not body.truncated else None
     if found:
@@ -72,12 +97,23 @@ def header_of(headers: list[list[str]]):
     return header
 
 
-def check(cfg: dict[str, Any], cap: Capture, body: bytes, now: float, others: dict[str, list[str]]) -> Verdict:
+def check(
+    cfg: dict[str, Any], cap: Capture, body: bytes, now: float, others: dict[str, list[str]]
+) -> Verdict:
     """The verdict on `cap` under its endpoint's scheme and secrets, with the hints a user needs to act on it."""
     name = cfg["name"]
     try:
-        v = verify(cfg["scheme"], body=body, headers=cap.headers, secrets=cfg["secrets"], now=now,
-                   tolerance_s=cfg["tolerance_s"], method=cap.method, url=cap.path, other_endpoints=others)  # fmt: skip
+        v = verify(
+            cfg["scheme"],
+            body=body,
+            headers=cap.headers,
+            secrets=cfg["secrets"],
+            now=now,
+            tolerance_s=cfg["tolerance_s"],
+            method=cap.method,
+            url=cap.path,
+            other_endpoints=others,
+        )
     except Exception as exc:  # a verifier bug must never cost the capture
         log.exception("verification failed on capture %s", cap.id)
         return Verdict("malformed", None, f"verification could not run: {exc!r}")

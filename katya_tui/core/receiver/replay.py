@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from . import Receiver
 
 
-def _scheme_for(cfg: dict[str, Any], original: dict[str, Any], headers: list[tuple[str, str]], body: bytes) -> str:
+def _scheme_for(
+    cfg: dict[str, Any], original: dict[str, Any], headers: list[tuple[str, str]], body: bytes
+) -> str:
     if cfg["scheme"] != "auto":
         return cfg["scheme"]
     seen = (original.get("verdict") or {}).get("scheme")
@@ -27,17 +29,20 @@ def _scheme_for(cfg: dict[str, Any], original: dict[str, Any], headers: list[tup
         return seen
     found = detect_scheme(headers, body)
     if not found:
-        raise ValidationFailed({"resign": [
-            f"cannot tell which scheme to sign with: set endpoint {cfg['name']!r}'s scheme"]})  # fmt: skip
+        raise ValidationFailed(
+            {"resign": [f"cannot tell which scheme to sign with: set endpoint {cfg['name']!r}'s scheme"]}
+        )
     return found[0]
 
 
-def resign(cfg: dict[str, Any], original: dict[str, Any], headers: list[tuple[str, str]], body: bytes,
-           now: float) -> tuple[list[tuple[str, str]], bytes]:  # fmt: skip
+def resign(
+    cfg: dict[str, Any], original: dict[str, Any], headers: list[tuple[str, str]], body: bytes, now: float
+) -> tuple[list[tuple[str, str]], bytes]:
     """Replace the signature headers (or body field) with a fresh signature made now with the first secret."""
     if not cfg["secrets"]:
-        raise ValidationFailed({"resign": [
-            f"endpoint {cfg['name']!r} has no secret to sign with; add one to its secrets"]})  # fmt: skip
+        raise ValidationFailed(
+            {"resign": [f"endpoint {cfg['name']!r} has no secret to sign with; add one to its secrets"]}
+        )
     scheme = _scheme_for(cfg, original, headers, body)
     msg_id = (original.get("verdict") or {}).get("msg_id")
     try:
@@ -54,14 +59,25 @@ def _headers_arg(headers: Any) -> list[tuple[str, str]]:
     try:
         out = [(str(k), str(v)) for k, v in pairs]
     except (TypeError, ValueError):
-        raise ValidationFailed({"headers": ['must be [["Name", "value"], ...] or {"Name": "value"}']}) from None
+        raise ValidationFailed(
+            {"headers": ['must be [["Name", "value"], ...] or {"Name": "value"}']}
+        ) from None
     if any(not k.strip() or any(c in k + v for c in "\r\n") for k, v in out):
-        raise ValidationFailed({"headers": ["names must not be empty; names and values must not hold line breaks"]})
+        raise ValidationFailed(
+            {"headers": ["names must not be empty; names and values must not hold line breaks"]}
+        )
     return out
 
 
-async def replay(receiver: Receiver, capture_id: str, *, to: str | None, resign_now: bool = False,
-                 body: bytes | None, headers: Any) -> Capture:  # fmt: skip
+async def replay(
+    receiver: Receiver,
+    capture_id: str,
+    *,
+    to: str | None,
+    resign_now: bool = False,
+    body: bytes | None,
+    headers: Any,
+) -> Capture:
     found = receiver.find(capture_id)
     if found is None:
         raise LookupError(capture_id)
@@ -70,8 +86,9 @@ async def replay(receiver: Receiver, capture_id: str, *, to: str | None, resign_
     if to is None:
         target = target_for(cfg, original.get("event_type"))
         if target is None:
-            raise ValidationFailed({"to": [
-                f"no target: give one, or set endpoint {cfg['name']!r}'s forward_to"]})  # fmt: skip
+            raise ValidationFailed(
+                {"to": [f"no target: give one, or set endpoint {cfg['name']!r}'s forward_to"]}
+            )
         url, why = with_query(target[0], original["query"]), target[1]
     else:
         parts = urlsplit(to) if isinstance(to, str) else None
@@ -86,18 +103,41 @@ async def replay(receiver: Receiver, capture_id: str, *, to: str | None, resign_
     text, encoding = encode_body(sent_body)
     parts = urlsplit(url)
     cap = Capture(
-        id=new_id("cap"), endpoint=original["endpoint"], method=original["method"], path=parts.path or "/",
-        query=parts.query, headers=[[k, v] for k, v in sent_headers], body=text, body_encoding=encoding,
-        body_size=len(sent_body), body_sha256=hashlib.sha256(sent_body).hexdigest(), truncated=False,
-        remote=None, received_at=now, replay_of=capture_id, event_type=original.get("event_type"),
+        id=new_id("cap"),
+        endpoint=original["endpoint"],
+        method=original["method"],
+        path=parts.path or "/",
+        query=parts.query,
+        headers=[[k, v] for k, v in sent_headers],
+        body=text,
+        body_encoding=encoding,
+        body_size=len(sent_body),
+        body_sha256=hashlib.sha256(sent_body).hexdigest(),
+        truncated=False,
+        remote=None,
+        received_at=now,
+        replay_of=capture_id,
+        event_type=original.get("event_type"),
         event_id=original.get("event_id"),
-    )  # fmt: skip
+    )
     cap.verdict = verify(
-        cfg["scheme"], body=sent_body, headers=sent_headers, secrets=list(cfg["secrets"]), now=now,
-        tolerance_s=cfg["tolerance_s"], other_endpoints=receiver.endpoints.secrets_of_others(cfg["name"]),
-    ).to_dict()  # fmt: skip
-    cap.forward = await send(receiver.client, cap.method, url, sent_headers, sent_body,
-                             receiver.forward_timeout, why + (" (re-signed)" if resign_now else ""))  # fmt: skip
+        cfg["scheme"],
+        body=sent_body,
+        headers=sent_headers,
+        secrets=list(cfg["secrets"]),
+        now=now,
+        tolerance_s=cfg["tolerance_s"],
+        other_endpoints=receiver.endpoints.secrets_of_others(cfg["name"]),
+    ).to_dict()
+    cap.forward = await send(
+        receiver.client,
+        cap.method,
+        url,
+        sent_headers,
+        sent_body,
+        receiver.forward_timeout,
+        why + (" (re-signed)" if resign_now else ""),
+    )
     store = receiver.service.store
     store.table("captures").insert(cap.to_doc())
     await store.commit()

@@ -40,8 +40,14 @@ class Plan:
         """The capture's `response`, made once per plan: shared, never change it (copy it to add to it)."""
         if self._record is None:
             text = self.body.decode("utf-8", "replace")
-            self._record = {"status": self.status, "headers": [[k, v] for k, v in self.headers.items()], "body": text,
-                            "action": self.action, "reason": self.reason, "delay_ms": self.delay_ms}  # fmt: skip
+            self._record = {
+                "status": self.status,
+                "headers": [[k, v] for k, v in self.headers.items()],
+                "body": text,
+                "action": self.action,
+                "reason": self.reason,
+                "delay_ms": self.delay_ms,
+            }
         return self._record
 
 
@@ -113,7 +119,9 @@ class Responder:
         rl = cfg.get("rate_limit")
         if rl and (wait := self.limiter.check(cfg["name"], rl["requests"], rl["window_s"], now)) is not None:
             msg = f"rate limit of {rl['requests']} requests per {rl['window_s']} s reached; retry in {wait} s"
-            return _json_plan(429, {"status": "error", "message": msg, "code": 429}, msg, **{"Retry-After": str(wait)})
+            return _json_plan(
+                429, {"status": "error", "message": msg, "code": 429}, msg, **{"Retry-After": str(wait)}
+            )
         if cfg.get("validate") == "wazzup" and not (method in ("GET", "HEAD") and not body.data):
             errors = wazzup_errors(body.data)
             if errors:
@@ -151,7 +159,10 @@ class Responder:
         headers = {"Content-Type": JSON}
         if r["body"] is None:
             if method in ("GET", "HEAD") and not body and status == 200:
-                out, reason = AVAILABLE_BODY, "availability answer" if reason == "configured answer" else reason
+                out, reason = (
+                    AVAILABLE_BODY,
+                    "availability answer" if reason == "configured answer" else reason,
+                )
             else:
                 out = OK_BODY if 200 <= status < 300 else orjson.dumps({"status": "error", "code": status})
         elif isinstance(r["body"], str):
@@ -164,11 +175,20 @@ class Responder:
         headers.update(r["headers"])
         if status in (429, 503) and not any(k.lower() == "retry-after" for k in headers):
             headers["Retry-After"] = str(r["retry_after"])
-        return Plan(status, out, headers, r["delay_ms"], action, float(r["hold_s"]) if action == "timeout" else 0.0,
-                    reason)  # fmt: skip
+        return Plan(
+            status,
+            out,
+            headers,
+            r["delay_ms"],
+            action,
+            float(r["hold_s"]) if action == "timeout" else 0.0,
+            reason,
+        )
 
 
-async def answer(request: web.BaseRequest, plan: Plan, close: bool, sleep: Callable[[float], Awaitable[None]]) -> web.StreamResponse:
+async def answer(
+    request: web.BaseRequest, plan: Plan, close: bool, sleep: Callable[[float], Awaitable[None]]
+) -> web.StreamResponse:
     """Carry out `plan` on `request`'s connection: answer it, or hold it then drop it (timeout), or drop it now.
     `close` ends the connection after the answer (the rest of a cut body is not worth reading)."""
     if plan.action == "timeout":

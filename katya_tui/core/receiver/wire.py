@@ -60,8 +60,17 @@ def take_frame(n: int, took: Intake) -> bytes:
     cap = dict(vars(took.cap))
     del cap["body"], cap["body_encoding"]  # the raw bytes cross instead
     b = took.body
-    header = {"n": n, "cap": cap, "size": b.size, "truncated": b.truncated, "problem": b.problem, "detail": b.detail,
-              "found": took.found, "elapsed": time.perf_counter() - took.started, "origin": took.origin}  # fmt: skip
+    header = {
+        "n": n,
+        "cap": cap,
+        "size": b.size,
+        "truncated": b.truncated,
+        "problem": b.problem,
+        "detail": b.detail,
+        "found": took.found,
+        "elapsed": time.perf_counter() - took.started,
+        "origin": took.origin,
+    }
     return frame(TAKE, header, b.data)
 
 
@@ -76,8 +85,15 @@ def read_take(h: dict[str, Any], raw: bytes) -> tuple[int, Intake]:
 
 
 def plan_frame(n: int, plan: Plan) -> bytes:
-    header = {"n": n, "status": plan.status, "headers": plan.headers, "delay_ms": plan.delay_ms, "action": plan.action,
-              "hold_s": plan.hold_s, "reason": plan.reason}  # fmt: skip
+    header = {
+        "n": n,
+        "status": plan.status,
+        "headers": plan.headers,
+        "delay_ms": plan.delay_ms,
+        "action": plan.action,
+        "hold_s": plan.hold_s,
+        "reason": plan.reason,
+    }
     return frame(PLAN, header, plan.body)
 
 

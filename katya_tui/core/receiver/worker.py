@@ -90,7 +90,9 @@ class Link(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             fut.set_exception(ConnectionError("the server process went away"))
             return fut
-        self.transport.write(take_frame(n, took))  # at once: the server starts on it while this process reads on
+        self.transport.write(
+            take_frame(n, took)
+        )  # at once: the server starts on it while this process reads on
         return fut
 
 
@@ -137,7 +139,9 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
             on_handoff()  # connections the server handed over before it said STOP: served too
         if accepting:
             await asyncio.wait(accepting)
-        await hooks.close(1.0)  # the requests under way finish (1 s at most); their answers still come over the link
+        await hooks.close(
+            1.0
+        )  # the requests under way finish (1 s at most); their answers still come over the link
 
 
 def main(argv: list[str]) -> None:

@@ -20,9 +20,21 @@ BODILESS = frozenset((204, 304, *range(100, 200)))  # no body and no Content-Len
 MAX_LINE = MAX_FIELD = 8190  # aiohttp's parser limits: the request target; a header's name, and its value
 MAX_HEADERS = 128
 MAX_HEAD = MAX_LINE + MAX_HEADERS * (2 * MAX_FIELD + 4)  # a head still unfinished past this is refused
-SINGLETONS = {n.lower().encode(): n for n in (
-    "Content-Length", "Content-Location", "Content-Range", "Content-Type", "ETag", "Host", "Max-Forwards",
-    "Server", "Transfer-Encoding", "User-Agent")}  # fmt: skip
+SINGLETONS = {
+    n.lower().encode(): n
+    for n in (
+        "Content-Length",
+        "Content-Location",
+        "Content-Range",
+        "Content-Type",
+        "ETag",
+        "Host",
+        "Max-Forwards",
+        "Server",
+        "Transfer-Encoding",
+        "User-Agent",
+    )
+}
 """The headers aiohttp's parser takes only once."""
 
 
@@ -33,8 +45,23 @@ class Refused(Exception):
 class Request:
     """One request as read: the head as sent, the body as it came (`Body` once whole, cut, or given up on)."""
 
-    __slots__ = ("target", "method", "version", "headers", "chunks", "got", "claimed", "keep_alive",
-                 "started", "now", "body", "answer", "upgrade", "ignored", "owed_continue")  # fmt: skip
+    __slots__ = (
+        "target",
+        "method",
+        "version",
+        "headers",
+        "chunks",
+        "got",
+        "claimed",
+        "keep_alive",
+        "started",
+        "now",
+        "body",
+        "answer",
+        "upgrade",
+        "ignored",
+        "owed_continue",
+    )
 
     def __init__(self, ignored: bool = False) -> None:
         self.target = b""

@@ -36,13 +36,15 @@ from .worker_head import (
     check_head,
     fixed,
     too_long,
-)  # fmt: skip
+)
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 75.0  # with no request under way, a connection closes this long after its last answer (aiohttp)
 LINGER_S = 10.0  # after a closing answer, what the client still sends is read and dropped this long (aiohttp)
 QUEUE_MAX = 16  # pipelined requests read ahead of their answers before reading pauses
+
+
 class Server:
     """Every connection of a worker: their limits, the handler, the sweep that times out stalled senders."""
 
@@ -314,8 +316,13 @@ class Connection(asyncio.Protocol):
         if req is not None and req.method and req.body is None and req.answer is None and not req.ignored:
             data = b"".join(req.chunks)
             said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
-            req.body = Body(data, len(data), True, "incomplete",
-                            f"the body could not be read after {len(data)} bytes{said}: {why}")  # fmt: skip
+            req.body = Body(
+                data,
+                len(data),
+                True,
+                "incomplete",
+                f"the body could not be read after {len(data)} bytes{said}: {why}",
+            )
             req.keep_alive = False
             self._queue(req)
             return
@@ -351,8 +358,15 @@ class Connection(asyncio.Protocol):
         else:
             self.server.serve(self, req)
 
-    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes, *, close: bool = False,
-                length: int | None = None) -> None:  # fmt: skip
+    def respond(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        close: bool = False,
+        length: int | None = None,
+    ) -> None:
         """Answer the request being served, then serve the next one (or close). `length`: the Content-Length
         of a HEAD answer (which has no body to count)."""
         req = self.current

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 UNDECIDED_WAIT_S = 0.005  # poll interval while a connection's first bytes are still too few to route it
 UNDECIDED_LIMIT_S = 10.0  # past this, this process serves it (aiohttp has its own slow-client handling)
-RESPAWN_S = (1.0, 30.0)  # a worker that ended is started again after 1 s, doubling up to 30 s while it keeps dying
+RESPAWN_S = (
+    1.0,
+    30.0,
+)  # a worker that ended is started again after 1 s, doubling up to 30 s while it keeps dying
 PEEK = 16  # bytes of a connection's start read to route it
 STOP_S = 5.0  # a stopping worker finishes its requests (it gives them 1 s), then ends; past this it is killed
 
@@ -43,7 +46,9 @@ def hooks_bound(head: bytes) -> bool | None:
     if b"/hooks/".startswith(target):
         if len(target) == 7:
             return True
-        return None if len(head) < PEEK else False  # a long method (MKCALENDAR): the peek shows no more; serve it here
+        return (
+            None if len(head) < PEEK else False
+        )  # a long method (MKCALENDAR): the peek shows no more; serve it here
     return False
 
 
@@ -77,16 +82,21 @@ class Worker(asyncio.Protocol):
                         self.pool.spawn(self._later(n, cfg, took, plan))
                         continue
                     receiver.keep(cfg, took, plan)
-                except Exception as exc:  # as a handler's exception in here: a 500 for this request, not the link
-                    log.exception("receiver worker %s: a request could not be recorded", self.proc and self.proc.pid)
+                except (
+                    Exception
+                ) as exc:  # as a handler's exception in here: a 500 for this request, not the link
+                    log.exception(
+                        "receiver worker %s: a request could not be recorded", self.proc and self.proc.pid
+                    )
                     answers.append((n, failed_frame(n, exc)))
                     continue
                 answers.append((n, plan_frame(n, plan)))
             elif kind == HELLO:
                 self.ready = True
             elif kind == LOG:
-                logging.getLogger(h["name"]).log(h["level"], "(receiver worker %s) %s", self.proc and self.proc.pid,
-                                                 h["message"])  # fmt: skip
+                logging.getLogger(h["name"]).log(
+                    h["level"], "(receiver worker %s) %s", self.proc and self.proc.pid, h["message"]
+                )
         if answers:
             self.pool.spawn(self._answer(answers))
 
@@ -152,8 +162,13 @@ class Workers:
         worker takes (none with `count` 0, or while one is replaced) with the same HTTP server a worker runs."""
         self.receiver = receiver
         settings = receiver.service.settings
-        self.hooks = HookServer(lambda: receiver.endpoints, receiver.record_later, "", settings.body_limit,
-                                receiver.body_idle_timeout)  # fmt: skip
+        self.hooks = HookServer(
+            lambda: receiver.endpoints,
+            receiver.record_later,
+            "",
+            settings.body_limit,
+            receiver.body_idle_timeout,
+        )
         self.count = count
         self.closing = False
         self.workers: list[Worker] = []
@@ -187,14 +202,27 @@ class Workers:
         handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         handoff.setblocking(False)
         link, their_link = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv = [sys.executable, "-m", "katya_tui.core.receiver.worker", str(theirs.fileno()), str(their_link.fileno()),
-                self._url, str(settings.body_limit), str(self.receiver.body_idle_timeout)]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "katya_tui.core.receiver.worker",
+            str(theirs.fileno()),
+            str(their_link.fileno()),
+            self._url,
+            str(settings.body_limit),
+            str(self.receiver.body_idle_timeout),
+        ]
         # Its log records come over the link; whatever else it writes (a crash before its link is up) goes to a file
         # in the data dir, never to `serve`'s stdout or the terminal the TUI draws on.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         with open(settings.data_dir / "receiver-workers.err", "ab") as err:
-            w.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(), their_link.fileno()), stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+            w.proc = subprocess.Popen(
+                argv,
+                pass_fds=(theirs.fileno(), their_link.fileno()),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         theirs.close()
         their_link.close()
         w.handoff = handoff
@@ -210,8 +238,13 @@ class Workers:
         code = w.proc.poll() if w.proc is not None else None
         lived = time.monotonic() - w.started
         self._delay = RESPAWN_S[0] if lived > 60 else min(RESPAWN_S[1], self._delay * 2)
-        log.warning("receiver worker %s ended (exit code %s) after %.0f s; starting another in %g s",
-                    w.proc and w.proc.pid, code, lived, self._delay)  # fmt: skip
+        log.warning(
+            "receiver worker %s ended (exit code %s) after %.0f s; starting another in %g s",
+            w.proc and w.proc.pid,
+            code,
+            lived,
+            self._delay,
+        )
         if w.proc is not None:
             self.spawn(asyncio.to_thread(w.proc.wait))  # reap it
         self._respawns[w.slot] = asyncio.get_running_loop().call_later(self._delay, self._relaunch, w.slot)
@@ -275,7 +308,9 @@ class Workers:
                 if ready[(turn + i) % len(ready)].hand(conn):
                     conn.close()  # the worker has its own copy now
                     return
-            self.spawn(loop.connect_accepted_socket(self.hooks.connection, conn))  # no worker took it: served here
+            self.spawn(
+                loop.connect_accepted_socket(self.hooks.connection, conn)
+            )  # no worker took it: served here
             return
         self.spawn(loop.connect_accepted_socket(self._server, conn))
 

@@ -123,7 +123,9 @@ class Parsed:
     def add_token(self, raw: str, enc: str, where: str, strict: bool = True) -> bytes | None:
         """Decode one signature token; record candidates and, when strict, format errors. The digest or None."""
         good = decode(raw, enc)
-        alt = decode(raw, other(enc)) if good is None else None  # (64 hex digits are never 44 base64 characters)
+        alt = (
+            decode(raw, other(enc)) if good is None else None
+        )  # (64 hex digits are never 44 base64 characters)
         if good is not None:
             self.candidates.append((good, ""))
         if alt is not None:

@@ -29,7 +29,9 @@ _KEYS: dict[tuple, tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes
 _KEYS_MAX = 256
 
 
-def _keys(scheme: Scheme, secrets: list | None) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]:
+def _keys(
+    scheme: Scheme, secrets: list | None
+) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]:
     """(named secrets, notes, (label, HMAC key) pairs) for a scheme's secrets; remembered for plain-text secret
     lists (an endpoint's, every request). The lists returned are shared: read them, never change them."""
     cache_key = None
@@ -102,8 +104,13 @@ def _first_match(
 def _plain(scheme: Scheme) -> bool:
     """One signature header over the raw body: the base Scheme's parse and signed content, unchanged."""
     kind = type(scheme)
-    return (kind.parse is Scheme.parse and kind.contents is Scheme.contents and kind.ready is Scheme.ready
-            and kind.build is Scheme.build and scheme.encoding in (HEX, B64))  # fmt: skip
+    return (
+        kind.parse is Scheme.parse
+        and kind.contents is Scheme.contents
+        and kind.ready is Scheme.ready
+        and kind.build is Scheme.build
+        and scheme.encoding in (HEX, B64)
+    )
 
 
 _PLAIN = {}  # scheme class -> _plain(scheme)
@@ -176,9 +183,18 @@ def _usual(
     if mid is not None:
         read.append(id_name)
     label = keys[0][0]
-    return Verdict("valid", scheme.name, f"the signature matches the raw body with secret {label}", secret=label,
-                   msg_id=mid, timestamp=timestamp, skew_s=skew, headers_read=read, expected=scheme.fmt(first),
-                   received=sig)  # fmt: skip
+    return Verdict(
+        "valid",
+        scheme.name,
+        f"the signature matches the raw body with secret {label}",
+        secret=label,
+        msg_id=mid,
+        timestamp=timestamp,
+        skew_s=skew,
+        headers_read=read,
+        expected=scheme.fmt(first),
+        received=sig,
+    )
 
 
 def verify_one(

@@ -49,6 +49,10 @@ def mark_duplicate(verdict: dict) -> None:
     """`Verdict.mark_duplicate` on a verdict's dict (as stored with a capture)."""
     mid = verdict["msg_id"]
     verdict["status"] = "duplicate"
-    verdict["reason"] = f"authentic (secret {verdict['secret']}) but id {mid!r} was already seen within the window"
-    verdict["diagnosis"] = [f"id {mid!r} repeats: a retry or a replay of a delivery already received",
-                            *verdict["diagnosis"]]  # fmt: skip
+    verdict["reason"] = (
+        f"authentic (secret {verdict['secret']}) but id {mid!r} was already seen within the window"
+    )
+    verdict["diagnosis"] = [
+        f"id {mid!r} repeats: a retry or a replay of a delivery already received",
+        *verdict["diagnosis"],
+    ]

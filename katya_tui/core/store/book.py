@@ -44,7 +44,9 @@ class Book:
         """Replace `fields` of the document; the new document. KeyError when it is gone."""
         doc_id = self._ids.get(ident)
         table = self._table()
-        if doc_id is None or not table.update(fields, doc_ids=[doc_id]):  # (an id that is not there is skipped)
+        if doc_id is None or not table.update(
+            fields, doc_ids=[doc_id]
+        ):  # (an id that is not there is skipped)
             raise KeyError(ident)
         doc = table.get(doc_id=doc_id)
         if doc is None or doc.get("id") != ident:

@@ -164,7 +164,9 @@ class Journal:
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append((target, fut))
         if not self._flushing:
-            self._flushing = True  # now, not when the task starts: the other writers of this turn must not start one
+            self._flushing = (
+                True  # now, not when the task starts: the other writers of this turn must not start one
+            )
             asyncio.get_running_loop().create_task(self._flush_loop())
         await fut
 

@@ -45,7 +45,9 @@ class Store:
     """Owns the data dir's database. Writes are synchronous in memory; `await commit()` makes them durable."""
 
     freeze_every = 500  # journal records between two `_freeze`s
-    compact_quiet_s = 0.5  # a compaction that is due waits for this long without a commit (a lull in the traffic),
+    compact_quiet_s = (
+        0.5  # a compaction that is due waits for this long without a commit (a lull in the traffic),
+    )
     compact_overdue = 2  # unless the journal has grown to this many times the size that made it due
 
     def __init__(
@@ -154,7 +156,9 @@ class Store:
         return t
 
     def counts(self) -> dict[str, int]:
-        return {name: len(self.db.table(name)) for name in sorted(self.db.tables()) if not name.startswith("_")}
+        return {
+            name: len(self.db.table(name)) for name in sorted(self.db.tables()) if not name.startswith("_")
+        }
 
     # -- durability ------------------------------------------------------------------------------------------
 
@@ -168,7 +172,9 @@ class Store:
             if self.journal.size > due * self.compact_overdue:
                 self._start_compaction()
             elif self.journal.size > due and self._compact_later is None:
-                self._compact_later = asyncio.get_running_loop().call_later(self.compact_quiet_s, self._compact_due)
+                self._compact_later = asyncio.get_running_loop().call_later(
+                    self.compact_quiet_s, self._compact_due
+                )
 
     def _compact_due(self) -> None:
         """A compaction serialises the whole store (holding the GIL) and writes it out: under load that costs the
@@ -181,8 +187,9 @@ class Store:
         if quiet >= self.compact_quiet_s:
             self._start_compaction()
         else:
-            self._compact_later = asyncio.get_running_loop().call_later(self.compact_quiet_s - quiet,
-                                                                        self._compact_due)  # fmt: skip
+            self._compact_later = asyncio.get_running_loop().call_later(
+                self.compact_quiet_s - quiet, self._compact_due
+            )
 
     def _start_compaction(self) -> None:
         if self._compact_later is not None:

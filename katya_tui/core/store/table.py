@@ -79,7 +79,9 @@ class JournaledTable(Table):
     """A TinyDB table whose writes cost O(changed documents), journalled, with an optional size cap."""
 
     cap: int | None = None
-    protect: Callable[[dict[str, Any]], bool] | None = None  # documents retention must not prune (pending work)
+    protect: Callable[[dict[str, Any]], bool] | None = (
+        None  # documents retention must not prune (pending work)
+    )
 
     def _update_table(self, updater) -> None:
         storage: MemoryStorage = self._storage  # type: ignore[assignment]

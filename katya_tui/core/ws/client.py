@@ -118,8 +118,13 @@ class Upstream:
         while True:
             self._set_state("connecting", safe_url(self.url))
             try:
-                async with connect(self.url, additional_headers=headers, open_timeout=10, close_timeout=2,
-                                   max_size=16 * 1024 * 1024) as ws:  # fmt: skip
+                async with connect(
+                    self.url,
+                    additional_headers=headers,
+                    open_timeout=10,
+                    close_timeout=2,
+                    max_size=16 * 1024 * 1024,
+                ) as ws:
                     self.connects += 1
                     await self._subscribe(ws)
                     self._set_state("connected", safe_url(self.url))
@@ -135,14 +140,17 @@ class Upstream:
                 return
             except InvalidStatus as exc:
                 if exc.response.status_code in (401, 403):
-                    self._set_state(f"failed: the upstream token is wrong (HTTP {exc.response.status_code})",
-                                    safe_url(self.url))  # fmt: skip
+                    self._set_state(
+                        f"failed: the upstream token is wrong (HTTP {exc.response.status_code})",
+                        safe_url(self.url),
+                    )
                     return
                 reason = _describe(exc)
             except ConnectionClosed as exc:
                 if exc.rcvd is not None and exc.rcvd.code == p.AUTH_FAILED:
-                    self._set_state(f"failed: the upstream token is wrong (4001: {exc.rcvd.reason})",
-                                    safe_url(self.url))  # fmt: skip
+                    self._set_state(
+                        f"failed: the upstream token is wrong (4001: {exc.rcvd.reason})", safe_url(self.url)
+                    )
                     return
                 reason = _describe(exc)
             except (OSError, TimeoutError, InvalidHandshake) as exc:
@@ -152,7 +160,9 @@ class Upstream:
                 reason = f"internal error: {_describe(exc)}"
             failures += 1
             delay = self.backoff(failures)
-            self._set_state(f"retrying in {delay:.1f} s" if delay < 10 else f"retrying in {delay:.0f} s", reason)
+            self._set_state(
+                f"retrying in {delay:.1f} s" if delay < 10 else f"retrying in {delay:.0f} s", reason
+            )
             await asyncio.sleep(delay)
 
     async def _subscribe(self, ws: ClientConnection) -> None:

@@ -75,10 +75,11 @@ def connected_message(dialect: str) -> dict[str, Any]:
     if dialect == "001":  # seed 001 shows exactly this object
         return {"type": "connection", "status": "connected", "message": "WebSocket connection established"}
     return server_message(
-        "connection", status="connected",
-        message="Connected to katya-tui; subscribe with {\"type\":\"subscribe\",\"channels\":[...]}",
+        "connection",
+        status="connected",
+        message='Connected to katya-tui; subscribe with {"type":"subscribe","channels":[...]}',
         data={"channels": list(catalog.CHANNELS)},
-    )  # fmt: skip
+    )
 
 
 def event_message(event_type: str, data: Any, event_id: str, created_at: float | None) -> dict[str, Any]:
@@ -139,8 +140,11 @@ def subscription_request(msg: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(channels, events) of a subscribe/unsubscribe message, validated: 4005 for an unknown channel, 4003 else."""
     channels, events = _names(msg, "channels"), _names(msg, "events")
     if not channels and not events:
-        raise ProtocolError(BAD_MESSAGE, f"{msg['type']} needs 'channels' and/or 'events', e.g. "
-                                         '{"type":"subscribe","channels":["messages"]}')  # fmt: skip
+        raise ProtocolError(
+            BAD_MESSAGE,
+            f"{msg['type']} needs 'channels' and/or 'events', e.g. "
+            '{"type":"subscribe","channels":["messages"]}',
+        )
     unknown = [c for c in channels if c not in catalog.CHANNELS]
     if unknown:
         raise ProtocolError(

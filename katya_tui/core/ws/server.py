@@ -28,7 +28,9 @@ _WANTED = (EventPublished, CaptureRecorded, DeliveryUpdated)
 class Client:
     """One socket: its subscriptions, its bounded queue of encoded messages, and the task that writes them."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, dialect: str, limit: int, queue_limit: int):
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.Request, dialect: str, limit: int, queue_limit: int
+    ):
         self.ws = ws
         self.request = request
         self.dialect = dialect  # "002" (/v1/ws) or "001" (/ws)
@@ -76,7 +78,9 @@ class Client:
             while transport.get_write_buffer_size() > high and not transport.is_closing():
                 await asyncio.sleep(0.005)  # a slow reader: its queue grows, and past the limit it is dropped
 
-    async def close(self, code: int, reason: str, error: dict[str, Any] | None = None, timeout: float = 1.0) -> None:
+    async def close(
+        self, code: int, reason: str, error: dict[str, Any] | None = None, timeout: float = 1.0
+    ) -> None:
         """Stop writing, send `error` if given, close with `code`; abort the connection if the peer does not read."""
         self.dropped = True
         if self.writer is not None:
@@ -125,7 +129,9 @@ class Feed:
 
     async def start(self) -> None:
         # facts are queued only while someone listens: with no client, publishing costs the feed nothing
-        self._sub = self.service.bus.subscribe(100_000, accept=lambda f: bool(self.clients) and isinstance(f, _WANTED))
+        self._sub = self.service.bus.subscribe(
+            100_000, accept=lambda f: bool(self.clients) and isinstance(f, _WANTED)
+        )
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump()), loop.create_task(self._pinger())]
 
@@ -138,7 +144,10 @@ class Feed:
             self._sub.close()
         clients = [c for c in self.clients if not c.dropped]
         await asyncio.gather(
-            *(c.close(p.GOING_AWAY_CLOSE, "server shutting down", timeout=self.close_timeout) for c in clients),
+            *(
+                c.close(p.GOING_AWAY_CLOSE, "server shutting down", timeout=self.close_timeout)
+                for c in clients
+            ),
             return_exceptions=True,
         )
 
@@ -152,9 +161,12 @@ class Feed:
 
     async def _handle(self, request: web.Request, dialect: str) -> web.StreamResponse:
         s = self.service.settings
-        heartbeat = s.ws_ping_interval if dialect == "001" else None  # seed 001's clients only know ping frames
-        ws = web.WebSocketResponse(timeout=self.close_timeout, compress=False, heartbeat=heartbeat,
-                                   max_msg_size=1024 * 1024)  # fmt: skip
+        heartbeat = (
+            s.ws_ping_interval if dialect == "001" else None
+        )  # seed 001's clients only know ping frames
+        ws = web.WebSocketResponse(
+            timeout=self.close_timeout, compress=False, heartbeat=heartbeat, max_msg_size=1024 * 1024
+        )
         await ws.prepare(request)
         if self._closing:
             await ws.close(code=p.GOING_AWAY_CLOSE, message=b"server shutting down")
@@ -170,7 +182,9 @@ class Feed:
                     if msg.type == WSMsgType.TEXT:
                         self._on_message(client, msg.data)
                     elif msg.type == WSMsgType.BINARY:
-                        client.push(p.error_message(p.BAD_MESSAGE, "binary frames are not understood; send JSON text"))
+                        client.push(
+                            p.error_message(p.BAD_MESSAGE, "binary frames are not understood; send JSON text")
+                        )
         finally:
             self.clients.discard(client)
             if not client.dropped:
@@ -191,25 +205,39 @@ class Feed:
         try:
             first = await client.ws.receive(timeout=self.auth_timeout)
         except TimeoutError:
-            return await self._refuse(client, f"no token: send {{\"type\":\"auth\",\"token\":...}} within "
-                                              f"{self.auth_timeout:g} s, or connect with ?token=")  # fmt: skip
+            return await self._refuse(
+                client,
+                f'no token: send {{"type":"auth","token":...}} within '
+                f"{self.auth_timeout:g} s, or connect with ?token=",
+            )
         if first.type != WSMsgType.TEXT:
-            return False if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED) else \
-                await self._refuse(client, "authenticate first with a JSON auth message")  # fmt: skip
+            return (
+                False
+                if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+                else await self._refuse(client, "authenticate first with a JSON auth message")
+            )
         try:
             msg = p.parse_client_message(first.data)
         except p.ProtocolError as exc:
             return await self._refuse(client, f"authenticate first: {exc.message}")
         if msg["type"] != "auth":
-            return await self._refuse(client, f"authenticate first: got {msg['type']!r} before {{\"type\":\"auth\"}}")
+            return await self._refuse(
+                client, f'authenticate first: got {msg["type"]!r} before {{"type":"auth"}}'
+            )
         if not isinstance(msg.get("token"), str) or not token_matches(msg["token"], token):
-            return await self._refuse(client, "wrong token" if msg.get("token") else "auth message has no token")
+            return await self._refuse(
+                client, "wrong token" if msg.get("token") else "auth message has no token"
+            )
         return True
 
     async def _refuse(self, client: Client, why: str) -> bool:
         log.info("ws client %s refused: %s", client.request.remote, why)
-        await client.close(p.AUTH_FAILED, why, p.error_message(p.AUTH_FAILED, f"authentication failed: {why}"),
-                           timeout=self.close_timeout)  # fmt: skip
+        await client.close(
+            p.AUTH_FAILED,
+            why,
+            p.error_message(p.AUTH_FAILED, f"authentication failed: {why}"),
+            timeout=self.close_timeout,
+        )
         return False
 
     def _on_message(self, client: Client, raw: str) -> None:
@@ -221,11 +249,15 @@ class Feed:
             elif kind == "ping":
                 client.push(p.server_message("pong", requestId=msg.get("id")))
             elif kind == "auth":
-                if not isinstance(msg.get("token"), str) or not token_matches(msg["token"], self.service.settings.token or ""):
+                if not isinstance(msg.get("token"), str) or not token_matches(
+                    msg["token"], self.service.settings.token or ""
+                ):
                     client.dropped = True
                     asyncio.get_running_loop().create_task(self._refuse(client, "wrong token"))
                     return
-                client.push(p.server_message("response", {"action": "auth", "status": "ok"}, requestId=msg.get("id")))
+                client.push(
+                    p.server_message("response", {"action": "auth", "status": "ok"}, requestId=msg.get("id"))
+                )
             else:
                 channels, events = p.subscription_request(msg)
                 if kind == "subscribe":
@@ -238,7 +270,9 @@ class Feed:
             client.push(p.error_message(exc.code, exc.message, **exc.extra))
         except Exception:  # a bug of ours must not cost the client its connection
             log.exception("ws message handling failed: %.200s", raw)
-            client.push(p.error_message(p.INTERNAL, "internal error while handling the message; see the server log"))
+            client.push(
+                p.error_message(p.INTERNAL, "internal error while handling the message; see the server log")
+            )
 
     # -- fan-out ---------------------------------------------------------------------------------------------
 
@@ -251,7 +285,9 @@ class Feed:
             for fact in facts:
                 self._fan_out(clients, *_event_of(fact))
 
-    def _fan_out(self, clients: list[Client], etype: str, data: Any, eid: str, created_at: float | None) -> None:
+    def _fan_out(
+        self, clients: list[Client], etype: str, data: Any, eid: str, created_at: float | None
+    ) -> None:
         channel = catalog.channel_for(etype)
         encoded: dict[str, bytes] = {}
         for c in clients:
@@ -267,8 +303,12 @@ class Feed:
                 self.dropped_slow += 1
                 c.dropped = True
                 log.warning("ws client %s fell behind (%d queued): dropped", c.request.remote, len(c.queue))
-                err = p.error_message(p.TOO_SLOW, f"you fell behind: {len(c.queue)} events queued unread; reconnect")
-                asyncio.get_running_loop().create_task(c.close(p.TOO_SLOW, "too slow", err, self.close_timeout))
+                err = p.error_message(
+                    p.TOO_SLOW, f"you fell behind: {len(c.queue)} events queued unread; reconnect"
+                )
+                asyncio.get_running_loop().create_task(
+                    c.close(p.TOO_SLOW, "too slow", err, self.close_timeout)
+                )
 
     async def _pinger(self) -> None:
         """Every `ws_ping_interval` s: ping each `/v1/ws` client; close one that left the last two unanswered."""
@@ -280,7 +320,8 @@ class Feed:
                     self.dropped_silent += 1
                     c.dropped = True
                     asyncio.get_running_loop().create_task(
-                        c.close(p.PING_TIMEOUT_CLOSE, "no pong to the last 2 pings", None, self.close_timeout))
+                        c.close(p.PING_TIMEOUT_CLOSE, "no pong to the last 2 pings", None, self.close_timeout)
+                    )
                 else:
                     c.unanswered += 1
                     self.pings += 1
@@ -300,6 +341,8 @@ def _event_of(fact: Any) -> tuple[str, Any, str, float | None]:
     d["attemptCount"] = len(attempts)
     if attempts:
         last = attempts[-1]
-        d["lastAttempt"] = {k: last.get(k) for k in ("n", "started_at", "latency_ms", "status_code", "error_class",
-                                                      "reason", "manual")}  # fmt: skip
+        d["lastAttempt"] = {
+            k: last.get(k)
+            for k in ("n", "started_at", "latency_ms", "status_code", "error_class", "reason", "manual")
+        }
     return "delivery.updated", d, d.get("id", ""), None

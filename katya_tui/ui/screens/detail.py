@@ -36,18 +36,46 @@ class DetailScreen(Screen):
     CSS_PATH = "../styles/detail.tcss"
     BINDINGS = [
         Binding("escape", "close", "Back", id="detail.close", tooltip="Back to the previous screen"),
-        Binding("c", "copy_curl", "Copy curl", id="detail.copy_curl",
-                tooltip="Copy the request as a curl command that sends the same bytes"),
-        Binding("y", "copy_body", "Copy body", id="detail.copy_body", tooltip="Copy the body to the clipboard"),
+        Binding(
+            "c",
+            "copy_curl",
+            "Copy curl",
+            id="detail.copy_curl",
+            tooltip="Copy the request as a curl command that sends the same bytes",
+        ),
+        Binding(
+            "y", "copy_body", "Copy body", id="detail.copy_body", tooltip="Copy the body to the clipboard"
+        ),
         Binding("o", "pager", "Pager", id="detail.pager", tooltip="Open everything shown here in $PAGER"),
-        Binding("E", "edit", "Edit+replay", id="detail.edit",
-                tooltip="Edit the headers and body in $EDITOR, then replay the edited request"),
-        Binding("D", "diff", "Diff", id="detail.diff",
-                tooltip="Diff against the original request (for a replay) or the previous attempt"),
-        Binding("r", "replay", "Replay", id="detail.replay",
-                tooltip="Replay the request (with the remembered choice, or ask where)"),
-        Binding("R", "replay_ask", "Replay to…", id="detail.replay_ask", show=False,
-                tooltip="Replay the request, asking where to and whether to re-sign"),
+        Binding(
+            "E",
+            "edit",
+            "Edit+replay",
+            id="detail.edit",
+            tooltip="Edit the headers and body in $EDITOR, then replay the edited request",
+        ),
+        Binding(
+            "D",
+            "diff",
+            "Diff",
+            id="detail.diff",
+            tooltip="Diff against the original request (for a replay) or the previous attempt",
+        ),
+        Binding(
+            "r",
+            "replay",
+            "Replay",
+            id="detail.replay",
+            tooltip="Replay the request (with the remembered choice, or ask where)",
+        ),
+        Binding(
+            "R",
+            "replay_ask",
+            "Replay to…",
+            id="detail.replay_ask",
+            show=False,
+            tooltip="Replay the request, asking where to and whether to re-sign",
+        ),
         Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
     ]
 
@@ -75,42 +103,58 @@ class DetailScreen(Screen):
                 with TabPane("Request", id="tab-request"), VerticalScroll():
                     yield Static(v.request_summary(c, self.clock), classes="section")
                     yield Static("[b]Headers[/b]\n" + v.headers_markup(c.get("headers")), classes="section")
-                    yield Static(v.body_renderable(capture_body(c), truncated=bool(c.get("truncated"))),
-                                 id="request-body", classes="section body")
+                    yield Static(
+                        v.body_renderable(capture_body(c), truncated=bool(c.get("truncated"))),
+                        id="request-body",
+                        classes="section body",
+                    )
                 with TabPane("Signature", id="tab-signature"), VerticalScroll():
                     yield Static(v.signature_markup(c), id="signature", classes="section")
             if d.event:
                 with TabPane("Event", id="tab-event"), VerticalScroll():
                     yield Static(v.event_markup(d.event, self.clock), classes="section")
-                    yield Static(v.body_renderable(v.event_data(d.event)),
-                                 classes="section body")
+                    yield Static(v.body_renderable(v.event_data(d.event)), classes="section body")
             if d.event or d.deliveries:
                 with TabPane("Attempts", id="tab-attempts"), VerticalScroll(id="attempts"):
                     yield from self._attempt_widgets()
             if d.capture:
                 with TabPane("Answer", id="tab-answer"), VerticalScroll():
                     r = d.capture.get("response")
-                    yield Static(v.answer_markup(r, what="katya-tui answered", none="no answer recorded"),
-                                 classes="section")
+                    yield Static(
+                        v.answer_markup(r, what="katya-tui answered", none="no answer recorded"),
+                        classes="section",
+                    )
                     yield Static(v.answer_body(r), classes="section body")
                 with TabPane("Forward", id="tab-forward"), VerticalScroll():
                     f = d.capture.get("forward")
-                    yield Static(v.answer_markup(f, what="forward target answered",
-                                                 none="not forwarded: this endpoint has no forward target"),
-                                 classes="section")
+                    yield Static(
+                        v.answer_markup(
+                            f,
+                            what="forward target answered",
+                            none="not forwarded: this endpoint has no forward target",
+                        ),
+                        classes="section",
+                    )
                     yield Static(v.answer_body(f), classes="section body")
         yield Footer()
 
     def _attempt_widgets(self) -> list[Static]:
         d = self.data
         if not d.deliveries:
-            return [Static("[$text-muted]no subscription matched this event: nothing was delivered[/]",
-                           classes="section")]
+            return [
+                Static(
+                    "[$text-muted]no subscription matched this event: nothing was delivered[/]",
+                    classes="section",
+                )
+            ]
         out = []
         for dl in d.deliveries:
             attempts = dl.get("attempts") or []
             text = v.delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), self.clock)
-            text += "\n" + ("\n".join(v.attempt_markup(a, self.clock) for a in attempts) or "  [$text-muted]no attempt yet[/]")
+            text += "\n" + (
+                "\n".join(v.attempt_markup(a, self.clock) for a in attempts)
+                or "  [$text-muted]no attempt yet[/]"
+            )
             out.append(Static(text, classes="section delivery"))
         return out
 
@@ -147,8 +191,10 @@ class DetailScreen(Screen):
         for dl in d.deliveries:
             attempts = dl.get("attempts") or []
             if len(attempts) >= 2:
-                return f"{dl['id']}: attempt {attempts[-2].get('n')} → {attempts[-1].get('n')}", diff_attempts(
-                    attempts[-2], attempts[-1])
+                return (
+                    f"{dl['id']}: attempt {attempts[-2].get('n')} → {attempts[-1].get('n')}",
+                    diff_attempts(attempts[-2], attempts[-1]),
+                )
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -178,8 +224,10 @@ class DetailScreen(Screen):
         body = v.body_for_copy(self.data) or b""
         text = body.decode("utf-8", "replace")
         self.app.copy_to_clipboard(text)
-        self.notify(f"copied the body ({len(body):,} bytes)" + ("; binary bytes shown as U+FFFD" if
-                                                               text.encode() != body else ""))
+        self.notify(
+            f"copied the body ({len(body):,} bytes)"
+            + ("; binary bytes shown as U+FFFD" if text.encode() != body else "")
+        )
 
     def _run_external(self, argv: list[str], stdin: bytes | None = None) -> int:
         """Run a terminal program (pager, editor) with the app suspended; headless apps just run it."""
@@ -217,14 +265,18 @@ class DetailScreen(Screen):
         finally:
             path.unlink(missing_ok=True)
         if code != 0 or edited == text:
-            self.notify("nothing replayed: the editor failed or the request was not changed", severity="warning")
+            self.notify(
+                "nothing replayed: the editor failed or the request was not changed", severity="warning"
+            )
             return
         try:
             headers, body = from_edit_text(edited, capture)
         except EditError as exc:
             self.notify(f"nothing replayed: {exc}", severity="error")
             return
-        request_replay(self, self.service, capture["id"], body=body, headers=headers, on_done=self._show_replay)
+        request_replay(
+            self, self.service, capture["id"], body=body, headers=headers, on_done=self._show_replay
+        )
 
     def action_diff(self) -> None:
         pair = self._diff_pair()
@@ -253,8 +305,9 @@ class DetailScreen(Screen):
             if yes:
                 self.run_worker(self._resend(ids), group="resend", exit_on_error=False)
 
-        self.app.push_screen(ConfirmDialog(f"Resend all {len(ids)} deliveries of this event now?", yes="Resend"),
-                             answered)
+        self.app.push_screen(
+            ConfirmDialog(f"Resend all {len(ids)} deliveries of this event now?", yes="Resend"), answered
+        )
 
     async def _resend(self, ids: list[str]) -> None:
         dispatcher = self.service.dispatcher  # type: ignore[attr-defined]

@@ -64,7 +64,9 @@ def load(service: Service, kind: str, id: str) -> DetailData:
         d.capture = find_doc(service, "captures", d.event["capture_id"])
     if d.event and kind != "delivery" and service.store is not None:
         eid = d.event["id"]
-        d.deliveries = list(reversed(service.store.table("deliveries").newest(50, where=lambda x: x.get("event_id") == eid)))
+        d.deliveries = list(
+            reversed(service.store.table("deliveries").newest(50, where=lambda x: x.get("event_id") == eid))
+        )
     for dl in d.deliveries:
         wid = dl.get("webhook_id") or ""
         if wid not in d.webhooks:
@@ -98,7 +100,11 @@ def body_renderable(data: bytes, *, truncated: bool = False) -> Syntax | str:
     if kind == "empty":
         return "[$text-muted](empty body)[/]" + note
     if kind == "binary":
-        return f"[$text-muted]binary, {len(data):,} bytes[/]\n" + escape("\n".join(hexdump(data, HEX_LIMIT))) + note
+        return (
+            f"[$text-muted]binary, {len(data):,} bytes[/]\n"
+            + escape("\n".join(hexdump(data, HEX_LIMIT)))
+            + note
+        )
     if len(data) > TEXT_LIMIT:
         shown = data[:TEXT_LIMIT].decode("utf-8", "replace")
         return escape(shown) + f"\n[$text-warning]… {len(data) - TEXT_LIMIT:,} more bytes: o opens it all[/]"
@@ -111,9 +117,14 @@ def body_renderable(data: bytes, *, truncated: bool = False) -> Syntax | str:
 
 def request_summary(c: dict[str, Any], clock: Clock) -> str:
     q = c.get("query") or ""
-    rows = [("received", fmt_time(c.get("received_at"), clock)), ("endpoint", c.get("endpoint")),
-            ("from", c.get("remote")), ("size", f"{c.get('body_size', 0):,} bytes"),
-            ("sha256", c.get("body_sha256")), ("event", c.get("event_id"))]
+    rows = [
+        ("received", fmt_time(c.get("received_at"), clock)),
+        ("endpoint", c.get("endpoint")),
+        ("from", c.get("remote")),
+        ("size", f"{c.get('body_size', 0):,} bytes"),
+        ("sha256", c.get("body_sha256")),
+        ("event", c.get("event_id")),
+    ]
     if c.get("replay_of"):
         rows.append(("replay of", c["replay_of"]))
     line = f"[b]{escape(c.get('method') or '')} {escape((c.get('path') or '/') + (f'?{q}' if q else ''))}[/b]"
@@ -124,23 +135,37 @@ def signature_markup(c: dict[str, Any]) -> str:
     v = c.get("verdict")
     if not v:
         return "[$text-muted]this request was not verified[/]"
-    rows = [("scheme", v.get("scheme")), ("secret", v.get("secret")), ("message id", v.get("msg_id")),
-            ("timestamp", v.get("timestamp")),
-            ("clock skew", f"{v['skew_s']} s" if v.get("skew_s") is not None else None),
-            ("headers read", ", ".join(v.get("headers_read") or []) or None)]
+    rows = [
+        ("scheme", v.get("scheme")),
+        ("secret", v.get("secret")),
+        ("message id", v.get("msg_id")),
+        ("timestamp", v.get("timestamp")),
+        ("clock skew", f"{v['skew_s']} s" if v.get("skew_s") is not None else None),
+        ("headers read", ", ".join(v.get("headers_read") or []) or None),
+    ]
     parts = [f"{verdict_badge(v.get('status'))}  {escape(v.get('reason') or '')}", "", kv(rows)]
     if v.get("expected") or v.get("received"):
-        parts += ["", "[b]expected[/b]  " + escape(str(v.get("expected") or "-")),
-                  "[b]received[/b]  " + escape(str(v.get("received") or "-"))]
+        parts += [
+            "",
+            "[b]expected[/b]  " + escape(str(v.get("expected") or "-")),
+            "[b]received[/b]  " + escape(str(v.get("received") or "-")),
+        ]
     if v.get("diagnosis"):
         parts += ["", "[b]diagnosis[/b]", *(f"  • {escape(line)}" for line in v["diagnosis"])]
     return "\n".join(parts)
 
 
 def event_markup(e: dict[str, Any], clock: Clock) -> str:
-    return kv([("type", e.get("type")), ("id", e.get("id")), ("source", e.get("source")),
-               ("created", fmt_time(e.get("created_at"), clock)), ("capture", e.get("capture_id")),
-               ("verdict", e.get("verdict"))])
+    return kv(
+        [
+            ("type", e.get("type")),
+            ("id", e.get("id")),
+            ("source", e.get("source")),
+            ("created", fmt_time(e.get("created_at"), clock)),
+            ("capture", e.get("capture_id")),
+            ("verdict", e.get("verdict")),
+        ]
+    )
 
 
 def answer_markup(r: dict[str, Any] | None, *, what: str, none: str) -> str:
@@ -149,8 +174,12 @@ def answer_markup(r: dict[str, Any] | None, *, what: str, none: str) -> str:
         return f"[$text-muted]{none}[/]"
     status = r.get("status")
     outcome = f"HTTP {status}" if status is not None else f"no answer ({r.get('error_class') or 'error'})"
-    rows = [("to", r.get("url")), ("latency", f"{r['latency_ms']:.1f} ms" if r.get("latency_ms") is not None else None),
-            ("error", r.get("error_class")), ("reason", r.get("reason"))]
+    rows = [
+        ("to", r.get("url")),
+        ("latency", f"{r['latency_ms']:.1f} ms" if r.get("latency_ms") is not None else None),
+        ("error", r.get("error_class")),
+        ("reason", r.get("reason")),
+    ]
     rows = [(k, v) for k, v in rows if v is not None]
     return f"[b]{what}: {escape(outcome)}[/b]\n" + kv(rows) + "\n\n" + headers_markup(r.get("headers"))
 
@@ -164,11 +193,15 @@ def answer_body(r: dict[str, Any] | None) -> Syntax | str:
 
 def delivery_markup(dl: dict[str, Any], webhook: dict[str, Any], clock: Clock) -> str:
     name = webhook.get("name") or dl.get("webhook_id")
-    head = (f"[b]{escape(str(name))}[/b] → {escape(dl.get('url') or '')}   {state_badge(dl.get('state'))}"
-            f"   [$text-muted]{escape(dl.get('id') or '')}[/]")
+    head = (
+        f"[b]{escape(str(name))}[/b] → {escape(dl.get('url') or '')}   {state_badge(dl.get('state'))}"
+        f"   [$text-muted]{escape(dl.get('id') or '')}[/]"
+    )
     attempts = dl.get("attempts") or []
-    info = [f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}",
-            f"inbound signature {verdict_badge(dl.get('verdict'))}" if dl.get("verdict") else ""]
+    info = [
+        f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}",
+        f"inbound signature {verdict_badge(dl.get('verdict'))}" if dl.get("verdict") else "",
+    ]
     nxt = dl.get("next_attempt_at")
     if dl.get("state") == "pending" and nxt is not None:
         info.append(f"[$text-warning]next attempt {clock.until(nxt)}[/]")
@@ -182,8 +215,14 @@ def attempt_markup(a: dict[str, Any], clock: Clock) -> str:
     outcome = f"HTTP {status}" if status is not None else f"no response: {a.get('error_class') or 'error'}"
     latency = f"{a['latency_ms']:.0f} ms" if a.get("latency_ms") is not None else "-"
     extra = "  [$text-muted](resend)[/]" if a.get("manual") else ""
-    cells = [f"#{a.get('n')}", fmt_time(a.get("started_at"), clock), f"[{colour}]{escape(outcome)}[/]", latency,
-             escape(a.get("error_class") or ""), escape(a.get("reason") or "")]
+    cells = [
+        f"#{a.get('n')}",
+        fmt_time(a.get("started_at"), clock),
+        f"[{colour}]{escape(outcome)}[/]",
+        latency,
+        escape(a.get("error_class") or ""),
+        escape(a.get("reason") or ""),
+    ]
     line = "  " + "  ".join(c for c in cells if c) + extra
     resp = a.get("response_headers") or []
     if resp:
@@ -201,8 +240,10 @@ def title_markup(d: DetailData) -> str:
     bits = [f"[b]{d.kind}[/b] {escape(d.id)}"]
     if d.capture:
         c = d.capture
-        bits += [f"{escape(c.get('method') or '')} {escape(c.get('path') or '')}",
-                 verdict_badge((c.get("verdict") or {}).get("status"))]
+        bits += [
+            f"{escape(c.get('method') or '')} {escape(c.get('path') or '')}",
+            verdict_badge((c.get("verdict") or {}).get("status")),
+        ]
     if d.event:
         bits.append(f"[$text-primary]{escape(d.event.get('type') or '')}[/]")
     if d.delivery:
@@ -214,10 +255,20 @@ def plain_text(d: DetailData) -> str:
     """Everything known about the item as plain text, for the pager."""
     out: list[str] = [f"{d.kind} {d.id}", ""]
     if d.capture:
-        out += ["== request ==", *request_lines(d.capture), "", "== signature ==",
-                json.dumps(d.capture.get("verdict"), indent=2), "", "== response ==",
-                json.dumps(d.capture.get("response"), indent=2), "", "== forward ==",
-                json.dumps(d.capture.get("forward"), indent=2), ""]
+        out += [
+            "== request ==",
+            *request_lines(d.capture),
+            "",
+            "== signature ==",
+            json.dumps(d.capture.get("verdict"), indent=2),
+            "",
+            "== response ==",
+            json.dumps(d.capture.get("response"), indent=2),
+            "",
+            "== forward ==",
+            json.dumps(d.capture.get("forward"), indent=2),
+            "",
+        ]
     if d.event:
         out += ["== event ==", json.dumps(d.event, indent=2, ensure_ascii=False), ""]
     for dl in d.deliveries:

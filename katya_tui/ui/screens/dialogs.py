@@ -104,11 +104,17 @@ class ReplayDialog(ModalScreen[dict | None]):
         target = forward_target(self.service, endpoint)
         prefs = replay_prefs(self.service, endpoint) or {}
         with Vertical(id="dialog"):
-            yield Static(f"Replay {cap['id']}  [b]{cap.get('method', '')} {cap.get('path', '')}[/b]", id="title")
+            yield Static(
+                f"Replay {cap['id']}  [b]{cap.get('method', '')} {cap.get('path', '')}[/b]", id="title"
+            )
             yield Label("To (empty: the endpoint's forward target)")
-            yield Input(prefs.get("to") or "", placeholder=target or "http://localhost:3000/webhooks", id="to")
+            yield Input(
+                prefs.get("to") or "", placeholder=target or "http://localhost:3000/webhooks", id="to"
+            )
             yield Static("", id="to-error", classes="field-error")
-            yield Checkbox("Re-sign now (fresh timestamp and signature)", prefs.get("resign", False), id="resign")
+            yield Checkbox(
+                "Re-sign now (fresh timestamp and signature)", prefs.get("resign", False), id="resign"
+            )
             yield Checkbox(f"Remember for endpoint {endpoint!r} (r replays at once)", True, id="remember")
             with Horizontal(classes="buttons"):
                 yield Button("Replay", variant="primary", id="go")
@@ -125,8 +131,13 @@ class ReplayDialog(ModalScreen[dict | None]):
         if to is not None and not to.startswith(("http://", "https://")):
             error.update("must start with http:// or https://")
             return
-        self.dismiss({"to": to, "resign": self.query_one("#resign", Checkbox).value,
-                      "remember": self.query_one("#remember", Checkbox).value})
+        self.dismiss(
+            {
+                "to": to,
+                "resign": self.query_one("#resign", Checkbox).value,
+                "remember": self.query_one("#remember", Checkbox).value,
+            }
+        )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -247,8 +258,9 @@ def request_replay(
         if choice.get("remember"):
             remember_replay(service, endpoint, choice.get("to"), bool(choice.get("resign")))
         edits = {"body": body, "headers": headers} if body is not None or headers is not None else {}
-        screen.run_worker(_replay(screen, service, capture_id, choice, edits, on_done), group="replay",
-                          exit_on_error=False)
+        screen.run_worker(
+            _replay(screen, service, capture_id, choice, edits, on_done), group="replay", exit_on_error=False
+        )
 
     if prefs is not None:
         go(prefs)
@@ -256,22 +268,33 @@ def request_replay(
         screen.app.push_screen(ReplayDialog(service, capture_id), go)
 
 
-async def _replay(screen: Screen, service: Service, capture_id: str, choice: dict, edits: dict[str, Any],
-                  on_done: Callable[[dict[str, Any]], None] | None) -> None:
+async def _replay(
+    screen: Screen,
+    service: Service,
+    capture_id: str,
+    choice: dict,
+    edits: dict[str, Any],
+    on_done: Callable[[dict[str, Any]], None] | None,
+) -> None:
     receiver = getattr(service, "receiver", None)
     if receiver is None:
         screen.notify("replay needs the receiver, which is not running", severity="error")
         return
     how = "edited" if edits else "re-signed" if choice.get("resign") else "verbatim"
     try:
-        replay = await receiver.replay(capture_id, to=choice.get("to"), resign=bool(choice.get("resign")), **edits)
+        replay = await receiver.replay(
+            capture_id, to=choice.get("to"), resign=bool(choice.get("resign")), **edits
+        )
     except Exception as exc:  # the reason goes to the user, never a traceback over the UI
         screen.notify(f"replay of {capture_id} failed: {exc}", severity="error", timeout=8)
         return
     doc = replay.to_doc() if hasattr(replay, "to_doc") else dict(replay)
     answer = doc.get("forward") or {}
     outcome = f"HTTP {answer['status']}" if answer.get("status") else (answer.get("reason") or "sent")
-    screen.notify(f"replayed {capture_id} {how} → {answer.get('url') or choice.get('to') or 'forward target'}: "
-                  f"{outcome}  ({doc.get('id')})", timeout=6)
+    screen.notify(
+        f"replayed {capture_id} {how} → {answer.get('url') or choice.get('to') or 'forward target'}: "
+        f"{outcome}  ({doc.get('id')})",
+        timeout=6,
+    )
     if on_done is not None:
         on_done(doc)

@@ -26,9 +26,25 @@ from .dialogs import ConfirmDialog
 from .form_fields import error_line, hint, number, row, show_errors
 
 MODES = (("answer", "answer"), ("timeout (hold the connection)", "timeout"), ("drop the connection", "drop"))
-SLOTS = ("name", "secrets", "scheme", "tolerance_s", "response.status", "response.body", "response.headers",
-         "response.delay_ms", "response.sequence", "response.mode", "response.hold_s", "response.retry_after",
-         "forward_to", "routes", "validate", "rate_limit", "publish")
+SLOTS = (
+    "name",
+    "secrets",
+    "scheme",
+    "tolerance_s",
+    "response.status",
+    "response.body",
+    "response.headers",
+    "response.delay_ms",
+    "response.sequence",
+    "response.mode",
+    "response.hold_s",
+    "response.retry_after",
+    "forward_to",
+    "routes",
+    "validate",
+    "rate_limit",
+    "publish",
+)
 NEW = "\x00new"
 
 
@@ -90,10 +106,18 @@ class EndpointsScreen(Screen):
     BINDINGS = [
         Binding("escape", "close", "Back", id="endpoints.close", tooltip="Back to the previous screen"),
         Binding("ctrl+n", "new", "New", id="endpoints.new", tooltip="Start a new endpoint config"),
-        Binding("ctrl+s", "save", "Save", id="endpoints.save", tooltip="Validate and save this endpoint config"),
+        Binding(
+            "ctrl+s", "save", "Save", id="endpoints.save", tooltip="Validate and save this endpoint config"
+        ),
         # priority: inputs bind ctrl+d to "delete right", which the delete key does as well
-        Binding("ctrl+d", "delete", "Delete", id="endpoints.delete", priority=True,
-                tooltip="Delete this endpoint's config (the endpoint keeps working with the defaults)"),
+        Binding(
+            "ctrl+d",
+            "delete",
+            "Delete",
+            id="endpoints.delete",
+            priority=True,
+            tooltip="Delete this endpoint's config (the endpoint keeps working with the defaults)",
+        ),
     ]
 
     def __init__(self, service: Service) -> None:
@@ -111,7 +135,9 @@ class EndpointsScreen(Screen):
             with Vertical(id="list-pane"):
                 yield Static("Endpoints", classes="pane-title")
                 yield OptionList(id="list")
-                yield hint("any name works at /hooks/NAME with no config; a config adds secrets, answers, forwards")
+                yield hint(
+                    "any name works at /hooks/NAME with no config; a config adds secrets, answers, forwards"
+                )
             with Vertical(id="form"):
                 yield Static("", id="title")
                 yield error_line("general")
@@ -121,27 +147,48 @@ class EndpointsScreen(Screen):
                     yield row("Secrets", TextArea(id="secrets", compact=True))
                     yield hint("one a line; several allow rotation")
                     yield error_line("secrets")
-                    yield row("Scheme", Select([("auto (from the headers)", "auto"), *((s, s) for s in sorted(SCHEMES))],
-                                               value="auto", allow_blank=False, id="scheme", compact=True))
+                    yield row(
+                        "Scheme",
+                        Select(
+                            [("auto (from the headers)", "auto"), *((s, s) for s in sorted(SCHEMES))],
+                            value="auto",
+                            allow_blank=False,
+                            id="scheme",
+                            compact=True,
+                        ),
+                    )
                     yield error_line("scheme")
                     yield row("Tolerance s", Input("300", id="tolerance_s", compact=True))
                     yield error_line("tolerance_s")
                     yield Static("Answer", classes="section-title")
                     yield row("Status", Input("200", id="response-status", compact=True))
                     yield error_line("response.status")
-                    yield row("Body", Input(id="response-body", placeholder='empty: {"status":"ok"}', compact=True))
+                    yield row(
+                        "Body", Input(id="response-body", placeholder='empty: {"status":"ok"}', compact=True)
+                    )
                     yield error_line("response.body")
-                    yield row("Headers", Input(id="response-headers", placeholder="X-Test: 1; X-Other: 2",
-                                               compact=True))
+                    yield row(
+                        "Headers",
+                        Input(id="response-headers", placeholder="X-Test: 1; X-Other: 2", compact=True),
+                    )
                     yield error_line("response.headers")
                     yield row("Delay ms", Input("0", id="response-delay_ms", compact=True))
                     yield error_line("response.delay_ms")
                     yield Static("Chaos", classes="section-title")
-                    yield row("Sequence", Input(id="response-sequence", placeholder="500, 500, 200 (then the last repeats)",
-                                                compact=True))
+                    yield row(
+                        "Sequence",
+                        Input(
+                            id="response-sequence",
+                            placeholder="500, 500, 200 (then the last repeats)",
+                            compact=True,
+                        ),
+                    )
                     yield hint('statuses, "timeout" or "drop", one per request')
                     yield error_line("response.sequence")
-                    yield row("Mode", Select(MODES, value="answer", allow_blank=False, id="response-mode", compact=True))
+                    yield row(
+                        "Mode",
+                        Select(MODES, value="answer", allow_blank=False, id="response-mode", compact=True),
+                    )
                     yield error_line("response.mode")
                     yield row("Hold s", Input("40", id="response-hold_s", compact=True))
                     yield error_line("response.hold_s")
@@ -149,20 +196,41 @@ class EndpointsScreen(Screen):
                     yield hint("sent with 429 and 503 answers")
                     yield error_line("response.retry_after")
                     yield Static("Forward", classes="section-title")
-                    yield row("Forward to", Input(id="forward_to", placeholder="http://localhost:3000/webhooks",
-                                                  compact=True))
+                    yield row(
+                        "Forward to",
+                        Input(id="forward_to", placeholder="http://localhost:3000/webhooks", compact=True),
+                    )
                     yield error_line("forward_to")
                     yield row("By type", TextArea(id="routes", compact=True))
                     yield hint("one a line: message.* = http://localhost:3000/messages")
                     yield error_line("routes")
-                    yield row("Validate", Select([("none", ""), ("wazzup (seed 004)", "wazzup")], value="",
-                                                 allow_blank=False, id="validate", compact=True))
+                    yield row(
+                        "Validate",
+                        Select(
+                            [("none", ""), ("wazzup (seed 004)", "wazzup")],
+                            value="",
+                            allow_blank=False,
+                            id="validate",
+                            compact=True,
+                        ),
+                    )
                     yield error_line("validate")
-                    yield row("Publish", Select([("every capture", "all"), ("validly signed only", "verified")],
-                                                value="all", allow_blank=False, id="publish", compact=True))
+                    yield row(
+                        "Publish",
+                        Select(
+                            [("every capture", "all"), ("validly signed only", "verified")],
+                            value="all",
+                            allow_blank=False,
+                            id="publish",
+                            compact=True,
+                        ),
+                    )
                     yield error_line("publish")
-                    yield row("Rate limit", Input(id="rate-requests", placeholder="requests (empty: off)", compact=True),
-                              Input(id="rate-window", placeholder="per seconds", compact=True))
+                    yield row(
+                        "Rate limit",
+                        Input(id="rate-requests", placeholder="requests (empty: off)", compact=True),
+                        Input(id="rate-window", placeholder="per seconds", compact=True),
+                    )
                     yield error_line("rate_limit")
                 with Horizontal(classes="buttons"):
                     yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
@@ -171,8 +239,11 @@ class EndpointsScreen(Screen):
 
     def on_mount(self) -> None:
         if self.endpoints is None:
-            show_errors(self, {"general": ["the receiver is not running: endpoint configs cannot be edited"]},
-                        slot_for)
+            show_errors(
+                self,
+                {"general": ["the receiver is not running: endpoint configs cannot be edited"]},
+                slot_for,
+            )
         self.reload_list()
         names = [c["name"] for c in self.endpoints.list()] if self.endpoints else []
         self.fill(self.endpoints.get(names[0]) if names else None)
@@ -186,7 +257,9 @@ class EndpointsScreen(Screen):
             extra = [cfg["scheme"], f"{len(cfg['secrets'])} secret{'s' if len(cfg['secrets']) != 1 else ''}"]
             if cfg.get("forward_to") or cfg.get("routes"):
                 extra.append("→ forward")
-            options.add_option(Option(f"[b]{cfg['name']}[/b]\n  [$text-muted]{' · '.join(extra)}[/]", id=cfg["name"]))
+            options.add_option(
+                Option(f"[b]{cfg['name']}[/b]\n  [$text-muted]{' · '.join(extra)}[/]", id=cfg["name"])
+            )
         options.add_option(Option("[$text-primary]+ new endpoint[/]", id=NEW))
         target = select or self.current or NEW
         index = options.get_option_index(target) if target in [o.id for o in options.options] else None
@@ -258,8 +331,11 @@ class EndpointsScreen(Screen):
             "routes": parse_routes(self.query_one("#routes", TextArea).text),
             "validate": self.query_one("#validate", Select).value or None,
             "publish": self.query_one("#publish", Select).value,
-            "rate_limit": ({"requests": number(requests), "window_s": number(window or "60")}
-                           if requests or window else None),
+            "rate_limit": (
+                {"requests": number(requests), "window_s": number(window or "60")}
+                if requests or window
+                else None
+            ),
         }
 
     # -- keys ---------------------------------------------------------------------------------------------
@@ -288,8 +364,10 @@ class EndpointsScreen(Screen):
             saved = self.endpoints.put(cfg)
         except ValidationFailed as exc:
             first = show_errors(self, exc.fields, slot_for)
-            self.notify(f"not saved: {len(exc.fields)} field{'s' if len(exc.fields) != 1 else ''} to fix",
-                        severity="error")
+            self.notify(
+                f"not saved: {len(exc.fields)} field{'s' if len(exc.fields) != 1 else ''} to fix",
+                severity="error",
+            )
             if first and first != "general":
                 self.query_one(f"#{first.replace('.', '-').replace('rate_limit', 'rate-requests')}").focus()
             return
@@ -311,4 +389,6 @@ class EndpointsScreen(Screen):
                 self.fill(None)
                 self.reload_list(NEW)
 
-        self.app.push_screen(ConfirmDialog(f"Delete the config of endpoint {name!r}?", yes="Delete"), answered)
+        self.app.push_screen(
+            ConfirmDialog(f"Delete the config of endpoint {name!r}?", yes="Delete"), answered
+        )

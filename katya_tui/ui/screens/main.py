@@ -27,7 +27,7 @@ from ..messages import (
     OpenDetail,
     RowSelected,
     ScopeChanged,
-    StreamStatus,  # fmt: skip
+    StreamStatus,
     UpstreamChanged,
 )
 from ..tally import Tally
@@ -42,19 +42,47 @@ NARROW = 100  # columns below which the bottom panes stack
 class MainScreen(Screen):
     CSS_PATH = "../styles/main.tcss"
     BINDINGS = [
-        Binding("1", "focus_pane('stream')", "Stream", show=False, id="main.focus_stream",
-                tooltip="Focus the live stream"),
-        Binding("2", "focus_pane('subs')", "Subscriptions", show=False, id="main.focus_subs",
-                tooltip="Focus the subscriptions"),
-        Binding("3", "focus_pane('log')", "Deliveries", show=False, id="main.focus_log",
-                tooltip="Focus the delivery log"),
+        Binding(
+            "1",
+            "focus_pane('stream')",
+            "Stream",
+            show=False,
+            id="main.focus_stream",
+            tooltip="Focus the live stream",
+        ),
+        Binding(
+            "2",
+            "focus_pane('subs')",
+            "Subscriptions",
+            show=False,
+            id="main.focus_subs",
+            tooltip="Focus the subscriptions",
+        ),
+        Binding(
+            "3",
+            "focus_pane('log')",
+            "Deliveries",
+            show=False,
+            id="main.focus_log",
+            tooltip="Focus the delivery log",
+        ),
         Binding("f2", "endpoints", "Endpoints", id="main.endpoints", tooltip="Inbound endpoint configs"),
-        Binding("f3", "stats", "Stats", id="main.stats", tooltip="Success rates, latencies, events per minute"),
-        Binding("ctrl+l", "clear_filter", "Clear filter", show=False, id="main.clear_filter",
-                tooltip="Show everything again"),
+        Binding(
+            "f3", "stats", "Stats", id="main.stats", tooltip="Success rates, latencies, events per minute"
+        ),
+        Binding(
+            "ctrl+l",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="main.clear_filter",
+            tooltip="Show everything again",
+        ),
     ]
 
-    def __init__(self, service: Service, *, clock: Clock | None = None, display_url: str | None = None) -> None:
+    def __init__(
+        self, service: Service, *, clock: Clock | None = None, display_url: str | None = None
+    ) -> None:
         super().__init__()
         self.service = service
         self.clock = clock or Clock()
@@ -70,8 +98,11 @@ class MainScreen(Screen):
         stream.border_title = "Live stream"
         stream.source_loader = self.load_window
         yield stream
-        yield Input(placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
-                                "esc closes, empty clears)", id="filter")
+        yield Input(
+            placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
+            "esc closes, empty clears)",
+            id="filter",
+        )
         yield Static(id="filter-error")
         with Horizontal(id="bottom"):
             subs = Subscriptions(self.service, self.tally, clock=self.clock, id="subs")
@@ -85,8 +116,11 @@ class MainScreen(Screen):
         if store is not None:
             self.tally.load(store.table("deliveries").all())
             if store.report.torn_bytes:
-                self.notify(f"the store was recovered after a crash: cut {store.report.torn_bytes} torn bytes",
-                            severity="warning", timeout=10)
+                self.notify(
+                    f"the store was recovered after a crash: cut {store.report.torn_bytes} torn bytes",
+                    severity="warning",
+                    timeout=10,
+                )
         self.query_one(Subscriptions).refresh_rows()
         self._names()
         self.query_one(Stream).reload()
@@ -110,7 +144,9 @@ class MainScreen(Screen):
         captures = store.table("captures").newest(limit, where=where_c)
         evts = store.table("events").newest(limit, where=where_e)
         ids = {d["id"] for d in evts} | {d.get("event_id") for d in captures if d.get("event_id")}
-        deliveries = store.table("deliveries").newest(10**9, where=lambda d: d.get("event_id") in ids) if ids else []
+        deliveries = (
+            store.table("deliveries").newest(10**9, where=lambda d: d.get("event_id") in ids) if ids else []
+        )
         return captures, evts, deliveries
 
     def _names(self) -> None:
@@ -128,8 +164,10 @@ class MainScreen(Screen):
             url=self.display_url or s.url,
             ws_url=(self.display_url.replace("http", "ws", 1) + "/v1/ws") if self.display_url else s.ws_url,
             upstream=getattr(upstream, "state", None) if upstream is not None else None,
-            captures=counts.get("captures", 0), events=counts.get("events", 0),
-            pending=self.tally.count("pending"), failed=self.tally.count("failed"),
+            captures=counts.get("captures", 0),
+            events=counts.get("events", 0),
+            pending=self.tally.count("pending"),
+            failed=self.tally.count("failed"),
             token_key=getattr(self.app, "key_for", lambda _i, d: d)("app.token", "ctrl+t"),
             **changes,
         )
@@ -190,8 +228,9 @@ class MainScreen(Screen):
         if msg.webhook_id is None:
             self.pinned = None
             row = self.query_one(Stream).selected
-            self.on_row_selected(RowSelected(row.kind if row else None, row.id if row else None,
-                                             row.event_id if row else None))
+            self.on_row_selected(
+                RowSelected(row.kind if row else None, row.id if row else None, row.event_id if row else None)
+            )
             return
         self.pinned = ("webhook", msg.webhook_id)
         log.show("webhook", msg.webhook_id, f"subscription {msg.name or msg.webhook_id} (esc: all)")

@@ -59,8 +59,13 @@ class StatsScreen(Screen):
     CSS_PATH = "../styles/stats.tcss"
     BINDINGS = [
         Binding("escape", "close", "Back", id="stats.close", tooltip="Back to the previous screen"),
-        Binding("p", "period", "Period", id="stats.period",
-                tooltip="Switch the period: last hour, last 24 hours, all time"),
+        Binding(
+            "p",
+            "period",
+            "Period",
+            id="stats.period",
+            tooltip="Switch the period: last hour, last 24 hours, all time",
+        ),
         Binding("r", "refresh", "Refresh", id="stats.refresh", tooltip="Compute the figures again now"),
     ]
 
@@ -95,7 +100,9 @@ class StatsScreen(Screen):
 
     def on_mount(self) -> None:
         subs = self.query_one("#subs", DataTable)
-        subs.add_columns("subscription", "deliveries", "ok", "failed", "success", "avg ms", "p50", "p95", "p99")
+        subs.add_columns(
+            "subscription", "deliveries", "ok", "failed", "success", "avg ms", "p50", "p95", "p99"
+        )
         self.query_one("#types", DataTable).add_columns("event type", "events")
         self.action_refresh()
         if self.interval:
@@ -119,23 +126,28 @@ class StatsScreen(Screen):
         self.query_one("#spark", Sparkline).data = per_minute
         self.query_one("#spark-title", Static).update(
             f"[b]Events per minute[/b], last hour: {plural(sum(per_minute), 'event')}, peak {max(per_minute):,}/min, "
-            f"last minute {per_minute[-1]:,}")
+            f"last minute {per_minute[-1]:,}"
+        )
         self._fill_types(types)
         dispatcher = getattr(self.service, "dispatcher", None)
         if dispatcher is None:
             self.query_one("#headline", Static).update(
-                f"[b]Stats[/b], {label}  ·  [$text-warning]the dispatcher is not running: no delivery figures[/]")
+                f"[b]Stats[/b], {label}  ·  [$text-warning]the dispatcher is not running: no delivery figures[/]"
+            )
             return
         overall = dispatcher.stats(None, start, now)
-        self.query_one("#headline", Static).update(f"[b]Stats[/b], {label}  ·  overall " + self._summary(overall)
-                                                  + "  ·  [$text-muted]p: period[/]")
+        self.query_one("#headline", Static).update(
+            f"[b]Stats[/b], {label}  ·  overall " + self._summary(overall) + "  ·  [$text-muted]p: period[/]"
+        )
         self._fill_subs(dispatcher, start, now)
 
     @staticmethod
     def _summary(stats: dict[str, Any]) -> str:
         d, rt = stats.get("delivery") or {}, stats.get("responseTimes") or {}
-        return (f"[b]{pct(d.get('successRate'))}[/b] of {plural(d.get('total', 0), 'delivery', 'deliveries')} succeeded, "
-                f"latency p50 {ms(rt.get('p50'))} · p95 {ms(rt.get('p95'))} · p99 {ms(rt.get('p99'))} ms")
+        return (
+            f"[b]{pct(d.get('successRate'))}[/b] of {plural(d.get('total', 0), 'delivery', 'deliveries')} succeeded, "
+            f"latency p50 {ms(rt.get('p50'))} · p95 {ms(rt.get('p95'))} · p99 {ms(rt.get('p99'))} ms"
+        )
 
     def _fill_subs(self, dispatcher: Any, start: float | None, now: float) -> None:
         table = self.query_one("#subs", DataTable)
@@ -145,9 +157,18 @@ class StatsScreen(Screen):
             s = dispatcher.stats(w["id"], start, now)
             d, rt = s.get("delivery") or {}, s.get("responseTimes") or {}
             name = (w.get("name") or w["id"]) + ("" if w.get("active", True) else " (paused)")
-            table.add_row(name, f"{d.get('total', 0):,}", f"{d.get('successful', 0):,}", f"{d.get('failed', 0):,}",
-                          pct(d.get("successRate")), ms(rt.get("average")), ms(rt.get("p50")), ms(rt.get("p95")),
-                          ms(rt.get("p99")), key=w["id"])
+            table.add_row(
+                name,
+                f"{d.get('total', 0):,}",
+                f"{d.get('successful', 0):,}",
+                f"{d.get('failed', 0):,}",
+                pct(d.get("successRate")),
+                ms(rt.get("average")),
+                ms(rt.get("p50")),
+                ms(rt.get("p95")),
+                ms(rt.get("p99")),
+                key=w["id"],
+            )
 
     def _fill_types(self, types: Counter[str]) -> None:
         table = self.query_one("#types", DataTable)

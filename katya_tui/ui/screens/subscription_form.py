@@ -25,10 +25,17 @@ from .dialogs import find_doc
 from .form_fields import error_line, hint, number, row, show_errors
 
 PROFILES = ("katya", "admin", "job", "standard")
-SERIALIZATIONS = (("compact (JSON.stringify bytes)", "compact"), ("python (json.dumps defaults)", "python"),
-                  ("sorted (json.dumps sort_keys)", "sorted"))
-RETRY_FIELDS = (("maxRetries", "retries (max)", 3), ("retryDelay", "first delay ms", 1000),
-                ("backoffMultiplier", "backoff ×", 2), ("maxRetryDelay", "max delay ms", 30000))
+SERIALIZATIONS = (
+    ("compact (JSON.stringify bytes)", "compact"),
+    ("python (json.dumps defaults)", "python"),
+    ("sorted (json.dumps sort_keys)", "sorted"),
+)
+RETRY_FIELDS = (
+    ("maxRetries", "retries (max)", 3),
+    ("retryDelay", "first delay ms", 1000),
+    ("backoffMultiplier", "backoff ×", 2),
+    ("maxRetryDelay", "max delay ms", 30000),
+)
 FIELDS = ("name", "url", "events", "secret", "profile", "serialization", "active", "retryPolicy")
 
 
@@ -95,10 +102,17 @@ class SubscriptionForm(ModalScreen[dict | None]):
 
     CSS_PATH = "../styles/forms.tcss"
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="subscription.save", tooltip="Validate and save the subscription"),
+        Binding(
+            "ctrl+s", "save", "Save", id="subscription.save", tooltip="Validate and save the subscription"
+        ),
         Binding("escape", "cancel", "Cancel", id="subscription.cancel", tooltip="Close without saving"),
-        Binding("ctrl+g", "generate", "New secret", id="subscription.generate",
-                tooltip="Generate a random secret for the profile"),
+        Binding(
+            "ctrl+g",
+            "generate",
+            "New secret",
+            id="subscription.generate",
+            tooltip="Generate a random secret for the profile",
+        ),
     ]
 
     def __init__(self, service: Service, webhook_id: str | None = None) -> None:
@@ -109,36 +123,81 @@ class SubscriptionForm(ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         w = self.original or {}
         policy = w.get("retryPolicy") or {}
-        title = f"Edit subscription {w.get('name', self.webhook_id)}" if self.webhook_id else "New subscription"
+        title = (
+            f"Edit subscription {w.get('name', self.webhook_id)}" if self.webhook_id else "New subscription"
+        )
         with Vertical(id="form"):
             yield Static(title, id="title")
             yield error_line("general")
             with VerticalScroll(id="fields"):
-                yield row("Name", Input(w.get("name", ""), placeholder="orders-service", id="name", compact=True))
+                yield row(
+                    "Name", Input(w.get("name", ""), placeholder="orders-service", id="name", compact=True)
+                )
                 yield error_line("name")
-                yield row("URL", Input(w.get("url", ""), placeholder="http://localhost:3000/webhooks", id="url",
-                                       compact=True))
+                yield row(
+                    "URL",
+                    Input(
+                        w.get("url", ""), placeholder="http://localhost:3000/webhooks", id="url", compact=True
+                    ),
+                )
                 yield error_line("url")
-                yield row("Events", Input(", ".join(w.get("events") or []), placeholder="message.created, security.*",
-                                          suggester=EventsSuggester(), id="events", compact=True))
+                yield row(
+                    "Events",
+                    Input(
+                        ", ".join(w.get("events") or []),
+                        placeholder="message.created, security.*",
+                        suggester=EventsSuggester(),
+                        id="events",
+                        compact=True,
+                    ),
+                )
                 yield hint("exact types, group.* or *, comma-separated; → accepts the suggestion")
                 yield error_line("events")
-                yield row("Secret", Input(w.get("secret") or "", password=True, id="secret", compact=True,
-                                          placeholder="empty: deliveries unsigned"),
-                          Button("Generate", id="generate", compact=True), Button("Show", id="reveal", compact=True))
+                yield row(
+                    "Secret",
+                    Input(
+                        w.get("secret") or "",
+                        password=True,
+                        id="secret",
+                        compact=True,
+                        placeholder="empty: deliveries unsigned",
+                    ),
+                    Button("Generate", id="generate", compact=True),
+                    Button("Show", id="reveal", compact=True),
+                )
                 yield error_line("secret")
-                yield row("Profile", Select([(p, p) for p in PROFILES], value=w.get("profile") or "katya",
-                                            allow_blank=False, id="profile", compact=True))
+                yield row(
+                    "Profile",
+                    Select(
+                        [(p, p) for p in PROFILES],
+                        value=w.get("profile") or "katya",
+                        allow_blank=False,
+                        id="profile",
+                        compact=True,
+                    ),
+                )
                 yield error_line("profile")
-                yield row("Serialization", Select(SERIALIZATIONS, value=w.get("serialization") or "compact",
-                                                  allow_blank=False, id="serialization", compact=True))
+                yield row(
+                    "Serialization",
+                    Select(
+                        SERIALIZATIONS,
+                        value=w.get("serialization") or "compact",
+                        allow_blank=False,
+                        id="serialization",
+                        compact=True,
+                    ),
+                )
                 yield error_line("serialization")
                 for key, label, default in RETRY_FIELDS:
-                    yield row(label.capitalize(), Input(str(policy.get(key, default)), id=f"retry-{key}",
-                                                        compact=True))
+                    yield row(
+                        label.capitalize(),
+                        Input(str(policy.get(key, default)), id=f"retry-{key}", compact=True),
+                    )
                     yield error_line(f"retry-{key}")
                 yield error_line("retryPolicy")
-                yield row("Active", Checkbox("deliver events now", w.get("active", True), id="active", compact=True))
+                yield row(
+                    "Active", Checkbox("deliver events now", w.get("active", True), id="active", compact=True)
+                )
                 yield error_line("active")
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)

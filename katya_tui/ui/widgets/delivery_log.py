@@ -20,9 +20,17 @@ from ..filters import Filter, delivery_record
 from ..messages import OpenDetail
 
 LIMIT = 200
-COLUMNS = (("sub", "Subscription", 12), ("state", "State", 11), ("n", "Att", 3), ("status", "Last", 7),
-           ("latency", "ms", 5), ("next", "Next", 7), ("verdict", "Inbound", 11), ("type", "Event", 18),
-           ("id", "Delivery", 24))  # fmt: skip
+COLUMNS = (
+    ("sub", "Subscription", 12),
+    ("state", "State", 11),
+    ("n", "Att", 3),
+    ("status", "Last", 7),
+    ("latency", "ms", 5),
+    ("next", "Next", 7),
+    ("verdict", "Inbound", 11),
+    ("type", "Event", 18),
+    ("id", "Delivery", 24),
+)
 
 
 class DeliveryLog(DataTable):
@@ -30,8 +38,13 @@ class DeliveryLog(DataTable):
 
     BINDINGS = [
         Binding("s", "resend", "Resend", id="log.resend", tooltip="Send the selected delivery again, now"),
-        Binding("S", "resend_failed", "Resend failed", id="log.resend_failed",
-                tooltip="Resend every failed delivery matching the filter (asks, with the count)"),
+        Binding(
+            "S",
+            "resend_failed",
+            "Resend failed",
+            id="log.resend_failed",
+            tooltip="Resend every failed delivery matching the filter (asks, with the count)",
+        ),
         Binding("x", "cancel", "Cancel", id="log.cancel", tooltip="Cancel the selected pending delivery"),
         Binding("enter", "open", "Detail", id="log.open", tooltip="Open the selected delivery's attempts"),
     ]
@@ -67,7 +80,9 @@ class DeliveryLog(DataTable):
             return False
         if kind == "webhook" and doc.get("webhook_id") != id:
             return False
-        return self.flt.empty or self.flt.matches(delivery_record(doc, self.names.get(doc.get("webhook_id", ""))))
+        return self.flt.empty or self.flt.matches(
+            delivery_record(doc, self.names.get(doc.get("webhook_id", "")))
+        )
 
     def reload(self) -> None:
         store = self.service.store
@@ -126,8 +141,11 @@ class DeliveryLog(DataTable):
         status = last.get("status_code")
         latency = last.get("latency_ms")
         state = doc.get("state")
-        status_cell = tone(self.app, str(status), "text-error" if status >= 400 else "text-success") if status \
+        status_cell = (
+            tone(self.app, str(status), "text-error" if status >= 400 else "text-success")
+            if status
             else tone(self.app, last.get("error_class") or "-", "text-error" if last else "text-muted")
+        )
         return (
             Text(self.names.get(doc.get("webhook_id", ""), doc.get("webhook_id") or "")),
             state_cell(self.app, state),
@@ -187,14 +205,18 @@ class DeliveryLog(DataTable):
             return
         attempts = (result or {}).get("attempts") or []
         last = attempts[-1] if attempts else {}
-        self.notify(f"resent {doc['id']}: {last.get('status_code') or last.get('reason') or result.get('state')}")
+        self.notify(
+            f"resent {doc['id']}: {last.get('status_code') or last.get('reason') or result.get('state')}"
+        )
 
     def failed_matching(self) -> list[str]:
         """Ids of failed deliveries in the current scope and filter, over the whole store."""
         store = self.service.store
         if store is None:
             return []
-        docs = store.table("deliveries").newest(10**9, where=lambda d: d.get("state") == "failed" and self._wanted(d))
+        docs = store.table("deliveries").newest(
+            10**9, where=lambda d: d.get("state") == "failed" and self._wanted(d)
+        )
         return [d["id"] for d in docs]
 
     def action_resend_failed(self) -> None:
@@ -224,8 +246,10 @@ class DeliveryLog(DataTable):
 
         await asyncio.gather(*(one(d) for d in ids))
         done = len(ids) - len(errors)
-        self.notify(f"resent {done:,} of {len(ids):,} failed deliveries" + (f"; {errors[0]}" if errors else ""),
-                    severity="warning" if errors else "information")
+        self.notify(
+            f"resent {done:,} of {len(ids):,} failed deliveries" + (f"; {errors[0]}" if errors else ""),
+            severity="warning" if errors else "information",
+        )
 
     def action_cancel(self) -> None:
         doc = self.selected

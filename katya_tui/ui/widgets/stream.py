@@ -25,8 +25,14 @@ from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 
 MAX_ROWS = 10_000
 VERDICT_MARKS = {
-    "valid": "✓", "invalid": "✗", "stale": "◷", "duplicate": "≡", "unsigned": "○", "missing": "?", "malformed": "!",
-}  # fmt: skip
+    "valid": "✓",
+    "invalid": "✗",
+    "stale": "◷",
+    "duplicate": "≡",
+    "unsigned": "○",
+    "missing": "?",
+    "malformed": "!",
+}
 
 
 @dataclass(slots=True)
@@ -50,16 +56,36 @@ class Row:
 
 def capture_row(doc: dict[str, Any]) -> Row:
     rec = capture_record(doc)
-    return Row("capture", doc["id"], doc.get("received_at") or 0.0, rec["source"], rec, method=doc.get("method") or "",
-               path=doc.get("path") or "", type=doc.get("event_type") or "", event_id=doc.get("event_id"), capture_id=doc["id"],
-               verdict=rec["verdict"], status=rec["status"], replay_of=doc.get("replay_of"))  # fmt: skip
+    return Row(
+        "capture",
+        doc["id"],
+        doc.get("received_at") or 0.0,
+        rec["source"],
+        rec,
+        method=doc.get("method") or "",
+        path=doc.get("path") or "",
+        type=doc.get("event_type") or "",
+        event_id=doc.get("event_id"),
+        capture_id=doc["id"],
+        verdict=rec["verdict"],
+        status=rec["status"],
+        replay_of=doc.get("replay_of"),
+    )
 
 
 def event_row(doc: dict[str, Any]) -> Row:
     rec = event_record(doc)
-    return Row("event", doc["id"], doc.get("created_at") or 0.0, doc.get("source") or "?", rec,
-               type=doc.get("type") or "", event_id=doc["id"], capture_id=doc.get("capture_id"),
-               verdict=doc.get("verdict"))  # fmt: skip
+    return Row(
+        "event",
+        doc["id"],
+        doc.get("created_at") or 0.0,
+        doc.get("source") or "?",
+        rec,
+        type=doc.get("type") or "",
+        event_id=doc["id"],
+        capture_id=doc.get("capture_id"),
+        verdict=doc.get("verdict"),
+    )
 
 
 def attach_event(row: Row, doc: dict[str, Any]) -> None:
@@ -97,21 +123,50 @@ class Stream(ScrollView, can_focus=True):
         Binding("pageup", "page(-1)", "Page up", show=False, id="stream.page_up", tooltip="A page up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="stream.page_down", tooltip="A page down"),
         Binding("home,g", "top", "Top", id="stream.top", tooltip="Go to the oldest row in the window"),
-        Binding("end,G", "bottom", "Bottom", id="stream.bottom", tooltip="Go to the newest row and follow the tail"),
+        Binding(
+            "end,G",
+            "bottom",
+            "Bottom",
+            id="stream.bottom",
+            tooltip="Go to the newest row and follow the tail",
+        ),
         Binding("p", "pause", "Pause", id="stream.pause", tooltip="Freeze the view (capture goes on)"),
         Binding("enter", "open", "Detail", id="stream.open", tooltip="Open the selected row's detail"),
         Binding("r", "replay", "Replay", id="stream.replay", tooltip="Replay the selected capture"),
-        Binding("R", "replay_ask", "Replay…", show=False, id="stream.replay_ask",
-                tooltip="Replay the selected capture, choosing target and signing"),
-        Binding("slash", "filter", "Filter", id="stream.filter", tooltip="Filter: type:… verdict:… status>=… text"),
-        Binding("escape", "deselect", "Follow", show=False, id="stream.deselect",
-                tooltip="Drop the selection and follow the tail"),
+        Binding(
+            "R",
+            "replay_ask",
+            "Replay…",
+            show=False,
+            id="stream.replay_ask",
+            tooltip="Replay the selected capture, choosing target and signing",
+        ),
+        Binding(
+            "slash", "filter", "Filter", id="stream.filter", tooltip="Filter: type:… verdict:… status>=… text"
+        ),
+        Binding(
+            "escape",
+            "deselect",
+            "Follow",
+            show=False,
+            id="stream.deselect",
+            tooltip="Drop the selection and follow the tail",
+        ),
     ]
     COMPONENT_CLASSES = {
-        "stream--time", "stream--source", "stream--id", "stream--cursor", "stream--replay", "stream--method",
-        "stream--ok", "stream--warn", "stream--bad", "stream--muted", "stream--empty",
+        "stream--time",
+        "stream--source",
+        "stream--id",
+        "stream--cursor",
+        "stream--replay",
+        "stream--method",
+        "stream--ok",
+        "stream--warn",
+        "stream--bad",
+        "stream--muted",
+        "stream--empty",
         *(f"stream--verdict-{v}" for v in VERDICT_MARKS),
-    }  # fmt: skip
+    }
 
     cursor: reactive[int | None] = reactive(None, always_update=True)
     paused: reactive[bool] = reactive(False)
@@ -279,8 +334,9 @@ class Stream(ScrollView, can_focus=True):
 
     def watch_cursor(self, old: int | None, new: int | None) -> None:
         row = self.selected
-        self.post_message(RowSelected(row.kind if row else None, row.id if row else None,
-                                      row.event_id if row else None))
+        self.post_message(
+            RowSelected(row.kind if row else None, row.id if row else None, row.event_id if row else None)
+        )
         if new is not None:
             self.following = False
             self._status()
@@ -297,7 +353,9 @@ class Stream(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         if self.rows:
-            start = len(self.rows) - 1 if self.cursor is None else self.cursor + delta  # enter at the newest row
+            start = (
+                len(self.rows) - 1 if self.cursor is None else self.cursor + delta
+            )  # enter at the newest row
             self.cursor = max(0, min(len(self.rows) - 1, start))
 
     def action_page(self, direction: int) -> None:
@@ -390,8 +448,15 @@ class Stream(ScrollView, can_focus=True):
         if index >= len(self.rows):
             return Strip.blank(width, base)
         row = self.rows[index]
-        key = (width, index == self.cursor, self._generation, row.type, row.kind, len(row.deliveries),
-               summary(row.deliveries) if row.deliveries else None)
+        key = (
+            width,
+            index == self.cursor,
+            self._generation,
+            row.type,
+            row.kind,
+            len(row.deliveries),
+            summary(row.deliveries) if row.deliveries else None,
+        )
         if row.drawn is not None and row.drawn[0] == key:
             return row.drawn[1]
         segments = self.row_segments(row, width)

@@ -15,8 +15,14 @@ from ..clock import Clock
 from ..messages import ScopeChanged
 from ..tally import Tally
 
-COLUMNS = (("name", "Name", 13), ("rate", "OK%", 4), ("pending", "Pend", 4), ("last", "Last", 7),
-           ("events", "Events", 12), ("url", "URL", 30))  # fmt: skip
+COLUMNS = (
+    ("name", "Name", 13),
+    ("rate", "OK%", 4),
+    ("pending", "Pend", 4),
+    ("last", "Last", 7),
+    ("events", "Events", 12),
+    ("url", "URL", 30),
+)
 
 
 class Subscriptions(DataTable):
@@ -25,11 +31,18 @@ class Subscriptions(DataTable):
     BINDINGS = [
         Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
         Binding("e", "edit", "Edit", id="subs.edit", tooltip="Edit the selected subscription"),
-        Binding("space", "toggle", "Pause/resume", id="subs.toggle", tooltip="Pause or resume the selected one"),
+        Binding(
+            "space", "toggle", "Pause/resume", id="subs.toggle", tooltip="Pause or resume the selected one"
+        ),
         Binding("d", "delete", "Delete", id="subs.delete", tooltip="Delete the selected subscription (asks)"),
         Binding("t", "test", "Test", id="subs.test", tooltip="Send a test event of a chosen type to it"),
-        Binding("enter", "narrow", "Its deliveries", id="subs.narrow",
-                tooltip="Show only this subscription's deliveries in the log"),
+        Binding(
+            "enter",
+            "narrow",
+            "Its deliveries",
+            id="subs.narrow",
+            tooltip="Show only this subscription's deliveries in the log",
+        ),
     ]
 
     def __init__(self, service: Any, tally: Tally, *, clock: Clock | None = None, **kw: Any) -> None:
@@ -86,20 +99,25 @@ class Subscriptions(DataTable):
         rate = self.tally.rate(wid)
         active = doc.get("active", True)
         name = Text(doc.get("name") or wid)
-        name = Text.assemble(tone(self.app, "● ", "text-success") if active else tone(self.app, "‖ ", "text-warning"),
-                             name)
+        name = Text.assemble(
+            tone(self.app, "● ", "text-success") if active else tone(self.app, "‖ ", "text-warning"), name
+        )
         return (
             name,
             "-" if rate is None else f"{rate * 100:.0f}",
             str(self.tally.count("pending", wid)),
-            self.clock.ago(self.tally.last.get(wid)).replace(" ago", "") if wid in self.tally.last else "never",
+            self.clock.ago(self.tally.last.get(wid)).replace(" ago", "")
+            if wid in self.tally.last
+            else "never",
             Text(",".join(doc.get("events") or []) or "-"),
             Text(doc.get("url") or ""),
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("edit", "toggle", "delete", "test", "narrow"):
-            return self.selected_id is not None and (action in ("edit", "narrow") or self.dispatcher is not None)
+            return self.selected_id is not None and (
+                action in ("edit", "narrow") or self.dispatcher is not None
+            )
         if action == "new":
             return self.dispatcher is not None or None
         return True
@@ -155,15 +173,18 @@ class Subscriptions(DataTable):
                 self.post_message(ScopeChanged(None))
                 self.notify(f"deleted subscription {name}")
 
-        self.app.push_screen(ConfirmDialog(f"Delete subscription {name}?\nIts delivery history stays."), answered)
+        self.app.push_screen(
+            ConfirmDialog(f"Delete subscription {name}?\nIts delivery history stays."), answered
+        )
 
     def action_test(self) -> None:
         from ..screens.dialogs import EventTypePicker
 
         wid = self.selected_id
         if wid is not None:
-            self.app.push_screen(EventTypePicker("Send a test event of type"),
-                                 lambda t: self._send_test(wid, t) if t else None)
+            self.app.push_screen(
+                EventTypePicker("Send a test event of type"), lambda t: self._send_test(wid, t) if t else None
+            )
 
     @work(group="subs-test", exit_on_error=False)
     async def _send_test(self, wid: str, event_type: str) -> None:
@@ -172,7 +193,9 @@ class Subscriptions(DataTable):
         except Exception as exc:
             self.notify(f"test event not sent: {exc}", severity="error")
             return
-        self.notify(f"test {event_type} sent to {self.webhooks.get(wid, {}).get('name') or wid}: {event.get('id')}")
+        self.notify(
+            f"test {event_type} sent to {self.webhooks.get(wid, {}).get('name') or wid}: {event.get('id')}"
+        )
 
     def action_narrow(self) -> None:
         wid = self.selected_id
