@@ -16,7 +16,7 @@ from receiver_support import AUTH, captures, raw_request, running
 from katya_tui.core.catalog import envelope
 from katya_tui.core.receiver.capture import Body
 from katya_tui.core.receiver.respond import Plan
-from katya_tui.core.receiver.wire import (
+from katya_tui.core.receiver.workers.wire import (
     PLAN,
     TAKE,
     Frames,
@@ -26,7 +26,7 @@ from katya_tui.core.receiver.wire import (
     read_take,
     take_frame,
 )
-from katya_tui.core.receiver.workers import hooks_bound
+from katya_tui.core.receiver.workers.router import hooks_bound
 from katya_tui.core.signing import sign
 
 SECRET = "worker-secret-1"

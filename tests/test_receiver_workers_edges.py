@@ -20,7 +20,7 @@ import pytest
 from receiver_support import AUTH, captures, running, wait_for
 from test_receiver_workers import put_endpoint, ready
 
-from katya_tui.core.receiver import workers as workers_mod
+from katya_tui.core.receiver.workers import router as workers_mod
 
 HOOK = b"POST /hooks/first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -143,7 +143,11 @@ def worker_children() -> list[int]:
                 cmd = f.read()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"katya_tui.core.receiver.worker" in cmd:
+        if (
+            int(fields[1]) == os.getpid()
+            and fields[0] != "Z"
+            and b"katya_tui.core.receiver.workers.process" in cmd
+        ):
             pids.append(int(entry))
     return pids
 
@@ -293,7 +297,7 @@ async def test_a_client_that_sends_part_of_a_request_line_and_shuts_is_answered_
         async with running(settings, workers=workers, data_dir=tmp_path / f"w{workers}") as svc:
             answers[workers] = strip(await until_closed(svc.port, b"POS"))
             if workers:
-                assert not svc.receiver.workers._undecided
+                assert not svc.receiver.workers.router.undecided
     assert answers[1] == answers[0] and b"<not closed>" not in answers[0]
 
 

@@ -26,9 +26,9 @@ from yarl import URL
 
 from katya_tui.config import load_settings
 from katya_tui.core.receiver import HOOK_ROUTES, Receiver
-from katya_tui.core.receiver.hook_server import endpoint_of
-from katya_tui.core.receiver.worker_head import Request
-from katya_tui.core.receiver.worker_http import KEEPALIVE_S, Connection, Server
+from katya_tui.core.receiver.workers.hooks import endpoint_of
+from katya_tui.core.receiver.workers.head import Request
+from katya_tui.core.receiver.workers.http import KEEPALIVE_S, Connection, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -171,12 +171,14 @@ class Service:
         await self._runner.setup()
         try:
             workers = auto_workers() if s.workers is None else s.workers
-            socks = _bind(
-                s.host, s.port
-            )  # accepted by the receiver: /hooks to workers (or its own server), the rest here
+            socks = _bind(s.host, s.port)
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
-            self.receiver.listen_with_workers(socks, self._runner.server, workers)
+            if workers:  # /hooks connections to the workers, the rest here (see receiver/workers)
+                self.receiver.listen_with_workers(socks, self._runner.server, workers)
+            else:
+                for sock in socks:
+                    await web.SockSite(self._runner, sock).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None

@@ -19,7 +19,7 @@ from .capture import summary
 from .dedup import SeenIds
 from .endpoints import Endpoints
 from .intake import Intake, take
-from .respond import Plan, Responder, answer
+from .respond import AiohttpReply, Plan, Responder, carry_out
 from .workers import Workers
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class Receiver:
 
     forward_timeout = 30.0
     forward_concurrency = 64
+    body_idle_timeout = 30.0  # seconds without body bytes before a stalled sender gets 408
 
     def __init__(self, service: Any) -> None:
         self.service = service
@@ -46,7 +47,6 @@ class Receiver:
         self._closing = asyncio.Event()
         self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
         self.workers: Workers | None = None
-        self._idle_timeout = 30.0
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -61,21 +61,20 @@ class Receiver:
         captures_api.add_routes(app, self.service)
         endpoints_api.add_routes(app, self.service)
 
-    @property
-    def body_idle_timeout(self) -> float:
-        """Seconds without body bytes before a stalled sender gets 408 (workers started later get it too)."""
-        return self._idle_timeout
-
-    @body_idle_timeout.setter
-    def body_idle_timeout(self, seconds: float) -> None:
-        self._idle_timeout = seconds
-        if self.workers is not None:
-            self.workers.hooks.http.idle_s = seconds
-
     def listen_with_workers(self, socks: list[socket.socket], server: web.Server, count: int) -> None:
-        """Take connections from `socks` at start, with `count` worker processes (see `workers.py`; with none,
-        `/hooks` connections are served here by the server a worker runs, the others by `server`)."""
-        self.workers = Workers(self, count, socks, server)
+        """Accept on `socks` and hand `/hooks` connections to `count` worker processes (see `workers/`); the rest,
+        and any a worker cannot take, are served by `server` (this process's aiohttp server)."""
+        settings = self.service.settings
+        self.workers = Workers(
+            count,
+            socks,
+            server,
+            take_in=self.take_in,
+            configs=self.endpoints.list,
+            body_limit=settings.body_limit,
+            idle_s=lambda: self.body_idle_timeout,
+            err_path=settings.data_dir / "receiver-workers.err",
+        )
 
     def close_listener(self) -> None:
         """With workers, this receiver accepts the server's connections: stop accepting."""
@@ -129,28 +128,19 @@ class Receiver:
     # -- capture -------------------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """`/hooks` on this process's aiohttp server."""
         name = request.match_info["endpoint"]
         cfg = self.endpoints.config_for(name)
-        took = await take(
-            request,
-            cfg,
-            self.endpoints.secrets_of_others(name),
-            self.service.settings.body_limit,
-            self.body_idle_timeout,
-        )
-        plan = await self.record(cfg, took)
-        return await answer(request, plan, took.body.truncated, self._sleep)
+        others = self.endpoints.secrets_of_others(name)
+        took = await take(request, cfg, others, self.service.settings.body_limit, self.body_idle_timeout)
+        reply = AiohttpReply(request)
+        carry_out(await self.take_in(took), reply, took)
+        return await reply.result()
 
-    def record_later(self, cfg: dict[str, Any], took: Intake) -> asyncio.Future:
-        """`record` as a task (for `hook_server`, which serves `/hooks` connections in this process)."""
-        task = asyncio.get_running_loop().create_task(self.record(cfg, took))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def record(self, cfg: dict[str, Any], took: Intake) -> Plan:
-        """Decide the answer to a request taken in (here or in a worker), wait its `delay_ms`, then keep it; a 2xx
-        answer leaves only once the capture is on disk."""
+    async def take_in(self, took: Intake) -> Plan:
+        """The one record step of every request taken in (here, or in a worker): decide the answer, wait its
+        `delay_ms`, then keep it; a 2xx answer leaves only once the capture is on disk."""
+        cfg = self.endpoints.config_for(took.cap.endpoint)
         plan = self.decide(cfg, took)
         if plan.delay_ms:
             await self._sleep(plan.delay_ms / 1000)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..models import Capture, encode_body, new_id
+from .aiohttp_shim import buffered_after_failure
 
 HOP_BY_HOP = frozenset(
     {
@@ -56,12 +57,56 @@ def raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[list[str]]:
         return [[header_text(k), header_text(v)] for k, v in raw]
 
 
+class BodyReader:
+    """One request body as it arrives, against the limit. Every transport feeds its chunks here and asks for the
+    `Body`: whole, cut at the limit, given up on after a silence, or broken off (every byte that came is kept)."""
+
+    __slots__ = ("limit", "claimed", "chunks", "got")
+
+    def __init__(self, limit: int, claimed: int | None) -> None:
+        self.limit = limit
+        self.claimed = claimed  # the Content-Length announced, if any
+        self.chunks: list[bytes] = []
+        self.got = 0
+
+    def data(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+
+    def add(self, chunk: bytes) -> Body | None:
+        """Take a chunk; past the limit, the body cut there (the rest is not worth reading)."""
+        self.chunks.append(chunk)
+        self.got += len(chunk)
+        if self.got <= self.limit:
+            return None
+        size = max(self.got, self.claimed or 0)
+        more = "at least " if self.claimed is None else ""
+        detail = f"body of {more}{size} bytes is over the {self.limit} byte limit"
+        return Body(self.data()[: self.limit], size, True, "too_large", detail)
+
+    def whole(self) -> Body:
+        """The body at its end: whole, unless fewer bytes came than Content-Length announced."""
+        data = self.data()
+        if self.claimed is not None and self.got < self.claimed:
+            detail = f"Content-Length said {self.claimed} bytes, {self.got} arrived"
+            return Body(data, self.got, True, "incomplete", detail)
+        return Body(data, self.got, False)
+
+    def timed_out(self, idle_s: float) -> Body:
+        detail = f"no body bytes for {idle_s:g} s after {self.got} bytes"
+        return Body(self.data(), self.got, True, "timeout", detail)
+
+    def broken(self, why: object, *, lost: bool) -> Body:
+        """The connection ended (`lost`) or the bytes stopped being HTTP mid-body: what came is kept."""
+        data = self.data()[: self.limit]
+        said = f" (Content-Length said {self.claimed})" if self.claimed is not None else ""
+        what = "the connection ended mid-body" if lost else "the body could not be read"
+        return Body(data, len(data), True, "incomplete", f"{what} after {len(data)} bytes{said}: {why}")
+
+
 async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float) -> Body:
-    """Read up to `limit` bytes; past it, stop and mark the body cut. A sender that stalls longer than
-    `idle_timeout` between chunks, or a connection that ends before Content-Length bytes, keeps what came."""
-    chunks: list[bytes] = []
-    got = 0
-    claimed = request.content_length
+    """Read `request`'s body through a `BodyReader`; a sender silent for `idle_timeout` between chunks keeps
+    what came."""
+    reader = BodyReader(limit, request.content_length)
     stream = request.content
     try:
         while True:
@@ -73,46 +118,18 @@ async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float) -
                     chunk = await stream.readany()
                 if not chunk:
                     break
-            chunks.append(chunk)
-            got += len(chunk)
-            if got > limit:
-                data = b"".join(chunks)[:limit]
-                size = max(got, claimed or 0)
-                detail = f"body of {'at least ' if claimed is None else ''}{size} bytes is over the {limit} byte limit"
-                return Body(data, size, True, "too_large", detail)
-            if claimed is not None and got >= claimed:
+            if (cut := reader.add(chunk)) is not None:
+                return cut
+            if reader.claimed is not None and reader.got >= reader.claimed:
                 break  # all that was announced: do not wait on a connection the sender may half-close
     except TimeoutError:
-        return Body(
-            b"".join(chunks), got, True, "timeout", f"no body bytes for {idle_timeout:g} s after {got} bytes"
-        )
+        return reader.timed_out(idle_timeout)
     except (
         Exception
     ) as exc:  # connection lost, bad chunking, a lying Content-Length: keep every byte that came
-        rest = b"".join(
-            getattr(stream, "_buffer", ())
-        )  # bytes aiohttp buffered before it recorded the failure
-        data = b"".join(chunks) + rest
-        why = (
-            "the connection ended mid-body"
-            if isinstance(exc, ConnectionError)
-            else "the body could not be read"
-        )
-        said = f" (Content-Length said {claimed})" if claimed is not None else ""
-        return Body(
-            data[:limit], len(data), True, "incomplete", f"{why} after {len(data)} bytes{said}: {exc}"
-        )
-    data = b"".join(chunks)
-    if claimed is not None and got < claimed:
-        return Body(data, got, True, "incomplete", f"Content-Length said {claimed} bytes, {got} arrived")
-    return Body(data, got, False)
-
-
-def split_path(request: web.Request) -> tuple[str, str]:
-    """(endpoint name, sub-path) from `/hooks/{endpoint}[/sub/path]`."""
-    endpoint = request.match_info.get("endpoint", "")
-    tail = request.match_info.get("tail", "")
-    return endpoint, tail
+        reader.chunks.append(buffered_after_failure(stream))
+        return reader.broken(exc, lost=isinstance(exc, ConnectionError))
+    return reader.whole()
 
 
 def new_capture(

@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 from aiohttp.http import SERVER_SOFTWARE
 
-from .capture import Body
+from ..capture import Body, BodyReader
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})  # written here, never as given
@@ -50,9 +50,7 @@ class Request:
         "method",
         "version",
         "headers",
-        "chunks",
-        "got",
-        "claimed",
+        "reader",
         "keep_alive",
         "started",
         "now",
@@ -69,9 +67,7 @@ class Request:
         self.ignored = ignored  # read after the connection was given up on: never served
         self.version = "1.1"
         self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: list[bytes] = []
-        self.got = 0
-        self.claimed: int | None = None
+        self.reader: BodyReader | None = None  # the body as it arrives, once the head is whole
         self.keep_alive = True
         self.started = time.perf_counter()
         self.now = time.time()

@@ -1,4 +1,4 @@
-"""Frames between the server process and its receiver workers (`workers.py`, `worker.py`) over a Unix socket.
+"""Frames between the server process and its receiver workers (`pool.py`, `process.py`) over a Unix socket.
 
 A frame is `!BII` (kind, header length, raw length), a JSON header, then raw bytes, so a body crosses as it is:
 - TAKE, worker → server: a request taken in (`Intake`); raw = its body;
@@ -19,10 +19,10 @@ from typing import Any
 
 import orjson
 
-from ..models import Capture, encode_body
-from .capture import Body
-from .intake import Intake
-from .respond import Plan
+from ...models import Capture, encode_body
+from ..capture import Body
+from ..intake import Intake
+from ..respond import Plan
 
 TAKE, PLAN, CONFIGS, HELLO, STOP, LOG = 1, 2, 3, 4, 5, 6
 HEAD = struct.Struct("!BII")

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import httptools
 
-from .capture import Body, header_text
-from .worker_head import (
+from ..capture import Body, BodyReader, header_text
+from .head import (
     BODILESS,
     CONTINUE,
     MAX_FIELD,
@@ -117,12 +117,8 @@ class Connection(asyncio.Protocol):
         self.transport = None
         self.pausing.clear()  # (what was read is still served, and recorded)
         req, self.req = self.req, None
-        if req is not None and req.method and req.body is None and req.answer is None:  # cut off mid-body
-            said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
-            data = b"".join(req.chunks)
-            why = exc or "Connection lost"  # (aiohttp's words)
-            detail = f"the connection ended mid-body after {len(data)} bytes{said}: {why}"
-            req.body = Body(data, len(data), True, "incomplete", detail)
+        if req is not None and req.reader is not None and req.body is None and req.answer is None:  # mid-body
+            req.body = req.reader.broken(exc or "Connection lost", lost=True)  # (aiohttp's words)
             self._queue(req)
         self._next()
 
@@ -160,7 +156,9 @@ class Connection(asyncio.Protocol):
         req = self.req
         if self.ending:
             return
-        if req is not None and req.method and req.body is None and not req.ignored:  # a body on its way
+        if (
+            req is not None and req.reader is not None and req.body is None and not req.ignored
+        ):  # a body coming
             if self.current is not None or self.queue or self.pausing:
                 return  # (not its turn yet: its sender may rightly wait for the answers before it, or a 100)
             if now - self.last <= self.server.idle_s:
@@ -170,9 +168,7 @@ class Connection(asyncio.Protocol):
                 return
             self.discard = True
             self.req = None
-            data = b"".join(req.chunks)
-            detail = f"no body bytes for {self.server.idle_s:g} s after {len(data)} bytes"
-            req.body = Body(data, len(data), True, "timeout", detail)
+            req.body = req.reader.timed_out(self.server.idle_s)
             self._queue(req)
         elif self.current is None and not self.queue and now - self.idle_since > KEEPALIVE_S:
             self._close()  # (a head half sent counts as idle, as in aiohttp)
@@ -253,8 +249,8 @@ class Connection(asyncio.Protocol):
             self.upgrading = req  # llhttp reads no body for it: read again in `_upgraded`
             return
         length = req.header(b"content-length")
-        if length is not None and req.header(b"transfer-encoding") is None:
-            req.claimed = int(length)  # (llhttp refused one that is not a number)
+        claimed = int(length) if length is not None and req.header(b"transfer-encoding") is None else None
+        req.reader = BodyReader(self.server.body_limit, claimed)  # (llhttp refused a length not a number)
         expect = req.header(b"expect")
         if expect is not None and version == "1.1" and not req.ignored:
             if expect.lower() == b"100-continue":
@@ -268,18 +264,10 @@ class Connection(asyncio.Protocol):
 
     def on_body(self, chunk: bytes) -> None:
         req = self.req
-        if req is None or req.body is not None or req.answer is not None:
+        if req is None or req.reader is None or req.body is not None or req.answer is not None:
             return
-        req.got += len(chunk)
-        req.chunks.append(chunk)
-        limit = self.server.body_limit
-        if req.got > limit:
-            data = b"".join(req.chunks)[:limit]
-            size = max(req.got, req.claimed or 0)
-            more = "at least " if req.claimed is None else ""
-            req.body = Body(
-                data, size, True, "too_large", f"body of {more}{size} bytes is over the {limit} byte limit"
-            )
+        if (cut := req.reader.add(chunk)) is not None:
+            req.body = cut
             self.discard = True  # the rest is not read: answered now, then the connection closes
             self._queue(req)
 
@@ -290,7 +278,7 @@ class Connection(asyncio.Protocol):
             return
         if req.body is not None or req.answer is not None:
             return  # queued already
-        req.body = Body(b"".join(req.chunks) if len(req.chunks) != 1 else req.chunks[0], req.got, False)
+        req.body = req.reader.whole() if req.reader is not None else Body(b"", 0, False)
         self._queue(req)
 
     # -- what the parser could not take ----------------------------------------------------------------------
@@ -313,16 +301,14 @@ class Connection(asyncio.Protocol):
         self.discard = True
         req, self.req = self.req, None
         self.upgrading = self.carry = None
-        if req is not None and req.method and req.body is None and req.answer is None and not req.ignored:
-            data = b"".join(req.chunks)
-            said = f" (Content-Length said {req.claimed})" if req.claimed is not None else ""
-            req.body = Body(
-                data,
-                len(data),
-                True,
-                "incomplete",
-                f"the body could not be read after {len(data)} bytes{said}: {why}",
-            )
+        if (
+            req is not None
+            and req.reader is not None
+            and req.body is None
+            and req.answer is None
+            and not req.ignored
+        ):
+            req.body = req.reader.broken(why, lost=False)
             req.keep_alive = False
             self._queue(req)
             return
@@ -357,6 +343,10 @@ class Connection(asyncio.Protocol):
             self.respond(*req.answer)
         else:
             self.server.serve(self, req)
+
+    def send(self, status: int, headers: list[tuple[str, str]], body: bytes, close: bool) -> None:
+        """`respond.Reply`: the answer a plan gives."""
+        self.respond(status, headers, body, close=close)
 
     def respond(
         self,

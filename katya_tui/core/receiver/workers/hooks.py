@@ -1,7 +1,5 @@
-"""`/hooks` over the narrow HTTP/1.1 server (`worker_http.py`): in a receiver worker process, and in the server
-process itself for `/hooks` connections no worker takes (with `workers = 0`, or while a worker is being replaced).
-Each request is taken in (`intake`), its plan asked for (`ask`: over the link from a worker, `Receiver.record` in
-the server process) and carried out. Any other request that arrives on such a connection is relayed to the
+"""`/hooks` in a receiver worker process, over its narrow HTTP/1.1 server (`http.py`). Each request is taken in
+(`intake`), its plan asked of the server process over the link, and carried out (`respond.carry_out`). Any other request that arrives on such a connection is relayed to the
 server's own port (the API, health); a WebSocket for the server's feed is answered 421 (open a new connection).
 """
 
@@ -11,17 +9,16 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from yarl import URL
 
-from .capture import HOP_BY_HOP, raw_headers
-from .endpoints import ConfigSet
-from .intake import Intake, intake
-from .respond import Plan
-from .worker_head import Request
-from .worker_http import Connection, Server
+from ..capture import HOP_BY_HOP, raw_headers
+from ..endpoints import ConfigSet
+from ..intake import Intake, intake
+from ..respond import carry_out
+from .head import Request
+from .http import Connection, Server
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +33,6 @@ HOOK = re.compile(r"/hooks/([^{}/]+)(?:/.*)?", re.DOTALL)  # (a decoded %0a in t
 """What the server's router takes as `/hooks/{endpoint}` or `/hooks/{endpoint}/{tail:(?s:.*)}`, matched as it does: on
 the path with every %-escape decoded but `%2F` and `%25` (yarl's `path_safe`), the name then unquoted as aiohttp
 does (`_unquote_path_safe`)."""
-
-
-class NotRecorded(Exception):
-    """The server could not record a request (it logged why)."""
 
 
 def endpoint_of(target: str) -> str | None:
@@ -61,12 +54,12 @@ def endpoint_of(target: str) -> str | None:
 
 
 class HookServer:
-    """`configs()` gives the endpoint configs; `ask(cfg, took)` a future of the request's `Plan`."""
+    """`configs()` gives the endpoint configs; `ask(took)` a future of the request's `Plan` (from the server)."""
 
     def __init__(
         self,
         configs: Callable[[], ConfigSet],
-        ask: Callable[[dict[str, Any], Intake], asyncio.Future],
+        ask: Callable[[Intake], asyncio.Future],
         server_url: str,
         body_limit: int,
         idle_s: float,
@@ -100,37 +93,20 @@ class HookServer:
             return
         configs = self.configs()
         cfg = configs.config_for(name)
-        took = intake(
-            cfg,
-            configs.secrets_of_others(name),
-            req.method,
-            target,
-            raw_headers(req.headers),
-            conn.remote,
-            req.body,
-            req.started,
-            req.now,
-        )  # type: ignore[arg-type]
-        self.ask(cfg, took).add_done_callback(lambda fut: self.planned(conn, took, fut))
+        assert req.body is not None
+        others = configs.secrets_of_others(name)
+        headers = raw_headers(req.headers)
+        took = intake(cfg, others, req.method, target, headers, conn.remote, req.body, req.started, req.now)
+        self.ask(took).add_done_callback(lambda fut: self.planned(conn, took, fut))
 
     def planned(self, conn: Connection, took: Intake, fut: asyncio.Future) -> None:
         exc = fut.exception() if not fut.cancelled() else ConnectionError("cancelled")
         if isinstance(exc, ConnectionError):
             conn.respond(503, JSON, b'{"status": "error", "message": "katya-tui is stopping"}')
-        elif exc is not None:  # aiohttp's answer to a handler that failed
-            if not isinstance(exc, NotRecorded):  # (the server process logged that one)
-                log.error("a request to %s could not be recorded", took.cap.path, exc_info=exc)
+        elif exc is not None:  # aiohttp's answer to a handler that failed (the server process logged why)
             conn.respond(500, TEXT, b"500 Internal Server Error\n\nServer got itself in trouble", close=True)
         else:
-            plan: Plan = fut.result()
-            if plan.action in (
-                "timeout",
-                "drop",
-            ):  # chaos: hold the connection past the sender's timeout, or drop it
-                log.warning("%s %s: %s (chaos), no answer", took.cap.method, took.cap.path, plan.action)
-                conn.drop(plan.hold_s if plan.action == "timeout" else 0.0)
-            else:
-                conn.respond(plan.status, list(plan.headers.items()), plan.body, close=took.body.truncated)
+            carry_out(fut.result(), conn, took)
 
     async def relay(self, conn: Connection, req: Request, target: str) -> None:
         """A request for the server (API, health) that came on a connection that began with a webhook."""
@@ -152,7 +128,7 @@ class HookServer:
                 req.method,
                 URL(self.server_url + target, encoded=True),
                 headers=headers,
-                data=body.data if req.got or req.claimed is not None else None,
+                data=body.data if req.reader and (req.reader.got or req.reader.claimed is not None) else None,
                 allow_redirects=False,
             ) as r:
                 data = await r.read()

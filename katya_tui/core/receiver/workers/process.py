@@ -1,8 +1,8 @@
-"""A receiver worker process: it serves `/hooks` (`hook_server.py`) on the connections the server process hands
-it, and asks the server over its link what to answer each request (`Receiver.decide` and `keep` decide, store and
-publish there).
+"""A receiver worker process: it serves `/hooks` (`hooks.py`) on the connections the server process hands it, and
+asks the server over its link what to answer each request (the receiver's record step decides, stores and
+publishes there).
 
-Started by `workers.py` as `python -m katya_tui.core.receiver.worker HANDOFF_FD LINK_FD PORT_URL BODY_LIMIT IDLE_S`;
+Started by `pool.py` as `python -m katya_tui.core.receiver.workers.process HANDOFF_FD LINK_FD URL BODY_LIMIT IDLE_S`;
 it ends when the server closes the link.
 """
 
@@ -15,11 +15,11 @@ import itertools
 import logging
 import socket
 import sys
-from typing import Any
 
-from ..loops import fast_loop
-from .endpoints import ConfigSet
-from .hook_server import HookServer, NotRecorded
+from ...loops import fast_loop
+from ..endpoints import ConfigSet
+from ..intake import Intake
+from .hooks import HookServer
 from .wire import CONFIGS, HELLO, LOG, PLAN, STOP, Frames, frame, read_plan, take_frame
 
 
@@ -67,7 +67,7 @@ class Link(asyncio.Protocol):
                 if fut is None or fut.done():
                     continue
                 if "error" in h:  # the server could not record it
-                    fut.set_exception(NotRecorded(h["error"]))
+                    fut.set_exception(RuntimeError(h["error"]))
                 else:
                     fut.set_result(read_plan(h, raw)[1])
             elif kind == CONFIGS:
@@ -82,7 +82,7 @@ class Link(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
 
-    def ask(self, took: Any) -> asyncio.Future:
+    def ask(self, took: Intake) -> asyncio.Future:
         """The server's `Plan` for a request taken in, to come."""
         n = next(self._numbers)
         fut = asyncio.get_running_loop().create_future()
@@ -103,7 +103,7 @@ async def run(handoff_fd: int, link_fd: int, server_url: str, body_limit: int, i
     root = logging.getLogger()
     root.handlers[:] = [LinkLog(link)]
     root.setLevel(logging.INFO)
-    hooks = HookServer(lambda: link.configs, lambda cfg, took: link.ask(took), server_url, body_limit, idle_s)
+    hooks = HookServer(lambda: link.configs, link.ask, server_url, body_limit, idle_s)
     handoff = socket.socket(fileno=handoff_fd)
     handoff.setblocking(False)
 
