@@ -16,6 +16,7 @@ from receiver_support import AUTH, captures, raw_request, running
 from katya_tui.core.catalog import envelope
 from katya_tui.core.receiver.capture import Body
 from katya_tui.core.receiver.respond import Plan
+from katya_tui.core.receiver.workers.router import hooks_bound
 from katya_tui.core.receiver.workers.wire import (
     PLAN,
     TAKE,
@@ -26,7 +27,6 @@ from katya_tui.core.receiver.workers.wire import (
     read_take,
     take_frame,
 )
-from katya_tui.core.receiver.workers.router import hooks_bound
 from katya_tui.core.signing import sign
 
 SECRET = "worker-secret-1"

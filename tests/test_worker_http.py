@@ -1,4 +1,4 @@
-"""The receiver worker's HTTP server (`worker_http.py`) against aiohttp's: the same bytes sent to a service
+"""The receiver worker's HTTP server (`receiver/workers/http.py`) against aiohttp's: the same bytes sent to a service
 that hands /hooks connections to a worker and to one that serves them itself give the same answers, the same
 connection handling and the same captures (Date and Server aside). Where the two differ on purpose, the test
 says so."""
@@ -26,8 +26,8 @@ from yarl import URL
 
 from katya_tui.config import load_settings
 from katya_tui.core.receiver import HOOK_ROUTES, Receiver
-from katya_tui.core.receiver.workers.hooks import endpoint_of
 from katya_tui.core.receiver.workers.head import Request
+from katya_tui.core.receiver.workers.hooks import endpoint_of
 from katya_tui.core.receiver.workers.http import KEEPALIVE_S, Connection, Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -329,7 +329,7 @@ async def test_a_body_over_the_limit_is_a_413_with_the_body_cut_and_the_connecti
 
 
 async def test_a_sender_that_stops_mid_body_gets_408_after_the_idle_timeout_the_worker_was_given(pair):
-    # the worker's idle timeout comes on its command line (workers.py): 0.4 s here, as in the server
+    # the worker's idle timeout comes on its command line (pool.py): 0.4 s here, as in the server
     stalled = post("stall", b"{").replace(b"Length: 1", b"Length: 10")
     start = time.monotonic()
     answers, _ = await both(pair, stalled, 1)

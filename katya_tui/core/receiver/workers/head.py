@@ -1,4 +1,4 @@
-"""HTTP/1.1 heads as aiohttp's server reads and writes them, for the receiver worker's server (`worker_http.py`):
+"""HTTP/1.1 heads as aiohttp's server reads and writes them, for the receiver worker's server (`http.py`):
 the request being read, the checks aiohttp's parser makes that llhttp alone does not (a 400), and the head of an
 answer (the status line in the request's version, `Connection` as aiohttp writes it, no body after a 204, 304 or
 1xx).

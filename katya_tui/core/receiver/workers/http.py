@@ -5,7 +5,7 @@ whole request to `serve` in order, and writes the answers in order. aiohttp's se
 as much a request, and the worker's time is the receiver's.
 
 A client sees what aiohttp's server would show it: its heads and its parser's limits and checks (see
-`worker_head.py`), 417 for an unknown expectation, an upgrade declined by reading the request on as a plain one
+`head.py`), 417 for an unknown expectation, an upgrade declined by reading the request on as a plain one
 (`serve` answers 421 to a WebSocket that is not for a hook). What a sender can get wrong is handled as the server process handles it: a body over
 the limit is cut and answered at once, a sender silent for `idle_s` mid-body (once it is that request's turn)
 or a connection that ends mid-body leaves a capture of what came. A closing answer is followed by the end of
