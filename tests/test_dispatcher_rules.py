@@ -11,8 +11,9 @@ from email.utils import formatdate
 import pytest
 
 from katya_tui.core import signing
-from katya_tui.core.dispatcher import profiles, retry, stats, subscriptions
+from katya_tui.core.dispatcher import profiles, retry, subscriptions
 from katya_tui.core.errors import ValidationFailed
+from katya_tui.core.queries import delivery_stats as stats
 
 # -- retries -------------------------------------------------------------------------------------------------
 

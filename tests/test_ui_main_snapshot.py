@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from ui_main_helpers import reads_done
 from ui_support import T0, attempt, seed_flow
 
 from katya_tui.core.models import Capture, Delivery, Event
@@ -110,14 +111,19 @@ def app_with(settings, **kw) -> KatyaApp:
 
 
 def test_main_screen(snap_compare, settings):
-    assert snap_compare(app_with(settings), terminal_size=(120, 36))
+    assert snap_compare(app_with(settings), terminal_size=(120, 36), run_before=reads_done)
 
 
 def test_main_screen_selection_and_filter(snap_compare, settings):
     # the forged capture selected (its deliveries below), then a filter that keeps only failures of signatures
-    press = ["g", "slash", *"verdict:invalid,missing,malformed", "enter", "up"]
-    assert snap_compare(app_with(settings), terminal_size=(120, 36), press=press)
+    async def keys(pilot) -> None:  # each key once the reads it started (panes read off the loop) have landed
+        await reads_done(pilot)
+        for key in ["g", "slash", *"verdict:invalid,missing,malformed", "enter", "up"]:
+            await pilot.press(key)
+            await reads_done(pilot)
+
+    assert snap_compare(app_with(settings), terminal_size=(120, 36), run_before=keys)
 
 
 def test_main_screen_narrow(snap_compare, settings):
-    assert snap_compare(app_with(settings), terminal_size=(80, 24))
+    assert snap_compare(app_with(settings), terminal_size=(80, 24), run_before=reads_done)

@@ -7,12 +7,13 @@ import time
 from textual.widgets import Checkbox, Input, OptionList, Select, Sparkline, Static, TextArea
 from ui_support import T0, ScreenApp
 
+from katya_tui.core import queries
 from katya_tui.core.models import Event
 from katya_tui.core.service import Service
 from katya_tui.ui.clock import Clock
 from katya_tui.ui.screens.dialogs import ConfirmDialog, EventTypePicker
 from katya_tui.ui.screens.endpoints import EndpointsScreen, parse_headers, parse_routes
-from katya_tui.ui.screens.stats import StatsScreen, event_activity
+from katya_tui.ui.screens.stats import StatsScreen
 from katya_tui.ui.screens.subscription_form import (
     EventsSuggester,
     SubscriptionForm,
@@ -212,7 +213,7 @@ async def test_stats_activity_and_types(settings):
 
 async def test_event_activity_counts_by_period(service):
     service.publish_event("message.created", {}, source="trigger")
-    per_minute, types = event_activity(service, time.time() + 1, None)
+    per_minute, types = queries.event_activity(service.store, time.time() + 1, None)
     assert sum(per_minute) == 1 and types == {"message.created": 1}
 
 

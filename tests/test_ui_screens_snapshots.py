@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ui_main_helpers import reads_done
 from ui_support import CAPTURE_ID, DELIVERY_PENDING, T0, WEBHOOK_ID, ScreenApp, seed_activity, seed_flow
 
 from katya_tui.core.service import Service
@@ -35,41 +36,41 @@ def with_endpoint(svc: Service) -> None:
 
 def test_detail_signature_tab(snap_compare, settings):
     app = app_for(settings, lambda svc: DetailScreen(svc, "capture", CAPTURE_ID, clock=CLOCK))
-    assert snap_compare(app, terminal_size=SIZE, press=["right"])
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done, press=["right"])
 
 
 def test_detail_delivery_attempts(snap_compare, settings):
     app = app_for(settings, lambda svc: DetailScreen(svc, "delivery", DELIVERY_PENDING, clock=CLOCK))
-    assert snap_compare(app, terminal_size=SIZE)
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)
 
 
 def test_subscription_form_edit(snap_compare, settings):
     app = app_for(settings, lambda svc: SubscriptionForm(svc, WEBHOOK_ID))
-    assert snap_compare(app, terminal_size=SIZE)
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)
 
 
 def test_endpoints_screen(snap_compare, settings):
     app = app_for(settings, EndpointsScreen, seed=with_endpoint)
-    assert snap_compare(app, terminal_size=SIZE)
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)
 
 
 def test_stats_screen(snap_compare, settings):
     app = app_for(settings, lambda svc: StatsScreen(svc, clock=CLOCK, interval=0), seed_activity)
-    assert snap_compare(app, terminal_size=SIZE)
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)
 
 
 def test_replay_dialog(snap_compare, settings):
     app = app_for(settings, lambda svc: ReplayDialog(svc, CAPTURE_ID), seed=with_endpoint)
-    assert snap_compare(app, terminal_size=SIZE)
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)
 
 
 def test_event_type_picker(snap_compare, settings):
     app = app_for(settings, lambda svc: EventTypePicker("Send a test event of type"), None)
-    assert snap_compare(app, terminal_size=SIZE, press=list("trust"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done, press=list("trust"))
 
 
 def test_confirm_dialog(snap_compare, settings):
     app = app_for(
         settings, lambda svc: ConfirmDialog("Resend all 12 failed deliveries matching the filter?"), None
     )
-    assert snap_compare(app, terminal_size=SIZE)
+    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)

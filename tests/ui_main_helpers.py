@@ -31,6 +31,22 @@ async def until(pilot, cond: Callable[[], object], tries: int = 100) -> None:
     raise AssertionError(f"condition never held: {cond}")
 
 
+async def reads_done(pilot) -> None:
+    """Wait for the panes' reads of the store (thread workers in `read-*` groups) and for their results to land."""
+    app = pilot.app
+    await pilot.pause()
+    for _ in range(100):
+        reading = [w for w in app.workers if (w.group or "").startswith("read-") and not w.is_finished]
+        if not reading:
+            await pilot.pause()
+            if not [w for w in app.workers if (w.group or "").startswith("read-") and not w.is_finished]:
+                return
+            continue
+        await app.workers.wait_for_complete(reading)
+        await pilot.pause()
+    raise AssertionError("the reads never finished")
+
+
 def panes(app) -> tuple[Stream, Subscriptions, DeliveryLog]:
     main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
     return main.query_one(Stream), main.query_one(Subscriptions), main.query_one(DeliveryLog)

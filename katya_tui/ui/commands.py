@@ -9,8 +9,10 @@ from typing import Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+from textual.worker import WorkerCancelled, WorkerFailed
 
-KINDS = (("captures", "capture"), ("events", "event"), ("deliveries", "delivery"))
+from ..core import queries
+
 PANE_NAMES = {"stream": "stream", "subs": "subscription", "log": "delivery"}
 
 
@@ -54,7 +56,18 @@ class KatyaCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), run, help=help)
-        for kind, doc_id in self.find_ids(query.strip()):
+        worker = self.app.run_worker(
+            partial(self.find_ids, query.strip()),
+            thread=True,
+            exclusive=True,
+            group="read-ids",
+            exit_on_error=False,
+        )  # a scan of the ids: off the loop
+        try:
+            found = await worker.wait()
+        except (WorkerCancelled, WorkerFailed):
+            return  # overtaken by the next keystroke's search
+        for kind, doc_id in found:
             yield Hit(
                 1.0,
                 f"go to {kind} {doc_id}",
@@ -65,16 +78,10 @@ class KatyaCommands(Provider):
     def find_ids(self, query: str, limit: int = 5) -> list[tuple[str, str]]:
         """(kind, id) of records whose id starts with `query` (at least 5 characters with an underscore)."""
         service = getattr(self.app, "service", None)
-        if service is None or service.store is None or len(query) < 5 or "_" not in query:
+        store = getattr(service, "store", None)
+        if store is None or len(query) < 5 or "_" not in query:
             return []
-        q = query.lower()
-        out: list[tuple[str, str]] = []
-        for table, kind in KINDS:
-            for doc in service.store.table(table).newest(
-                limit, where=lambda d: str(d.get("id", "")).startswith(q)
-            ):
-                out.append((kind, doc["id"]))
-        return out[:limit]
+        return queries.ids_starting(store, query.lower(), limit)
 
     def open(self, kind: str, doc_id: str) -> None:
         from .screens.detail import DetailScreen

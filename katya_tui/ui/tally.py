@@ -22,6 +22,10 @@ class Tally:
         for doc in docs:
             self.update(doc)
 
+    def adopt(self, other: Tally) -> None:
+        """Take the counts of `other` (one loaded off the loop), keeping this object, which the panes hold."""
+        self._state, self.per, self.last = other._state, other.per, other.last
+
     def update(self, doc: dict[str, Any]) -> None:
         did, wid, state = doc.get("id"), doc.get("webhook_id") or "", doc.get("state") or "pending"
         if did is None:

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .. import queries
 from ..errors import ValidationFailed
 from ..models import iso
 from ..signing.verdict import STATUSES
@@ -44,20 +45,11 @@ def capture_view(doc: dict[str, Any], with_body: bool) -> dict[str, Any]:
     return out
 
 
-def _filters(request: web.Request):
-    endpoint = request.query.get("endpoint")
+def _filters(request: web.Request) -> dict[str, str | None]:
     verdict = request.query.get("verdict")
     if verdict is not None and verdict not in STATUSES:
         raise invalid({"verdict": [f"must be one of {', '.join(STATUSES)}"]})
-    if endpoint is None and verdict is None:
-        return None
-
-    def where(doc: dict[str, Any]) -> bool:
-        if endpoint is not None and doc.get("endpoint") != endpoint:
-            return False
-        return verdict is None or (doc.get("verdict") or {}).get("status") == verdict
-
-    return where
+    return {"endpoint": request.query.get("endpoint"), "verdict": verdict}
 
 
 def _replay_body(payload: dict[str, Any]) -> bytes | None:
@@ -77,17 +69,14 @@ def _replay_body(payload: dict[str, Any]) -> bytes | None:
 def add_routes(app: web.Application, service: Any) -> None:
     async def list_captures(request: web.Request) -> web.Response:
         limit, offset = page_params(request)
-        where = _filters(request)
-        table = service.store.table("captures")
-        docs = table.newest(limit, offset, where=where)
-        total = len(table) if where is None else sum(1 for d in table._read_table().values() if where(d))
-        return paginated([capture_view(d, False) for d in docs], total, limit, offset)
+        found = queries.captures(service.store, **_filters(request), limit=limit, offset=offset)
+        return paginated([capture_view(d, False) for d in found.items], found.total, limit, offset)
 
     async def get_capture(request: web.Request) -> web.Response:
-        found = service.receiver.find(request.match_info["id"])
+        found = queries.get(service.store, "capture", request.match_info["id"])
         if found is None:
             raise not_found("capture", request.match_info["id"])
-        return ok(capture_view(found[1], True))
+        return ok(capture_view(found, True))
 
     async def replay(request: web.Request) -> web.Response:
         cid = request.match_info["id"]

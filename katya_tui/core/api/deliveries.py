@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import queries
 from ..models import iso
 from .common import ApiError, invalid, json_body, not_found, ok, page_params, paginated
 from .webhooks import deliveries_of, parse_time
@@ -45,8 +46,10 @@ async def _durable(request: web.Request, doc: dict[str, Any]) -> web.Response:
 
 
 def _delivery(request: web.Request) -> dict[str, Any]:
+    from ..service import SERVICE
+
     did = request.match_info["id"]
-    doc = _dispatcher(request).deliveries.get(did)
+    doc = queries.get(request.app[SERVICE].store, "delivery", did)
     if doc is None:
         raise not_found("delivery", did)
     return doc
@@ -54,8 +57,10 @@ def _delivery(request: web.Request) -> dict[str, Any]:
 
 async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
-    docs = deliveries_of(request, request.query.get("webhook") or request.query.get("webhook_id"))
-    return paginated([public(d) for d in docs[offset : offset + limit]], len(docs), limit, offset)
+    found = deliveries_of(
+        request, request.query.get("webhook") or request.query.get("webhook_id"), limit, offset
+    )
+    return paginated([public(d) for d in found.items], found.total, limit, offset)
 
 
 async def get(request: web.Request) -> web.Response:

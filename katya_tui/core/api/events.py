@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..catalog import is_known, matches, sample_data, validate_pattern
+from .. import queries
+from ..catalog import is_known, sample_data, validate_pattern
 from ..models import iso
 from .common import invalid, json_body, ok, page_params, paginated
 
@@ -56,8 +57,7 @@ def check(item: Any, where: str = "") -> dict[str, list[str]]:
 
 
 def _existing(service: Any, event_id: str) -> dict[str, Any] | None:
-    found = service.events.get(event_id)
-    return dict(found) if found else None
+    return queries.get(service.store, "event", event_id)
 
 
 async def publish(request: web.Request) -> web.Response:
@@ -93,18 +93,14 @@ async def publish(request: web.Request) -> web.Response:
 
 async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
-    pattern = request.query.get("type")
-    source = request.query.get("source")
-
-    def wanted(d: dict[str, Any]) -> bool:
-        return (pattern is None or matches(pattern, d.get("type", ""))) and (
-            source is None or d.get("source") == source
-        )
-
-    table = _service(request).store.table("events")
-    page = table.newest(limit, offset, where=wanted)
-    total = len(table) if pattern is None and source is None else sum(1 for d in table if wanted(d))
-    return paginated([public(d) for d in page], total, limit, offset)
+    found = queries.events(
+        _service(request).store,
+        type=request.query.get("type"),
+        source=request.query.get("source"),
+        limit=limit,
+        offset=offset,
+    )
+    return paginated([public(d) for d in found.items], found.total, limit, offset)
 
 
 def add_routes(app: web.Application, service: Any) -> None:

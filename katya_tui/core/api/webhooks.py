@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..catalog import is_known, matches, sample_data, types_matching
+from .. import queries
+from ..catalog import is_known, sample_data, types_matching
 from ..errors import ValidationFailed
 from ..models import iso
 from .common import invalid, json_body, not_found, ok, page_params, paginated
@@ -89,15 +90,7 @@ async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     event_type = request.query.get("event_type") or request.query.get("eventType")
     active = _bool("is_active", request.query.get("is_active", request.query.get("active")))
-    hooks = [
-        h
-        for h in _dispatcher(request).list_webhooks()
-        if (active is None or h.get("active", True) == active)
-        and (
-            event_type is None
-            or any(matches(p, event_type) or p == event_type for p in h.get("events") or ())
-        )
-    ]
+    hooks = queries.webhooks(_service(request).store, active=active, event_type=event_type)
     hooks.sort(key=lambda h: h.get("createdAt") or "", reverse=True)
     page = [{k: h.get(k) for k in LIST_FIELDS} for h in hooks[offset : offset + limit]]
     return paginated(page, len(hooks), limit, offset)
@@ -155,17 +148,12 @@ def _period(request: web.Request) -> tuple[float | None, float | None]:
 async def hook_stats(request: web.Request) -> web.Response:
     hook = _hook(request)
     start, end = _period(request)
-    return ok(_dispatcher(request).stats(hook["id"], start, end))
+    return ok(queries.stats(_service(request).store, hook["id"], start, end))
 
 
 async def all_stats(request: web.Request) -> web.Response:
     start, end = _period(request)
-    dispatcher = _dispatcher(request)
-    hooks = dispatcher.list_webhooks()
-    data = dispatcher.stats(None, start, end)
-    data["webhooks"] = {"total": len(hooks), "active": sum(1 for h in hooks if h.get("active", True))}
-    data["byWebhook"] = {h["id"]: dispatcher.stats(h["id"], start, end)["delivery"] for h in hooks}
-    return ok(data)
+    return ok(queries.stats_overall(_service(request).store, start, end))
 
 
 def log_entry(d: dict[str, Any]) -> dict[str, Any]:
@@ -195,34 +183,36 @@ def log_entry(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def deliveries_of(request: web.Request, webhook_id: str | None) -> list[dict[str, Any]]:
+def deliveries_of(request: web.Request, webhook_id: str | None, limit: int, offset: int) -> queries.Page:
+    """One page of the deliveries matching the query's `status`, `type` and `since`, newest first."""
     status = request.query.get("status")
-    if status is not None and status not in ("pending", "success", "delivered", "failed", "cancelled"):
+    if status is not None and status not in queries.DELIVERY_STATES:
         raise invalid({"status": ["must be pending, success (delivered), failed or cancelled"]})
-    docs = _dispatcher(request).matching(
+    return queries.deliveries_page(
+        _service(request).store,
+        limit=limit,
+        offset=offset,
         status=status,
         webhook=webhook_id,
         type=request.query.get("type"),
         since=parse_time("since", request.query.get("since")),
     )
-    docs.reverse()  # newest first
-    return docs
 
 
 async def logs(request: web.Request) -> web.Response:
     hook = _hook(request)
     limit, offset = page_params(request)
-    docs = deliveries_of(request, hook["id"])
-    return paginated([log_entry(d) for d in docs[offset : offset + limit]], len(docs), limit, offset)
+    found = deliveries_of(request, hook["id"], limit, offset)
+    return paginated([log_entry(d) for d in found.items], found.total, limit, offset)
 
 
 async def hook_deliveries(request: web.Request) -> web.Response:
     hook = _hook(request)
     limit, offset = page_params(request)
-    docs = deliveries_of(request, hook["id"])
+    found = deliveries_of(request, hook["id"], limit, offset)
     from .deliveries import public
 
-    return paginated([public(d) for d in docs[offset : offset + limit]], len(docs), limit, offset)
+    return paginated([public(d) for d in found.items], found.total, limit, offset)
 
 
 def add_routes(app: web.Application, service: Any) -> None:

@@ -21,13 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import outbound, signing
-from ..catalog import matches
+from .. import outbound, queries, signing
 from ..errors import ValidationFailed
 from ..facts import DeliveryUpdated
 from ..models import Event, iso, new_id
 from ..store.book import Book
-from . import profiles, retry, stats, subscriptions
+from . import profiles, retry, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,6 @@ class Dispatcher:
         self._touched: dict[str, float] = {}
         self._hook_cache: list[dict[str, Any]] | None = None
         self._wanting: dict[str, list[dict[str, Any]]] = {}  # event type -> active subscriptions that take it
-        self._tables: tuple[Any, Any] | None = None  # (deliveries, webhooks) store tables, for `_peek`
         self._committing: asyncio.Task | None = None
         # delivery id -> ((profile, serialization), body) for pending deliveries: the bytes of their next retry
         self._bodies: dict[str, tuple[tuple[str, str], bytes]] = {}
@@ -77,7 +75,6 @@ class Dispatcher:
         self.webhooks = Book(lambda: store.table("webhooks"))
         self.deliveries = Book(lambda: store.table("deliveries"))
         store.table("deliveries").protect = _is_pending  # retention never prunes work still to do
-        self._tables = (store.table("deliveries"), store.table("webhooks"))
         self.client = outbound.make_client(max_connections=self.workers, origin=self.service.instance_id)
         self.service.event_hooks.append(self.fan_out)
         self._tasks = [asyncio.get_running_loop().create_task(self._work()) for _ in range(self.workers)]
@@ -335,16 +332,9 @@ class Dispatcher:
 
         For the attempt's hot path only: read it, never mutate it, and expect it to change under you across an
         `await` (the store updates documents in place). Anything handed out (bus facts, API answers) is a copy.
-        Like `Book.get`, it trusts the book's id index and checks the slot still holds that id."""
+        Found through the store's id index, like `Book.get`."""
         book = self.webhooks if webhooks else self.deliveries
-        doc_id = book._ids.get(ident)
-        if doc_id is None:
-            return None
-        table = self._tables[1 if webhooks else 0]  # type: ignore[index]
-        doc = table._read_table().get(str(doc_id))
-        if doc is None or doc.get("id") != ident:
-            return book.get(ident)  # gone or reused: let the book forget the id
-        return doc
+        return book.peek(ident) if book is not None else None
 
     def _unschedule(self, did: str) -> None:
         handle = self._timers.pop(did, None)
@@ -367,24 +357,6 @@ class Dispatcher:
             raise KeyError(delivery_id)
         return doc
 
-    def matching(
-        self,
-        *,
-        status: str | None = None,
-        webhook: str | None = None,
-        type: str | None = None,
-        since: float | None = None,
-    ) -> list[dict[str, Any]]:
-        state = {"success": "delivered"}.get(status or "", status)
-        return [
-            d
-            for d in self.deliveries.docs()
-            if (state is None or d.get("state") == state)
-            and (webhook is None or d.get("webhook_id") == webhook)
-            and (type is None or matches(type, d.get("event_type", "")))
-            and (since is None or d.get("created_at", 0) >= since)
-        ]
-
     def resend_many(
         self,
         *,
@@ -393,9 +365,9 @@ class Dispatcher:
         type: str | None = None,
         since: float | None = None,
     ) -> int:
-        """Queue a resend of every delivery matching the filter; how many were queued."""
-        docs = self.matching(status=status, webhook=webhook, type=type, since=since)
-        for d in docs:
+        """Queue a resend of every delivery matching the filter (oldest first); how many were queued."""
+        docs = queries.deliveries(self.service.store, status=status, webhook=webhook, type=type, since=since)
+        for d in reversed(docs):
             self._queue.put_nowait(("manual", d["id"], None))
         return len(docs)
 
@@ -452,7 +424,7 @@ class Dispatcher:
         self._forget_hooks()
         if not self.webhooks or not self.webhooks.remove(webhook_id):
             return False
-        for d in self.matching(status="pending", webhook=webhook_id):
+        for d in queries.deliveries(self.service.store, status="pending", webhook=webhook_id):
             self.cancel(d["id"])
         return True
 
@@ -479,11 +451,6 @@ class Dispatcher:
         )
         await self.service.store.commit()
         return {**event.to_doc(), "deliveryId": made[0]}
-
-    def stats(self, webhook_id: str | None, start: float | None, end: float | None) -> dict[str, Any]:
-        return stats.compute(
-            self.deliveries.docs() if self.deliveries else (), webhook_id=webhook_id, start=start, end=end
-        )
 
 
 def _ended(attempt: dict[str, Any]) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import queries
 from ..facts import CaptureForwarded, CaptureRecorded
 from ..models import Capture
 from ..signing.verdict import mark_duplicate
@@ -101,8 +102,7 @@ class Receiver:
     def _remember_recent(self) -> None:
         """Refill the seen-ids window from recent captures, so duplicates are flagged across a restart."""
         since = time.time() - self.seen.window_s
-        table = self.service.store.table("captures")
-        recent = table.newest(self.seen.cap, where=lambda d: d.get("received_at", 0) >= since)
+        recent = queries.recent_captures(self.service.store, since, self.seen.cap)
         for doc in reversed(recent):
             for mid in _ids_of(doc.get("verdict"), doc.get("event_id")):
                 self.seen.add(doc["endpoint"], mid, doc["id"], doc["received_at"])
@@ -253,9 +253,9 @@ class Receiver:
         return await replay(self, capture_id, to=to, resign_now=resign, body=body, headers=headers)
 
     def find(self, capture_id: str) -> tuple[int, dict[str, Any]] | None:
-        """(doc id, document) of a capture, newest first."""
-        found = self.service.store.table("captures").newest(1, where=lambda d: d.get("id") == capture_id)
-        return (found[0].doc_id, dict(found[0])) if found else None
+        """(doc id, a copy of the document) of a capture, by the store's id index."""
+        found = self.service.store.table("captures").by_id(capture_id)
+        return (found.doc_id, dict(found)) if found is not None else None
 
 
 def _ids_of(verdict: dict[str, Any] | None, event_id: str | None) -> list[str]:

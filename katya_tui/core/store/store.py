@@ -18,7 +18,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -159,6 +159,18 @@ class Store:
         return {
             name: len(self.db.table(name)) for name in sorted(self.db.tables()) if not name.startswith("_")
         }
+
+    # -- reads from any thread (see `queries`) ---------------------------------------------------------------
+
+    def record(self, name: str, ident: str) -> dict[str, Any] | None:
+        """A copy of the record of table `name` whose `id` is `ident`, by the id index (O(1)); or None."""
+        doc = cast(MemoryStorage, self.db.storage).peek(name, ident)
+        return None if doc is None else dict(doc)
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        """Every stored document of table `name`, oldest first, listed at once (`MemoryStorage.records`): a
+        worker thread may walk the list while the loop writes. The documents are the live ones: read only."""
+        return cast(MemoryStorage, self.db.storage).records(name)
 
     # -- durability ------------------------------------------------------------------------------------------
 

@@ -3,24 +3,50 @@
 Stock TinyDB rebuilds a whole table on every write. `JournaledTable` hands TinyDB's own updaters a view of the
 in-memory table that records which documents changed, and appends just those to the journal. Queries, caching
 and the rest of TinyDB's API are untouched.
+
+Every table also keeps an index from a record's own `id` (`cap_…`, `evt_…`, `dlv_…`, `webhook_…`) to its TinyDB
+doc id, built at open and kept by every write here (inserts, updates, removals, retention), so a record is found
+by id in O(1) (`peek`, `by_id`, `Store.record`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
+from tinydb.table import Document, Table
+
+
+def _id_index(docs: dict[str, Any]) -> dict[str, int]:
+    return {doc["id"]: int(key) for key, doc in docs.items() if "id" in doc}
 
 
 class MemoryStorage(Storage):
-    """Holds every table in memory; TinyDB reads it directly and never rewrites it through `write`."""
+    """Holds every table in memory; TinyDB reads it directly and never rewrites it through `write`.
+
+    `ids[table]` maps each record's `id` to its doc id (see the module's docstring)."""
 
     def __init__(self, tables: dict[str, dict[str, Any]], journal_append) -> None:
         self.tables = tables
         self._append = journal_append
+        self.ids: dict[str, dict[str, int]] = {name: _id_index(docs) for name, docs in tables.items()}
+
+    def peek(self, name: str, ident: str) -> dict[str, Any] | None:
+        """The stored document of `name` whose `id` is `ident` (itself, not a copy), or None. O(1); safe from any
+        thread (two dict lookups)."""
+        doc_id = self.ids.get(name, {}).get(ident)
+        if doc_id is None:
+            return None
+        doc = self.tables.get(name, {}).get(str(doc_id))
+        return doc if doc is not None and doc.get("id") == ident else None
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        """The stored documents of `name`, oldest first, as a list taken at once: `list(d.values())` is one C call
+        that runs no Python code, so no write of the loop's thread interleaves with it, and a worker thread may
+        then walk the list while the loop goes on writing (the documents are the live ones: read them only)."""
+        return list(self.tables.get(name, {}).values())
 
     def read(self) -> dict[str, dict[str, Any]]:
         return self.tables
@@ -31,6 +57,7 @@ class MemoryStorage(Storage):
             if name not in data:
                 self._append([name, "c"])
                 del self.tables[name]
+                self.ids.pop(name, None)
 
 
 class _ChangeView(MutableMapping):
@@ -41,7 +68,7 @@ class _ChangeView(MutableMapping):
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
         self.touched: set[int] = set()
-        self.removed: set[int] = set()
+        self.removed: dict[int, Any] = {}  # doc id -> the record id it held (for the id index)
         self.cleared = False
 
     def __getitem__(self, key: int) -> Any:
@@ -52,12 +79,12 @@ class _ChangeView(MutableMapping):
     def __setitem__(self, key: int, value: Any) -> None:
         self.raw[str(key)] = value
         self.touched.add(key)
-        self.removed.discard(key)
+        self.removed.pop(key, None)
 
     def __delitem__(self, key: int) -> None:
-        del self.raw[str(key)]
+        doc = self.raw.pop(str(key))
         self.touched.discard(key)
-        self.removed.add(key)
+        self.removed[key] = doc.get("id")
 
     def __contains__(self, key: object) -> bool:
         return str(key) in self.raw
@@ -89,12 +116,19 @@ class JournaledTable(Table):
         view = _ChangeView(raw)
         updater(view)
         append = storage._append
+        ids = storage.ids.setdefault(self.name, {})
         if view.cleared:
             append([self.name, "c"])
-        for doc_id in view.removed:
+            ids.clear()
+        for doc_id, ident in view.removed.items():
             append([self.name, "d", doc_id])
+            if ident is not None and ids.get(ident) == doc_id:
+                del ids[ident]
         for doc_id in view.touched:
-            append([self.name, "p", doc_id, raw[str(doc_id)]])
+            doc = raw[str(doc_id)]
+            append([self.name, "p", doc_id, doc])
+            if "id" in doc:
+                ids[doc["id"]] = doc_id
         self.clear_cache()
         if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
             self._prune(raw, len(raw) - self.cap)
@@ -112,6 +146,8 @@ class JournaledTable(Table):
             raise ValueError(f"Document with ID {doc_id} already exists")
         doc = raw[key] = dict(document)
         storage._append([self.name, "p", doc_id, doc])
+        if "id" in doc:
+            storage.ids.setdefault(self.name, {})[doc["id"]] = doc_id
         self.clear_cache()
         if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
             self._prune(raw, len(raw) - self.cap)
@@ -119,7 +155,9 @@ class JournaledTable(Table):
 
     def _prune(self, raw: dict[str, Any], n: int) -> None:
         """Remove the `n` oldest documents (insertion order is id order), sparing those `protect` keeps."""
-        append = self._storage._append  # type: ignore[attr-defined]
+        storage = self.memory
+        append = storage._append
+        ids = storage.ids.setdefault(self.name, {})
         protect = self.protect
         victims = []
         for key, doc in raw.items():
@@ -128,8 +166,10 @@ class JournaledTable(Table):
             if protect is None or not protect(doc):
                 victims.append(key)
         for key in victims:
-            del raw[key]
+            ident = raw.pop(key).get("id")
             append([self.name, "d", int(key)])
+            if ident is not None and ids.get(ident) == int(key):
+                del ids[ident]
 
     # Queries by condition touch every document; resolve them to ids first so only real changes are journalled.
     def update(self, fields, cond=None, doc_ids=None):
@@ -145,6 +185,8 @@ class JournaledTable(Table):
         updated = [doc_id for doc_id in doc_ids if str(doc_id) in raw]
         for doc_id in dict.fromkeys(updated):
             doc = raw[str(doc_id)]
+            if "id" in fields:
+                self._reindex(doc.get("id"), fields["id"], doc_id)
             doc.update(fields)
             storage._append([self.name, "p", doc_id, doc])
         self.clear_cache()
@@ -157,6 +199,36 @@ class JournaledTable(Table):
         if doc_ids is None and cond is not None:
             doc_ids = [d.doc_id for d in self.search(cond)]
         return super().remove(cond=None, doc_ids=doc_ids)
+
+    @property
+    def memory(self) -> MemoryStorage:
+        """The store's storage this table lives in (TinyDB types it as any `Storage`)."""
+        return cast(MemoryStorage, self._storage)
+
+    def _reindex(self, old: Any, new: Any, doc_id: int) -> None:
+        ids = self.memory.ids.setdefault(self.name, {})
+        if old is not None and ids.get(old) == doc_id:
+            del ids[old]
+        ids[new] = doc_id
+
+    # -- by record id (O(1), through the id index) ----------------------------------------------------------
+
+    def peek(self, ident: str) -> dict[str, Any] | None:
+        """The stored document whose `id` is `ident`, itself (not a copy): read it, never mutate it."""
+        return self.memory.peek(self.name, ident)
+
+    def by_id(self, ident: str) -> Document | None:
+        """A copy of the document whose `id` is `ident` (as `get` gives one: nested values shared), or None."""
+        storage = self.memory
+        doc = storage.peek(self.name, ident)
+        return None if doc is None else self.document_class(doc, storage.ids[self.name][ident])
+
+    def doc_id_of(self, ident: str) -> int | None:
+        return None if self.peek(ident) is None else self.memory.ids[self.name][ident]
+
+    def ids(self) -> list[str]:
+        """Every record id in the table, in insertion order."""
+        return list(self.memory.ids.get(self.name, ()))
 
     def newest(self, limit: int, offset: int = 0, where=None) -> list[dict[str, Any]]:
         """Newest first, stopping after `offset + limit` matches (no full scan for recent pages)."""

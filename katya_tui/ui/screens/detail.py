@@ -13,19 +13,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from ...core import queries
 from ...core.service import Service
 from ..clock import Clock
 from ..curl import to_curl
 from ..diff import capture_body, diff_attempts, diff_captures
 from ..edit import EditError, from_edit_text, to_edit_text
 from . import detail_views as v
-from .dialogs import ConfirmDialog, TextViewer, diff_text, find_doc, request_replay
+from .dialogs import ConfirmDialog, TextViewer, diff_text, request_replay
 
 KINDS = ("capture", "event", "delivery")
 
@@ -85,7 +88,7 @@ class DetailScreen(Screen):
         super().__init__()
         self.service, self.kind, self.item_id = service, kind, id
         self._clock = clock
-        self.data = v.load(service, kind, id)
+        self.data = v.load(service, kind, id, scan=False)  # by id now; the event's deliveries on a thread
 
     @property
     def clock(self) -> Clock:
@@ -140,6 +143,8 @@ class DetailScreen(Screen):
 
     def _attempt_widgets(self) -> list[Static]:
         d = self.data
+        if not d.complete:
+            return [Static("[$text-muted]reading the deliveries…[/]", classes="section")]
         if not d.deliveries:
             return [
                 Static(
@@ -161,16 +166,32 @@ class DetailScreen(Screen):
     def on_mount(self) -> None:
         if self.kind == "delivery" and self.data.deliveries:
             self.query_one(TabbedContent).active = "tab-attempts"
+        if not self.data.complete:
+            self.read()
         self.set_interval(1.0, self._tick)
 
-    async def _tick(self) -> None:
+    def _tick(self) -> None:
         """While a delivery is pending, follow its attempts and count down to the next one."""
-        if not any(dl.get("state") == "pending" for dl in self.data.deliveries):
-            return
-        await self.reload_attempts()
+        if any(dl.get("state") == "pending" for dl in self.data.deliveries):
+            self.read()
 
-    async def reload_attempts(self) -> None:
-        self.data = v.load(self.service, self.kind, self.item_id)
+    class Read(Message):
+        """The item and its deliveries, read again off the loop."""
+
+        def __init__(self, data: v.DetailData) -> None:
+            super().__init__()
+            self.data = data
+
+    @work(thread=True, exclusive=True, group="read-detail", exit_on_error=False)
+    def read(self) -> None:
+        """Read the item again, with its event's deliveries (a scan), on a thread; `Read` shows it."""
+        self.post_message(self.Read(v.load(self.service, self.kind, self.item_id)))
+
+    async def on_detail_screen_read(self, msg: Read) -> None:
+        await self.show_attempts(msg.data)
+
+    async def show_attempts(self, data: v.DetailData) -> None:
+        self.data = data
         try:
             box = self.query_one("#attempts", VerticalScroll)
         except Exception:
@@ -185,7 +206,7 @@ class DetailScreen(Screen):
     def _diff_pair(self) -> tuple[str, list[str]] | None:
         d = self.data
         if d.capture and d.capture.get("replay_of"):
-            original = find_doc(self.service, "captures", d.capture["replay_of"])
+            original = queries.get(self.service.store, "capture", d.capture["replay_of"])
             if original:
                 return f"{original['id']} → {d.capture['id']}", diff_captures(original, d.capture)
         for dl in d.deliveries:
@@ -318,4 +339,4 @@ class DetailScreen(Screen):
                 self.notify(f"resend of {delivery_id} failed: {exc}", severity="error")
                 return
         self.notify(f"resent {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}")
-        await self.reload_attempts()
+        self.read()

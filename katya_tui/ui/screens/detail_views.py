@@ -13,11 +13,11 @@ from typing import Any
 from rich.syntax import Syntax
 from textual.markup import escape
 
+from ...core import queries
 from ...core.service import Service
 from ..badges import state_badge, verdict_badge
 from ..clock import Clock
 from ..diff import attempt_lines, body_kind, capture_body, hexdump, request_lines
-from .dialogs import find_doc
 
 TEXT_LIMIT = 128 * 1024  # bytes of a body shown inline; `o` opens all of it in the pager
 HEX_LIMIT = 4 * 1024
@@ -33,6 +33,7 @@ class DetailData:
     event: dict[str, Any] | None = None
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    complete: bool = True  # False: the event's deliveries are still being read (`load(..., scan=False)`)
 
     @property
     def found(self) -> bool:
@@ -47,30 +48,33 @@ class DetailData:
         return self.deliveries[0] if self.kind == "delivery" and self.deliveries else None
 
 
-def load(service: Service, kind: str, id: str) -> DetailData:
+def load(service: Service, kind: str, id: str, *, scan: bool = True) -> DetailData:
+    """Everything about the item, by id lookups (O(1)); the deliveries of an event take a scan of the
+    deliveries, left out (`complete` False) unless `scan`: the screen runs that part on a thread."""
     d = DetailData(kind, id)
+    store = service.store
     if kind == "capture":
-        d.capture = find_doc(service, "captures", id)
+        d.capture = queries.get(store, "capture", id)
     elif kind == "event":
-        d.event = find_doc(service, "events", id)
+        d.event = queries.get(store, "event", id)
     elif kind == "delivery":
-        delivery = find_doc(service, "deliveries", id)
+        delivery = queries.get(store, "delivery", id)
         d.deliveries = [delivery] if delivery else []
         if delivery:
-            d.event = find_doc(service, "events", delivery.get("event_id") or "")
+            d.event = queries.get(store, "event", delivery.get("event_id") or "")
     if d.capture and d.capture.get("event_id") and d.event is None:
-        d.event = find_doc(service, "events", d.capture["event_id"])
+        d.event = queries.get(store, "event", d.capture["event_id"])
     if d.event and d.event.get("capture_id") and d.capture is None:
-        d.capture = find_doc(service, "captures", d.event["capture_id"])
-    if d.event and kind != "delivery" and service.store is not None:
-        eid = d.event["id"]
-        d.deliveries = list(
-            reversed(service.store.table("deliveries").newest(50, where=lambda x: x.get("event_id") == eid))
-        )
+        d.capture = queries.get(store, "capture", d.event["capture_id"])
+    if d.event and kind != "delivery" and store is not None:
+        if scan:
+            d.deliveries = list(reversed(queries.deliveries_of(store, {d.event["id"]}, limit=50)))
+        else:
+            d.complete = False
     for dl in d.deliveries:
         wid = dl.get("webhook_id") or ""
         if wid not in d.webhooks:
-            d.webhooks[wid] = find_doc(service, "webhooks", wid) or {}
+            d.webhooks[wid] = queries.get(store, "webhook", wid) or {}
     return d
 
 

@@ -18,34 +18,24 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...core import queries
 from ...core.catalog import EVENT_TYPES
+from ...core.prefs import Prefs
 from ...core.service import Service
 
-PREFS_TABLE = "_ui_prefs"
+REPLAY_PREF = "replay"  # endpoint -> {to, resign}
 STYLES = "../styles/dialogs.tcss"
-
-
-def find_doc(service: Service, table: str, doc_id: str) -> dict[str, Any] | None:
-    """The newest document of `table` whose `id` is `doc_id` (newest first, so recent ones are found fast)."""
-    if service.store is None:
-        return None
-    found = service.store.table(table).newest(1, where=lambda d: d.get("id") == doc_id)
-    return found[0] if found else None
 
 
 def replay_prefs(service: Service, endpoint: str) -> dict[str, Any] | None:
     """The remembered replay choice `{to, resign}` for captures of `endpoint`, if any."""
-    if service.store is None:
-        return None
-    found = service.store.table(PREFS_TABLE).newest(1, where=lambda d: d.get("replay_endpoint") == endpoint)
-    return {"to": found[0].get("to"), "resign": bool(found[0].get("resign"))} if found else None
+    found = (Prefs(service.settings.data_dir).get(REPLAY_PREF) or {}).get(endpoint)
+    return {"to": found.get("to"), "resign": bool(found.get("resign"))} if isinstance(found, dict) else None
 
 
 def remember_replay(service: Service, endpoint: str, to: str | None, resign: bool) -> None:
-    assert service.store is not None
-    table = service.store.table(PREFS_TABLE)
-    table.remove(doc_ids=[d.doc_id for d in table.search(lambda d: d.get("replay_endpoint") == endpoint)])
-    table.insert({"replay_endpoint": endpoint, "to": to, "resign": resign})
+    prefs = Prefs(service.settings.data_dir)
+    prefs.set(REPLAY_PREF, {**(prefs.get(REPLAY_PREF) or {}), endpoint: {"to": to, "resign": resign}})
 
 
 def forward_target(service: Service, endpoint: str) -> str | None:
@@ -96,7 +86,10 @@ class ReplayDialog(ModalScreen[dict | None]):
     def __init__(self, service: Service, capture_id: str) -> None:
         super().__init__(classes="dialog")
         self.service = service
-        self.capture = find_doc(service, "captures", capture_id) or {"id": capture_id, "endpoint": "?"}
+        self.capture = queries.get(service.store, "capture", capture_id) or {
+            "id": capture_id,
+            "endpoint": "?",
+        }
 
     def compose(self) -> ComposeResult:
         cap = self.capture
@@ -245,7 +238,7 @@ def request_replay(
 ) -> None:
     """Replay a capture (edited when `body`/`headers` are given): at once with the endpoint's remembered choice,
     else after asking (always when `ask`); `on_done` gets the replay's capture document."""
-    capture = find_doc(service, "captures", capture_id)
+    capture = queries.get(service.store, "capture", capture_id)
     if capture is None:
         screen.notify(f"no capture {capture_id}", severity="error")
         return

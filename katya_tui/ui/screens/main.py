@@ -2,20 +2,28 @@
 
 It owns the data flow: the bridge posts the core's facts here, and the screen hands them down to the panes
 (attributes down); the panes post requests up (RowSelected, ScopeChanged, OpenDetail, FilterRequested).
+
+What scans the store (the stream's window, the delivery tally) is read through `core.queries` on a thread
+worker that posts the result back (`WindowRead`, `TallyRead`); facts that arrive while a read is under way are
+kept and applied again once it lands, so nothing shown is lost to the read. A read overtaken by a newer one (a
+new filter) is dropped by its generation number.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ...core import queries
 from ...core.service import Service
+from ...core.store import Store
 from ..bridge import Bridge
 from ..clock import Clock
 from ..filters import Filter, FilterError
@@ -91,6 +99,9 @@ class MainScreen(Screen):
         self.flt = Filter()
         self.pinned: tuple[str, str] | None = None  # a subscription the log is narrowed to
         self.bridge: Bridge | None = None
+        self._window_gen = 0
+        self._window_since: tuple[list[dict], list[dict], list[dict]] | None = None  # facts during a read
+        self._tally_since: list[dict] | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -113,14 +124,13 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         store = self.service.store
-        if store is not None:
-            self.tally.load(store.table("deliveries").all())
-            if store.report.torn_bytes:
-                self.notify(
-                    f"the store was recovered after a crash: cut {store.report.torn_bytes} torn bytes",
-                    severity="warning",
-                    timeout=10,
-                )
+        self.read_tally()
+        if store is not None and store.report.torn_bytes:
+            self.notify(
+                f"the store was recovered after a crash: cut {store.report.torn_bytes} torn bytes",
+                severity="warning",
+                timeout=10,
+            )
         self.query_one(Subscriptions).refresh_rows()
         self._names()
         self.query_one(Stream).reload()
@@ -130,24 +140,74 @@ class MainScreen(Screen):
         self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
         self.set_interval(2.0, self._slow_tick)
 
-    # -- the store, read for the panes ----------------------------------------------------------------------
+    # -- the store, read for the panes off the loop ---------------------------------------------------------
 
-    def load_window(self, flt: Filter, limit: int) -> tuple[list[dict], list[dict], list[dict]]:
-        """The newest `limit` captures and events matching `flt`, and the deliveries of those events."""
+    class WindowRead(Message):
+        """The stream's window, read: the newest captures and events matching, and their deliveries."""
+
+        def __init__(
+            self, gen: int, captures: list[dict], events: list[dict], deliveries: list[dict]
+        ) -> None:
+            super().__init__()
+            self.gen, self.captures, self.events, self.deliveries = gen, captures, events, deliveries
+
+    class TallyRead(Message):
+        """Every delivery counted by subscription and state."""
+
+        def __init__(self, tally: Tally) -> None:
+            super().__init__()
+            self.tally = tally
+
+    def load_window(self, flt: Filter, limit: int) -> None:
+        """The stream's loader: start reading its window off the loop (`WindowRead` fills it)."""
+        self._window_gen += 1
+        self._window_since = ([], [], [])
+        self._read_window(self._window_gen, self.service.store, flt, limit)
+
+    @work(thread=True, exclusive=True, group="read-window", exit_on_error=False)
+    def _read_window(self, gen: int, store: Store | None, flt: Filter, limit: int) -> None:
         from ..filters import capture_record, event_record
 
-        store = self.service.store
-        if store is None:
-            return [], [], []
-        where_c = None if flt.empty else (lambda d: flt.matches(capture_record(d)))
-        where_e = None if flt.empty else (lambda d: flt.matches(event_record(d)))
-        captures = store.table("captures").newest(limit, where=where_c)
-        evts = store.table("events").newest(limit, where=where_e)
-        ids = {d["id"] for d in evts} | {d.get("event_id") for d in captures if d.get("event_id")}
-        deliveries = (
-            store.table("deliveries").newest(10**9, where=lambda d: d.get("event_id") in ids) if ids else []
+        window: tuple[list[dict], list[dict], list[dict]] = ([], [], [])
+        if store is not None:
+            where_c = None if flt.empty else (lambda d: flt.matches(capture_record(d)))
+            where_e = None if flt.empty else (lambda d: flt.matches(event_record(d)))
+            window = queries.window(store, where_c, where_e, limit)
+        self.post_message(self.WindowRead(gen, *window))
+
+    def on_main_screen_window_read(self, msg: WindowRead) -> None:
+        if msg.gen != self._window_gen:
+            return  # overtaken by a newer read
+        stream = self.query_one(Stream)
+        stream.load(msg.captures, msg.events, msg.deliveries)
+        captures, evts, deliveries = self._window_since or ([], [], [])
+        self._window_since = None
+        fresh = (
+            [c for c in captures if c["id"] not in stream.by_id],
+            [e for e in evts if e["id"] not in stream.by_id],
         )
-        return captures, evts, deliveries
+        if fresh[0] or fresh[1]:
+            stream.add(*fresh)
+        stream.update_deliveries(deliveries)
+
+    def read_tally(self) -> None:
+        self._tally_since = []
+        self._read_tally(self.service.store)
+
+    @work(thread=True, exclusive=True, group="read-tally", exit_on_error=False)
+    def _read_tally(self, store: Store | None) -> None:
+        tally = Tally()
+        if store is not None:
+            tally.load(queries.newest(store, "deliveries"))
+        self.post_message(self.TallyRead(tally))
+
+    def on_main_screen_tally_read(self, msg: TallyRead) -> None:
+        self.tally.adopt(msg.tally)
+        for doc in self._tally_since or ():
+            self.tally.update(doc)
+        self._tally_since = None
+        self.query_one(Subscriptions).refresh_rows()
+        self._status()
 
     def _names(self) -> None:
         log = self.query_one(DeliveryLog)
@@ -158,7 +218,7 @@ class MainScreen(Screen):
 
     def _status(self, **changes: Any) -> None:
         s = self.service
-        counts = s.store.counts() if s.store else {}
+        counts = queries.counts(s.store)
         upstream = getattr(s, "upstream", None)
         self.query_one(StatusBar).set(
             url=self.display_url or s.url,
@@ -182,10 +242,16 @@ class MainScreen(Screen):
     def on_facts_arrived(self, msg: FactsArrived) -> None:
         stream = self.query_one(Stream)
         stream.add(msg.captures, msg.events)
+        if self._window_since is not None:  # a window read is under way: apply these again when it lands
+            self._window_since[0].extend(msg.captures)
+            self._window_since[1].extend(msg.events)
+            self._window_since[2].extend(msg.deliveries.values())
         if msg.deliveries:
             log = self.query_one(DeliveryLog)
             for doc in msg.deliveries.values():
                 self.tally.update(doc)
+            if self._tally_since is not None:
+                self._tally_since.extend(msg.deliveries.values())
             self.query_one(Subscriptions).refresh_rows()
             if any(d.get("webhook_id") not in log.names for d in msg.deliveries.values()):
                 self._names()  # a subscription added since the last look
@@ -194,9 +260,7 @@ class MainScreen(Screen):
         self._status()
 
     def on_facts_lost(self, msg: FactsLost) -> None:
-        store = self.service.store
-        if store is not None:
-            self.tally.load(store.table("deliveries").all())
+        self.read_tally()
         self.query_one(Stream).reload()
         self.query_one(DeliveryLog).reload()
         self._status()

@@ -1,44 +1,51 @@
-"""The stats screen: success rate and latency percentiles per subscription and overall (the dispatcher's `stats`,
-computed from the attempts), events per minute over the last hour, and the busiest event types."""
+"""The stats screen: success rate and latency percentiles per subscription and overall (`core.queries`' stats,
+computed from the attempts), events per minute over the last hour, and the busiest event types.
+
+The figures scan every event and delivery: they are computed on a thread worker (`FiguresRead` brings them)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
+from ...core import queries
 from ...core.service import Service
+from ...core.store import Store
 from ..clock import Clock
 
+SUBS_COLUMNS = ("subscription", "deliveries", "ok", "failed", "success", "avg ms", "p50", "p95", "p99")
+TYPES_COLUMNS = ("event type", "events")
 PERIODS = (("last hour", 3600.0), ("last 24 hours", 86400.0), ("all time", None))
 TOP_TYPES = 12
 
 
-def event_activity(service: Service, now: float, since: float | None) -> tuple[list[int], Counter[str]]:
-    """Events per minute over the 60 minutes before `now` (oldest first), and event counts per type since `since`.
+@dataclass
+class Figures:
+    """What the screen shows for one period, read in one go."""
 
-    One pass over the events table: the store keeps them in memory, so this costs tens of ms at 100k events.
-    """
-    per_minute = [0] * 60
-    types: Counter[str] = Counter()
-    hour_ago = now - 3600
+    per_minute: list[int]
+    types: Counter[str]
+    overall: dict[str, Any] | None = None  # None: no dispatcher, no delivery figures
+    per_webhook: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
-    def visit(doc: dict[str, Any]) -> bool:
-        ts = doc.get("created_at") or 0.0
-        if hour_ago <= ts < now:
-            per_minute[min(59, int((ts - hour_ago) // 60))] += 1
-        if since is None or ts >= since:
-            types[doc.get("type") or "?"] += 1
-        return False
 
-    if service.store is not None:
-        service.store.table("events").newest(1, where=visit)  # `visit` never matches: one pass, no copies
-    return per_minute, types
+def read_figures(store: Store | None, now: float, start: float | None, deliveries: bool) -> Figures:
+    if store is None:
+        return Figures([0] * 60, Counter())
+    figures = Figures(*queries.event_activity(store, now, start))
+    if deliveries:
+        figures.overall, figures.per_webhook = queries.stats_by_webhook(store, start, now)
+    return figures
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -99,11 +106,8 @@ class StatsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        subs = self.query_one("#subs", DataTable)
-        subs.add_columns(
-            "subscription", "deliveries", "ok", "failed", "success", "avg ms", "p50", "p95", "p99"
-        )
-        self.query_one("#types", DataTable).add_columns("event type", "events")
+        _fill(self.query_one("#subs", DataTable), SUBS_COLUMNS, [])
+        _fill(self.query_one("#types", DataTable), TYPES_COLUMNS, [])
         self.action_refresh()
         if self.interval:
             self.set_interval(self.interval, self.action_refresh)
@@ -118,28 +122,45 @@ class StatsScreen(Screen):
         self.period = (self.period + 1) % len(PERIODS)
         self.action_refresh()
 
+    class FiguresRead(Message):
+        def __init__(self, period: int, figures: Figures) -> None:
+            super().__init__()
+            self.period, self.figures = period, figures
+
     def action_refresh(self) -> None:
+        """Compute the figures again, off the loop."""
         now = self.clock.now()
-        label, span = PERIODS[self.period]
-        start = now - span if span else None
-        per_minute, types = event_activity(self.service, now, start)
+        span = PERIODS[self.period][1]
+        has_dispatcher = getattr(self.service, "dispatcher", None) is not None
+        self._read(self.service.store, self.period, now, now - span if span else None, has_dispatcher)
+
+    @work(thread=True, exclusive=True, group="read-stats", exit_on_error=False)
+    def _read(
+        self, store: Store | None, period: int, now: float, start: float | None, deliveries: bool
+    ) -> None:
+        self.post_message(self.FiguresRead(period, read_figures(store, now, start, deliveries)))
+
+    def on_stats_screen_figures_read(self, msg: FiguresRead) -> None:
+        if msg.period != self.period:
+            return  # the period changed since: its own read follows
+        label = PERIODS[self.period][0]
+        per_minute, types = msg.figures.per_minute, msg.figures.types
         self.query_one("#spark", Sparkline).data = per_minute
         self.query_one("#spark-title", Static).update(
             f"[b]Events per minute[/b], last hour: {plural(sum(per_minute), 'event')}, peak {max(per_minute):,}/min, "
             f"last minute {per_minute[-1]:,}"
         )
         self._fill_types(types)
-        dispatcher = getattr(self.service, "dispatcher", None)
-        if dispatcher is None:
+        overall = msg.figures.overall
+        if overall is None:
             self.query_one("#headline", Static).update(
                 f"[b]Stats[/b], {label}  ·  [$text-warning]the dispatcher is not running: no delivery figures[/]"
             )
             return
-        overall = dispatcher.stats(None, start, now)
         self.query_one("#headline", Static).update(
             f"[b]Stats[/b], {label}  ·  overall " + self._summary(overall) + "  ·  [$text-muted]p: period[/]"
         )
-        self._fill_subs(dispatcher, start, now)
+        self._fill_subs(msg.figures.per_webhook)
 
     @staticmethod
     def _summary(stats: dict[str, Any]) -> str:
@@ -149,15 +170,12 @@ class StatsScreen(Screen):
             f"latency p50 {ms(rt.get('p50'))} · p95 {ms(rt.get('p95'))} · p99 {ms(rt.get('p99'))} ms"
         )
 
-    def _fill_subs(self, dispatcher: Any, start: float | None, now: float) -> None:
-        table = self.query_one("#subs", DataTable)
-        table.clear()
-        webhooks = self.service.store.table("webhooks").all() if self.service.store else []
-        for w in sorted(webhooks, key=lambda w: w.get("name") or ""):
-            s = dispatcher.stats(w["id"], start, now)
+    def _fill_subs(self, per_webhook: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        rows: list[tuple[str, tuple[str, ...]]] = []
+        for w, s in sorted(per_webhook, key=lambda ws: ws[0].get("name") or ""):
             d, rt = s.get("delivery") or {}, s.get("responseTimes") or {}
             name = (w.get("name") or w["id"]) + ("" if w.get("active", True) else " (paused)")
-            table.add_row(
+            cells = (
                 name,
                 f"{d.get('total', 0):,}",
                 f"{d.get('successful', 0):,}",
@@ -167,13 +185,26 @@ class StatsScreen(Screen):
                 ms(rt.get("p50")),
                 ms(rt.get("p95")),
                 ms(rt.get("p99")),
-                key=w["id"],
             )
+            rows.append((w["id"], cells))
+        _fill(self.query_one("#subs", DataTable), SUBS_COLUMNS, rows)
 
     def _fill_types(self, types: Counter[str]) -> None:
-        table = self.query_one("#types", DataTable)
-        table.clear()
         top = types.most_common(TOP_TYPES)
         peak = top[0][1] if top else 1
-        for name, n in top:
-            table.add_row(name, f"{n:>6,} " + "█" * max(1, round(8 * n / peak)), key=name)
+        rows = [(name, (name, f"{n:>6,} " + "█" * max(1, round(8 * n / peak)))) for name, n in top]
+        _fill(self.query_one("#types", DataTable), TYPES_COLUMNS, rows)
+
+
+def _fill(table: DataTable, labels: tuple[str, ...], rows: list[tuple[str, tuple[str, ...]]]) -> None:
+    """Replace the table's rows, with columns as wide as their widest cell. The widths are given, not left to
+    the table's auto width: that is measured when the table is next idle, and rows drawn before then (the
+    figures arrive from a worker while the screen is shown) keep the width they were first drawn at."""
+    widths = [
+        max([cell_len(label), *(cell_len(cells[i]) for _, cells in rows)]) for i, label in enumerate(labels)
+    ]
+    table.clear(columns=True)
+    for label, width in zip(labels, widths, strict=True):
+        table.add_column(label, width=width)
+    for key, cells in rows:
+        table.add_row(*cells, key=key)

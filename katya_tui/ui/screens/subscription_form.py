@@ -18,10 +18,10 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from ...core import queries
 from ...core.catalog import EVENT_TYPES, GROUPS
 from ...core.errors import ValidationFailed
 from ...core.service import Service
-from .dialogs import find_doc
 from .form_fields import error_line, hint, number, row, show_errors
 
 PROFILES = ("katya", "admin", "job", "standard")
@@ -118,7 +118,7 @@ class SubscriptionForm(ModalScreen[dict | None]):
     def __init__(self, service: Service, webhook_id: str | None = None) -> None:
         super().__init__(classes="form")
         self.service, self.webhook_id = service, webhook_id
-        self.original = find_doc(service, "webhooks", webhook_id) if webhook_id else None
+        self.original = queries.get(service.store, "webhook", webhook_id) if webhook_id else None
 
     def compose(self) -> ComposeResult:
         w = self.original or {}

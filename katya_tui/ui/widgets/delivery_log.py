@@ -2,18 +2,25 @@
 
 Each row: subscription, event type, state, attempts, last status, latency, countdown to the next retry, and the
 verdict of the inbound request the event came from. `s` resend, `S` resend all failed matching the filter, `x` cancel.
+
+Rows are read through `core.queries` on a thread worker (`reload` starts it, `Read` lands it); updates that
+arrive meanwhile are held and applied once it lands.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
+from ...core import queries
+from ...core.store import Store
 from ..cells import state_cell, tone, verdict_cell
 from ..clock import Clock
 from ..filters import Filter, delivery_record
@@ -57,6 +64,8 @@ class DeliveryLog(DataTable):
         self.names: dict[str, str] = {}  # webhook id -> name
         self.scope: tuple[str, str | None, str] = ("all", None, "latest deliveries")  # kind, id, label
         self.docs: dict[str, dict] = {}
+        self._gen = 0
+        self._held: dict[str, dict] | None = None  # updates that arrived while a read was under way
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -74,30 +83,66 @@ class DeliveryLog(DataTable):
             self.scope = (kind, id, label)
             self.reload()
 
-    def _wanted(self, doc: dict) -> bool:
-        kind, id, _ = self.scope
-        if kind == "event" and doc.get("event_id") != id:
-            return False
-        if kind == "webhook" and doc.get("webhook_id") != id:
-            return False
-        return self.flt.empty or self.flt.matches(
-            delivery_record(doc, self.names.get(doc.get("webhook_id", "")))
-        )
+    class Read(Message):
+        """The newest deliveries in scope and filter, read off the loop (newest first)."""
+
+        def __init__(self, gen: int, docs: list[dict]) -> None:
+            super().__init__()
+            self.gen, self.docs = gen, docs
+
+    class FailedFound(Message):
+        """The ids of every failed delivery in scope and filter, for `S`."""
+
+        def __init__(self, ids: list[str], what: str) -> None:
+            super().__init__()
+            self.ids, self.what = ids, what
+
+    def _predicate(self) -> Callable[[dict], bool]:
+        """Whether a delivery is in the current scope and filter (fixed now: safe to use on a thread)."""
+        (kind, id, _), flt, names = self.scope, self.flt, dict(self.names)
+
+        def wanted(doc: dict) -> bool:
+            if kind == "event" and doc.get("event_id") != id:
+                return False
+            if kind == "webhook" and doc.get("webhook_id") != id:
+                return False
+            return flt.empty or flt.matches(delivery_record(doc, names.get(doc.get("webhook_id", ""))))
+
+        return wanted
 
     def reload(self) -> None:
-        store = self.service.store
-        docs = store.table("deliveries").newest(LIMIT, where=self._wanted) if store else []
-        self.docs = {d["id"]: dict(d) for d in reversed(docs)}
+        """Read the rows again, off the loop."""
+        self._gen += 1
+        self._held = {}
+        self._read(self._gen, self.service.store, self._predicate())
+
+    @work(thread=True, exclusive=True, group="read-log", exit_on_error=False)
+    def _read(self, gen: int, store: Store | None, wanted: Callable[[dict], bool]) -> None:
+        docs = queries.first(store, "deliveries", wanted, LIMIT) if store is not None else []
+        self.post_message(self.Read(gen, docs))
+
+    def on_delivery_log_read(self, msg: Read) -> None:
+        msg.stop()
+        if msg.gen != self._gen:
+            return  # overtaken by a newer read
+        self.docs = {d["id"]: d for d in reversed(msg.docs)}
         self.clear()
         for did, doc in self.docs.items():
             self.add_row(*self._cells(doc), key=did)
         if self.row_count:
             self.move_cursor(row=self.row_count - 1)
         self._title()
+        held, self._held = self._held, None
+        if held:
+            self.apply(held)
 
     def apply(self, deliveries: dict[str, dict]) -> None:
         """Apply delivery documents from the bus: change rows in place, append new ones, keep at most LIMIT."""
-        wanted = [d for d in deliveries.values() if d.get("id") in self.docs or self._wanted(d)]
+        if self._held is not None:  # a read is under way: these go in once it lands
+            self._held.update(deliveries)
+            return
+        wanted_now = self._predicate()
+        wanted = [d for d in deliveries.values() if d.get("id") in self.docs or wanted_now(d)]
         if len([d for d in wanted if d["id"] not in self.docs]) > LIMIT // 4:
             self.reload()  # a flood: one reload is cheaper than many appends
             return
@@ -210,23 +255,28 @@ class DeliveryLog(DataTable):
         )
 
     def failed_matching(self) -> list[str]:
-        """Ids of failed deliveries in the current scope and filter, over the whole store."""
+        """Ids of failed deliveries in the current scope and filter, over the whole store (a scan: `S` runs it
+        on a thread)."""
         store = self.service.store
-        if store is None:
-            return []
-        docs = store.table("deliveries").newest(
-            10**9, where=lambda d: d.get("state") == "failed" and self._wanted(d)
-        )
-        return [d["id"] for d in docs]
+        return queries.failed_matching(store, self._predicate()) if store is not None else []
 
     def action_resend_failed(self) -> None:
+        what = self.scope[2] + ("" if self.flt.empty else f", filter {self.flt.source}")
+        self._find_failed(self.service.store, self._predicate(), what)
+
+    @work(thread=True, exclusive=True, group="read-failed", exit_on_error=False)
+    def _find_failed(self, store: Store | None, wanted: Callable[[dict], bool], what: str) -> None:
+        ids = queries.failed_matching(store, wanted) if store is not None else []
+        self.post_message(self.FailedFound(ids, what))
+
+    def on_delivery_log_failed_found(self, msg: FailedFound) -> None:
         from ..screens.dialogs import ConfirmDialog
 
-        ids = self.failed_matching()
+        msg.stop()
+        ids, what = msg.ids, msg.what
         if not ids:
             self.notify("no failed deliveries match", severity="warning")
             return
-        what = self.scope[2] + ("" if self.flt.empty else f", filter {self.flt.source}")
         self.app.push_screen(
             ConfirmDialog(f"Resend {len(ids):,} failed deliveries ({what})?", yes=f"Resend {len(ids):,}"),
             lambda yes: self._resend_many(ids) if yes else None,

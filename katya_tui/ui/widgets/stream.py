@@ -183,7 +183,9 @@ class Stream(ScrollView, can_focus=True):
         self.held = 0  # facts that arrived while paused
         self._held: list[tuple[list[dict], list[dict]]] = []
         self._binding_sig: object = None
-        self.source_loader = None  # callable(flt, limit) -> (captures, events, deliveries); set by the screen
+        self.source_loader = (
+            None  # callable(flt, limit) -> (captures, events, deliveries) or None; see reload
+        )
         self._programmatic = False
         self._generation = 0
 
@@ -413,8 +415,9 @@ class Stream(ScrollView, can_focus=True):
 
     def reload(self) -> None:
         if self.source_loader is not None:
-            captures, events_, deliveries = self.source_loader(self.flt, self.max_rows)
-            self.load(captures, events_, deliveries)
+            window = self.source_loader(self.flt, self.max_rows)
+            if window is not None:  # None: the loader reads off the loop and calls `load` when done
+                self.load(*window)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

@@ -9,6 +9,7 @@ from textual import work
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from ...core import queries
 from ...core.catalog import sample_data
 from ..cells import tone
 from ..clock import Clock
@@ -26,7 +27,8 @@ COLUMNS = (
 
 
 class Subscriptions(DataTable):
-    """Reads `service.store.table("webhooks")`; acts through `service.dispatcher`. The screen calls `refresh_rows`."""
+    """Reads the subscriptions through `core.queries`; acts through `service.dispatcher`. The screen calls
+    `refresh_rows`."""
 
     BINDINGS = [
         Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
@@ -69,9 +71,10 @@ class Subscriptions(DataTable):
         return key.value if key.value in self.webhooks else None
 
     def refresh_rows(self) -> None:
-        """Re-read the webhooks (a small table) and redraw what changed, keeping the cursor on its row."""
+        """Re-read the subscriptions and redraw what changed, keeping the cursor on its row. On the loop: the
+        table holds the subscriptions a person made (tens), not traffic."""
         store = self.service.store
-        hooks = {d["id"]: dict(d) for d in store.table("webhooks").all() if "id" in d} if store else {}
+        hooks = {d["id"]: d for d in queries.webhooks(store)} if store is not None else {}
         keep = self.selected_id
         if list(hooks) != list(self.webhooks):
             self.clear()
