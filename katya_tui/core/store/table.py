@@ -2,25 +2,26 @@
 
 Stock TinyDB rebuilds a whole table on every write. `JournaledTable` hands TinyDB's own updaters a view of the
 in-memory table that records which documents changed, and appends just those to the journal. Queries, caching
-and the rest of TinyDB's API are untouched.
+and the rest of TinyDB's API are untouched. The TinyDB internals this needs are reached through `tinydb_shim`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
+
+from .tinydb_shim import ShimTable, Updater
 
 
 class MemoryStorage(Storage):
     """Holds every table in memory; TinyDB reads it directly and never rewrites it through `write`."""
 
-    def __init__(self, tables: dict[str, dict[str, Any]], journal_append) -> None:
+    def __init__(self, tables: dict[str, dict[str, Any]], journal_append: Callable[[list], None]) -> None:
         self.tables = tables
-        self._append = journal_append
+        self.append = journal_append
 
     def read(self) -> dict[str, dict[str, Any]]:
         return self.tables
@@ -29,7 +30,7 @@ class MemoryStorage(Storage):
         # Only whole-database operations (drop_table[s]) get here: journal the tables that vanished.
         for name in list(self.tables):
             if name not in data:
-                self._append([name, "c"])
+                self.append([name, "c"])
                 del self.tables[name]
 
 
@@ -75,7 +76,7 @@ class _ChangeView(MutableMapping):
         self.cleared = True
 
 
-class JournaledTable(Table):
+class JournaledTable(ShimTable):
     """A TinyDB table whose writes cost O(changed documents), journalled, with an optional size cap."""
 
     cap: int | None = None
@@ -83,12 +84,16 @@ class JournaledTable(Table):
         None  # documents retention must not prune (pending work)
     )
 
-    def _update_table(self, updater) -> None:
-        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+    @property
+    def memory(self) -> MemoryStorage:
+        return cast(MemoryStorage, self.storage)
+
+    def apply(self, updater: Updater) -> None:
+        storage = self.memory
         raw = storage.tables.setdefault(self.name, {})
         view = _ChangeView(raw)
         updater(view)
-        append = storage._append
+        append = storage.append
         if view.cleared:
             append([self.name, "c"])
         for doc_id in view.removed:
@@ -104,14 +109,14 @@ class JournaledTable(Table):
         the same next id, the same copy of the document, the same journal record. Anything else goes TinyDB's way."""
         if type(document) is not dict:
             return super().insert(document)
-        doc_id = self._get_next_id()
-        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+        doc_id = self.next_id()
+        storage = self.memory
         raw = storage.tables.setdefault(self.name, {})
         key = str(doc_id)
         if key in raw:
             raise ValueError(f"Document with ID {doc_id} already exists")
         doc = raw[key] = dict(document)
-        storage._append([self.name, "p", doc_id, doc])
+        storage.append([self.name, "p", doc_id, doc])
         self.clear_cache()
         if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
             self._prune(raw, len(raw) - self.cap)
@@ -119,7 +124,7 @@ class JournaledTable(Table):
 
     def _prune(self, raw: dict[str, Any], n: int) -> None:
         """Remove the `n` oldest documents (insertion order is id order), sparing those `protect` keeps."""
-        append = self._storage._append  # type: ignore[attr-defined]
+        append = self.memory.append
         protect = self.protect
         victims = []
         for key, doc in raw.items():
@@ -140,13 +145,13 @@ class JournaledTable(Table):
         # TinyDB's update of fields by id without its updater closure and change view (every delivery attempt
         # comes here): the same in-place update, one journal record per document.
         # Ids that are not there are skipped, as TinyDB does.
-        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+        storage = self.memory
         raw = storage.tables.setdefault(self.name, {})
         updated = [doc_id for doc_id in doc_ids if str(doc_id) in raw]
         for doc_id in dict.fromkeys(updated):
             doc = raw[str(doc_id)]
             doc.update(fields)
-            storage._append([self.name, "p", doc_id, doc])
+            storage.append([self.name, "p", doc_id, doc])
         self.clear_cache()
         return updated
 
@@ -162,7 +167,7 @@ class JournaledTable(Table):
         """Newest first, stopping after `offset + limit` matches (no full scan for recent pages)."""
         out: list[dict[str, Any]] = []
         skipped = 0
-        raw = self._read_table()
+        raw = self.raw_documents()
         for key in reversed(raw):
             doc = raw[key]
             if where is not None and not where(doc):
