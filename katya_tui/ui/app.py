@@ -85,6 +85,7 @@ class KatyaApp(App):
         self.clock = clock or Clock()
         self.display_url = display_url  # shown instead of the real URL (snapshots, screenshots)
         self.startup_error: str | None = None
+        self.key_overrides = dict(settings.keymap)  # binding id -> key, as the user wrote it
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
@@ -111,8 +112,8 @@ class KatyaApp(App):
         await self.service.stop("quit")
 
     def key_for(self, binding_id: str, default: str) -> str:
-        """The key a binding id is mapped to (the keymap wins)."""
-        return self._keymap.get(binding_id, default)
+        """The key a binding id is mapped to (the keymap from the settings wins)."""
+        return self.key_overrides.get(binding_id, default)
 
     def action_help(self) -> None:
         if self.screen.query("HelpPanel"):
