@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 
 from textual.app import App, ComposeResult
@@ -18,19 +17,11 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ..config import Settings
+from ..core import gcpolicy
 from ..core.service import Service
 from .clock import Clock
 from .commands import KatyaCommands
 from .screens.main import MainScreen
-
-
-def _calm_gc() -> None:
-    """After the first paint: move what start-up built (store, widgets) out of the collector's way, and run full
-    collections less often, so a flood of captures does not bring 100 ms pauses (DESIGN.md section 3)."""
-    gc.collect(1)  # young garbage only: a full collection here would itself be the long pause
-    gc.freeze()
-    gen0, gen1, _ = gc.get_threshold()
-    gc.set_threshold(max(gen0, 5_000), max(gen1, 20), 100)
 
 
 class StartupFailed(Screen):
@@ -90,6 +81,7 @@ class KatyaApp(App):
             self.set_keymap(settings.keymap)
 
     async def on_mount(self) -> None:
+        gcpolicy.for_tui()
         try:
             await self.service.start()
         except (
@@ -101,7 +93,7 @@ class KatyaApp(App):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
         await self.push_screen(MainScreen(self.service, clock=self.clock, display_url=self.display_url))
-        self.call_after_refresh(_calm_gc)
+        self.call_after_refresh(gcpolicy.settle)  # after the first paint: store and widgets built
 
     def _on_sigterm(self) -> None:
         self.exit(return_code=0)
