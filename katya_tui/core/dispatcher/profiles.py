@@ -9,8 +9,9 @@
 
 `serialization` picks the JSON bytes: `compact` (JavaScript's JSON.stringify), `python` (json.dumps defaults),
 `sorted` (json.dumps with sort_keys). The body is the same on every attempt; the timestamp and signature are fresh.
-The default profile (`katya`) is signed here directly, from an HMAC whose key state is made once per secret: the
-same header value as `signing.sign("katya", ...)` at a third of the cost.
+The default profile (`katya`) is signed here directly, from an HMAC whose key state is made once per secret and
+copied for each body: the same header value as `signing.sign("katya", ...)`, without deriving the key and
+building the scheme's headers again on every attempt.
 """
 
 from __future__ import annotations

@@ -167,9 +167,9 @@ class Store:
                 )
 
     def _compact_due(self) -> None:
-        """A compaction serialises the whole store (holding the GIL) and writes it out: under load that costs the
-        requests about a third of their time, so it waits for a lull of `compact_quiet_s` (bursts have them), or
-        for the journal to reach `compact_overdue` times its threshold (sustained load), whichever comes first."""
+        """A compaction serialises the whole store (holding the GIL) and writes it out: under load the requests
+        wait for it all that time, so it waits for a lull of `compact_quiet_s` (bursts have them), or for the
+        journal to reach `compact_overdue` times its threshold (sustained load), whichever comes first."""
         self._compact_later = None
         if self._compacting is not None or self.journal is None:
             return
