@@ -5,13 +5,12 @@ behind `outbound`: its lean HTTP/1.1 client for http://, its aiohttp path for th
 latency from publish to the sink's receipt at a steady pace.
 
 The sink runs in its own process so it does not share the event loop with what is measured. This process runs
-with `serve`'s garbage-collector settings (`calm_gc`), as the service does, for both sides of the comparison.
+with `serve`'s garbage-collector settings (`gcpolicy.for_serve`), as the service does, for both sides of the comparison.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import subprocess
 import sys
 import tempfile
@@ -23,12 +22,11 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from katya_tui.config import load_settings
-from katya_tui.core import outbound
+from katya_tui.core import gcpolicy, outbound
 from katya_tui.core.catalog import sample_data
 from katya_tui.core.dispatcher import profiles
 from katya_tui.core.facts import DeliveryUpdated
 from katya_tui.core.service import Service
-from katya_tui.serve import calm_gc
 
 from .common import figure, headline, mean, percentile, ratio_line
 
@@ -217,8 +215,7 @@ async def _publish(service: Service, payloads: list[dict]) -> None:
 
 def main() -> None:
     headline("dispatcher")
-    thresholds = gc.get_threshold()
-    calm_gc()  # what `serve` does on start: the service measured as it runs (restored after, for the other benches)
+    gcpolicy.for_serve()  # as `serve` runs: the service measured as it runs (reset after, for the other benches)
     port = _port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdout=subprocess.PIPE, text=True)
     try:
@@ -236,7 +233,7 @@ def main() -> None:
             raws.append(asyncio.run(_raw_rate(url, bodies)))
         rates["raw aiohttp"] = max(raws)
     finally:
-        gc.set_threshold(*thresholds)
+        gcpolicy.reset()
         sink.terminate()
         sink.wait(timeout=10)
     base = rates["raw aiohttp"]

@@ -1,7 +1,8 @@
 """Store: insert cost flat from 0 to 100k records, group-commit latency, open time at 100k.
 
 Baselines measured in the same run: the store's own insert rate when empty (flatness), and stock TinyDB
-(`JSONStorage`, which rewrites the file on every write) at 1k documents.
+(`JSONStorage`, which rewrites the file on every write) at 1k documents. The store runs under `serve`'s
+garbage-collector policy (`gcpolicy.for_serve`), as it does in `serve`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
+from katya_tui.core import gcpolicy
 from katya_tui.core.store import Store
 
 from .common import figure, headline, percentile, ratio_line
@@ -93,6 +95,14 @@ async def _grouped_rate(store: Store, writers: int, per_writer: int) -> tuple[fl
 
 def main() -> None:
     headline("store")
+    gcpolicy.for_serve()
+    try:
+        _run()
+    finally:
+        gcpolicy.reset()  # the other benchmarks run with Python's settings
+
+
+def _run() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         empty_rate, full_rate = _flatness(tmp)

@@ -8,7 +8,6 @@ whole document: its headers and body are in the store and on `GET /v1/captures/{
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -17,22 +16,13 @@ from typing import Any, TextIO
 import orjson
 
 from .config import Settings
+from .core import gcpolicy
 from .core.facts import CaptureRecorded, fact_to_dict
 from .core.service import Service
 
 log = logging.getLogger(__name__)
 
 PRINT_EVERY_S = 0.005  # under load, facts gather this long between two writes (a lone fact prints at once)
-GC_YOUNG = 20_000  # container allocations between two young collections (Python's default is 700)
-
-
-def calm_gc() -> None:
-    """Young collections far less often. Almost nothing a request leaves behind is cyclic garbage (the request's
-    objects go by reference counting; what stays is stored documents, frozen by the store every few hundred
-    writes, see `Store._freeze`), so at Python's default every few requests walk hundreds of survivors for
-    nothing: about a twentieth of a request's CPU time under load. Full collections still come with each freeze."""
-    gen0, gen1, _ = gc.get_threshold()
-    gc.set_threshold(max(gen0, GC_YOUNG), max(gen1, 20), 100)
 
 
 def capture_line(capture: dict[str, Any]) -> dict[str, Any]:
@@ -86,10 +76,11 @@ def _write(out: TextIO, data: bytes) -> None:
 
 async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     """Run until SIGINT or SIGTERM; the first line is the ready object, then one line per fact."""
+    gcpolicy.for_serve()
     service = Service(settings, headless=True)
     facts = service.bus.subscribe(maxsize=100_000)
     await service.start()
-    calm_gc()
+    gcpolicy.settle()
     _write(
         out,
         _line(

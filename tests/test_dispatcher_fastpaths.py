@@ -57,7 +57,7 @@ def test_judge_remembers_outcomes_without_changing_them():
         (404, None),
         (429, None),
     ] * 2:
-        assert retry.judge(status, error) == retry._judge(status, error)
+        assert retry.judge(status, error) == retry.judge.__wrapped__(status, error)
 
 
 async def test_stored_deliveries_and_attempts_have_the_models_fields_in_order(settings):

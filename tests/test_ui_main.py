@@ -191,12 +191,16 @@ async def test_help_lists_the_focused_panes_keys_and_toggles(settings):
 async def test_keymap_from_settings_remaps_a_key(settings):
     from dataclasses import replace
 
-    async with running(replace(settings, keymap={"stream.pause": "z"})) as (app, pilot):
+    async with running(replace(settings, keymap={"stream.pause": "z", "app.token": "ctrl+k"})) as (
+        app,
+        pilot,
+    ):
         stream, _, _ = panes(app)
         await pilot.press("p")
         assert not stream.paused
         await pilot.press("z")
         assert stream.paused
+        assert "token: ctrl+k" in app.screen.query_one(StatusBar).text()
 
 
 async def test_a_core_that_cannot_start_shows_the_reason(settings, service):

@@ -1,5 +1,5 @@
-"""The event loop the headless processes run on: uvloop's where it is installed (Linux and macOS), about twice as
-fast as asyncio's own at the socket work a receiver does. `KATYA_TUI_LOOP=asyncio` keeps asyncio's (to debug). The
+"""The event loop the headless processes run on: uvloop's where it is installed (Linux and macOS), faster than
+asyncio's own at the socket work a receiver does (`bench/bench_receiver.py` prints both). `KATYA_TUI_LOOP=asyncio` keeps asyncio's (to debug). The
 TUI always runs on asyncio's loop, as Textual expects."""
 
 from __future__ import annotations

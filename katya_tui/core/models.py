@@ -116,7 +116,7 @@ class Event(Doc):
     verdict: str | None = None  # the verdict status of the capture it came from
 
     def to_doc(self) -> dict[str, Any]:
-        """Shallow: `data` is shared, not deep-copied (asdict's copy was most of the cost of publishing an event).
+        """Shallow: `data` is shared, not deep-copied (publishing an event must not copy its payload).
         Treat an event's `data` as read-only wherever it travels (store, facts, deliveries)."""
         return dict(vars(self))
 

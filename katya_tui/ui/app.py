@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 
 from textual.app import App, ComposeResult
@@ -18,19 +17,11 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ..config import Settings
+from ..core import gcpolicy
 from ..core.service import Service
 from .clock import Clock
 from .commands import KatyaCommands
 from .screens.main import MainScreen
-
-
-def _calm_gc() -> None:
-    """After the first paint: move what start-up built (store, widgets) out of the collector's way, and run full
-    collections less often, so a flood of captures does not bring 100 ms pauses (DESIGN.md section 3)."""
-    gc.collect(1)  # young garbage only: a full collection here would itself be the long pause
-    gc.freeze()
-    gen0, gen1, _ = gc.get_threshold()
-    gc.set_threshold(max(gen0, 5_000), max(gen1, 20), 100)
 
 
 class StartupFailed(Screen):
@@ -85,10 +76,12 @@ class KatyaApp(App):
         self.clock = clock or Clock()
         self.display_url = display_url  # shown instead of the real URL (snapshots, screenshots)
         self.startup_error: str | None = None
+        self.key_overrides = dict(settings.keymap)  # binding id -> key, as the user wrote it
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
     async def on_mount(self) -> None:
+        gcpolicy.for_tui()
         try:
             await self.service.start()
         except (
@@ -100,7 +93,7 @@ class KatyaApp(App):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
         await self.push_screen(MainScreen(self.service, clock=self.clock, display_url=self.display_url))
-        self.call_after_refresh(_calm_gc)
+        self.call_after_refresh(gcpolicy.settle)  # after the first paint: store and widgets built
 
     def _on_sigterm(self) -> None:
         self.exit(return_code=0)
@@ -111,8 +104,8 @@ class KatyaApp(App):
         await self.service.stop("quit")
 
     def key_for(self, binding_id: str, default: str) -> str:
-        """The key a binding id is mapped to (the keymap wins)."""
-        return self._keymap.get(binding_id, default)
+        """The key a binding id is mapped to (the keymap from the settings wins)."""
+        return self.key_overrides.get(binding_id, default)
 
     def action_help(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from ..core import queries
+from .textual_shim import node_bindings
 
 PANE_NAMES = {"stream": "stream", "subs": "subscription", "log": "delivery"}
 
@@ -24,17 +24,13 @@ def actions(screen: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:
             owners.append((PANE_NAMES[node.id] + ": ", node))
     seen: set[str] = set()
     for prefix, owner in owners:
-        for binding in _bindings(owner):
+        for binding in node_bindings(owner):
             key = f"{prefix}{binding.action}"
             if key in seen or not binding.description or binding.action.startswith(("cursor", "page")):
                 continue
             seen.add(key)
             title = f"{prefix}{binding.description.lower()}"
             yield title, binding.tooltip or "", partial(_run, owner, binding.action)
-
-
-def _bindings(owner: DOMNode) -> list[Binding]:
-    return [b for group in owner._bindings.key_to_bindings.values() for b in group]
 
 
 def _run(owner: DOMNode, action: str) -> None:

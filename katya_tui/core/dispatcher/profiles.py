@@ -9,8 +9,9 @@
 
 `serialization` picks the JSON bytes: `compact` (JavaScript's JSON.stringify), `python` (json.dumps defaults),
 `sorted` (json.dumps with sort_keys). The body is the same on every attempt; the timestamp and signature are fresh.
-The default profile (`katya`) is signed here directly, from an HMAC whose key state is made once per secret: the
-same header value as `signing.sign("katya", ...)` at a third of the cost.
+The default profile (`katya`) is signed here directly, from an HMAC whose key state is made once per secret and
+copied for each body: the same header value as `signing.sign("katya", ...)`, without deriving the key and
+building the scheme's headers again on every attempt.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hmac
 import json
 import math
 import time
+from functools import lru_cache
 from typing import Any
 
 from .. import signing
@@ -46,9 +48,6 @@ def serialize(obj: Any, serialization: str) -> bytes:
     return encoder.encode(obj).encode("utf-8", "surrogatepass")
 
 
-_SECONDS: dict[int, str] = {}  # Unix second -> "YYYY-MM-DDTHH:MM:SS" (UTC)
-
-
 def iso_ms(ts: float) -> str:
     """`models.iso(ts)` (ISO 8601 UTC with milliseconds), the date and time of day made once per second: the same
     microsecond rounding as `datetime.fromtimestamp` (half to even), then milliseconds cut as `isoformat` does."""
@@ -58,12 +57,13 @@ def iso_ms(ts: float) -> str:
     us, sec = round(frac * 1e6), int(whole)
     if us >= 1_000_000:
         sec, us = sec + 1, us - 1_000_000
-    day_time = _SECONDS.get(sec)
-    if day_time is None:
-        if len(_SECONDS) > 4096:
-            _SECONDS.clear()
-        day_time = _SECONDS[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    return f"{day_time}.{us // 1000:03d}Z"
+    return f"{_day_time(sec)}.{us // 1000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _day_time(sec: int) -> str:
+    """Unix second -> "YYYY-MM-DDTHH:MM:SS" (UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
 
 
 def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
@@ -87,22 +87,20 @@ def body_of(webhook: dict[str, Any], delivery: dict[str, Any]) -> bytes:
     return serialize(envelope, serialization)
 
 
-_KATYA_MACS: dict[str, Any] = {}  # secret -> an HMAC-SHA256 holding its key state, copied for each body
-
-
 def katya_signature(body: bytes, secret: str) -> str:
     """`X-Katya-Signature` for `body`: what `signing.sign("katya", body, secret)` puts there.
     SigningConfigError for an empty secret, as there."""
-    base = _KATYA_MACS.get(secret)
-    if base is None:
-        if not isinstance(secret, str) or not secret.strip():
-            raise signing.SigningConfigError("the secret is empty")
-        if len(_KATYA_MACS) > 1024:
-            _KATYA_MACS.clear()
-        base = _KATYA_MACS[secret] = hmac.new(KATYA.key(secret), digestmod="sha256")
-    mac = base.copy()
+    mac = _katya_mac(secret).copy()
     mac.update(body)
     return KATYA.prefix + mac.hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _katya_mac(secret: str) -> hmac.HMAC:
+    """An HMAC-SHA256 holding the secret's key state, copied for each body."""
+    if not isinstance(secret, str) or not secret.strip():
+        raise signing.SigningConfigError("the secret is empty")
+    return hmac.new(KATYA.key(secret), digestmod="sha256")
 
 
 def request_for(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 DEFAULT_POLICY: dict[str, Any] = {
@@ -52,22 +53,9 @@ class Outcome:
     reason: str
 
 
-_JUDGED: dict[tuple[int | None, str | None], Outcome] = {}
-
-
+@lru_cache(maxsize=4096)  # outcomes are immutable: each one is made once and shared
 def judge(status: int | None, error_class: str | None) -> Outcome:
-    """Seed 003's table: 2xx done, 4xx (but 408/429) final, 5xx and network trouble retried, 3xx a failure.
-    (Outcomes are immutable: each one is made once and remembered.)"""
-    key = (status, error_class)
-    outcome = _JUDGED.get(key)
-    if outcome is None:
-        outcome = _judge(status, error_class)
-        if len(_JUDGED) < 4096:
-            _JUDGED[key] = outcome
-    return outcome
-
-
-def _judge(status: int | None, error_class: str | None) -> Outcome:
+    """Seed 003's table: 2xx done, 4xx (but 408/429) final, 5xx and network trouble retried, 3xx a failure."""
     if status is None:
         return Outcome("retry", error_class or "error")
     if 200 <= status < 300:

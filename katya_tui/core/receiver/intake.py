@@ -76,7 +76,7 @@ def intake(
     cap.body_note = body.detail or None
     cap.verdict = dict(
         vars(check(cfg, cap, body.data, now, others))
-    )  # (vars: asdict's deep copy costs a third)
+    )  # (vars, not asdict: the verdict is made for this capture alone, its lists need no deep copy)
     header = header_of(headers)
     found = classify(body.data, header) if not body.truncated else None
     if found:

@@ -142,7 +142,9 @@ class Responder:
         key = (cfg["name"], method in ("GET", "HEAD") and not body)
         made = self._plans.get(key)
         if made is None or made[0] is not r:
-            made = self._plans[key] = (r, self._answer(cfg, method, body))
+            made = (r, self._answer(cfg, method, body))
+            if key in self._plans or len(self._plans) < 10_000:  # any name is an endpoint: stay bounded
+                self._plans[key] = made
         return made[1]
 
     def _answer(self, cfg: dict[str, Any], method: str, body: bytes) -> Plan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 from ._base import _VERSIONED, Headers, Parsed, Scheme, SigningConfigError
 from ._hmac import B64, HEX, decode, equal, mac
@@ -25,21 +26,23 @@ def normalise(secrets: list | None) -> tuple[list[tuple[str, str]], list[str]]:
     return named, notes
 
 
-_KEYS: dict[tuple, tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]] = {}
-_KEYS_MAX = 256
+Keys = tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]
 
 
-def _keys(
-    scheme: Scheme, secrets: list | None
-) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, bytes]]]:
+def _keys(scheme: Scheme, secrets: list | None) -> Keys:
     """(named secrets, notes, (label, HMAC key) pairs) for a scheme's secrets; remembered for plain-text secret
     lists (an endpoint's, every request). The lists returned are shared: read them, never change them."""
-    cache_key = None
     if secrets and all(type(s) is str for s in secrets):
-        cache_key = (scheme, *secrets)
-        hit = _KEYS.get(cache_key)
-        if hit is not None:
-            return hit
+        return _keys_of_texts(scheme, tuple(secrets))
+    return _make_keys(scheme, secrets)
+
+
+@lru_cache(maxsize=256)
+def _keys_of_texts(scheme: Scheme, secrets: tuple[str, ...]) -> Keys:
+    return _make_keys(scheme, list(secrets))
+
+
+def _make_keys(scheme: Scheme, secrets: list | None) -> Keys:
     named, notes = normalise(secrets)
     keys = []
     for label, secret in named:
@@ -47,12 +50,7 @@ def _keys(
             keys.append((label, scheme.key(secret)))
         except SigningConfigError as e:
             notes.append(f"secret {label} is unusable here: {e}")
-    out = (named, notes, keys)
-    if cache_key is not None:
-        if len(_KEYS) >= _KEYS_MAX:
-            _KEYS.clear()
-        _KEYS[cache_key] = out
-    return out
+    return named, notes, keys
 
 
 def _skew(scheme: Scheme, p: Parsed, now: float, tolerance: int) -> tuple[int | None, bool]:
@@ -101,6 +99,7 @@ def _first_match(
     return None
 
 
+@lru_cache(maxsize=32)  # one answer per scheme (they are the registry's singletons)
 def _plain(scheme: Scheme) -> bool:
     """One signature header over the raw body: the base Scheme's parse and signed content, unchanged."""
     kind = type(scheme)
@@ -113,9 +112,6 @@ def _plain(scheme: Scheme) -> bool:
     )
 
 
-_PLAIN = {}  # scheme class -> _plain(scheme)
-
-
 def _usual(
     scheme: Scheme, body: bytes, headers: list, secrets: list, now: float, tolerance: int
 ) -> Verdict | None:
@@ -124,10 +120,7 @@ def _usual(
     scheme has one), at most one id. None for anything else, which the full flow then decides and explains.
     (`test_signing_property` checks that both give the same verdict wherever this one gives any; a `seen_ids`
     makes `verify_one` take the full flow.)"""
-    plain = _PLAIN.get(type(scheme))
-    if plain is None:
-        plain = _PLAIN[type(scheme)] = _plain(scheme)
-    if not plain:
+    if not _plain(scheme):
         return None
     sig_name, ts_name, id_name = scheme.sig_header, scheme.ts_header, scheme.id_header
     sig_key = sig_name.lower()

@@ -6,8 +6,8 @@ many writes share one fsync. Replay stops at the first record that does not pars
 
 The write and the sync run on a thread of their own (`Writer`), so the event loop goes on meanwhile (the TUI
 draws); or, with `inline`, on the event loop's thread (`serve`): under load the hand-off to a thread and back
-costs more than the sync itself (a median commit of 0.9 ms against 0.35 ms inline, 2.8 against 0.6 at p90), and in
-a headless process nothing waits to be drawn meanwhile.
+costs more than the sync itself, at the median and in the tail, and in a headless process nothing waits to be
+drawn meanwhile.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def replay(path: Path, apply, report: ReplayReport, *, cut: bool = True) -> bool
 class Writer:
     """One thread for the journal's system calls. Between two of them it runs only this small loop, so it seldom
     needs the GIL: each time it does, the event loop's thread has to hand the GIL over, which under load costs
-    more than the write itself (a thread pool's futures and conditions took a sixth of the server's time)."""
+    more than the write itself (a thread pool's futures and conditions made it do so for every job)."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()

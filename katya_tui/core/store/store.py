@@ -12,7 +12,6 @@ snapshot with the journals it does not cover; both open to the same data.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import re
@@ -44,7 +43,6 @@ def _refuse_write(record: Any) -> None:
 class Store:
     """Owns the data dir's database. Writes are synchronous in memory; `await commit()` makes them durable."""
 
-    freeze_every = 500  # journal records between two `_freeze`s
     compact_quiet_s = (
         0.5  # a compaction that is due waits for this long without a commit (a lull in the traffic),
     )
@@ -74,21 +72,15 @@ class Store:
         self._compact_later: asyncio.TimerHandle | None = None
         self._last_commit = 0.0
         self._snapshot_size = 0
-        self._frozen_at = 0  # journal records written when the documents were last frozen (see `_freeze`)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._lock:
             self._lock.acquire()
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # loading makes ~10 objects a document; collecting them midway triples the open time
         try:
             tables, self.generation = self._load_retrying() if readonly else self._load()
         except BaseException:
             if self._lock:
                 self._lock.release()
             raise
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         if readonly:
             self.journal = None  # type: ignore[assignment]
             append = _refuse_write
@@ -98,7 +90,6 @@ class Store:
         self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append)
         for name in tables:
             self.table(name)
-        gc.freeze()  # long-lived documents: keep them out of full collections
 
     # -- opening ---------------------------------------------------------------------------------------------
 
@@ -177,7 +168,6 @@ class Store:
     async def commit(self) -> None:
         """Wait until every write made so far is on disk; compact when the journal has grown (see `_compact_due`)."""
         await self.journal.commit()
-        self._maybe_freeze()
         self._last_commit = time.monotonic()
         if self._compacting is None:
             due = max(self.compact_min_bytes, self._snapshot_size)
@@ -189,9 +179,9 @@ class Store:
                 )
 
     def _compact_due(self) -> None:
-        """A compaction serialises the whole store (holding the GIL) and writes it out: under load that costs the
-        requests about a third of their time, so it waits for a lull of `compact_quiet_s` (bursts have them), or
-        for the journal to reach `compact_overdue` times its threshold (sustained load), whichever comes first."""
+        """A compaction serialises the whole store (holding the GIL) and writes it out: under load the requests
+        wait for it all that time, so it waits for a lull of `compact_quiet_s` (bursts have them), or for the
+        journal to reach `compact_overdue` times its threshold (sustained load), whichever comes first."""
         self._compact_later = None
         if self._compacting is not None or self.journal is None:
             return
@@ -211,23 +201,6 @@ class Store:
 
     def flush(self) -> None:
         self.journal.flush()
-        self._maybe_freeze()
-
-    def _maybe_freeze(self) -> None:
-        if self.journal._appended - self._frozen_at >= self.freeze_every:
-            self._freeze()
-
-    def _freeze(self) -> None:
-        """Collect, then move what survives (mostly the documents written since the last time) out of the
-        collector's reach, as at open. Stored documents are acyclic JSON trees, freed by reference counting when
-        removed; without this every full collection walks every document ever written, and a long-running
-        instance spends more and more of each request in the collector (a third of the receiver's time after
-        ~20k captures). Often (every `freeze_every` records): a collection walks each new document once, while
-        it is young and still in the CPU's cache; at 4,000 records it walked them cold, at three times the cost
-        (about 6 us of a receiver request then, 2.5 us now)."""
-        self._frozen_at = self.journal._appended
-        gc.collect()
-        gc.freeze()
 
     async def compact(self) -> None:
         """Snapshot the current state and drop the journals it covers; writers go on meanwhile."""

@@ -2,7 +2,7 @@
 
 Stock TinyDB rebuilds a whole table on every write. `JournaledTable` hands TinyDB's own updaters a view of the
 in-memory table that records which documents changed, and appends just those to the journal. Queries, caching
-and the rest of TinyDB's API are untouched.
+and the rest of TinyDB's API are untouched. The TinyDB internals this needs are reached through `tinydb_shim`.
 
 Every table also keeps an index from a record's own `id` (`cap_…`, `evt_…`, `dlv_…`, `webhook_…`) to its TinyDB
 doc id, built at open and kept by every write here (inserts, updates, removals, retention), so a record is found
@@ -16,7 +16,9 @@ from typing import Any, cast
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Document
+
+from .tinydb_shim import ShimTable, Updater
 
 
 def _id_index(docs: dict[str, Any]) -> dict[str, int]:
@@ -28,9 +30,9 @@ class MemoryStorage(Storage):
 
     `ids[table]` maps each record's `id` to its doc id (see the module's docstring)."""
 
-    def __init__(self, tables: dict[str, dict[str, Any]], journal_append) -> None:
+    def __init__(self, tables: dict[str, dict[str, Any]], journal_append: Callable[[list], None]) -> None:
         self.tables = tables
-        self._append = journal_append
+        self.append = journal_append
         self.ids: dict[str, dict[str, int]] = {name: _id_index(docs) for name, docs in tables.items()}
 
     def peek(self, name: str, ident: str) -> dict[str, Any] | None:
@@ -55,7 +57,7 @@ class MemoryStorage(Storage):
         # Only whole-database operations (drop_table[s]) get here: journal the tables that vanished.
         for name in list(self.tables):
             if name not in data:
-                self._append([name, "c"])
+                self.append([name, "c"])
                 del self.tables[name]
                 self.ids.pop(name, None)
 
@@ -102,7 +104,7 @@ class _ChangeView(MutableMapping):
         self.cleared = True
 
 
-class JournaledTable(Table):
+class JournaledTable(ShimTable):
     """A TinyDB table whose writes cost O(changed documents), journalled, with an optional size cap."""
 
     cap: int | None = None
@@ -110,12 +112,16 @@ class JournaledTable(Table):
         None  # documents retention must not prune (pending work)
     )
 
-    def _update_table(self, updater) -> None:
-        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+    @property
+    def memory(self) -> MemoryStorage:
+        return cast(MemoryStorage, self.storage)
+
+    def apply(self, updater: Updater) -> None:
+        storage = self.memory
         raw = storage.tables.setdefault(self.name, {})
         view = _ChangeView(raw)
         updater(view)
-        append = storage._append
+        append = storage.append
         ids = storage.ids.setdefault(self.name, {})
         if view.cleared:
             append([self.name, "c"])
@@ -138,14 +144,14 @@ class JournaledTable(Table):
         the same next id, the same copy of the document, the same journal record. Anything else goes TinyDB's way."""
         if type(document) is not dict:
             return super().insert(document)
-        doc_id = self._get_next_id()
-        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+        doc_id = self.next_id()
+        storage = self.memory
         raw = storage.tables.setdefault(self.name, {})
         key = str(doc_id)
         if key in raw:
             raise ValueError(f"Document with ID {doc_id} already exists")
         doc = raw[key] = dict(document)
-        storage._append([self.name, "p", doc_id, doc])
+        storage.append([self.name, "p", doc_id, doc])
         if "id" in doc:
             storage.ids.setdefault(self.name, {})[doc["id"]] = doc_id
         self.clear_cache()
@@ -156,7 +162,7 @@ class JournaledTable(Table):
     def _prune(self, raw: dict[str, Any], n: int) -> None:
         """Remove the `n` oldest documents (insertion order is id order), sparing those `protect` keeps."""
         storage = self.memory
-        append = storage._append
+        append = storage.append
         ids = storage.ids.setdefault(self.name, {})
         protect = self.protect
         victims = []
@@ -180,7 +186,7 @@ class JournaledTable(Table):
         # TinyDB's update of fields by id without its updater closure and change view (every delivery attempt
         # comes here): the same in-place update, one journal record per document.
         # Ids that are not there are skipped, as TinyDB does.
-        storage: MemoryStorage = self._storage  # type: ignore[assignment]
+        storage = self.memory
         raw = storage.tables.setdefault(self.name, {})
         updated = [doc_id for doc_id in doc_ids if str(doc_id) in raw]
         for doc_id in dict.fromkeys(updated):
@@ -188,7 +194,7 @@ class JournaledTable(Table):
             if "id" in fields:
                 self._reindex(doc.get("id"), fields["id"], doc_id)
             doc.update(fields)
-            storage._append([self.name, "p", doc_id, doc])
+            storage.append([self.name, "p", doc_id, doc])
         self.clear_cache()
         return updated
 
@@ -199,11 +205,6 @@ class JournaledTable(Table):
         if doc_ids is None and cond is not None:
             doc_ids = [d.doc_id for d in self.search(cond)]
         return super().remove(cond=None, doc_ids=doc_ids)
-
-    @property
-    def memory(self) -> MemoryStorage:
-        """The store's storage this table lives in (TinyDB types it as any `Storage`)."""
-        return cast(MemoryStorage, self._storage)
 
     def _reindex(self, old: Any, new: Any, doc_id: int) -> None:
         ids = self.memory.ids.setdefault(self.name, {})
@@ -234,7 +235,7 @@ class JournaledTable(Table):
         """Newest first, stopping after `offset + limit` matches (no full scan for recent pages)."""
         out: list[dict[str, Any]] = []
         skipped = 0
-        raw = self._read_table()
+        raw = self.raw_documents()
         for key in reversed(raw):
             doc = raw[key]
             if where is not None and not where(doc):

@@ -1,8 +1,8 @@
 """The receiver worker's HTTP/1.1 server: one `Connection` a client connection, parsed by httptools
 (llhttp, the parser of Node.js). A worker serves only connections that began with a `/hooks/` request, so
 this is narrow: it reads requests (keep-alive, pipelining, chunked bodies, `Expect: 100-continue`), hands each
-whole request to `serve` in order, and writes the answers in order. aiohttp's server costs about four times
-as much a request, and the worker's time is the receiver's.
+whole request to `serve` in order, and writes the answers in order. aiohttp's server spends far more CPU
+a request (its per-request objects), and the worker's time is the receiver's.
 
 A client sees what aiohttp's server would show it: its heads and its parser's limits and checks (see
 `head.py`), 417 for an unknown expectation, an upgrade declined by reading the request on as a plain one

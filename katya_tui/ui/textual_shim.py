@@ -1,0 +1,48 @@
+"""The one place katya-tui touches Textual's internals (written against textual 8.2).
+
+Textual has no public way to list every binding of a node (its `BINDINGS` merged with its base classes'):
+`active_bindings` holds only the focused chain's, one binding a key. The command palette offers the actions of
+every pane, so it reads `DOMNode._bindings`, the `BindingsMap` Textual builds for each node. `check()` states what
+is assumed; tests/test_textual_shim.py runs it, so an upgrade that changes it fails there, by name.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from textual.binding import Binding, BindingsMap
+from textual.dom import DOMNode
+
+
+class TextualChanged(AssertionError):
+    pass
+
+
+def node_bindings(node: DOMNode) -> list[Binding]:
+    """Every binding of `node`, inherited ones included, with the keys its class declares."""
+    return [b for group in node._bindings.key_to_bindings.values() for b in group]
+
+
+def check() -> None:
+    """Raise `TextualChanged`, naming the installed version, if a node's bindings are no longer where
+    `node_bindings` reads them."""
+
+    class Base(DOMNode):
+        BINDINGS = [Binding("a", "base", "Base")]
+
+    class Probe(Base):
+        BINDINGS = [Binding("b", "probe", "Probe")]
+
+    node = Probe()
+    held = getattr(node, "_bindings", None)
+    if not isinstance(held, BindingsMap) or not isinstance(getattr(held, "key_to_bindings", None), dict):
+        raise TextualChanged(
+            f"textual {version('textual')}: DOMNode._bindings is {type(held).__name__}, not a BindingsMap with "
+            "key_to_bindings; katya_tui.ui.textual_shim.node_bindings needs another way to list bindings"
+        )
+    actions = {b.action for b in node_bindings(node)}
+    if not {"base", "probe"} <= actions:
+        raise TextualChanged(
+            f"textual {version('textual')}: DOMNode._bindings of a node holds {sorted(actions)}, not its own and "
+            "its base class's bindings, as katya_tui.ui.textual_shim.node_bindings expects"
+        )
