@@ -20,8 +20,9 @@ from aiohttp import web
 
 from ..config import Settings, auto_workers, ensure_token
 from . import appkeys
-from .api import captures, deliveries, endpoints, events, feed, health, hooks, webhooks
+from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
 from .api import demo as demo_api
+from .api import events as events_api
 from .api.guard import make_guard
 from .bus import Bus
 from .demo import Demo
@@ -37,9 +38,7 @@ from .ws import Feed, Upstream
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PortInUse", "Service"]
-
-ROUTES = (health, hooks, captures, endpoints, webhooks, events, deliveries, feed)
+ROUTES = (health, hooks, captures, endpoints, webhooks, events_api, deliveries, feed)
 """The route tables every service serves, in this order (aiohttp matches routes in the order they were added)."""
 
 
