@@ -21,7 +21,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check katya_tui tests bench
+	$(BIN)/ruff check katya_tui tests bench scripts
+	$(BIN)/ruff format --check katya_tui tests bench scripts
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV)

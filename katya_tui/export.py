@@ -15,10 +15,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from .core.models import decode_body, iso
-from .ui.curl import request_url, to_curl
+from .curl import request_url, to_curl
 
-KINDS = ("captures", "events", "deliveries", "webhooks")
-FORMATS = {"jsonl": KINDS, "har": ("captures",), "curl": ("captures",), "pytest": ("captures",)}
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from katya_tui.core.models import encode_body
-from katya_tui.ui.curl import shell_quote_bytes, to_curl
+from katya_tui.curl import shell_quote_bytes, to_curl
 from katya_tui.ui.diff import (
     body_kind,
     body_lines,

@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from ..core.catalog import matches
-from ..core.store import Store
-from ..export import FORMATS, KINDS, curl_script, har, jsonl, masked, parse_since, pytest_module
+from .options import settings_from
+
+KINDS = ("captures", "events", "deliveries", "webhooks")
+FORMATS = {"jsonl": KINDS, "har": ("captures",), "curl": ("captures",), "pytest": ("captures",)}
 
 _TIME_FIELD = {
     "captures": "received_at",
@@ -20,6 +21,8 @@ _TIME_FIELD = {
 
 
 def _filter(kind: str, opts: dict[str, Any], since: float | None):
+    from ..core.catalog import matches
+
     def keep(d: dict[str, Any]) -> bool:
         if since is not None and _TIME_FIELD[kind] and (d.get(_TIME_FIELD[kind]) or 0) < since:
             return False
@@ -69,7 +72,8 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
 
     Reads the store directly, so it works whether or not katya-tui is running. Oldest first.
     """
-    from ..cli import settings_from
+    from ..core.store import Store
+    from ..export import curl_script, har, jsonl, masked, parse_since, pytest_module
 
     if kind not in FORMATS[fmt]:
         raise click.UsageError(f"--format {fmt} exports captures only; use jsonl for {kind}")

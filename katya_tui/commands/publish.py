@@ -7,69 +7,20 @@ from `--token`, `KATYA_TUI_TOKEN`, or the data dir's `token` file.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
-from katya_tui.core import catalog, outbound
-from katya_tui.core.dispatcher import profiles, subscriptions
-from katya_tui.core.models import new_id
+from .options import instance_options
+from .remote import call, instance
+
+if TYPE_CHECKING:
+    from ..core.outbound import OutboundResult
 
 BATCH = 1000
-
-
-def _settings(ctx: click.Context, options: dict[str, Any]):
-    from katya_tui.cli import settings_from
-
-    return settings_from(ctx, options)
-
-
-def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> tuple[str, str]:
-    """(base URL, token) of the running instance the command should talk to."""
-    s = _settings(ctx, options)
-    token = s.token
-    if not token:
-        path = Path(s.data_dir) / "token"
-        token = path.read_text(encoding="utf-8").strip() if path.exists() else ""
-    if not token:
-        raise click.UsageError(
-            f"no API token: pass --token, set KATYA_TUI_TOKEN, or start katya-tui once with "
-            f"--data-dir {s.data_dir} so that it keeps one there"
-        )
-    return (url or s.url).rstrip("/"), token
-
-
-def call(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
-    """One API call; the `data` of a success, else a one-line error and exit 1."""
-    try:
-        r = httpx.request(
-            method, base + path, json=body, timeout=60, headers={"Authorization": f"Bearer {token}"}
-        )
-    except httpx.HTTPError as exc:
-        click.echo(
-            f"katya-tui: cannot reach {base}: {exc} (is katya-tui running there? see --url/--port)", err=True
-        )
-        sys.exit(1)
-    try:
-        payload = r.json()
-    except ValueError:
-        payload = {}
-    if r.status_code >= 400 or not payload.get("success", False):
-        err = payload.get("error") or {}
-        fields = "; ".join(f"{k}: {', '.join(v)}" for k, v in (err.get("fields") or {}).items())
-        click.echo(
-            f"katya-tui: {r.status_code} {err.get('message') or r.reason_phrase}"
-            + (f" ({fields})" if fields else ""),
-            err=True,
-        )
-        sys.exit(1)
-    return payload["data"]
 
 
 def read_data(value: str | None) -> Any:
@@ -89,17 +40,12 @@ def read_data(value: str | None) -> Any:
 
 
 def _known_type(event_type: str) -> str:
+    from ..core import catalog
+
     if not catalog.is_known(event_type):
         problem = catalog.validate_pattern(event_type) or f"{event_type!r} is a pattern, not one event type"
         raise click.BadParameter(problem, param_hint="TYPE")
     return event_type
-
-
-def _common(f):
-    from katya_tui.cli import common_options
-
-    f = click.option("--url", default=None, help="The running instance (default http://HOST:PORT).")(f)
-    return common_options(f)
 
 
 @click.command()
@@ -110,7 +56,7 @@ def _common(f):
 @click.option(
     "--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="How many events."
 )
-@_common
+@instance_options
 @click.pass_context
 def trigger(
     ctx: click.Context, event_type: str, data: str | None, count: int, url: str | None, **options: Any
@@ -137,14 +83,14 @@ def trigger(
 @click.option("--secret", default=None, help="Signing secret (default: a new one, printed on stderr).")
 @click.option(
     "--profile",
-    type=click.Choice(subscriptions.PROFILES),
+    metavar="PROFILE",
     default="katya",
     show_default=True,
     help="Body and headers: katya (seed 000), admin (001), job (003), standard (Standard Webhooks).",
 )
 @click.option(
     "--serialization",
-    type=click.Choice(subscriptions.SERIALIZATIONS),
+    metavar="SERIALIZATION",
     default=None,
     help="JSON bytes: compact (JSON.stringify), python (json.dumps), sorted (sort_keys). "
     "Default: compact; sorted for admin.",
@@ -175,7 +121,13 @@ def send(
         "serialization": serialization,
         "secret": secret,
     }
-    from katya_tui.core.errors import ValidationFailed
+    import asyncio
+    import time
+
+    from ..core import catalog
+    from ..core.dispatcher import profiles, subscriptions
+    from ..core.errors import ValidationFailed
+    from ..core.models import new_id
 
     try:
         hook = subscriptions.validate(body)
@@ -208,9 +160,9 @@ def send(
     sys.exit(0 if result.ok else 1)
 
 
-async def _post(
-    url: str, headers: list[tuple[str, str]], body: bytes, timeout: float
-) -> outbound.OutboundResult:
+async def _post(url: str, headers: list[tuple[str, str]], body: bytes, timeout: float) -> OutboundResult:
+    from ..core import outbound
+
     client = outbound.make_client(max_connections=1)
     try:
         return await outbound.send(client, "POST", url, headers, body, timeout)
@@ -220,7 +172,7 @@ async def _post(
 
 @click.command()
 @click.argument("delivery_id", metavar="ID")
-@_common
+@instance_options
 @click.pass_context
 def resend(ctx: click.Context, delivery_id: str, url: str | None, **options: Any) -> None:
     """Resend delivery ID now through a running instance (the TUI's `s` key); print the attempt."""

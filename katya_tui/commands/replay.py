@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .publish import _common, call, instance
+from .options import instance_options
+from .remote import call, instance
 
 
 def _body(value: str) -> dict[str, str]:
@@ -68,7 +69,7 @@ def describe(cap: dict[str, Any]) -> str:
     "--header", "headers", multiple=True, help="'Name: value' replaces that header ('Name:' drops it)."
 )
 @click.option("--show-body", is_flag=True, help="Print the target's answer body too.")
-@_common
+@instance_options
 @click.pass_context
 def replay(
     ctx: click.Context,

@@ -14,14 +14,16 @@ import json
 import logging
 import random
 import time
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from . import signing
 from .catalog import EVENT_TYPES, envelope, sample_data, wazzup_body
+from .dispatcher import Dispatcher
 from .errors import ValidationFailed
+from .host import Host
+from .receiver import Receiver
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +68,22 @@ SUBSCRIPTIONS = (
 class Demo:
     """A service component; enabled by `settings.demo_rate` (events a second)."""
 
-    def __init__(self, service: Any, rate: float, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        service: Host,
+        dispatcher: Dispatcher,
+        receiver: Receiver,
+        rate: float,
+        *,
+        seed: int | None = None,
+    ) -> None:
         self.service = service
+        self.dispatcher = dispatcher
+        self.receiver = receiver
         self.rate = rate
         self.rng = random.Random(seed)
         self._task: asyncio.Task | None = None
         self._hits: dict[str, int] = {}
-
-    def setup(self, app: web.Application) -> None:
-        app.router.add_route("*", "/demo/consumer/{name}", self.consume)
 
     async def consume(self, request: web.Request) -> web.Response:
         """Answer like a real service would: mostly fine, sometimes slow, sometimes down for a moment."""
@@ -102,7 +111,7 @@ class Demo:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def _ensure_setup(self) -> None:
-        d = self.service.dispatcher
+        d = self.dispatcher
         existing = {w["name"] for w in d.list_webhooks()}
         for sub in SUBSCRIPTIONS:
             if sub["name"] not in existing:
@@ -110,8 +119,8 @@ class Demo:
                     d.create_webhook({**sub, "url": self.service.url + sub["url"]})
                 except ValidationFailed as exc:  # a demo must not stop the tool
                     log.warning("demo subscription %s refused: %s", sub["name"], exc)
-        if self.service.receiver.endpoints.get("demo") is None:
-            self.service.receiver.endpoints.put({"name": "demo", "secrets": [DEMO_SECRET], "scheme": "katya"})
+        if self.receiver.endpoints.get("demo") is None:
+            self.receiver.endpoints.put({"name": "demo", "secrets": [DEMO_SECRET], "scheme": "katya"})
 
     async def _run(self) -> None:
         async with aiohttp.ClientSession() as http:

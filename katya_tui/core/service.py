@@ -1,7 +1,8 @@
 """The core service: store, bus and the HTTP/WS server on one port, wired together; `start()` and `stop()`.
 
-`katya-tui serve` and the TUI both run exactly this object on their event loop. Components (receiver, dispatcher,
-WebSocket feed, ...) are added in `_components()`; each gets the service and may add routes and background tasks.
+`katya-tui serve` and the TUI both run exactly this object on their event loop. This is the one place that wires:
+the service builds the components (receiver, dispatcher, WebSocket feed, ...), giving each what it uses, puts them
+under their `appkeys` and adds the route tables of `api/`. The components never import the service or `api/`.
 """
 
 from __future__ import annotations
@@ -18,26 +19,27 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..config import Settings, auto_workers, ensure_token
-from .api import health
+from . import appkeys
+from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
+from .api import demo as demo_api
+from .api import events as events_api
 from .api.guard import make_guard
 from .bus import Bus
+from .demo import Demo
+from .dispatcher import Dispatcher
+from .errors import PortInUse
 from .events import publish_event
 from .facts import ServiceStarted, ServiceStopping, StoreRecovered
 from .models import Event
+from .receiver import Receiver
 from .store import Store
 from .store.book import Book
+from .ws import Feed, Upstream
 
 log = logging.getLogger(__name__)
 
-SERVICE: web.AppKey[Service] = web.AppKey("service")
-"""`request.app[SERVICE]` is the running Service, for route handlers."""
-
-
-class PortInUse(OSError):
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(
-            f"port {port} on {host} is already in use; pick another with --port (0 picks a free one)"
-        )
+ROUTES = (health, hooks, captures, endpoints, webhooks, events_api, deliveries, feed)
+"""The route tables every service serves, in this order (aiohttp matches routes in the order they were added)."""
 
 
 def _bind(host: str, port: int) -> list[socket.socket]:
@@ -77,7 +79,9 @@ def _bind_once(host: str, port: int) -> list[socket.socket]:
 
 
 class Component(Protocol):
-    def setup(self, app: web.Application) -> None: ...
+    """A part of the core that takes part in the server's life: started once the server listens, stopped (in
+    reverse order) when it shuts down."""
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -89,17 +93,21 @@ class Service:
         self.settings = ensure_token(settings)
         self.headless = headless
         self.bus = Bus()
-        self.instance_id = secrets.token_hex(
-            8
-        )  # marks requests this process sends (see outbound.ORIGIN_HEADER)
-        self.store: Store | None = None
-        self.events: Book | None = None
+        # marks requests this process sends (see outbound.ORIGIN_HEADER)
+        self.instance_id = secrets.token_hex(8)
+        self.store: Store | None = None  # open from start() to stop()
+        self.events: Book | None = None  # events by id: deduplication and lookups, while the store is open
         self.port = settings.port
-        self.components: list[Component] = []
-        self.receiver: Any = None  # the Receiver component, once started
-        self.event_hooks: list[
-            Callable[[Event], None]
-        ] = []  # lossless listeners, e.g. the dispatcher's fan-out
+        # lossless listeners, e.g. the dispatcher's fan-out
+        self.event_hooks: list[Callable[[Event], None]] = []
+        s = self.settings
+        self.receiver = Receiver(self)
+        self.dispatcher = Dispatcher(self)
+        self.feed = Feed(self.bus, s)
+        self.upstream = Upstream(self) if s.upstream else None
+        self.demo = Demo(self, self.dispatcher, self.receiver, s.demo_rate) if s.demo_rate else None
+        self.components: list[Component] = [self.receiver, self.dispatcher, self.feed]
+        self.components += [c for c in (self.upstream, self.demo) if c is not None]
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()
 
@@ -115,25 +123,6 @@ class Service:
     def _url_host(self) -> str:
         h = self.settings.host
         return f"[{h}]" if ":" in h else h
-
-    def _components(self) -> list[Component]:
-        """Every part of the core that takes part in the server's life; later parts plug in here."""
-        from .dispatcher import Dispatcher
-        from .receiver import Receiver
-        from .ws import Feed, Upstream
-
-        self.receiver = Receiver(self)
-        self.dispatcher = Dispatcher(self)
-        self.feed = Feed(self)
-        self.upstream = Upstream(self) if self.settings.upstream else None
-        parts: list[Component] = [self.receiver, self.dispatcher, self.feed]
-        if self.upstream:
-            parts.append(self.upstream)
-        if self.settings.demo_rate:
-            from .demo import Demo
-
-            parts.append(Demo(self, self.settings.demo_rate))
-        return parts
 
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""
@@ -158,11 +147,7 @@ class Service:
             client_max_size=s.body_limit + 1024 * 1024,
             middlewares=[make_guard(s.token or "", s.host, lambda: self.port)],
         )
-        app[SERVICE] = self
-        health.add_routes(app)
-        self.components = self._components()
-        for c in self.components:
-            c.setup(app)
+        self._wire(app)
         app.on_shutdown.append(self._on_shutdown)
         # auto_decompress off: a compressed webhook is captured (and verified) as the bytes its sender signed
         self._runner = web.AppRunner(
@@ -188,6 +173,22 @@ class Service:
         for c in self.components:
             await c.start()
 
+    def _wire(self, app: web.Application) -> None:
+        """Once the store is open: each component under its key, then the routes."""
+        assert self.store is not None
+        self.receiver.setup()
+        app[appkeys.STORE] = self.store
+        app[appkeys.PUBLISHER] = self
+        app[appkeys.RECEIVER] = self.receiver
+        app[appkeys.ENDPOINTS] = self.receiver.endpoints
+        app[appkeys.DISPATCHER] = self.dispatcher
+        app[appkeys.FEED] = self.feed
+        for table in ROUTES:
+            app.add_routes(table.routes)
+        if self.demo is not None:
+            app[appkeys.DEMO] = self.demo
+            app.add_routes(demo_api.routes)
+
     async def _on_shutdown(self, app: web.Application) -> None:
         for c in reversed(self.components):
             await c.stop()
@@ -199,8 +200,7 @@ class Service:
         self._stopped.set()
         self.bus.publish(ServiceStopping(reason))
         if self._runner is not None:
-            if self.receiver is not None:
-                self.receiver.close_listener()
+            self.receiver.close_listener()
             await self._runner.cleanup()
             self._runner = None
         if self.store is not None:

@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from .. import queries
+from ..appkeys import RECEIVER, STORE
 from ..errors import ValidationFailed
 from ..models import iso
 from ..signing.verdict import STATUSES
@@ -66,44 +67,45 @@ def _replay_body(payload: dict[str, Any]) -> bytes | None:
     return orjson.dumps(body)
 
 
-def add_routes(app: web.Application, service: Any) -> None:
-    async def list_captures(request: web.Request) -> web.Response:
-        limit, offset = page_params(request)
-        found = queries.captures(service.store, **_filters(request), limit=limit, offset=offset)
-        return paginated([capture_view(d, False) for d in found.items], found.total, limit, offset)
+async def list_captures(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
+    found = queries.captures(request.app[STORE], **_filters(request), limit=limit, offset=offset)
+    return paginated([capture_view(d, False) for d in found.items], found.total, limit, offset)
 
-    async def get_capture(request: web.Request) -> web.Response:
-        found = queries.get(service.store, "capture", request.match_info["id"])
-        if found is None:
-            raise not_found("capture", request.match_info["id"])
-        return ok(capture_view(found, True))
+async def get_capture(request: web.Request) -> web.Response:
+    found = queries.get(request.app[STORE], "capture", request.match_info["id"])
+    if found is None:
+        raise not_found("capture", request.match_info["id"])
+    return ok(capture_view(found, True))
 
-    async def replay(request: web.Request) -> web.Response:
-        cid = request.match_info["id"]
-        payload = await json_body(request) if (await request.read()).strip() else {}
-        if not isinstance(payload, dict):
-            raise ApiError(400, "INVALID_JSON", 'send a JSON object like {"to": URL, "resign": true}')
-        unknown = set(payload) - {"to", "resign", "body", "bodyBase64", "headers"}
-        if unknown:
-            raise invalid(
-                {k: ["unknown field (known: to, resign, body, bodyBase64, headers)"] for k in unknown}
-            )
-        if not isinstance(payload.get("resign", False), bool):
-            raise invalid({"resign": ["must be true or false"]})
-        try:
-            cap = await service.receiver.replay(
-                cid,
-                to=payload.get("to"),
-                resign=payload.get("resign", False),
-                body=_replay_body(payload),
-                headers=payload.get("headers"),
-            )
-        except LookupError:
-            raise not_found("capture", cid) from None
-        except ValidationFailed as exc:
-            raise invalid(exc.fields) from None
-        return ok(capture_view(cap.to_doc(), True), status=201)
 
-    app.router.add_get("/v1/captures", list_captures)
-    app.router.add_get("/v1/captures/{id}", get_capture)
-    app.router.add_post("/v1/captures/{id}/replay", replay)
+async def replay(request: web.Request) -> web.Response:
+    cid = request.match_info["id"]
+    payload = await json_body(request) if (await request.read()).strip() else {}
+    if not isinstance(payload, dict):
+        raise ApiError(400, "INVALID_JSON", 'send a JSON object like {"to": URL, "resign": true}')
+    unknown = set(payload) - {"to", "resign", "body", "bodyBase64", "headers"}
+    if unknown:
+        raise invalid({k: ["unknown field (known: to, resign, body, bodyBase64, headers)"] for k in unknown})
+    if not isinstance(payload.get("resign", False), bool):
+        raise invalid({"resign": ["must be true or false"]})
+    try:
+        cap = await request.app[RECEIVER].replay(
+            cid,
+            to=payload.get("to"),
+            resign=payload.get("resign", False),
+            body=_replay_body(payload),
+            headers=payload.get("headers"),
+        )
+    except LookupError:
+        raise not_found("capture", cid) from None
+    except ValidationFailed as exc:
+        raise invalid(exc.fields) from None
+    return ok(capture_view(cap.to_doc(), True), status=201)
+
+
+routes = [
+    web.get("/v1/captures", list_captures),
+    web.get("/v1/captures/{id}", get_capture),
+    web.post("/v1/captures/{id}/replay", replay),
+]

@@ -1,8 +1,8 @@
-"""Shared by every `/v1` route: seed 000's response envelope, errors with per-field details, pagination, auth."""
+"""Shared by every `/v1` route: seed 000's response envelope, errors with per-field details, pagination, and the
+Host check."""
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Sequence
 from typing import Any
@@ -76,16 +76,6 @@ def page_params(request: web.Request, default_limit: int = 50, max_limit: int = 
     if errors:
         raise invalid(errors)
     return out[0], out[1]
-
-
-def token_matches(given: str | None, token: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), token.encode())
-
-
-def bearer(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    scheme, _, value = auth.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def _is_ip(host: str) -> bool:

@@ -7,9 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from .. import queries
+from ..appkeys import DISPATCHER, STORE
+from ..dispatcher import Dispatcher, NotPending
 from ..models import iso
 from .common import ApiError, invalid, json_body, not_found, ok, page_params, paginated
-from .webhooks import deliveries_of, parse_time
+from .webhooks import deliveries_of, find_hook, parse_time
 
 FILTERS = ("status", "webhook", "type", "since")
 _TIMES = {"created_at", "next_attempt_at", "started_at", "event_created_at"}
@@ -32,24 +34,18 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dispatcher(request: web.Request) -> Any:
-    from ..service import SERVICE
-
-    return request.app[SERVICE].dispatcher
+def _dispatcher(request: web.Request) -> Dispatcher:
+    return request.app[DISPATCHER]
 
 
 async def _durable(request: web.Request, doc: dict[str, Any]) -> web.Response:
-    from ..service import SERVICE
-
-    await request.app[SERVICE].store.commit()
+    await request.app[STORE].commit()
     return ok(public(doc))
 
 
 def _delivery(request: web.Request) -> dict[str, Any]:
-    from ..service import SERVICE
-
     did = request.match_info["id"]
-    doc = queries.get(request.app[SERVICE].store, "delivery", did)
+    doc = queries.get(request.app[STORE], "delivery", did)
     if doc is None:
         raise not_found("delivery", did)
     return doc
@@ -97,8 +93,6 @@ async def resend_many(request: web.Request) -> web.Response:
 
 async def _on_pending(request: web.Request, action: str) -> web.Response:
     """`retry_now` or `cancel` on a pending delivery; 409 when it is not pending any more."""
-    from ..dispatcher import NotPending
-
     doc = _delivery(request)
     try:
         return await _durable(request, getattr(_dispatcher(request), action)(doc["id"]))
@@ -114,11 +108,19 @@ async def cancel(request: web.Request) -> web.Response:
     return await _on_pending(request, "cancel")
 
 
-def add_routes(app: web.Application, service: Any) -> None:
-    r = app.router
-    r.add_get("/v1/deliveries", list_)
-    r.add_post("/v1/deliveries/resend", resend_many)
-    r.add_get("/v1/deliveries/{id}", get)
-    r.add_post("/v1/deliveries/{id}/resend", resend)
-    r.add_post("/v1/deliveries/{id}/retry", retry_now)
-    r.add_post("/v1/deliveries/{id}/cancel", cancel)
+async def hook_deliveries(request: web.Request) -> web.Response:
+    hook = find_hook(request)
+    limit, offset = page_params(request)
+    found = deliveries_of(request, hook["id"], limit, offset)
+    return paginated([public(d) for d in found.items], found.total, limit, offset)
+
+
+routes = [
+    web.get("/v1/deliveries", list_),
+    web.post("/v1/deliveries/resend", resend_many),
+    web.get("/v1/deliveries/{id}", get),
+    web.post("/v1/deliveries/{id}/resend", resend),
+    web.post("/v1/deliveries/{id}/retry", retry_now),
+    web.post("/v1/deliveries/{id}/cancel", cancel),
+    web.get("/v1/webhooks/{id}/deliveries", hook_deliveries),
+]

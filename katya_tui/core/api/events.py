@@ -7,17 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from .. import queries
+from ..appkeys import DISPATCHER, PUBLISHER, STORE
 from ..catalog import is_known, sample_data, validate_pattern
 from ..models import iso
 from .common import invalid, json_body, ok, page_params, paginated
 
 MAX_BATCH = 10_000
-
-
-def _service(request: web.Request) -> Any:
-    from ..service import SERVICE
-
-    return request.app[SERVICE]
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -56,8 +51,8 @@ def check(item: Any, where: str = "") -> dict[str, list[str]]:
     return errors
 
 
-def _existing(service: Any, event_id: str) -> dict[str, Any] | None:
-    return queries.get(service.store, "event", event_id)
+def _existing(request: web.Request, event_id: str) -> dict[str, Any] | None:
+    return queries.get(request.app[STORE], "event", event_id)
 
 
 async def publish(request: web.Request) -> web.Response:
@@ -73,28 +68,28 @@ async def publish(request: web.Request) -> web.Response:
         errors.update(check(item, f"[{i}]." if batch else ""))
     if errors:
         raise invalid(errors)
-    service = _service(request)
-    dispatcher = getattr(service, "dispatcher", None)
+    publisher = request.app[PUBLISHER]
+    dispatcher = request.app[DISPATCHER]
     out = []
     for item in items:
         eid = item.get("id")
-        if eid and (old := _existing(service, eid)) is not None:
+        if eid and (old := _existing(request, eid)) is not None:
             out.append({**public(old), "duplicate": True, "deliveries": []})
             continue
         data = item.get("data")
         if data is None:
             data = sample_data(item["type"])
-        event = service.publish_event(item["type"], data, source="api", event_id=eid)
-        made = list(dispatcher.last_fan_out) if dispatcher is not None else []
+        event = publisher.publish_event(item["type"], data, source="api", event_id=eid)
+        made = list(dispatcher.last_fan_out)
         out.append({**public(event.to_doc()), "deliveries": made})
-    await service.store.commit()
+    await request.app[STORE].commit()
     return ok(out if batch else out[0], 202)
 
 
 async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     found = queries.events(
-        _service(request).store,
+        request.app[STORE],
         type=request.query.get("type"),
         source=request.query.get("source"),
         limit=limit,
@@ -103,6 +98,4 @@ async def list_(request: web.Request) -> web.Response:
     return paginated([public(d) for d in found.items], found.total, limit, offset)
 
 
-def add_routes(app: web.Application, service: Any) -> None:
-    app.router.add_post("/v1/events", publish)
-    app.router.add_get("/v1/events", list_)
+routes = [web.post("/v1/events", publish), web.get("/v1/events", list_)]

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .common import ApiError, bearer, host_allowed, token_matches
+from ..tokens import bearer, token_matches
+from .common import ApiError, host_allowed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -8,7 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from .. import queries
+from ..appkeys import DISPATCHER, STORE
 from ..catalog import is_known, sample_data, types_matching
+from ..dispatcher import Dispatcher
 from ..errors import ValidationFailed
 from ..models import iso
 from .common import invalid, json_body, not_found, ok, page_params, paginated
@@ -26,17 +28,12 @@ LIST_FIELDS = (
 )
 
 
-def _service(request: web.Request) -> Any:
-    from ..service import SERVICE
-
-    return request.app[SERVICE]
+def _dispatcher(request: web.Request) -> Dispatcher:
+    return request.app[DISPATCHER]
 
 
-def _dispatcher(request: web.Request) -> Any:
-    return _service(request).dispatcher
-
-
-def _hook(request: web.Request) -> dict[str, Any]:
+def find_hook(request: web.Request) -> dict[str, Any]:
+    """The subscription `{id}` of the path names, else 404."""
     wid = request.match_info["id"]
     hook = _dispatcher(request).get_webhook(wid)
     if hook is None:
@@ -82,7 +79,7 @@ async def create(request: web.Request) -> web.Response:
         doc = _dispatcher(request).create_webhook(body)
     except ValidationFailed as exc:
         raise invalid(exc.fields) from None
-    await _service(request).store.commit()
+    await request.app[STORE].commit()
     return ok(doc, 201)
 
 
@@ -90,36 +87,36 @@ async def list_(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     event_type = request.query.get("event_type") or request.query.get("eventType")
     active = _bool("is_active", request.query.get("is_active", request.query.get("active")))
-    hooks = queries.webhooks(_service(request).store, active=active, event_type=event_type)
+    hooks = queries.webhooks(request.app[STORE], active=active, event_type=event_type)
     hooks.sort(key=lambda h: h.get("createdAt") or "", reverse=True)
     page = [{k: h.get(k) for k in LIST_FIELDS} for h in hooks[offset : offset + limit]]
     return paginated(page, len(hooks), limit, offset)
 
 
 async def get(request: web.Request) -> web.Response:
-    return ok(_hook(request))
+    return ok(find_hook(request))
 
 
 async def update(request: web.Request) -> web.Response:
-    hook = _hook(request)
+    hook = find_hook(request)
     body = await json_body(request)
     try:
         doc = _dispatcher(request).update_webhook(hook["id"], body, partial=request.method == "PATCH")
     except ValidationFailed as exc:
         raise invalid(exc.fields) from None
-    await _service(request).store.commit()
+    await request.app[STORE].commit()
     return ok(doc)
 
 
 async def delete(request: web.Request) -> web.Response:
-    hook = _hook(request)
+    hook = find_hook(request)
     _dispatcher(request).delete_webhook(hook["id"])
-    await _service(request).store.commit()
+    await request.app[STORE].commit()
     return web.Response(status=204)
 
 
 async def test(request: web.Request) -> web.Response:
-    hook = _hook(request)
+    hook = find_hook(request)
     body = await json_body(request) if request.can_read_body else {}
     if not isinstance(body, dict):
         raise invalid({"body": ["must be a JSON object like {eventType, data}"]})
@@ -146,14 +143,14 @@ def _period(request: web.Request) -> tuple[float | None, float | None]:
 
 
 async def hook_stats(request: web.Request) -> web.Response:
-    hook = _hook(request)
+    hook = find_hook(request)
     start, end = _period(request)
-    return ok(queries.stats(_service(request).store, hook["id"], start, end))
+    return ok(queries.stats(request.app[STORE], hook["id"], start, end))
 
 
 async def all_stats(request: web.Request) -> web.Response:
     start, end = _period(request)
-    return ok(queries.stats_overall(_service(request).store, start, end))
+    return ok(queries.stats_overall(request.app[STORE], start, end))
 
 
 def log_entry(d: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +186,7 @@ def deliveries_of(request: web.Request, webhook_id: str | None, limit: int, offs
     if status is not None and status not in queries.DELIVERY_STATES:
         raise invalid({"status": ["must be pending, success (delivered), failed or cancelled"]})
     return queries.deliveries_page(
-        _service(request).store,
+        request.app[STORE],
         limit=limit,
         offset=offset,
         status=status,
@@ -200,31 +197,21 @@ def deliveries_of(request: web.Request, webhook_id: str | None, limit: int, offs
 
 
 async def logs(request: web.Request) -> web.Response:
-    hook = _hook(request)
+    hook = find_hook(request)
     limit, offset = page_params(request)
     found = deliveries_of(request, hook["id"], limit, offset)
     return paginated([log_entry(d) for d in found.items], found.total, limit, offset)
 
 
-async def hook_deliveries(request: web.Request) -> web.Response:
-    hook = _hook(request)
-    limit, offset = page_params(request)
-    found = deliveries_of(request, hook["id"], limit, offset)
-    from .deliveries import public
-
-    return paginated([public(d) for d in found.items], found.total, limit, offset)
-
-
-def add_routes(app: web.Application, service: Any) -> None:
-    r = app.router
-    r.add_post("/v1/webhooks", create)
-    r.add_get("/v1/webhooks", list_)
-    r.add_get("/v1/webhooks/stats", all_stats)
-    r.add_get("/v1/webhooks/{id}", get)
-    r.add_put("/v1/webhooks/{id}", update)
-    r.add_patch("/v1/webhooks/{id}", update)
-    r.add_delete("/v1/webhooks/{id}", delete)
-    r.add_post("/v1/webhooks/{id}/test", test)
-    r.add_get("/v1/webhooks/{id}/stats", hook_stats)
-    r.add_get("/v1/webhooks/{id}/logs", logs)
-    r.add_get("/v1/webhooks/{id}/deliveries", hook_deliveries)
+routes = [
+    web.post("/v1/webhooks", create),
+    web.get("/v1/webhooks", list_),
+    web.get("/v1/webhooks/stats", all_stats),
+    web.get("/v1/webhooks/{id}", get),
+    web.put("/v1/webhooks/{id}", update),
+    web.patch("/v1/webhooks/{id}", update),
+    web.delete("/v1/webhooks/{id}", delete),
+    web.post("/v1/webhooks/{id}/test", test),
+    web.get("/v1/webhooks/{id}/stats", hook_stats),
+    web.get("/v1/webhooks/{id}/logs", logs),
+]

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
 from .. import outbound, queries, signing
+from ..catalog import matches
 from ..errors import ValidationFailed
 from ..facts import DeliveryUpdated
+from ..host import Host
 from ..models import Event, iso, new_id
 from ..store.book import Book
 from . import profiles, retry, subscriptions
@@ -41,11 +41,11 @@ class NotPending(ValueError):
 
 
 class Dispatcher:
-    def __init__(self, service: Any, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, service: Host, *, clock: Callable[[], float] = time.time) -> None:
         self.service = service
         self.clock = clock
-        self.workers = int(getattr(service.settings, "delivery_concurrency", 64))
-        self.default_timeout = float(getattr(service.settings, "delivery_timeout", 30.0))
+        self.workers = int(service.settings.delivery_concurrency)
+        self.default_timeout = float(service.settings.delivery_timeout)
         self.webhooks: Book | None = None
         self.deliveries: Book | None = None
         self.client: Any = None
@@ -62,13 +62,6 @@ class Dispatcher:
         self._bodies: dict[str, tuple[tuple[str, str], bytes]] = {}
 
     # -- component life ------------------------------------------------------------------------------------
-
-    def setup(self, app: web.Application) -> None:
-        from ..api import deliveries, events, webhooks
-
-        webhooks.add_routes(app, self.service)
-        events.add_routes(app, self.service)
-        deliveries.add_routes(app, self.service)
 
     async def start(self) -> None:
         store = self.service.store

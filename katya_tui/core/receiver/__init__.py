@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .. import queries
 from ..facts import CaptureForwarded, CaptureRecorded
+from ..host import Host
 from ..models import Capture
 from ..signing.verdict import mark_duplicate
 from .capture import summary
@@ -32,13 +33,13 @@ HOOK_ROUTES = (
 
 
 class Receiver:
-    """`ANY /hooks/{endpoint}` and sub-paths, plus `/v1/captures` and `/v1/endpoints`."""
+    """`ANY /hooks/{endpoint}` and sub-paths (`handle`), the captures (`find`, `replay`) and the endpoint configs."""
 
     forward_timeout = 30.0
     forward_concurrency = 64
     body_idle_timeout = 30.0  # seconds without body bytes before a stalled sender gets 408
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Host) -> None:
         self.service = service
         self.endpoints: Endpoints = None  # type: ignore[assignment]  # set in setup, once the store is open
         self.responder = Responder()
@@ -51,16 +52,12 @@ class Receiver:
 
     # -- life ----------------------------------------------------------------------------------------------
 
-    def setup(self, app: web.Application) -> None:
-        from ..api import captures as captures_api
-        from ..api import endpoints as endpoints_api
-
+    def setup(self) -> None:
+        """Once the store is open: the endpoint configs, with the TOML file's. (The service adds the routes,
+        `api/hooks.py` and the `/v1` tables.)"""
+        assert self.service.store is not None, "the store opens before the receiver is set up"
         self.endpoints = Endpoints(self.service.store, on_change=self._endpoint_changed)
         self.endpoints.load_toml(self.service.settings.endpoints)
-        for route in HOOK_ROUTES:
-            app.router.add_route("*", route, self.handle)
-        captures_api.add_routes(app, self.service)
-        endpoints_api.add_routes(app, self.service)
 
     def listen_with_workers(self, socks: list[socket.socket], server: web.Server, count: int) -> None:
         """Accept on `socks` and hand `/hooks` connections to `count` worker processes (see `workers/`); the rest,

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from .. import catalog
 from ..facts import UpstreamMessageSkipped, UpstreamStateChanged
+from ..host import Host
 from . import protocol as p
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _describe(exc: BaseException) -> str:
 class Upstream:
     """`service.upstream`: follows `settings.upstream`; `state` is connecting | connected | retrying in N s | failed: …"""
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Host) -> None:
         s = service.settings
         self.service = service
         self.url: str = s.upstream
@@ -79,9 +80,6 @@ class Upstream:
         self._dirty = False
 
     # -- life ------------------------------------------------------------------------------------------------
-
-    def setup(self, app: Any) -> None:
-        pass
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())

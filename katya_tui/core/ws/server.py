@@ -15,9 +15,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ...config import Settings
 from .. import catalog
-from ..api.common import bearer, token_matches
+from ..bus import Bus
 from ..facts import CaptureRecorded, DeliveryUpdated, EventPublished
+from ..tokens import bearer, token_matches
 from . import protocol as p
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,9 @@ class Feed:
     queue_limit = 5_000  # events queued for one client before it counts as stalled
     batch = 1_000  # facts taken from the bus at a time
 
-    def __init__(self, service: Any) -> None:
-        self.service = service
+    def __init__(self, bus: Bus, settings: Settings) -> None:
+        self.bus = bus
+        self.settings = settings  # (the token and the ping interval: fixed for the service's life)
         self.clients: set[Client] = set()
         self.dropped_slow = 0  # clients dropped for falling behind
         self.dropped_silent = 0  # clients dropped for not answering pings
@@ -123,13 +126,9 @@ class Feed:
 
     # -- life ------------------------------------------------------------------------------------------------
 
-    def setup(self, app: web.Application) -> None:
-        app.router.add_get("/v1/ws", self._handle_002)
-        app.router.add_get("/ws", self._handle_001)
-
     async def start(self) -> None:
         # facts are queued only while someone listens: with no client, publishing costs the feed nothing
-        self._sub = self.service.bus.subscribe(
+        self._sub = self.bus.subscribe(
             100_000, accept=lambda f: bool(self.clients) and isinstance(f, _WANTED)
         )
         loop = asyncio.get_running_loop()
@@ -153,14 +152,9 @@ class Feed:
 
     # -- connections -----------------------------------------------------------------------------------------
 
-    async def _handle_002(self, request: web.Request) -> web.StreamResponse:
-        return await self._handle(request, "002")
-
-    async def _handle_001(self, request: web.Request) -> web.StreamResponse:
-        return await self._handle(request, "001")
-
-    async def _handle(self, request: web.Request, dialect: str) -> web.StreamResponse:
-        s = self.service.settings
+    async def handle(self, request: web.Request, dialect: str) -> web.StreamResponse:
+        """One client in seed 002's (`/v1/ws`) or seed 001's (`/ws`) dialect, until it or the server leaves."""
+        s = self.settings
         heartbeat = (
             s.ws_ping_interval if dialect == "001" else None
         )  # seed 001's clients only know ping frames
@@ -195,7 +189,7 @@ class Feed:
 
     async def _authenticate(self, client: Client) -> bool:
         """Token from the header, `?token=`, `?api_key=`, or a first auth message; on failure 4001 and close."""
-        token = self.service.settings.token or ""
+        token = self.settings.token or ""
         req = client.request
         given = bearer(req) or req.query.get("token") or req.query.get("api_key")
         if given is not None:
@@ -250,7 +244,7 @@ class Feed:
                 client.push(p.server_message("pong", requestId=msg.get("id")))
             elif kind == "auth":
                 if not isinstance(msg.get("token"), str) or not token_matches(
-                    msg["token"], self.service.settings.token or ""
+                    msg["token"], self.settings.token or ""
                 ):
                     client.dropped = True
                     asyncio.get_running_loop().create_task(self._refuse(client, "wrong token"))
@@ -312,7 +306,7 @@ class Feed:
 
     async def _pinger(self) -> None:
         """Every `ws_ping_interval` s: ping each `/v1/ws` client; close one that left the last two unanswered."""
-        interval = self.service.settings.ws_ping_interval
+        interval = self.settings.ws_ping_interval
         while True:
             await asyncio.sleep(interval)
             for c in [c for c in self.clients if c.authed and not c.dropped and c.dialect == "002"]:

@@ -23,8 +23,8 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ...core import queries
 from ...core.service import Service
+from ...curl import to_curl
 from ..clock import Clock
-from ..curl import to_curl
 from ..diff import capture_body, diff_attempts, diff_captures
 from ..edit import EditError, from_edit_text, to_edit_text
 from . import detail_views as v

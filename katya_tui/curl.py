@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..core.models import decode_body
+from .core.models import decode_body
 
 # Headers that belong to one connection or that curl computes itself.
 SKIP_HEADERS = frozenset(
