@@ -12,13 +12,11 @@ from katya_tui.core import outbound
 
 
 async def on_both_paths(send) -> list[outbound.OutboundResult]:
-    """`await send(client)` on a client of katya-tui's HTTP/1.1 path, then on one of aiohttp's (the path HTTPS
-    takes), each closed after: the two results, to compare."""
+    """`await send(client)` on an `Outbound` with its HTTP/1.1 pool, then on one sending through aiohttp's client
+    (the path HTTPS takes), each closed after: the two results, to compare."""
     results = []
-    for lean in (True, False):
-        client = outbound.make_client()
-        if not lean:
-            client.katya_http1 = None
+    for http1 in (True, False):
+        client = outbound.Outbound(http1=http1)
         try:
             results.append(await send(client))
         finally:

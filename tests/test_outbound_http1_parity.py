@@ -19,7 +19,7 @@ async def both(
     method: str, url: str, headers: list, body: bytes, timeout: float = 4
 ) -> list[outbound.OutboundResult]:
     """The same request through the lean client, then through aiohttp (each on a client of its own)."""
-    return await on_both_paths(lambda client: outbound.send(client, method, url, headers, body, timeout))
+    return await on_both_paths(lambda client: client.send(method, url, headers, body, timeout))
 
 
 class Recorder(RawServer):
