@@ -5,6 +5,7 @@ URL), an aiohttp app answering every path with one handler (`serve_app`), and bo
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from aiohttp import web
 
@@ -30,9 +31,9 @@ async def serve_app(handle) -> tuple[web.AppRunner, int]:
     app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sock = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    return runner, sock.getsockname()[1]
 
 
 class RawServer:
