@@ -5,8 +5,9 @@ Why it exists: aiohttp's client spends most of its CPU a request in per-request 
 stream reader, writer task, timer context), more than the dispatcher's own work. Here a request is one `write`
 and its answer is parsed in `data_received`. It parses with the leniencies aiohttp's response parser uses and
 writes the request head as aiohttp does, so both paths send the same bytes and read answers alike
-(`tests/test_outbound_http1_parity.py`). HEAD requests, HTTPS and URLs with user info are not taken (`target`).
-The caller bounds each exchange's time (a cancelled exchange closes its connection) and the number in flight.
+(`tests/test_outbound_http1_parity.py`). HTTPS and URLs with user info are not taken (`target`), nor HEAD
+requests (see `outbound`). The caller bounds each exchange's time (a cancelled exchange closes its connection) and
+the number in flight.
 """
 
 from __future__ import annotations

@@ -101,18 +101,20 @@ class Outbound:
                     await self.slots.acquire()
         except TimeoutError:
             return OutboundResult(None, sent=False, reason="no free connection in the pool: not sent")
-        sent = _clean(headers)
+        out = _clean(headers)
         if self.origin:
-            sent.append((ORIGIN_HEADER, self.origin))
+            out.append((ORIGIN_HEADER, self.origin))
         method = method.upper()  # as aiohttp sends it
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                where = target(url) if self.pool is not None and method != "HEAD" else None
-                if self.pool is not None and where is not None:
-                    result = _result(await self.pool.request(method, where, sent, body, BODY_CAP))
+                # (httptools cannot be told that the answer to a HEAD request has no body: aiohttp's parser can)
+                pool = self.pool if method != "HEAD" else None
+                where = target(url) if pool is not None else None
+                if pool is not None and where is not None:
+                    result = _result(await pool.request(method, where, out, body, BODY_CAP))
                 else:
-                    result = await self._via_aiohttp(method, url, sent, body)
+                    result = await self._via_aiohttp(method, url, out, body)
         except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
             return OutboundResult(
                 None, latency_ms=_ms(started), error_class="protocol", reason=f"bad URL: {exc}"
