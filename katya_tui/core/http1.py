@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import socket
 from collections import deque
+from collections.abc import Sequence
 from typing import NamedTuple, cast
 
 import aiohappyeyeballs
@@ -231,6 +232,7 @@ class Pool:
 
     async def _connect(self, host: str, port: int) -> Connection:
         loop = asyncio.get_running_loop()
+        infos: Sequence[aiohappyeyeballs.AddrInfoType]
         try:
             ipaddress.ip_address(host)
             infos = aiohappyeyeballs.addr_to_addr_infos((host, port)) or []
