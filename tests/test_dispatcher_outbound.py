@@ -1,4 +1,4 @@
-"""outbound.send against real local servers: answers, redirects, cut bodies, and every kind of failure."""
+"""Outbound.send against real local servers: answers, redirects, cut bodies, and every kind of failure."""
 
 from __future__ import annotations
 
