@@ -1,8 +1,8 @@
 """Dispatcher: deliveries per second from the service to a local aiohttp sink (answers 200), with fan-out,
 signing and every attempt stored (fsync'd group commits), against a raw aiohttp client posting the same bodies
-to the same sink with the same concurrency, in the same run. Also the HTTP clients side by side (the choice
-behind `outbound`: its lean HTTP/1.1 client for http://, its aiohttp path for the rest, httpx), and first-attempt
-latency from publish to the sink's receipt at a steady pace.
+to the same sink with the same concurrency, in the same run. Also `Outbound.send` alone on both its paths (the
+keep-alive pool for http://, aiohttp for the rest) against the raw client, and first-attempt latency from publish
+to the sink's receipt at a steady pace.
 
 The sink runs in its own process so it does not share the event loop with what is measured. This process runs
 with `serve`'s garbage-collector settings (`gcpolicy.for_serve`), as the service does, for both sides of the comparison.
@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from katya_tui.config import load_settings
 from katya_tui.core import gcpolicy, outbound
@@ -108,35 +106,16 @@ async def _clients(url: str, bodies: list[bytes]) -> dict[str, float]:
         rates["raw aiohttp"] = await _pool(N, CONCURRENCY, raw, "raw aiohttp")
 
     hdrs = list(headers.items())
-    for label in ("outbound.send", "outbound.send via aiohttp"):
-        client = outbound.make_client(max_connections=CONCURRENCY)
-        if label.endswith("aiohttp"):
-            client.katya_http1 = (
-                None  # the path HTTPS takes: the lean HTTP/1.1 client serves plain http:// only
-            )
+    for label, http1 in (("outbound.send", True), ("outbound.send via aiohttp", False)):
+        client = outbound.Outbound(max_connections=CONCURRENCY, http1=http1)  # (HTTPS takes the aiohttp path)
 
-        async def ours(i: int, client=client) -> None:
-            r = await outbound.send(client, "POST", url, hdrs, bodies[i], 30)
+        async def ours(i: int, client: outbound.Outbound = client) -> None:
+            r = await client.send("POST", url, hdrs, bodies[i], 30)
             assert r.status == 200, r.reason
 
         await _pool(200, CONCURRENCY, ours)
         rates[label] = await _pool(N, CONCURRENCY, ours, label)
         await client.aclose()
-
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    for label, c in (
-        ("httpx + httpx-aiohttp transport", httpx.AsyncClient(transport=AiohttpTransport(limits=limits))),
-        ("httpx default pool", httpx.AsyncClient(limits=limits)),
-    ):
-
-        async def via_httpx(i: int, c=c) -> None:
-            r = await c.post(url, content=bodies[i], headers=headers)
-            assert r.status_code == 200
-
-        await _pool(100, CONCURRENCY, via_httpx)
-        n = N if "aiohttp" in label else N // 4
-        rates[label] = await _pool(n, CONCURRENCY, via_httpx, label)
-        await c.aclose()
     return rates
 
 
@@ -260,12 +239,7 @@ def main() -> None:
         f"(through aiohttp {1e6 / CPU['outbound.send via aiohttp']:.0f} us), "
         f"raw aiohttp {1e6 / CPU['raw aiohttp']:.0f} us",
     )
-    for label in (
-        "outbound.send",
-        "outbound.send via aiohttp",
-        "httpx + httpx-aiohttp transport",
-        "httpx default pool",
-    ):
+    for label in ("outbound.send", "outbound.send via aiohttp"):
         ratio_line(f"client: {label}", rates[label], "req/s", "raw aiohttp client", base)
     figure(
         "first-attempt latency, publish -> sink receipt at 200 events/s",

@@ -5,6 +5,7 @@ URL), an aiohttp app answering every path with one handler (`serve_app`), and bo
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from aiohttp import web
 
@@ -12,13 +13,11 @@ from katya_tui.core import outbound
 
 
 async def on_both_paths(send) -> list[outbound.OutboundResult]:
-    """`await send(client)` on a client of katya-tui's HTTP/1.1 path, then on one of aiohttp's (the path HTTPS
-    takes), each closed after: the two results, to compare."""
+    """`await send(client)` on an `Outbound` with its HTTP/1.1 pool, then on one sending through aiohttp's client
+    (the path HTTPS takes), each closed after: the two results, to compare."""
     results = []
-    for lean in (True, False):
-        client = outbound.make_client()
-        if not lean:
-            client.katya_http1 = None
+    for http1 in (True, False):
+        client = outbound.Outbound(http1=http1)
         try:
             results.append(await send(client))
         finally:
@@ -32,9 +31,9 @@ async def serve_app(handle) -> tuple[web.AppRunner, int]:
     app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sock = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    return runner, sock.getsockname()[1]
 
 
 class RawServer:

@@ -1,4 +1,4 @@
-"""outbound.send against real local servers: answers, redirects, cut bodies, and every kind of failure."""
+"""Outbound.send against real local servers: answers, redirects, cut bodies, and every kind of failure."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def sink():
 
 @pytest.fixture
 async def client():
-    c = outbound.make_client()
+    c = outbound.Outbound()
     yield c
     await c.aclose()
 
@@ -51,7 +51,7 @@ async def test_sends_bytes_and_headers_and_keeps_the_answer(sink, client):
     base, seen = sink
     body = b'{"a": 1}'
     headers = [("X-One", "1"), ("X-Dup", "a"), ("X-Dup", "b"), ("Content-Length", "999"), ("Host", "wrong")]
-    r = await outbound.send(client, "POST", base + "/in?s=201", headers, body, 5)
+    r = await client.send("POST", base + "/in?s=201", headers, body, 5)
     assert r.sent and r.status == 201 and r.error_class is None and r.ok
     assert r.body == '{"ok": true}'
     assert ["X-Sink", "yes"] in r.headers
@@ -68,22 +68,22 @@ async def test_sends_bytes_and_headers_and_keeps_the_answer(sink, client):
 
 async def test_redirect_is_returned_not_followed(sink, client):
     base, seen = sink
-    r = await outbound.send(client, "POST", base + "/redirect", [], b"{}", 5)
+    r = await client.send("POST", base + "/redirect", [], b"{}", 5)
     assert r.status == 302 and not r.ok
     assert [p for _, p, _, _ in seen] == ["/redirect"]
 
 
 async def test_body_cut_at_64kb_and_binary_marked(sink, client):
     base, _ = sink
-    big = await outbound.send(client, "GET", base + "/big", [], b"", 5)
+    big = await client.send("GET", base + "/big", [], b"", 5)
     assert big.truncated and len(big.body) == outbound.BODY_CAP
-    binary = await outbound.send(client, "GET", base + "/binary", [], b"", 5)
+    binary = await client.send("GET", base + "/binary", [], b"", 5)
     assert binary.body == "base64://4AAQ=="
 
 
 async def test_timeout(sink, client):
     base, _ = sink
-    r = await outbound.send(client, "POST", base + "/slow", [], b"{}", 0.2)
+    r = await client.send("POST", base + "/slow", [], b"{}", 0.2)
     assert r.status is None and r.error_class == "timeout" and r.sent
     assert "0.2 s" in r.reason
 
@@ -92,33 +92,33 @@ async def test_connection_refused(client):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r = await outbound.send(client, "POST", f"http://127.0.0.1:{port}/", [], b"{}", 5)
+    r = await client.send("POST", f"http://127.0.0.1:{port}/", [], b"{}", 5)
     assert r.status is None and r.error_class == "refused" and r.reason
 
 
 async def test_reset_by_peer(sink, client):
     base, _ = sink
-    r = await outbound.send(client, "POST", base + "/reset", [], b"{}", 5)
+    r = await client.send("POST", base + "/reset", [], b"{}", 5)
     assert r.status is None and r.error_class == "reset"
 
 
 async def test_dns_failure(client):
-    r = await outbound.send(client, "POST", "http://no-such-host.invalid/", [], b"{}", 5)
+    r = await client.send("POST", "http://no-such-host.invalid/", [], b"{}", 5)
     assert r.status is None and r.error_class == "dns"
 
 
 async def test_bad_url_is_a_protocol_error(client):
-    r = await outbound.send(client, "POST", "ftp://example.com/", [], b"{}", 5)
+    r = await client.send("POST", "ftp://example.com/", [], b"{}", 5)
     assert r.status is None and r.error_class == "protocol" and "bad URL" in r.reason
 
 
 async def test_full_pool_means_not_sent(sink):
     base, seen = sink
-    c = outbound.make_client(max_connections=1, pool_timeout=0.05)
+    c = outbound.Outbound(max_connections=1, pool_timeout=0.05)
     try:
-        slow = asyncio.create_task(outbound.send(c, "POST", base + "/slow", [], b"{}", 1))
+        slow = asyncio.create_task(c.send("POST", base + "/slow", [], b"{}", 1))
         await asyncio.sleep(0.1)
-        r = await outbound.send(c, "POST", base + "/in", [], b"{}", 1)
+        r = await c.send("POST", base + "/in", [], b"{}", 1)
         assert r.sent is False and r.status is None and r.error_class is None
         assert [p for _, p, _, _ in seen] == ["/slow"]
         assert (await slow).error_class == "timeout"
@@ -131,24 +131,11 @@ def test_body_text_keeps_a_character_cut_at_the_end_as_text():
     assert outbound.body_text(b"\xff\xfe").startswith(outbound.BASE64_MARK)
 
 
-async def test_any_httpx_client_works_too(sink):
-    import httpx
-
-    base, seen = sink
-    async with httpx.AsyncClient() as plain:
-        ok = await outbound.send(plain, "POST", base + "/in", [("X-A", "1")], b"{}", 5)
-        redirect = await outbound.send(plain, "POST", base + "/redirect", [], b"{}", 5)
-    assert ok.status == 200 and ok.body == '{"ok": true}'
-    assert redirect.status == 302 and len(seen) == 2
-
-
 async def test_failures_are_explained_in_plain_words():
-    from katya_tui.core.outbound import make_client, send
-
-    client = make_client()
+    client = outbound.Outbound()
     try:
-        refused = await send(client, "POST", "http://127.0.0.1:9/hook", [], b"{}", 5)
-        dns = await send(client, "POST", "http://no-such-host.invalid/hook", [], b"{}", 5)
+        refused = await client.send("POST", "http://127.0.0.1:9/hook", [], b"{}", 5)
+        dns = await client.send("POST", "http://no-such-host.invalid/hook", [], b"{}", 5)
     finally:
         await client.aclose()
     assert refused.error_class == "refused"

@@ -163,9 +163,9 @@ def send(
 async def _post(url: str, headers: list[tuple[str, str]], body: bytes, timeout: float) -> OutboundResult:
     from ..core import outbound
 
-    client = outbound.make_client(max_connections=1)
+    client = outbound.Outbound(max_connections=1)
     try:
-        return await outbound.send(client, "POST", url, headers, body, timeout)
+        return await client.send("POST", url, headers, body, timeout)
     finally:
         await client.aclose()
 

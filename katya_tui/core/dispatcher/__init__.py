@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import outbound, queries, signing
-from ..catalog import matches
 from ..errors import ValidationFailed
 from ..facts import DeliveryUpdated
 from ..host import Host
@@ -48,7 +47,7 @@ class Dispatcher:
         self.default_timeout = float(service.settings.delivery_timeout)
         self.webhooks: Book | None = None
         self.deliveries: Book | None = None
-        self.client: Any = None
+        self.client: outbound.Outbound | None = None
         self._queue: asyncio.Queue[tuple[str, str, float | None]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._inflight: set[str] = set()
@@ -68,7 +67,7 @@ class Dispatcher:
         self.webhooks = Book(lambda: store.table("webhooks"))
         self.deliveries = Book(lambda: store.table("deliveries"))
         store.table("deliveries").protect = _is_pending  # retention never prunes work still to do
-        self.client = outbound.make_client(max_connections=self.workers, origin=self.service.instance_id)
+        self.client = outbound.Outbound(max_connections=self.workers, origin=self.service.instance_id)
         self.service.event_hooks.append(self.fan_out)
         self._tasks = [asyncio.get_running_loop().create_task(self._work()) for _ in range(self.workers)]
         pending = 0
@@ -210,7 +209,8 @@ class Dispatcher:
             result = outbound.OutboundResult(None, error_class="config", reason=f"cannot sign: {exc}")
             headers = []
         else:
-            result = await outbound.send(self.client, "POST", url, headers, body, timeout)
+            assert self.client is not None
+            result = await self.client.send("POST", url, headers, body, timeout)
         if not result.sent:  # no free connection: not an attempt; try again shortly
             if manual:
                 await asyncio.sleep(NOT_SENT_RETRY_S)

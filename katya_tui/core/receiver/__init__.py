@@ -93,7 +93,7 @@ class Receiver:
             for t in self._tasks:
                 t.cancel()
         if self._client is not None:
-            await self._client.aclose() if hasattr(self._client, "aclose") else await self._client.close()
+            await self._client.aclose()
             self._client = None
 
     def _remember_recent(self) -> None:
@@ -107,9 +107,9 @@ class Receiver:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from ..outbound import make_client
+            from ..outbound import Outbound
 
-            self._client = make_client(origin=self.service.instance_id)
+            self._client = Outbound(origin=self.service.instance_id)
         return self._client
 
     def _endpoint_changed(self, name: str) -> None:

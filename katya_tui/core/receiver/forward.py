@@ -40,10 +40,16 @@ def _text(body: Any) -> str:
 
 
 async def send(
-    client: Any, method: str, url: str, headers: list[tuple[str, str]], body: bytes, timeout: float, why: str
+    client: outbound.Outbound,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    timeout: float,
+    why: str,
 ) -> dict[str, Any]:
     """Send and describe the outcome as the capture's `forward` record (never raises for network trouble)."""
-    r = await outbound.send(client, method, url, headers, body, timeout)
+    r = await client.send(method, url, headers, body, timeout)
     return {
         "url": url,
         "via": why,
