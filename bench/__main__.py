@@ -19,11 +19,6 @@ def main(argv: list[str]) -> int:
             print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(names)}", file=sys.stderr)
             return 2
         names = wanted
-    from .common import WARM_GB, warm_memory
-
-    print(
-        f"(warming {WARM_GB} GB of memory once took {warm_memory():.1f} s; see bench/common.py)", flush=True
-    )
     failed = 0
     for name in names:
         t0 = time.perf_counter()

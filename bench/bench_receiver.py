@@ -34,7 +34,7 @@ from katya_tui.core.models import new_id
 from katya_tui.core.store import Store
 
 from ._load import SECRET, cpu_s
-from .common import figure, headline, ratio_line, warm_memory
+from .common import figure, headline, ratio_line
 
 CONNECTIONS = 32
 ROUND_S = 2.5
@@ -318,5 +318,4 @@ def main(round_s: float = ROUND_S, rounds: int = ROUNDS) -> None:
 
 
 if __name__ == "__main__":
-    warm_memory()
     main(*(float(a) if i == 0 else int(a) for i, a in enumerate(sys.argv[1:3])))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import mmap
-import os
 import statistics
-import time
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -49,29 +46,3 @@ def ratio_line(
 
 def figure(label: str, text: str) -> None:
     print(f"{label}: {text}", flush=True)
-
-
-WARM_GB = 6
-
-
-def warm_memory(gb: float = WARM_GB) -> float:
-    """Touch `gb` of fresh memory once and give it back; the seconds it took.
-
-    On these machines (Firecracker VMs) the host backs a guest's memory lazily: a page the guest touches for the
-    first time since boot costs about 15 us, one it has used before about 2 us (as on a real machine). A server
-    that keeps what it receives in memory would pay the hypervisor's cost on a freshly booted machine and not on
-    one that has run for a while; touching the memory once first makes every run measure the software alone.
-    """
-    if os.environ.get("KATYA_BENCH_WARM", "1") == "0":
-        return 0.0
-    try:  # never more than half of what the machine has free
-        with open("/proc/meminfo") as f:
-            free = next(int(line.split()[1]) << 10 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        return 0.0  # (not Linux: no such VM either)
-    t0 = time.perf_counter()
-    size, page = min(int(gb * (1 << 30)), free // 2), mmap.PAGESIZE
-    with mmap.mmap(-1, size) as m:
-        for i in range(0, size, page):
-            m[i] = 1
-    return time.perf_counter() - t0

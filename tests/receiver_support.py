@@ -95,6 +95,32 @@ async def raw_request(port: int, data: bytes, *, close_after: bool = False, read
     return out
 
 
+async def answer_to(port: int, data: bytes, *, timeout: float = 5.0) -> bytes:
+    """Write raw bytes and read one whole answer. No answer in `timeout` seconds (a hang) or a close before a
+    whole answer (a silent close) fails the test."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    out = b""
+    try:
+        writer.write(data)
+        async with asyncio.timeout(timeout):
+            while not _complete(out):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    head, sep, _ = out.partition(b"\r\n\r\n")
+                    assert sep and b"content-length:" not in head.lower(), (
+                        f"closed without an answer: {out!r}"
+                    )
+                    break  # (an answer framed by the close)
+                out += chunk
+    except TimeoutError:
+        raise AssertionError(f"no answer in {timeout:g} s (got {out!r})") from None
+    except ConnectionResetError:
+        raise AssertionError(f"reset without an answer (got {out!r})") from None
+    finally:
+        writer.close()
+    return out
+
+
 async def captures(svc: Service, **params: Any) -> list[dict[str, Any]]:
     async with aiohttp.ClientSession() as s:
         r = await s.get(f"{svc.url}/v1/captures", params={k: str(v) for k, v in params.items()}, headers=AUTH)

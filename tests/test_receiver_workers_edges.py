@@ -55,25 +55,6 @@ def strip(answer: bytes) -> bytes:
     )
 
 
-@pytest.mark.parametrize(
-    "target", [b"/hooks/", b"/hooks/?a=1", b"/hooks//x", b"/v1/../hooks/", b"/hooks/a{b", b"http://x/hooks/"]
-)
-async def test_a_hooks_path_with_no_endpoint_is_a_404_as_in_the_server_not_a_relay_loop(
-    settings, tmp_path, target
-):
-    # the worker relayed these to the server, whose connection began with /hooks/ and so went to a worker again
-    request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-    answers = {}
-    for workers in (0, 1):
-        async with running(settings, workers=workers, data_dir=tmp_path / f"w{workers}") as svc:
-            if workers:
-                await ready(svc)
-            first, second = (await exchange(svc.port, HOOK + request, 2) + [b"", b""])[:2]
-            answers[workers] = (strip(first), strip(second), [c["endpoint"] for c in await captures(svc)])
-    assert answers[1] == answers[0]
-    assert answers[0][1].startswith((b"HTTP/1.1 404", b"HTTP/1.1 403")) and answers[0][2] == ["first"]
-
-
 async def test_an_encoded_slash_in_the_endpoint_name_is_kept_as_the_router_keeps_it(settings):
     async with running(settings, workers=1) as svc:
         await ready(svc)
@@ -269,36 +250,6 @@ async def test_a_worker_logs_where_the_server_logs_not_on_the_terminal(settings,
             )
         )
     assert "drop (chaos)" not in capfd.readouterr().err
-
-
-async def until_closed(port: int, data: bytes) -> bytes:
-    """Write `data`, shut the writing side, read until the server closes (10 s at most)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    writer.write_eof()
-    out = b""
-    try:
-        async with asyncio.timeout(10):
-            while chunk := await reader.read(65536):
-                out += chunk
-    except (TimeoutError, ConnectionError):
-        out += b"<not closed>"
-    writer.close()
-    return out
-
-
-async def test_a_client_that_sends_part_of_a_request_line_and_shuts_is_answered_at_once(
-    settings, tmp_path, monkeypatch
-):
-    # the server polled its first bytes every 5 ms until UNDECIDED_LIMIT_S (10 s), holding the connection
-    monkeypatch.setattr(workers_mod, "UNDECIDED_LIMIT_S", 3600.0)
-    answers = {}
-    for workers in (0, 1):
-        async with running(settings, workers=workers, data_dir=tmp_path / f"w{workers}") as svc:
-            answers[workers] = strip(await until_closed(svc.port, b"POS"))
-            if workers:
-                assert not svc.receiver.workers.router.undecided
-    assert answers[1] == answers[0] and b"<not closed>" not in answers[0]
 
 
 async def test_a_request_line_sent_byte_by_byte_still_goes_to_a_worker(settings):

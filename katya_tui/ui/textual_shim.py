@@ -1,4 +1,5 @@
-"""The one place katya-tui touches Textual's internals (written against textual 8.2).
+"""The one place katya-tui touches Textual's internals (written against textual 8.2); tests/test_textual_shim*.py
+fail, by name, when an upgrade changes what is used here.
 
 Textual has no public way to list every binding of a node (its `BINDINGS` merged with its base classes'):
 `active_bindings` holds only the focused chain's, one binding a key. The command palette offers the actions of
@@ -12,6 +13,8 @@ from importlib.metadata import version
 
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
 
 
 class TextualChanged(AssertionError):
@@ -46,3 +49,13 @@ def check() -> None:
             f"textual {version('textual')}: DOMNode._bindings of a node holds {sorted(actions)}, not its own and "
             "its base class's bindings, as katya_tui.ui.textual_shim.node_bindings expects"
         )
+
+
+def update_scroll_range(view: ScrollView, virtual_size: Size) -> None:
+    """Give `view` a new virtual size: its scrollbars and scroll offset follow, and nothing else is laid out.
+
+    Setting `virtual_size` (the public way) asks for a layout of the whole screen, which costs a frame with the
+    main screen's tables; a view whose own box stays the same (its scrollbar always shown) needs only its scroll
+    range updated, which Textual does in `Widget._scroll_update` (not public)."""
+    view.set_reactive(ScrollView.virtual_size, virtual_size)
+    view._scroll_update(virtual_size)

@@ -72,6 +72,7 @@ async def list_captures(request: web.Request) -> web.Response:
     found = queries.captures(request.app[STORE], **_filters(request), limit=limit, offset=offset)
     return paginated([capture_view(d, False) for d in found.items], found.total, limit, offset)
 
+
 async def get_capture(request: web.Request) -> web.Response:
     found = queries.get(request.app[STORE], "capture", request.match_info["id"])
     if found is None:

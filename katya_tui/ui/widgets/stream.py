@@ -18,12 +18,15 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from ..clock import Clock
 from ..filters import Filter, capture_record, event_record
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
+from ..textual_shim import update_scroll_range
 
 MAX_ROWS = 10_000
+KEYS_SETTLE_S = 0.2  # the footer shows the keys a new selection allows once the cursor has rested this long
 VERDICT_MARKS = {
     "valid": "✓",
     "invalid": "✗",
@@ -183,9 +186,10 @@ class Stream(ScrollView, can_focus=True):
         self.held = 0  # facts that arrived while paused
         self._held: list[tuple[list[dict], list[dict]]] = []
         self._binding_sig: object = None
-        self.source_loader = (
-            None  # callable(flt, limit) -> (captures, events, deliveries) or None; see reload
-        )
+        self._keys_timer: Timer | None = None
+        self._keys_shown: object = None  # the selection the footer's keys are for
+        # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
+        self.source_loader = None
         self._programmatic = False
         self._generation = 0
 
@@ -286,10 +290,7 @@ class Stream(ScrollView, can_focus=True):
     def _resize(self) -> None:
         size = Size(0, len(self.rows))  # rows fit the width: no horizontal scrolling
         if size != self.virtual_size:
-            # Setting `virtual_size` asks for a layout of the whole screen (~10 ms with the tables); the stream's
-            # own box does not change (its scrollbar is always shown), so update the scroll range alone.
-            self.set_reactive(Stream.virtual_size, size)
-            self._scroll_update(size)
+            update_scroll_range(self, size)  # (its own box stays: no layout of the whole screen)
         if self.following:
             self._scroll(y=len(self.rows))
         self.refresh()
@@ -349,8 +350,21 @@ class Stream(ScrollView, can_focus=True):
                 self._scroll(y=new - height + 1)
         self.refresh()
         sig = row.kind if row else None
-        if sig != self._binding_sig:  # the footer is rebuilt on every refresh_bindings: only when keys change
+        if sig != self._binding_sig:
             self._binding_sig = sig
+            self._keys_later()
+
+    def _keys_later(self) -> None:
+        """Refresh the footer's keys once the cursor rests. Textual's footer builds every key again on each
+        refresh of bindings, which costs several frames: done on every move (`g` then `G`, or rows of mixed
+        kinds under `j` held down), it would stand between each key and its effect."""
+        if self._keys_timer is not None:
+            self._keys_timer.stop()
+        self._keys_timer = self.set_timer(KEYS_SETTLE_S, self._refresh_keys)
+
+    def _refresh_keys(self) -> None:
+        if self._binding_sig != self._keys_shown:  # (not when the cursor came back to a row of the same kind)
+            self._keys_shown = self._binding_sig
             self.refresh_bindings()
 
     def action_cursor(self, delta: int) -> None:

@@ -1,0 +1,70 @@
+"""`textual_shim.update_scroll_range` (Textual's `Widget._scroll_update`), and the stream's footer keys refreshed
+once its cursor rests: both against the installed Textual, so that an upgrade that changes them fails here."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.app import App, ComposeResult
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.widget import Widget
+
+from katya_tui.ui.textual_shim import update_scroll_range
+from katya_tui.ui.widgets.stream import KEYS_SETTLE_S, Stream
+
+
+class View(ScrollView):
+    DEFAULT_CSS = "View { height: 10; overflow-y: scroll; }"
+
+
+class Holder(App[None]):
+    def __init__(self, widget: Widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+def test_textual_still_has_the_private_method_the_shim_calls():
+    assert callable(getattr(Widget, "_scroll_update", None)), (
+        "textual no longer has Widget._scroll_update: katya_tui.ui.textual_shim.update_scroll_range needs "
+        "another way to set a scroll range without a layout"
+    )
+
+
+async def test_the_scroll_range_and_offset_follow_the_virtual_size():
+    view = View()
+    async with Holder(view).run_test(size=(40, 20)) as pilot:
+        update_scroll_range(view, Size(0, 100))
+        assert (view.virtual_size, view.max_scroll_y) == (Size(0, 100), 90)
+        assert view.vertical_scrollbar.window_virtual_size == 100
+        view.scroll_to(y=90, animate=False, immediate=True)
+        update_scroll_range(view, Size(0, 50))  # fewer rows: the offset comes back within them
+        assert (view.max_scroll_y, view.scroll_y) == (40, 40)
+        await pilot.pause()
+        assert view.vertical_scrollbar.window_virtual_size == 50
+
+
+def capture(i: int) -> dict:
+    return {"id": f"cap_{i}", "method": "POST", "path": "/hooks/x", "received_at": 1000.0 + i, "headers": []}
+
+
+async def test_the_footer_keys_follow_the_selection_once_the_cursor_rests(monkeypatch):
+    stream = Stream()
+    refreshed: list[object] = []
+    async with Holder(stream).run_test(size=(100, 20)) as pilot:
+        stream.add([capture(i) for i in range(50)], [])
+        await pilot.pause()
+        monkeypatch.setattr(stream, "refresh_bindings", lambda: refreshed.append(stream.selected))
+        for _ in range(5):  # g, G, g, ...: back and forth faster than the footer is refreshed
+            stream.action_top()
+            stream.action_bottom()
+        await asyncio.sleep(KEYS_SETTLE_S * 2)
+        await pilot.pause()
+        assert refreshed == []  # where it started: nothing selected, the footer already right
+        stream.action_top()
+        await asyncio.sleep(KEYS_SETTLE_S * 2)
+        await pilot.pause()
+        assert refreshed == [stream.rows[0]]  # once, for the capture row it rests on
