@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..intake import Intake
 from ..respond import Plan
@@ -56,8 +56,7 @@ class Worker(asyncio.Protocol):
         return self.proc.pid if self.proc is not None else None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # (uvloop's transports are not asyncio's classes)
 
     def data_received(self, data: bytes) -> None:
         for kind, h, raw in self._frames.feed(data):
