@@ -29,10 +29,14 @@ class Signed:
     body: bytes
 
 
+HeaderPairs = list[tuple[str, str]] | list[list[str]]
+"""Received headers as (name, value) pairs, as built here or as stored in a capture (two-item lists)."""
+
+
 class Headers:
     """Received headers with case-insensitive lookup; every occurrence is kept."""
 
-    def __init__(self, pairs: list[tuple[str, str]] | list[list[str]]):
+    def __init__(self, pairs: HeaderPairs):
         d: dict[str, list[str]] = {}
         for name, value in pairs:
             key = (name if type(name) is str else str(name)).strip().lower()
