@@ -90,7 +90,12 @@ class Writer:
         """`fn(*args)` on the thread, waited for (shutdown, rotation, tools)."""
         box: list = []
         done = threading.Event()
-        self._jobs.put((fn, args, lambda r, e: (box.extend((r, e)), done.set())))
+
+        def settle(result: object, error: BaseException | None) -> None:
+            box.extend((result, error))
+            done.set()
+
+        self._jobs.put((fn, args, settle))
         done.wait()
         if box[1] is not None:
             raise box[1]

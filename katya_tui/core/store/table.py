@@ -165,7 +165,7 @@ class JournaledTable(ShimTable):
         append = storage.append
         ids = storage.ids.setdefault(self.name, {})
         protect = self.protect
-        victims = []
+        victims: list[str] = []
         for key, doc in raw.items():
             if len(victims) >= n:
                 break
