@@ -158,7 +158,7 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
         name = given.get("name")
         ok = isinstance(name, str) and name.strip() and len(name) <= 200
         check("name", None if ok else "required: a non-empty name of at most 200 characters")
-        doc["name"] = name.strip() if ok else name
+        doc["name"] = name.strip() if ok and isinstance(name, str) else name
     if "url" in given or existing is None:
         check("url", _check_url(given.get("url")))
         doc["url"] = given.get("url")
