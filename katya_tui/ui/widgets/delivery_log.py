@@ -214,7 +214,7 @@ class DeliveryLog(DataTable):
         if not self.row_count:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return self.docs.get(key.value)
+        return self.docs.get(key.value) if key.value is not None else None
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
@@ -277,9 +277,14 @@ class DeliveryLog(DataTable):
         if not ids:
             self.notify("no failed deliveries match", severity="warning")
             return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._resend_many(ids)
+
         self.app.push_screen(
             ConfirmDialog(f"Resend {len(ids):,} failed deliveries ({what})?", yes=f"Resend {len(ids):,}"),
-            lambda yes: self._resend_many(ids) if yes else None,
+            answered,
         )
 
     @work(group="log-resend", exit_on_error=False)

@@ -6,7 +6,7 @@ the tail until the user scrolls away (then counts "N new"), and `p` freezes the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ from ..clock import Clock
 from ..filters import Filter, capture_record, event_record
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
+
+Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
 MAX_ROWS = 10_000
 KEYS_SETTLE_S = 0.2  # the footer shows the keys a new selection allows once the cursor has rested this long
@@ -189,7 +191,7 @@ class Stream(ScrollView, can_focus=True):
         self._keys_timer: Timer | None = None
         self._keys_shown: object = None  # the selection the footer's keys are for
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
-        self.source_loader = None
+        self.source_loader: Callable[[Filter, int], Window | None] | None = None
         self._programmatic = False
         self._generation = 0
 
