@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -13,19 +13,10 @@ from textual.widget import Widget
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from ..core import queries
+from .host import WithService
 from .textual_shim import node_bindings
 
-if TYPE_CHECKING:
-    from ..core.service import Service
-
 PANE_NAMES = {"stream": "stream", "subs": "subscription", "log": "delivery"}
-
-
-@runtime_checkable
-class WithService(Protocol):
-    """The app the palette runs in: `KatyaApp`, or a test's app around one screen."""
-
-    service: Service
 
 
 def actions(screen: Screen) -> Iterator[tuple[str, str, Callable[[], Any]]]:

@@ -22,6 +22,7 @@ from textual.timer import Timer
 
 from ..clock import Clock
 from ..filters import Filter, capture_record, event_record
+from ..host import WithService
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
 
@@ -413,7 +414,9 @@ class Stream(ScrollView, can_focus=True):
         if row is not None and row.kind == "capture":
             from ..screens.dialogs import request_replay
 
-            request_replay(self.screen, self.screen.service, row.id, ask=ask)  # type: ignore[attr-defined]
+            screen = self.screen
+            if isinstance(screen, WithService):
+                request_replay(screen, screen.service, row.id, ask=ask)
 
     def action_replay_ask(self) -> None:
         self.action_replay(ask=True)
