@@ -12,6 +12,7 @@ import base64
 import math
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -209,7 +210,10 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
 
 
 def _settle_secret(
-    doc: dict[str, Any], given: dict[str, Any], existing: dict[str, Any] | None, check
+    doc: dict[str, Any],
+    given: dict[str, Any],
+    existing: dict[str, Any] | None,
+    check: Callable[[str, str | None], None],
 ) -> None:
     """A given secret must sign under the profile; none given keeps the current one or makes a new one.
 

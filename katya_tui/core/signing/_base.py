@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._hmac import B64, HEX, b64_key, decode, encode, mac, other, text_key
 
@@ -65,7 +66,7 @@ def load_json(body: bytes) -> object:
         return NOJSON
 
 
-def dumps_bytes(obj: object, **kw) -> bytes | None:
+def dumps_bytes(obj: object, **kw: Any) -> bytes | None:
     """Serialise ``obj`` with json.dumps(**kw) to UTF-8 bytes; None when it cannot be."""
     try:
         return json.dumps(obj, **kw).encode("utf-8", "surrogatepass")

@@ -31,7 +31,7 @@ class ReplayReport:
     torn_file: str | None = None
 
 
-def replay(path: Path, apply, report: ReplayReport, *, cut: bool = True) -> bool:
+def replay(path: Path, apply: Callable[[list], None], report: ReplayReport, *, cut: bool = True) -> bool:
     """Apply each record of `path` in order; cut a torn or corrupt tail (unless `cut` is False: a reader that
     does not own the store leaves a tail that its writer may still be completing). False when a tail was found."""
     data = path.read_bytes()
