@@ -16,6 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -216,7 +217,7 @@ class DeliveryLog(DataTable):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return self.docs.get(key.value) if key.value is not None else None
 
-    def watch_cursor_coordinate(self, old, new) -> None:
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
         self._bindings_changed()
 

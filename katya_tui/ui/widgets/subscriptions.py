@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ...core import queries
@@ -125,7 +126,7 @@ class Subscriptions(DataTable):
             return self.dispatcher is not None or None
         return True
 
-    def watch_cursor_coordinate(self, old, new) -> None:
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
         self._bindings_changed()
 
