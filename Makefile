@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check katya_tui tests bench scripts
 	$(BIN)/ruff format --check katya_tui tests bench scripts
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy katya_tui
 
 clean:
 	rm -rf $(VENV)

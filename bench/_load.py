@@ -111,11 +111,11 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
         self.send()
 
     def send(self) -> None:
-        self.transport.write(self.reqs.next())  # type: ignore[union-attr]
+        self.transport.write(self.reqs.next())
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf + data if self.buf else data

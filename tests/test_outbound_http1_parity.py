@@ -113,7 +113,7 @@ async def _aiohttp_server():
             await response.write_eof()
             return response
         body = None if status in (204, 304) else b"seen " + got + b" " + request.path_qs.encode()
-        return web.Response(status=status, body=body, headers=[("X-Many", "1"), ("X-Many", "2")])  # type: ignore[arg-type]
+        return web.Response(status=status, body=body, headers=[("X-Many", "1"), ("X-Many", "2")])
 
     return await serve_app(handle)
 

@@ -286,7 +286,7 @@ def test_the_workers_end_when_the_server_process_is_killed(tmp_path):
         start_new_session=True,
     )
     try:
-        url = orjson.loads(server.stdout.readline())["url"]  # type: ignore[union-attr]
+        url = orjson.loads(server.stdout.readline())["url"]
 
         def children() -> list[int]:
             found = []

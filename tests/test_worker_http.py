@@ -117,7 +117,7 @@ async def test_a_client_that_does_not_read_its_answers_is_not_served_more_until_
             transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
             made(transport)
 
-        conn.connection_made = connection_made  # type: ignore[method-assign]
+        conn.connection_made = connection_made
         return conn
 
     server = Server(serve, LIMIT, 30.0)

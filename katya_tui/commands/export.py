@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,11 +21,13 @@ _TIME_FIELD = {
 }
 
 
-def _filter(kind: str, opts: dict[str, Any], since: float | None):
+def _filter(kind: str, opts: dict[str, Any], since: float | None) -> Callable[[dict[str, Any]], bool]:
     from ..core.catalog import matches
 
+    time_field = _TIME_FIELD[kind]
+
     def keep(d: dict[str, Any]) -> bool:
-        if since is not None and _TIME_FIELD[kind] and (d.get(_TIME_FIELD[kind]) or 0) < since:
+        if since is not None and time_field and (d.get(time_field) or 0) < since:
             return False
         if opts["endpoint"] and kind == "captures" and d.get("endpoint") != opts["endpoint"]:
             return False

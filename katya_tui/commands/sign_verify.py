@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import BinaryIO
 
 import click
 
@@ -33,7 +34,9 @@ def _parse_other(value: str) -> tuple[str, str]:
 @click.option("--id", "msg_id", default=None, help="Message/delivery id, where the scheme sends one.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of header lines.")
 @click.argument("file", type=click.File("rb"))
-def sign(scheme: str, secret: str, timestamp: int | None, msg_id: str | None, as_json: bool, file) -> None:
+def sign(
+    scheme: str, secret: str, timestamp: int | None, msg_id: str | None, as_json: bool, file: BinaryIO
+) -> None:
     """Sign the body in FILE (- for stdin) and print the headers to send.
 
     Where the scheme signs inside the body (wazzup), the new body follows the headers after a blank line.
@@ -96,7 +99,7 @@ def verify(
     tolerance: int,
     now: float | None,
     as_json: bool,
-    file,
+    file: BinaryIO,
 ) -> None:
     """Verify the body in FILE (- for stdin) against the given headers and explain the verdict.
 

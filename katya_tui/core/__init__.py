@@ -7,4 +7,5 @@ imported keeps the core free of Rich. httpx's own API is unaffected.
 
 import sys
 
+# (None in sys.modules is how the import system marks a module absent; typeshed admits modules only)
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

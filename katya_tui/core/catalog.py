@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from katya_tui.core.samples import GENERATORS, iso_utc
 
@@ -301,7 +301,7 @@ def wazzup_body(event_type: str, data: dict) -> dict:
 HeaderGet = Callable[[str], "str | None"]
 
 
-def _nonempty_str(value: object) -> bool:
+def _nonempty_str(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 

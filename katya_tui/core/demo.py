@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import time
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -22,7 +23,7 @@ from . import signing
 from .catalog import EVENT_TYPES, envelope, sample_data, wazzup_body
 from .dispatcher import Dispatcher
 from .errors import ValidationFailed
-from .host import Host
+from .host import Host, open_store
 from .receiver import Receiver
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ FLOWS: tuple[tuple[str, ...], ...] = (
     ("system.maintenance.start", "system.status.changed", "system.maintenance.end"),
     ("user.created", "payment.completed", "transaction.created", "ticket.created", "ticket.status_changed"),
 )
-SUBSCRIPTIONS = (
+SUBSCRIPTIONS: tuple[dict[str, Any], ...] = (
     {"name": "demo: chat service", "url": "/demo/consumer/reliable", "events": ["message.*", "room.*"]},
     {
         "name": "demo: flaky analytics",
@@ -139,7 +140,7 @@ class Demo:
         data = sample_data(etype, rng=self.rng)
         if roll < 0.25 or EVENT_TYPES[etype].source != "katya":
             self.service.publish_event(etype, data, source="demo")
-            await self.service.store.commit()
+            await open_store(self.service).commit()
             return
         env = envelope(etype, data)
         body = json.dumps(env, separators=(",", ":"), ensure_ascii=False).encode()

@@ -23,7 +23,7 @@ def publish_event(
     event_id: str | None = None,
     capture_id: str | None = None,
     verdict: str | None = None,
-    hooks: Iterable[Callable[[Event], None]] = (),
+    hooks: Iterable[Callable[[Event], object]] = (),
     known: Book | None = None,
 ) -> Event:
     """Store the event, run the lossless `hooks` (the dispatcher's fan-out, which stores its deliveries in the

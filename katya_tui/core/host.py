@@ -45,4 +45,12 @@ class Host(Publisher, Protocol):
     def url(self) -> str: ...
 
     @property
-    def event_hooks(self) -> list[Callable[[Event], None]]: ...
+    def event_hooks(self) -> list[Callable[[Event], object]]: ...
+
+
+def open_store(host: Host) -> Store:
+    """The host's store, for a component at work: the service starts its components once the store is open
+    and stops them before it closes it."""
+    store = host.store
+    assert store is not None, "the store is not open"
+    return store

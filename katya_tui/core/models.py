@@ -11,7 +11,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, overload
 
 _B32_PAIRS = [a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"]
 _random_pool = bytearray()
@@ -41,6 +41,10 @@ def new_id(prefix: str) -> str:
     )
 
 
+@overload
+def iso(ts: float) -> str: ...
+@overload
+def iso(ts: float | None) -> str | None: ...
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
@@ -60,14 +64,17 @@ def decode_body(text: str, encoding: str) -> bytes:
 
 
 class Doc:
-    """Dataclass <-> TinyDB document."""
+    """Dataclass <-> TinyDB document (a base of dataclasses only)."""
+
+    if TYPE_CHECKING:  # what makes a dataclass to the type checker (`dataclasses.asdict`, `fields`)
+        __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def to_doc(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in doc.items() if k in names})
 
 

@@ -232,7 +232,11 @@ _METRICS = (
 
 def _metric(rng: random.Random, now: datetime) -> dict[str, Any]:
     name, unit, low, high = rng.choice(_METRICS)
-    value = rng.randint(low, high) if isinstance(low, int) else round(rng.uniform(low, high), 1)
+    value = (
+        rng.randint(low, high)
+        if isinstance(low, int) and isinstance(high, int)
+        else round(rng.uniform(low, high), 1)
+    )
     return {
         "name": name,
         "value": value,

@@ -99,7 +99,7 @@ class Service:
         self.events: Book | None = None  # events by id: deduplication and lookups, while the store is open
         self.port = settings.port
         # lossless listeners, e.g. the dispatcher's fan-out
-        self.event_hooks: list[Callable[[Event], None]] = []
+        self.event_hooks: list[Callable[[Event], object]] = []
         s = self.settings
         self.receiver = Receiver(self)
         self.dispatcher = Dispatcher(self)
@@ -160,6 +160,7 @@ class Service:
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
             if workers:  # /hooks connections to the workers, the rest here (see receiver/workers)
+                assert self._runner.server is not None  # (made by setup())
                 self.receiver.listen_with_workers(socks, self._runner.server, workers)
             else:
                 for sock in socks:

@@ -6,19 +6,22 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from ..core import queries
+from .host import WithService
 from .textual_shim import node_bindings
 
 PANE_NAMES = {"stream": "stream", "subs": "subscription", "log": "delivery"}
 
 
-def actions(screen: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+def actions(screen: Screen) -> Iterator[tuple[str, str, Callable[[], Any]]]:
     """(title, help, run) for every binding of the screen, its panes and the app, each run on its owner."""
-    owners: list[tuple[str, DOMNode]] = [("", screen.app), ("", screen)]
+    owners: list[tuple[str, App[object] | Widget]] = [("", screen.app), ("", screen)]
     for node in screen.query("*"):
         if node.id in PANE_NAMES:
             owners.append((PANE_NAMES[node.id] + ": ", node))
@@ -33,9 +36,9 @@ def actions(screen: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:
             yield title, binding.tooltip or "", partial(_run, owner, binding.action)
 
 
-def _run(owner: DOMNode, action: str) -> None:
-    if hasattr(owner, "focus") and owner is not owner.app and owner is not owner.screen:
-        owner.focus()  # type: ignore[attr-defined]
+def _run(owner: App[object] | Widget, action: str) -> None:
+    if isinstance(owner, Widget) and owner is not owner.screen:
+        owner.focus()
     owner.call_later(owner.run_action, action)  # run_action is a coroutine: let the owner's loop await it
 
 
@@ -73,8 +76,8 @@ class KatyaCommands(Provider):
 
     def find_ids(self, query: str, limit: int = 5) -> list[tuple[str, str]]:
         """(kind, id) of records whose id starts with `query` (at least 5 characters with an underscore)."""
-        service = getattr(self.app, "service", None)
-        store = getattr(service, "store", None)
+        app = self.app
+        store = app.service.store if isinstance(app, WithService) else None
         if store is None or len(query) < 5 or "_" not in query:
             return []
         return queries.ids_starting(store, query.lower(), limit)
@@ -82,5 +85,6 @@ class KatyaCommands(Provider):
     def open(self, kind: str, doc_id: str) -> None:
         from .screens.detail import DetailScreen
 
-        clock = getattr(self.app, "clock", None)
-        self.app.push_screen(DetailScreen(self.app.service, kind, doc_id, clock=clock))  # type: ignore[attr-defined]
+        app = self.app
+        if isinstance(app, WithService):
+            app.push_screen(DetailScreen(app.service, kind, doc_id, clock=getattr(app, "clock", None)))

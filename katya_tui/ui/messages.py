@@ -7,6 +7,7 @@ Messages that report a flood implement `can_replace` so queued ones coalesce: `T
 from __future__ import annotations
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 
 class FactsArrived(Message):
@@ -56,7 +57,7 @@ class UpstreamChanged(Message):
 class CoreNotice(Message):
     """Something the user should read: a recovered store, a stopping service."""
 
-    def __init__(self, text: str, severity: str = "information") -> None:
+    def __init__(self, text: str, severity: SeverityLevel = "information") -> None:
         super().__init__()
         self.text = text
         self.severity = severity

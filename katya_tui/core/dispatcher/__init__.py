@@ -22,8 +22,9 @@ from typing import Any
 from .. import outbound, queries, signing
 from ..errors import ValidationFailed
 from ..facts import DeliveryUpdated
-from ..host import Host
+from ..host import Host, open_store
 from ..models import Event, iso, new_id
+from ..store import Store
 from ..store.book import Book
 from . import profiles, retry, subscriptions
 
@@ -45,8 +46,9 @@ class Dispatcher:
         self.clock = clock
         self.workers = int(service.settings.delivery_concurrency)
         self.default_timeout = float(service.settings.delivery_timeout)
-        self.webhooks: Book | None = None
-        self.deliveries: Book | None = None
+        # the store is open from start() to stop(): ask the service for it on each use
+        self.webhooks = Book(lambda: self.store.table("webhooks"))
+        self.deliveries = Book(lambda: self.store.table("deliveries"))
         self.client: outbound.Outbound | None = None
         self._queue: asyncio.Queue[tuple[str, str, float | None]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -60,13 +62,19 @@ class Dispatcher:
         # delivery id -> ((profile, serialization), body) for pending deliveries: the bytes of their next retry
         self._bodies: dict[str, tuple[tuple[str, str], bytes]] = {}
 
+    @property
+    def store(self) -> Store:
+        """The service's store, which the dispatcher uses only while it is open (from `start()` to `stop()`)."""
+        return open_store(self.service)
+
+    @property
+    def _open(self) -> bool:
+        return self.service.store is not None
+
     # -- component life ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        store = self.service.store
-        self.webhooks = Book(lambda: store.table("webhooks"))
-        self.deliveries = Book(lambda: store.table("deliveries"))
-        store.table("deliveries").protect = _is_pending  # retention never prunes work still to do
+        self.store.table("deliveries").protect = _is_pending  # retention never prunes work still to do
         self.client = outbound.Outbound(max_connections=self.workers, origin=self.service.instance_id)
         self.service.event_hooks.append(self.fan_out)
         self._tasks = [asyncio.get_running_loop().create_task(self._work()) for _ in range(self.workers)]
@@ -112,7 +120,7 @@ class Dispatcher:
         """Every subscription (cached for the fan-out; the writes below clear the cache)."""
         if self._hook_cache is None:
             self._hook_cache = (
-                [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
+                [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self._open else []
             )
         return self._hook_cache
 
@@ -219,7 +227,7 @@ class Dispatcher:
             return dict(doc)
         doc = self._record(did, hook, n, now, url, headers, result, manual)
         if manual:
-            await self.service.store.commit()
+            await self.store.commit()
         return doc
 
     def _body(self, hook: dict[str, Any], doc: dict[str, Any]) -> bytes:
@@ -303,7 +311,7 @@ class Dispatcher:
         gathers every record made while the previous fsync ran. A crash before it lands at worst repeats an
         attempt (at least once), never loses a delivery: the pending delivery itself was committed with its event."""
         if self._committing is None or self._committing.done():
-            self._committing = asyncio.get_running_loop().create_task(self.service.store.commit())
+            self._committing = asyncio.get_running_loop().create_task(self.store.commit())
 
     def _touch(self, webhook_id: str, at: float) -> None:
         """Set the subscription's `lastDelivery`, writing it at most once a second (it is a display)."""
@@ -327,7 +335,7 @@ class Dispatcher:
         `await` (the store updates documents in place). Anything handed out (bus facts, API answers) is a copy.
         Found through the store's id index, like `Book.get`."""
         book = self.webhooks if webhooks else self.deliveries
-        return book.peek(ident) if book is not None else None
+        return book.peek(ident) if self._open else None
 
     def _unschedule(self, did: str) -> None:
         handle = self._timers.pop(did, None)
@@ -337,7 +345,7 @@ class Dispatcher:
     # -- deliveries: resend, retry now, cancel -------------------------------------------------------------
 
     def _delivery(self, did: str) -> dict[str, Any]:
-        doc = self.deliveries.get(did) if self.deliveries else None
+        doc = self.deliveries.get(did) if self._open else None
         if doc is None:
             raise KeyError(did)
         return doc
@@ -359,7 +367,7 @@ class Dispatcher:
         since: float | None = None,
     ) -> int:
         """Queue a resend of every delivery matching the filter (oldest first); how many were queued."""
-        docs = queries.deliveries(self.service.store, status=status, webhook=webhook, type=type, since=since)
+        docs = queries.deliveries(self.store, status=status, webhook=webhook, type=type, since=since)
         for d in reversed(docs):
             self._queue.put_nowait(("manual", d["id"], None))
         return len(docs)
@@ -387,11 +395,11 @@ class Dispatcher:
     # -- subscriptions -------------------------------------------------------------------------------------
 
     def get_webhook(self, webhook_id: str) -> dict[str, Any] | None:
-        return self.webhooks.get(webhook_id) if self.webhooks else None
+        return self.webhooks.get(webhook_id) if self._open else None
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         """Fresh copies (the fan-out's cache does not see `lastDelivery` change)."""
-        return [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self.webhooks else []
+        return [h for h in (self.webhooks.get(i) for i in self.webhooks.ids()) if h] if self._open else []
 
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         doc = subscriptions.validate(body)
@@ -402,7 +410,7 @@ class Dispatcher:
     def update_webhook(self, webhook_id: str, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         """PATCH (`partial`): the given fields change, `retryPolicy` keys merge. PUT: the same, except that a
         given `retryPolicy` replaces the whole policy (missing keys take the defaults). KeyError: no such id."""
-        existing = self.webhooks.get(webhook_id) if self.webhooks else None
+        existing = self.webhooks.get(webhook_id) if self._open else None
         if existing is None:
             raise KeyError(webhook_id)
         base = dict(existing)
@@ -415,9 +423,9 @@ class Dispatcher:
     def delete_webhook(self, webhook_id: str) -> bool:
         """Remove the subscription; its pending deliveries are cancelled."""
         self._forget_hooks()
-        if not self.webhooks or not self.webhooks.remove(webhook_id):
+        if not self._open or not self.webhooks.remove(webhook_id):
             return False
-        for d in queries.deliveries(self.service.store, status="pending", webhook=webhook_id):
+        for d in queries.deliveries(self.store, status="pending", webhook=webhook_id):
             self.cancel(d["id"])
         return True
 
@@ -435,14 +443,14 @@ class Dispatcher:
             raise ValidationFailed({"eventType": ["required: an event type"]})
         made: list[str] = []
         event = publish_event(
-            self.service.store,
+            self.store,
             self.service.bus,
             event_type,
             data,
             source="test",
             hooks=[lambda ev: made.append(self._create(hook, ev))],
         )
-        await self.service.store.commit()
+        await self.store.commit()
         return {**event.to_doc(), "deliveryId": made[0]}
 
 

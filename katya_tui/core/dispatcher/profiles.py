@@ -52,7 +52,7 @@ def iso_ms(ts: float) -> str:
     """`models.iso(ts)` (ISO 8601 UTC with milliseconds), the date and time of day made once per second: the same
     microsecond rounding as `datetime.fromtimestamp` (half to even), then milliseconds cut as `isoformat` does."""
     if not 0 <= ts < 253_402_300_799:  # (and not NaN): the general way
-        return iso(ts)  # type: ignore[return-value]
+        return iso(ts)
     frac, whole = math.modf(ts)
     us, sec = round(frac * 1e6), int(whole)
     if us >= 1_000_000:

@@ -38,9 +38,7 @@ def retry_after_s(headers: list[list[str]] | list[tuple[str, str]], now: float) 
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
+    except (TypeError, ValueError, IndexError):  # (since Python 3.10 a bad date raises, never gives None)
         return None
     return max(0.0, when.timestamp() - now)
 

@@ -12,6 +12,7 @@ import base64
 import math
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -158,7 +159,7 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
         name = given.get("name")
         ok = isinstance(name, str) and name.strip() and len(name) <= 200
         check("name", None if ok else "required: a non-empty name of at most 200 characters")
-        doc["name"] = name.strip() if ok else name
+        doc["name"] = name.strip() if ok and isinstance(name, str) else name
     if "url" in given or existing is None:
         check("url", _check_url(given.get("url")))
         doc["url"] = given.get("url")
@@ -209,7 +210,10 @@ def validate(body: Any, existing: dict[str, Any] | None = None) -> dict[str, Any
 
 
 def _settle_secret(
-    doc: dict[str, Any], given: dict[str, Any], existing: dict[str, Any] | None, check
+    doc: dict[str, Any],
+    given: dict[str, Any],
+    existing: dict[str, Any] | None,
+    check: Callable[[str, str | None], None],
 ) -> None:
     """A given secret must sign under the profile; none given keeps the current one or makes a new one.
 

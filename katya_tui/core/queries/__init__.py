@@ -53,7 +53,7 @@ def page(store: Store, table: str, where: Where = None, limit: int = 50, offset:
 
 def first(store: Store, table: str, where: Where = None, limit: int = 50) -> list[dict[str, Any]]:
     """The newest `limit` documents of `table` matching `where` (copies), newest first."""
-    out = []
+    out: list[dict[str, Any]] = []
     for doc in newest(store, table, where):
         if len(out) >= limit:
             break
@@ -95,7 +95,7 @@ def captures(
 
 def recent_captures(store: Store, since: float, limit: int) -> list[dict[str, Any]]:
     """Captures received at or after `since`, at most `limit`, newest first (stops at the first older one)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for doc in newest(store, "captures"):
         if len(out) >= limit or doc.get("received_at", 0) < since:
             break
@@ -204,7 +204,7 @@ def deliveries_of(store: Store, event_ids: Collection[str], limit: int | None = 
     """The deliveries of these events (copies), newest first, at most `limit`."""
     if not event_ids:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for doc in newest(store, "deliveries", lambda d: d.get("event_id") in event_ids):
         if limit is not None and len(out) >= limit:
             break

@@ -8,13 +8,14 @@ import contextlib
 import logging
 import socket
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .. import queries
 from ..facts import CaptureForwarded, CaptureRecorded
-from ..host import Host
+from ..host import Host, open_store
 from ..models import Capture
 from ..signing.verdict import mark_duplicate
 from .capture import summary
@@ -23,6 +24,9 @@ from .endpoints import Endpoints
 from .intake import Intake, take
 from .respond import AiohttpReply, Plan, Responder, carry_out
 from .workers import Workers
+
+if TYPE_CHECKING:
+    from ..outbound import Outbound
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,11 @@ class Receiver:
 
     def __init__(self, service: Host) -> None:
         self.service = service
-        self.endpoints: Endpoints = None  # type: ignore[assignment]  # set in setup, once the store is open
+        self._endpoints: Endpoints | None = None  # set in setup, once the store is open
         self.responder = Responder()
         self.seen = SeenIds()
         self._tasks: set[asyncio.Task] = set()
-        self._client: Any = None
+        self._client: Outbound | None = None
         self._closing = asyncio.Event()
         self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
         self.workers: Workers | None = None
@@ -55,9 +59,14 @@ class Receiver:
     def setup(self) -> None:
         """Once the store is open: the endpoint configs, with the TOML file's. (The service adds the routes,
         `api/hooks.py` and the `/v1` tables.)"""
-        assert self.service.store is not None, "the store opens before the receiver is set up"
-        self.endpoints = Endpoints(self.service.store, on_change=self._endpoint_changed)
-        self.endpoints.load_toml(self.service.settings.endpoints)
+        self._endpoints = Endpoints(open_store(self.service), on_change=self._endpoint_changed)
+        self._endpoints.load_toml(self.service.settings.endpoints)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The endpoint configs, from `setup()` on."""
+        assert self._endpoints is not None, "the receiver is not set up"
+        return self._endpoints
 
     def listen_with_workers(self, socks: list[socket.socket], server: web.Server, count: int) -> None:
         """Accept on `socks` and hand `/hooks` connections to `count` worker processes (see `workers/`); the rest,
@@ -99,13 +108,13 @@ class Receiver:
     def _remember_recent(self) -> None:
         """Refill the seen-ids window from recent captures, so duplicates are flagged across a restart."""
         since = time.time() - self.seen.window_s
-        recent = queries.recent_captures(self.service.store, since, self.seen.cap)
+        recent = queries.recent_captures(open_store(self.service), since, self.seen.cap)
         for doc in reversed(recent):
             for mid in _ids_of(doc.get("verdict"), doc.get("event_id")):
                 self.seen.add(doc["endpoint"], mid, doc["id"], doc["received_at"])
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Outbound:
         if self._client is None:
             from ..outbound import Outbound
 
@@ -117,7 +126,7 @@ class Receiver:
         if self.workers is not None:
             self.workers.configs_changed()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -142,7 +151,7 @@ class Receiver:
         if plan.delay_ms:
             await self._sleep(plan.delay_ms / 1000)
         if self.keep(cfg, took, plan):
-            await self.service.store.commit()
+            await open_store(self.service).commit()
         return plan
 
     def decide(self, cfg: dict[str, Any], took: Intake) -> Plan:
@@ -156,8 +165,9 @@ class Receiver:
                 self.seen.add(name, mid, cap.id, now)
                 continue
             cap.duplicate_of = first
-            if cap.verdict["status"] == "valid" and cap.verdict["msg_id"] == mid:
-                mark_duplicate(cap.verdict)
+            verdict = cap.verdict  # (set by `intake`)
+            if verdict is not None and verdict["status"] == "valid" and verdict["msg_id"] == mid:
+                mark_duplicate(verdict)
         limited = self.responder.limits(cfg, cap.method, took.body, now)
         took.limited = limited is not None
         return limited or self.responder.answer(cfg, cap.method, took.body.data)
@@ -179,14 +189,14 @@ class Receiver:
                 source="hook",
                 event_id=found[2],
                 capture_id=cap.id,
-                verdict=cap.verdict["status"],
+                verdict=cap.verdict["status"] if cap.verdict is not None else None,
             )
             cap.event_id = event.id
         cap.response = {
             **plan.to_record(),
             "latency_ms": round((time.perf_counter() - took.started) * 1000, 3),
         }
-        store = self.service.store
+        store = open_store(self.service)
         doc = dict(
             vars(cap)
         )  # = cap.to_doc(), without asdict's deep copy: `cap` is ours and not changed after
@@ -251,7 +261,7 @@ class Receiver:
 
     def find(self, capture_id: str) -> tuple[int, dict[str, Any]] | None:
         """(doc id, a copy of the document) of a capture, by the store's id index."""
-        found = self.service.store.table("captures").by_id(capture_id)
+        found = open_store(self.service).table("captures").by_id(capture_id)
         return (found.doc_id, dict(found)) if found is not None else None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..catalog import classify_body
+from ..catalog import HeaderGet, classify_body
 from ..models import Capture
 from ..outbound import ORIGIN_HEADER
 from ..signing import Verdict, verify
@@ -84,7 +84,7 @@ def intake(
     return Intake(cap, body, found, started, header(ORIGIN_HEADER))
 
 
-def header_of(headers: list[list[str]]):
+def header_of(headers: list[list[str]]) -> HeaderGet:
     """`header(name)`: the first value of a header, whatever the case of its name; None when absent."""
 
     def header(name: str) -> str | None:
@@ -127,7 +127,7 @@ def check(
     return v
 
 
-def classify(body: bytes, header) -> Found | None:
+def classify(body: bytes, header: HeaderGet) -> Found | None:
     """The event a JSON body carries (see `catalog.classify_body`); `header(name)` reads a request header."""
     if body.lstrip()[:1] != b"{":
         return None

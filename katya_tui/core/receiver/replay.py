@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ValidationFailed
 from ..facts import CaptureRecorded
+from ..host import open_store
 from ..models import Capture, encode_body, new_id
 from ..signing import SigningConfigError, detect_scheme, sign, verify
 from .capture import summary
@@ -138,7 +139,7 @@ async def replay(
         receiver.forward_timeout,
         why + (" (re-signed)" if resign_now else ""),
     )
-    store = receiver.service.store
+    store = open_store(receiver.service)
     store.table("captures").insert(cap.to_doc())
     await store.commit()
     receiver.service.bus.publish(CaptureRecorded(summary(cap.to_doc())))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ._base import Signed, SigningConfigError
+from ._base import HeaderPairs, Signed, SigningConfigError
 from ._engine import verify_one
 from ._registry import SCHEMES, get
 from .auto import detect_scheme, verify_auto
@@ -40,7 +40,7 @@ def verify(
     scheme: str,
     *,
     body: bytes,
-    headers: list[tuple[str, str]],
+    headers: HeaderPairs,
     secrets: list[str] | list[tuple[str, str]],
     now: float,
     tolerance_s: int = 300,

@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._hmac import B64, HEX, b64_key, decode, encode, mac, other, text_key
 
@@ -29,10 +30,14 @@ class Signed:
     body: bytes
 
 
+HeaderPairs = list[tuple[str, str]] | list[list[str]]
+"""Received headers as (name, value) pairs, as built here or as stored in a capture (two-item lists)."""
+
+
 class Headers:
     """Received headers with case-insensitive lookup; every occurrence is kept."""
 
-    def __init__(self, pairs: list[tuple[str, str]] | list[list[str]]):
+    def __init__(self, pairs: HeaderPairs):
         d: dict[str, list[str]] = {}
         for name, value in pairs:
             key = (name if type(name) is str else str(name)).strip().lower()
@@ -61,7 +66,7 @@ def load_json(body: bytes) -> object:
         return NOJSON
 
 
-def dumps_bytes(obj: object, **kw) -> bytes | None:
+def dumps_bytes(obj: object, **kw: Any) -> bytes | None:
     """Serialise ``obj`` with json.dumps(**kw) to UTF-8 bytes; None when it cannot be."""
     try:
         return json.dumps(obj, **kw).encode("utf-8", "surrogatepass")

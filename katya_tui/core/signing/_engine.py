@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 
-from ._base import _VERSIONED, Headers, Parsed, Scheme, SigningConfigError
+from ._base import _VERSIONED, HeaderPairs, Headers, Parsed, Scheme, SigningConfigError
 from ._hmac import B64, HEX, decode, equal, mac
 from .diagnose import diagnose
 from .verdict import Verdict
@@ -53,13 +53,13 @@ def _make_keys(scheme: Scheme, secrets: list | None) -> Keys:
     return named, notes, keys
 
 
-def _skew(scheme: Scheme, p: Parsed, now: float, tolerance: int) -> tuple[int | None, bool]:
-    """(now - timestamp, outside the window?)."""
+def _skew(scheme: Scheme, p: Parsed, now: float, tolerance: int) -> tuple[int | None, int | None]:
+    """(now - timestamp, the same when it falls outside the window, else None)."""
     if p.timestamp is None or scheme.window is None:
-        return None, False
+        return None, None
     skew = math.floor(now) - p.timestamp
     stale = skew > tolerance if scheme.window == "past" else abs(skew) > tolerance
-    return skew, stale
+    return skew, skew if stale else None
 
 
 def _skew_lines(scheme: Scheme, p: Parsed, skew: int, tolerance: int) -> list[str]:
@@ -92,7 +92,7 @@ def _first_match(
     ``first`` is the HMAC of the first key over the first content, already computed."""
     for i, (label, key) in enumerate(keys):
         for j, (what, c) in enumerate(contents):
-            d = first if i == 0 and j == 0 else mac(key, c)
+            d = first if i == 0 and j == 0 and first is not None else mac(key, c)
             for s in sigs:
                 if equal(d, s):
                     return label, what, d
@@ -113,7 +113,7 @@ def _plain(scheme: Scheme) -> bool:
 
 
 def _usual(
-    scheme: Scheme, body: bytes, headers: list, secrets: list, now: float, tolerance: int
+    scheme: Scheme, body: bytes, headers: HeaderPairs, secrets: list, now: float, tolerance: int
 ) -> Verdict | None:
     """`verify_one`'s verdict on the usual request of a plain scheme, found in one pass: one signature header
     with one well-formed signature made with the first secret, one timestamp inside the window (where the
@@ -156,7 +156,7 @@ def _usual(
     if digest is None:
         return None
     timestamp = skew = None
-    if ts_name:
+    if ts_raw is not None:  # (read only where the scheme has a timestamp header, which it then requires)
         if not (ts_raw.isascii() and ts_raw.isdigit() and len(ts_raw) <= 15):
             return None
         timestamp = int(ts_raw)
@@ -173,7 +173,7 @@ def _usual(
     read = [sig_name]
     if ts_name:
         read.append(ts_name)
-    if mid is not None:
+    if mid is not None and id_name:
         read.append(id_name)
     label = keys[0][0]
     return Verdict(
@@ -193,7 +193,7 @@ def _usual(
 def verify_one(
     scheme: Scheme,
     body: bytes,
-    headers: list[tuple[str, str]],
+    headers: HeaderPairs,
     secrets: list,
     now: float,
     tolerance: int,
@@ -254,13 +254,13 @@ def verify_one(
             v.secret = label
             if digest is not first:
                 v.expected = scheme.fmt(digest)
-            if stale:
+            if stale is not None:
                 v.status = "stale"
                 v.reason = (
-                    f"authentic (secret {label}) but the timestamp is {abs(skew)} s in the "
-                    f"{'past' if skew > 0 else 'future'}, outside the {tolerance} s window"
+                    f"authentic (secret {label}) but the timestamp is {abs(stale)} s in the "
+                    f"{'past' if stale > 0 else 'future'}, outside the {tolerance} s window"
                 )
-                extra = _skew_lines(scheme, p, skew, tolerance)
+                extra = _skew_lines(scheme, p, stale, tolerance)
             elif p.msg_id is not None and seen_ids is not None and seen_ids(p.msg_id):
                 v.diagnosis = _header_lines(p)
                 v.mark_duplicate()
@@ -270,8 +270,8 @@ def verify_one(
                 return v
             v.diagnosis = extra + _header_lines(p)
             return v
-    if stale:
-        extra = _skew_lines(scheme, p, skew, tolerance)
+    if stale is not None:
+        extra = _skew_lines(scheme, p, stale, tolerance)
     v.diagnosis = (
         diagnose(scheme, p, v.status, named, keys, other_endpoints) + extra + notes + _header_lines(p)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._base import Headers, load_json
+from ._base import HeaderPairs, Headers, load_json
 from ._engine import normalise, verify_one
 from ._registry import all_schemes, get
 from .verdict import Verdict
@@ -12,7 +12,7 @@ from .verdict import Verdict
 _RANK = {"valid": 0, "duplicate": 1, "stale": 2, "invalid": 3, "malformed": 4, "missing": 5, "unsigned": 6}
 
 
-def detect_scheme(headers: list[tuple[str, str]], body: bytes = b"") -> tuple[str, ...]:
+def detect_scheme(headers: HeaderPairs, body: bytes = b"") -> tuple[str, ...]:
     """Schemes that fit the request, best first; empty when none does.
 
     Signature headers decide first; then a JSON object body with a ``signature`` field (wazzup); then other
@@ -31,7 +31,7 @@ def detect_scheme(headers: list[tuple[str, str]], body: bytes = b"") -> tuple[st
 
 def verify_auto(
     body: bytes,
-    headers: list[tuple[str, str]],
+    headers: HeaderPairs,
     secrets: list,
     now: float,
     tolerance: int,

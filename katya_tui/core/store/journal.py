@@ -31,7 +31,7 @@ class ReplayReport:
     torn_file: str | None = None
 
 
-def replay(path: Path, apply, report: ReplayReport, *, cut: bool = True) -> bool:
+def replay(path: Path, apply: Callable[[list], None], report: ReplayReport, *, cut: bool = True) -> bool:
     """Apply each record of `path` in order; cut a torn or corrupt tail (unless `cut` is False: a reader that
     does not own the store leaves a tail that its writer may still be completing). False when a tail was found."""
     data = path.read_bytes()
@@ -90,7 +90,12 @@ class Writer:
         """`fn(*args)` on the thread, waited for (shutdown, rotation, tools)."""
         box: list = []
         done = threading.Event()
-        self._jobs.put((fn, args, lambda r, e: (box.extend((r, e)), done.set())))
+
+        def settle(result: object, error: BaseException | None) -> None:
+            box.extend((result, error))
+            done.set()
+
+        self._jobs.put((fn, args, settle))
         done.wait()
         if box[1] is not None:
             raise box[1]

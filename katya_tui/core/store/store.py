@@ -81,8 +81,8 @@ class Store:
             if self._lock:
                 self._lock.release()
             raise
+        self.journal: Journal | None = None  # a read-only store has none
         if readonly:
-            self.journal = None  # type: ignore[assignment]
             append = _refuse_write
         else:
             self.journal = Journal(self._journal_path(self.generation), fsync=fsync, inline=inline_sync)
@@ -142,7 +142,7 @@ class Store:
     # -- the TinyDB API --------------------------------------------------------------------------------------
 
     def table(self, name: str) -> JournaledTable:
-        t: JournaledTable = self.db.table(name)  # type: ignore[assignment]
+        t = cast(JournaledTable, self.db.table(name))  # (the `table_class` of JournaledDB)
         t.cap = self.caps.get(name)
         return t
 
@@ -165,15 +165,23 @@ class Store:
 
     # -- durability ------------------------------------------------------------------------------------------
 
+    @property
+    def _writer(self) -> Journal:
+        """The journal, which only a store opened for writing has."""
+        if self.journal is None:
+            raise StoreReadOnly("this store was opened read-only")
+        return self.journal
+
     async def commit(self) -> None:
         """Wait until every write made so far is on disk; compact when the journal has grown (see `_compact_due`)."""
-        await self.journal.commit()
+        journal = self._writer
+        await journal.commit()
         self._last_commit = time.monotonic()
         if self._compacting is None:
             due = max(self.compact_min_bytes, self._snapshot_size)
-            if self.journal.size > due * self.compact_overdue:
+            if journal.size > due * self.compact_overdue:
                 self._start_compaction()
-            elif self.journal.size > due and self._compact_later is None:
+            elif journal.size > due and self._compact_later is None:
                 self._compact_later = asyncio.get_running_loop().call_later(
                     self.compact_quiet_s, self._compact_due
                 )
@@ -200,7 +208,7 @@ class Store:
         self._compacting = asyncio.get_running_loop().create_task(self.compact())
 
     def flush(self) -> None:
-        self.journal.flush()
+        self._writer.flush()
 
     async def compact(self) -> None:
         """Snapshot the current state and drop the journals it covers; writers go on meanwhile."""
@@ -223,8 +231,8 @@ class Store:
         Copying each table's dict is enough: serialisation holds the GIL, so no write interleaves with it.
         """
         self.generation += 1
-        self.journal.rotate(self._journal_path(self.generation))
-        state = {name: dict(docs) for name, docs in self.db.storage.tables.items()}  # type: ignore[attr-defined]
+        self._writer.rotate(self._journal_path(self.generation))
+        state = {name: dict(docs) for name, docs in cast(MemoryStorage, self.db.storage).tables.items()}
         state[META] = {"1": {"next_generation": self.generation}}
         return self.generation, state
 

@@ -11,10 +11,11 @@ by id in O(1) (`peek`, `by_id`, `Store.record`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, cast
 
 from tinydb import TinyDB
+from tinydb.queries import QueryLike
 from tinydb.storages import Storage
 from tinydb.table import Document
 
@@ -139,7 +140,7 @@ class JournaledTable(ShimTable):
         if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
             self._prune(raw, len(raw) - self.cap)
 
-    def insert(self, document) -> int:
+    def insert(self, document: Mapping) -> int:
         """TinyDB's insert of a plain dict without its updater closure and change view (the receiver's hot path):
         the same next id, the same copy of the document, the same journal record. Anything else goes TinyDB's way."""
         if type(document) is not dict:
@@ -165,7 +166,7 @@ class JournaledTable(ShimTable):
         append = storage.append
         ids = storage.ids.setdefault(self.name, {})
         protect = self.protect
-        victims = []
+        victims: list[str] = []
         for key, doc in raw.items():
             if len(victims) >= n:
                 break
@@ -178,7 +179,12 @@ class JournaledTable(ShimTable):
                 del ids[ident]
 
     # Queries by condition touch every document; resolve them to ids first so only real changes are journalled.
-    def update(self, fields, cond=None, doc_ids=None):
+    def update(
+        self,
+        fields: Mapping | Callable[[MutableMapping], None],
+        cond: QueryLike | None = None,
+        doc_ids: Iterable[int] | None = None,
+    ) -> list[int]:
         if doc_ids is None:
             doc_ids = [d.doc_id for d in (self.search(cond) if cond is not None else self.all())]
         if type(fields) is not dict:
@@ -198,10 +204,12 @@ class JournaledTable(ShimTable):
         self.clear_cache()
         return updated
 
-    def update_multiple(self, updates):
+    def update_multiple(
+        self, updates: Iterable[tuple[Mapping | Callable[[MutableMapping], None], QueryLike]]
+    ) -> list[int]:
         return [i for fields, cond in updates for i in self.update(fields, cond)]
 
-    def remove(self, cond=None, doc_ids=None):
+    def remove(self, cond: QueryLike | None = None, doc_ids: Iterable[int] | None = None) -> list[int]:
         if doc_ids is None and cond is not None:
             doc_ids = [d.doc_id for d in self.search(cond)]
         return super().remove(cond=None, doc_ids=doc_ids)
@@ -231,7 +239,9 @@ class JournaledTable(ShimTable):
         """Every record id in the table, in insertion order."""
         return list(self.memory.ids.get(self.name, ()))
 
-    def newest(self, limit: int, offset: int = 0, where=None) -> list[dict[str, Any]]:
+    def newest(
+        self, limit: int, offset: int = 0, where: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """Newest first, stopping after `offset + limit` matches (no full scan for recent pages)."""
         out: list[dict[str, Any]] = []
         skipped = 0

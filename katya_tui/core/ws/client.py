@@ -60,6 +60,7 @@ class Upstream:
     def __init__(self, service: Host) -> None:
         s = service.settings
         self.service = service
+        assert s.upstream, "an upstream feed is made only when the settings name one"
         self.url: str = s.upstream
         self.token: str | None = s.upstream_token
         self.channels: list[str] = list(s.upstream_channels) or list(SEED_002_CHANNELS)
@@ -186,7 +187,9 @@ class Upstream:
         if kind == "ping":
             await ws.send('{"type":"pong"}')
         elif kind == "error":
-            data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+            data = msg.get("data")
+            if not isinstance(data, dict):
+                data = {}
             code, text = str(data.get("code", "")), str(data.get("message", ""))
             if code == str(p.AUTH_FAILED):
                 raise _Fatal(f"the upstream token is wrong (4001: {text})")

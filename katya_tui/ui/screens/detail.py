@@ -331,7 +331,7 @@ class DetailScreen(Screen):
         )
 
     async def _resend(self, ids: list[str]) -> None:
-        dispatcher = self.service.dispatcher  # type: ignore[attr-defined]
+        dispatcher = self.service.dispatcher
         for delivery_id in ids:
             try:
                 await dispatcher.resend(delivery_id)

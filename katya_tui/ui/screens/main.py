@@ -271,7 +271,7 @@ class MainScreen(Screen):
             self.notify(f"upstream feed {msg.state} {msg.detail}".strip(), severity="error", timeout=10)
 
     def on_core_notice(self, msg: CoreNotice) -> None:
-        self.notify(msg.text, severity=msg.severity)  # type: ignore[arg-type]
+        self.notify(msg.text, severity=msg.severity)
 
     def on_stream_status(self, msg: StreamStatus) -> None:
         self._status(paused=msg.paused, following=msg.following)

@@ -6,6 +6,7 @@ The figures scan every event and delivery: they are computed on a thread worker 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +197,7 @@ class StatsScreen(Screen):
         _fill(self.query_one("#types", DataTable), TYPES_COLUMNS, rows)
 
 
-def _fill(table: DataTable, labels: tuple[str, ...], rows: list[tuple[str, tuple[str, ...]]]) -> None:
+def _fill(table: DataTable, labels: tuple[str, ...], rows: Sequence[tuple[str, tuple[str, ...]]]) -> None:
     """Replace the table's rows, with columns as wide as their widest cell. The widths are given, not left to
     the table's auto width: that is measured when the table is next idle, and rows drawn before then (the
     figures arrive from a worker while the screen is shown) keep the width they were first drawn at."""

@@ -16,6 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -214,9 +215,9 @@ class DeliveryLog(DataTable):
         if not self.row_count:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return self.docs.get(key.value)
+        return self.docs.get(key.value) if key.value is not None else None
 
-    def watch_cursor_coordinate(self, old, new) -> None:
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
         self._bindings_changed()
 
@@ -277,9 +278,14 @@ class DeliveryLog(DataTable):
         if not ids:
             self.notify("no failed deliveries match", severity="warning")
             return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._resend_many(ids)
+
         self.app.push_screen(
             ConfirmDialog(f"Resend {len(ids):,} failed deliveries ({what})?", yes=f"Resend {len(ids):,}"),
-            lambda yes: self._resend_many(ids) if yes else None,
+            answered,
         )
 
     @work(group="log-resend", exit_on_error=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from textual.markup import escape
 from textual.widgets import Static
@@ -25,11 +26,11 @@ class Status:
 class StatusBar(Static):
     """Two lines; the screen sets `status` (attributes down)."""
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__("", **kw)
         self.status = Status()
 
-    def set(self, **changes) -> None:
+    def set(self, **changes: Any) -> None:
         new = replace(self.status, **changes)
         if new != self.status:
             self.status = new

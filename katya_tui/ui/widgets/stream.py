@@ -6,7 +6,7 @@ the tail until the user scrolls away (then counts "N new"), and `p` freezes the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -22,8 +22,11 @@ from textual.timer import Timer
 
 from ..clock import Clock
 from ..filters import Filter, capture_record, event_record
+from ..host import WithService
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
+
+Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
 MAX_ROWS = 10_000
 KEYS_SETTLE_S = 0.2  # the footer shows the keys a new selection allows once the cursor has rested this long
@@ -189,7 +192,7 @@ class Stream(ScrollView, can_focus=True):
         self._keys_timer: Timer | None = None
         self._keys_shown: object = None  # the selection the footer's keys are for
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
-        self.source_loader = None
+        self.source_loader: Callable[[Filter, int], Window | None] | None = None
         self._programmatic = False
         self._generation = 0
 
@@ -411,7 +414,9 @@ class Stream(ScrollView, can_focus=True):
         if row is not None and row.kind == "capture":
             from ..screens.dialogs import request_replay
 
-            request_replay(self.screen, self.screen.service, row.id, ask=ask)  # type: ignore[attr-defined]
+            screen = self.screen
+            if isinstance(screen, WithService):
+                request_replay(screen, screen.service, row.id, ask=ask)
 
     def action_replay_ask(self) -> None:
         self.action_replay(ask=True)
@@ -447,7 +452,7 @@ class Stream(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"stream--{name}", partial=True)
 
-    def render_lines(self, crop):
+    def render_lines(self, crop: Region) -> list[Strip]:
         self._base = self.rich_style  # computed once a frame, not once a line
         return super().render_lines(crop)
 

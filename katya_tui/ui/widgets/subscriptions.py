@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ...core import queries
@@ -34,7 +35,7 @@ class Subscriptions(DataTable):
         Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
         Binding("e", "edit", "Edit", id="subs.edit", tooltip="Edit the selected subscription"),
         Binding(
-            "space", "toggle", "Pause/resume", id="subs.toggle", tooltip="Pause or resume the selected one"
+            "space", "switch", "Pause/resume", id="subs.toggle", tooltip="Pause or resume the selected one"
         ),
         Binding("d", "delete", "Delete", id="subs.delete", tooltip="Delete the selected subscription (asks)"),
         Binding("t", "test", "Test", id="subs.test", tooltip="Send a test event of a chosen type to it"),
@@ -80,7 +81,7 @@ class Subscriptions(DataTable):
             self.clear()
             for wid in hooks:
                 self.add_row(*self._cells(hooks[wid]), key=wid)
-            if keep in hooks:
+            if keep is not None and keep in hooks:
                 self.move_cursor(row=self.get_row_index(keep))
         else:
             for wid, doc in hooks.items():
@@ -117,7 +118,7 @@ class Subscriptions(DataTable):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("edit", "toggle", "delete", "test", "narrow"):
+        if action in ("edit", "switch", "delete", "test", "narrow"):
             return self.selected_id is not None and (
                 action in ("edit", "narrow") or self.dispatcher is not None
             )
@@ -125,7 +126,7 @@ class Subscriptions(DataTable):
             return self.dispatcher is not None or None
         return True
 
-    def watch_cursor_coordinate(self, old, new) -> None:
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
         self._bindings_changed()
 
@@ -148,7 +149,8 @@ class Subscriptions(DataTable):
             if doc.get("id") in self.webhooks:
                 self.move_cursor(row=self.get_row_index(doc["id"]))
 
-    def action_toggle(self) -> None:
+    def action_switch(self) -> None:
+        """Pause or resume the selected one (not `toggle`: Textual's own `toggle` flips an attribute)."""
         wid = self.selected_id
         if wid is None or self.dispatcher is None:
             return
@@ -185,9 +187,12 @@ class Subscriptions(DataTable):
 
         wid = self.selected_id
         if wid is not None:
-            self.app.push_screen(
-                EventTypePicker("Send a test event of type"), lambda t: self._send_test(wid, t) if t else None
-            )
+
+            def chosen(event_type: str | None) -> None:
+                if event_type:
+                    self._send_test(wid, event_type)
+
+            self.app.push_screen(EventTypePicker("Send a test event of type"), chosen)
 
     @work(group="subs-test", exit_on_error=False)
     async def _send_test(self, wid: str, event_type: str) -> None:

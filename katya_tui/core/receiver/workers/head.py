@@ -92,7 +92,7 @@ def too_long(data: bytes | bytearray, limit: int) -> Refused:
 
 
 _reasons: dict[int, str] = {}
-_date = ["", 0]
+_date: tuple[str, int] = ("", 0)
 
 
 def _reason(status: int) -> str:
@@ -106,10 +106,11 @@ def _reason(status: int) -> str:
 
 
 def _http_date() -> str:
+    global _date
     now = int(time.time())
     if _date[1] != now:
-        _date[:] = formatdate(now, usegmt=True), now
-    return _date[0]  # type: ignore[return-value]
+        _date = formatdate(now, usegmt=True), now
+    return _date[0]
 
 
 def check_head(req: Request, method: str, version: str) -> None:

@@ -15,6 +15,7 @@ import itertools
 import logging
 import socket
 import sys
+from typing import cast
 
 from ...loops import fast_loop
 from ..endpoints import ConfigSet
@@ -57,8 +58,8 @@ class Link(asyncio.Protocol):
         self.stopping = asyncio.get_running_loop().create_future()  # the server said STOP: finish and end
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(frame(HELLO, {}))  # type: ignore[attr-defined]
+        self.transport = cast(asyncio.Transport, transport)  # (a stream protocol's transport)
+        self.transport.write(frame(HELLO, {}))
 
     def data_received(self, data: bytes) -> None:
         for kind, h, raw in self._frames.feed(data):

@@ -81,7 +81,7 @@ def read_take(h: dict[str, Any], raw: bytes) -> tuple[int, Intake]:
     capture.__dict__ = cap
     body = Body(raw, h["size"], h["truncated"], h["problem"], h["detail"])
     found = tuple(h["found"]) if h["found"] else None
-    return h["n"], Intake(capture, body, found, time.perf_counter() - h["elapsed"], h["origin"])  # type: ignore[arg-type]
+    return h["n"], Intake(capture, body, found, time.perf_counter() - h["elapsed"], h["origin"])
 
 
 def plan_frame(n: int, plan: Plan) -> bytes:
