@@ -47,9 +47,6 @@ class Settings:
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
-    workers: int | None = (
-        None  # receiver worker processes for /hooks (0: none; None, "auto": see auto_workers)
-    )
 
     @property
     def url(self) -> str:
@@ -61,13 +58,7 @@ _INT_KEYS = {
     "body_limit": (1, 2**31),
     "ws_max_subscriptions": (1, 10_000),
     "delivery_concurrency": (1, 1000),
-    "workers": (0, 16),
 }
-
-
-def auto_workers() -> int:
-    """`workers = "auto"`: one receiver worker process when there is a second core for it, else none."""
-    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -126,7 +117,6 @@ def _from_toml(path: Path) -> dict[str, Any]:
         "keymap",
         "delivery_timeout",
         "delivery_concurrency",
-        "workers",
         "upstream_retry_initial",
         "upstream_retry_max",
     }
@@ -188,12 +178,6 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     for key, value in options.items():
         if key != "config" and value is not None:
             values[key] = value
-    if values.get("workers") == "auto":
-        values["workers"] = None
-    elif isinstance(values.get("workers"), str) and not values["workers"].strip().isdigit():
-        raise ConfigError(
-            "workers", f'expected "auto" or a whole number from 0 to 16, got {values["workers"]!r}'
-        )
     for key, (lo, hi) in _INT_KEYS.items():
         if values.get(key) is not None:
             values[key] = _check_int(key, values[key], lo, hi)

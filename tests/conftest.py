@@ -17,9 +17,7 @@ def data_dir(tmp_path):
 
 @pytest.fixture
 def settings(data_dir):
-    return load_settings(
-        {"port": 0, "data_dir": str(data_dir), "token": "test-token-123", "workers": 0}, env={}
-    )
+    return load_settings({"port": 0, "data_dir": str(data_dir), "token": "test-token-123"}, env={})
 
 
 @pytest.fixture

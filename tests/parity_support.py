@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,20 +103,16 @@ class Reference:
 @dataclass
 class Pair:
     ref: Reference
-    svc: Any  # a started Service whose /hooks connections go to its receiver worker
-
-    def taken(self) -> int:
-        """Requests the worker process has taken in (the service's own count)."""
-        return self.svc.receiver.workers.workers[0].taken
+    svc: Any  # a started Service
 
 
 @contextlib.asynccontextmanager
 async def pair_of(data_dir: Path) -> AsyncIterator[Pair]:
-    """The reference and `serve`'s service with one receiver worker, ready, its endpoints configured."""
+    """The reference and `serve`'s service, its endpoints configured."""
     from katya_tui.core.receiver import Receiver  # the idle timeout is a class setting (no config key)
 
     settings = load_settings(
-        {"port": 0, "data_dir": str(data_dir), "token": "test-token-123", "workers": 1, "body_limit": LIMIT},
+        {"port": 0, "data_dir": str(data_dir), "token": "test-token-123", "body_limit": LIMIT},
         env={},
     )
     saved = Receiver.body_idle_timeout
@@ -126,17 +121,6 @@ async def pair_of(data_dir: Path) -> AsyncIterator[Pair]:
         async with Reference().serving() as ref, running(settings) as svc:
             for name, cfg in ENDPOINTS.items():
                 svc.receiver.endpoints.put({"name": name, **cfg})
-            deadline = (
-                time.monotonic() + 20
-            )  # the worker starts (until then the server serves /hooks itself),
-            while not all(w.ready for w in svc.receiver.workers.workers):
-                assert time.monotonic() < deadline, "the receiver worker did not start"
-                await asyncio.sleep(0.05)
-            while not (await talk(svc.port, post("probe"), 1))[0][0].startswith(
-                b"HTTP/1.1 203"
-            ):  # the configs
-                assert time.monotonic() < deadline, "the worker did not start or get the endpoint configs"
-                await asyncio.sleep(0.05)
             yield Pair(ref, svc)
     finally:
         Receiver.body_idle_timeout = saved

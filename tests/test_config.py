@@ -33,8 +33,7 @@ def test_precedence_options_over_env_over_file(tmp_path):
         ({"token": "short"}, None, "token", "at least 8"),
         ({}, 'fsync = "no"\n', "fsync", "true or false"),
         ({}, '[keymap]\n"stream.pause" = 1\n', "keymap", "binding ids"),
-        ({"workers": "many"}, None, "workers", '"auto" or a whole number'),
-        ({}, "workers = 17\n", "workers", "between 0 and 16"),
+        ({}, "workers = 1\n", "workers", "unknown setting"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path, options, toml, key, words):
@@ -75,12 +74,3 @@ def test_upstream_token_from_the_environment(tmp_path):
     assert s.upstream_token == "up-token-1"
     s = load_settings({"upstream_token": "given"}, env={"KATYA_TUI_UPSTREAM_TOKEN": "up-token-1"})
     assert s.upstream_token == "given"
-
-
-def test_workers_auto_by_default_or_as_given(tmp_path):
-    cfg = tmp_path / "w.toml"
-    cfg.write_text('workers = "auto"\n')
-    assert load_settings({}, env={}).workers is None  # auto: decided where the service starts (auto_workers)
-    assert load_settings({"config": str(cfg)}, env={}).workers is None
-    assert load_settings({"config": str(cfg), "workers": "2"}, env={}).workers == 2
-    assert load_settings({"workers": "0"}, env={}).workers == 0

@@ -22,7 +22,7 @@ R = TypeVar("R")
 
 
 def common_options(f: F) -> F:
-    """--host, --port, --data-dir, --token, --config, --upstream, --upstream-token (SPEC section 2), --workers."""
+    """--host, --port, --data-dir, --token, --config, --upstream, --upstream-token (SPEC section 2)."""
     opts = [
         click.option("--host", default=None, help="Address to listen on (default 127.0.0.1)."),
         click.option("--port", default=None, help="Port to listen on (default 8765; 0 picks a free port)."),
@@ -36,12 +36,6 @@ def common_options(f: F) -> F:
             "--upstream-token",
             default=None,
             help="Token for the upstream feed (env KATYA_TUI_UPSTREAM_TOKEN).",
-        ),
-        click.option(
-            "--workers",
-            default=None,
-            help='Receiver worker processes for /hooks (0: none; default "auto": '
-            "1 on a machine with 2 or more cores).",
         ),
     ]
     for opt in reversed(opts):

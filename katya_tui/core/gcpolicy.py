@@ -23,7 +23,6 @@ from typing import Any
 THRESHOLDS: dict[str, tuple[int, int, int]] = {
     "serve": (20_000, 20, 100),
     "tui": (5_000, 20, 100),  # smaller young collections: each is a pause between two frames
-    "worker": (10_000, 20, 100),
 }
 _OLDEST = 2
 _AT_IMPORT = gc.get_threshold()
@@ -48,12 +47,6 @@ def for_serve() -> None:
 def for_tui() -> None:
     """The Textual app: call before the service starts (it opens the store)."""
     _keeping("tui")
-
-
-def for_worker() -> None:
-    """A receiver worker process: it keeps nothing, so what the imports made is all there is to freeze."""
-    gc.freeze()
-    gc.set_threshold(*THRESHOLDS["worker"])
 
 
 def settle() -> None:

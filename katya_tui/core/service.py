@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..config import Settings, auto_workers, ensure_token
+from ..config import Settings, ensure_token
 from . import appkeys
 from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
 from .api import demo as demo_api
@@ -155,16 +155,11 @@ class Service:
         )
         await self._runner.setup()
         try:
-            workers = auto_workers() if s.workers is None else s.workers
             socks = _bind(s.host, s.port)
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
-            if workers:  # /hooks connections to the workers, the rest here (see receiver/workers)
-                assert self._runner.server is not None  # (made by setup())
-                self.receiver.listen_with_workers(socks, self._runner.server, workers)
-            else:
-                for sock in socks:
-                    await web.SockSite(self._runner, sock).start()
+            for sock in socks:
+                await web.SockSite(self._runner, sock).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
@@ -201,7 +196,6 @@ class Service:
         self._stopped.set()
         self.bus.publish(ServiceStopping(reason))
         if self._runner is not None:
-            self.receiver.close_listener()
             await self._runner.cleanup()
             self._runner = None
         if self.store is not None:

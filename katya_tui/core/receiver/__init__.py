@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,7 @@ from .capture import summary
 from .dedup import SeenIds
 from .endpoints import Endpoints
 from .intake import Intake, take
-from .respond import AiohttpReply, Plan, Responder, carry_out
-from .workers import Workers
+from .respond import Plan, Responder, answer
 
 if TYPE_CHECKING:
     from ..outbound import Outbound
@@ -52,7 +50,6 @@ class Receiver:
         self._client: Outbound | None = None
         self._closing = asyncio.Event()
         self._forward_slots = asyncio.Semaphore(self.forward_concurrency)
-        self.workers: Workers | None = None
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -68,35 +65,11 @@ class Receiver:
         assert self._endpoints is not None, "the receiver is not set up"
         return self._endpoints
 
-    def listen_with_workers(self, socks: list[socket.socket], server: web.Server, count: int) -> None:
-        """Accept on `socks` and hand `/hooks` connections to `count` worker processes (see `workers/`); the rest,
-        and any a worker cannot take, are served by `server` (this process's aiohttp server)."""
-        settings = self.service.settings
-        self.workers = Workers(
-            count,
-            socks,
-            server,
-            take_in=self.take_in,
-            configs=self.endpoints.list,
-            body_limit=settings.body_limit,
-            idle_s=lambda: self.body_idle_timeout,
-            err_path=settings.data_dir / "receiver-workers.err",
-        )
-
-    def close_listener(self) -> None:
-        """With workers, this receiver accepts the server's connections: stop accepting."""
-        if self.workers is not None:
-            self.workers.close_listener()
-
     async def start(self) -> None:
         self._remember_recent()
-        if self.workers is not None:
-            await self.workers.start(self.service.url)
 
     async def stop(self) -> None:
         self._closing.set()
-        if self.workers is not None:
-            await self.workers.stop()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
             for t in self._tasks:
@@ -123,8 +96,6 @@ class Receiver:
 
     def _endpoint_changed(self, name: str) -> None:
         self.responder.reset(name)
-        if self.workers is not None:
-            self.workers.configs_changed()
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -139,13 +110,11 @@ class Receiver:
         cfg = self.endpoints.config_for(name)
         others = self.endpoints.secrets_of_others(name)
         took = await take(request, cfg, others, self.service.settings.body_limit, self.body_idle_timeout)
-        reply = AiohttpReply(request)
-        carry_out(await self.take_in(took), reply, took)
-        return await reply.result()
+        return await answer(request, await self.take_in(took), took, self._sleep)
 
     async def take_in(self, took: Intake) -> Plan:
-        """The one record step of every request taken in (here, or in a worker): decide the answer, wait its
-        `delay_ms`, then keep it; a 2xx answer leaves only once the capture is on disk."""
+        """Decide the answer to a request taken in, wait its `delay_ms`, then keep it; a 2xx answer leaves only
+        once the capture is on disk."""
         cfg = self.endpoints.config_for(took.cap.endpoint)
         plan = self.decide(cfg, took)
         if plan.delay_ms:

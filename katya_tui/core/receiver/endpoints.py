@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -190,12 +190,16 @@ def validate_config(raw: Any, name: str | None = None) -> dict[str, Any]:
     return cfg
 
 
-class ConfigSet:
-    """Endpoint configs by name, in memory: all that taking a request in needs (a receiver worker has one)."""
+class Endpoints:
+    """The configured endpoints: in memory by name, kept in the store's `endpoints` table (one document a name)."""
 
-    def __init__(self, configs: Iterable[dict[str, Any]] = ()) -> None:
-        self._cfg: dict[str, dict[str, Any]] = {c["name"]: c for c in configs}
+    def __init__(self, store: Store, on_change: Callable[[str], None] | None = None) -> None:
+        self._table = store.table("endpoints")
+        docs = self._table.all()
+        self._cfg: dict[str, dict[str, Any]] = {doc["name"]: dict(doc) for doc in docs}
         self._others: dict[str, dict[str, list[str]]] = {}  # cache for secrets_of_others, cleared on change
+        self._ids = {doc["name"]: doc.doc_id for doc in docs}
+        self._on_change = on_change
 
     def config_for(self, name: str) -> dict[str, Any]:
         """The live config of `name` (shared, do not mutate), or the default one."""
@@ -210,17 +214,6 @@ class ConfigSet:
             if len(self._others) < 10_000:  # any name is an endpoint: keep the cache bounded
                 self._others[name] = found
         return found
-
-
-class Endpoints(ConfigSet):
-    """The configured endpoints, kept in the store's `endpoints` table (one document per name)."""
-
-    def __init__(self, store: Store, on_change: Callable[[str], None] | None = None) -> None:
-        self._table = store.table("endpoints")
-        docs = self._table.all()
-        super().__init__(dict(doc) for doc in docs)
-        self._ids = {doc["name"]: doc.doc_id for doc in docs}
-        self._on_change = on_change
 
     def load_toml(self, tables: tuple[dict[str, Any], ...]) -> None:
         """Apply `[[endpoints]]` from the config file (they replace stored configs of the same name)."""

@@ -1,6 +1,5 @@
 """The request-bound half of receiving: read the body, build the capture, verify its signature, recognise the
-event. It needs only the request and the endpoint's config, so it runs where the request is: in the server
-process, or in a receiver worker (`workers/`). What to answer and what to store is decided by `Receiver.take_in`.
+event. What to answer and what to store is decided by `Receiver.take_in`.
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ def intake(
     started: float,
     now: float,
 ) -> Intake:
-    """A request whose body has been read, however it came (aiohttp here, `workers/http.py` in a worker)."""
+    """A request whose body has been read."""
     cap = new_capture(method, target, headers, remote, cfg["name"], body, now)
     cap.body_note = body.detail or None
     cap.verdict = dict(

@@ -3,12 +3,12 @@ sender's timeout, dropped connection, Retry-After), seed 004's validation, and t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -192,50 +192,20 @@ class Responder:
         )
 
 
-class Reply(Protocol):
-    """What a transport can do with a request it owes an answer."""
-
-    def send(self, status: int, headers: list[tuple[str, str]], body: bytes, close: bool) -> None: ...
-
-    def drop(self, after_s: float) -> None: ...
-
-
-def carry_out(plan: Plan, reply: Reply, took: Intake) -> None:
-    """The one way a plan reaches the sender, whatever the transport: the answer (the connection closed after
-    it when the body was cut: the rest is not worth reading), or no answer at all (chaos): the connection held
-    past the sender's timeout, then dropped, or dropped at once."""
+async def answer(
+    request: web.BaseRequest, plan: Plan, took: Intake, sleep: Callable[[float], Awaitable[None]]
+) -> web.Response:
+    """Carry out `plan` on `request`'s connection: the answer (the connection closed after it when the body was
+    cut: the rest is not worth reading), or no answer at all (chaos): the connection held past the sender's
+    timeout, then dropped, or dropped at once."""
     if plan.action in ("timeout", "drop"):
         log.warning("%s %s: %s (chaos), no answer", took.cap.method, took.cap.path, plan.action)
-        reply.drop(plan.hold_s if plan.action == "timeout" else 0.0)
-    else:
-        reply.send(plan.status, list(plan.headers.items()), plan.body, took.body.truncated)
-
-
-class AiohttpReply:
-    """`Reply` for an aiohttp handler: `await result()` gives the response to return, or ends the request with
-    no answer once the connection is dropped."""
-
-    def __init__(self, request: web.BaseRequest) -> None:
-        self.request = request
-        self.response: web.Response | None = None
-        self._dropped = asyncio.get_running_loop().create_future()
-
-    def send(self, status: int, headers: list[tuple[str, str]], body: bytes, close: bool) -> None:
-        self.response = web.Response(status=status, body=body, headers=headers)
-        if close:
-            self.response.force_close()
-
-    def drop(self, after_s: float) -> None:
-        asyncio.get_running_loop().call_later(after_s, self._abort)
-
-    def _abort(self) -> None:
-        if self.request.transport is not None:
-            self.request.transport.abort()
-        if not self._dropped.done():
-            self._dropped.set_result(None)
-
-    async def result(self) -> web.Response:
-        if self.response is None:
-            await self._dropped
-            raise ConnectionResetError("no answer (chaos)")
-        return self.response
+        if plan.action == "timeout":
+            await sleep(plan.hold_s)
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError(f"{plan.action} (chaos)")
+    resp = web.Response(status=plan.status, body=plan.body, headers=plan.headers)
+    if took.body.truncated:
+        resp.force_close()
+    return resp
