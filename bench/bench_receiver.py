@@ -2,9 +2,8 @@
 durable group commits, every fact printed), against a bare aiohttp server that only reads the body and answers
 200, both loaded by the same keep-alive load generator (`bench/_load.py`, its own process), in the same run. Then
 the same figure with 100k captures already stored against the figure with none (writing must stay flat as the
-store grows). `serve` runs as a user starts it: with its default `workers = "auto"` (one receiver worker process
-on a machine with two or more cores, see `katya_tui/core/receiver/workers/`) and on uvloop where it is
-installed (`katya_tui/core/loops.py`). The baseline is aiohttp as `web.run_app` runs it, on asyncio's loop, as the
+store grows). `serve` runs as a user starts it: one process, on uvloop where it is installed
+(`katya_tui/core/loops.py`). The baseline is aiohttp as `web.run_app` runs it, on asyncio's loop, as the
 goal states; a bare aiohttp server on uvloop is measured too and printed as a reference.
 
 The four servers run side by side; each round loads each of them in turn (so a machine that gets busier or

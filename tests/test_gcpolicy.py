@@ -40,12 +40,12 @@ def test_serve_raises_the_thresholds_and_freezes_what_survives_a_full_collection
     assert gc.get_freeze_count() == 0
 
 
-def test_tui_and_worker_have_their_own_thresholds():
+def test_serve_and_the_tui_have_their_own_thresholds():
     gcpolicy.for_tui()
     assert gc.get_threshold() == gcpolicy.THRESHOLDS["tui"]
     gcpolicy.reset()
-    gcpolicy.for_worker()
-    assert gc.get_threshold() == gcpolicy.THRESHOLDS["worker"] and gc.get_freeze_count() > 0
+    gcpolicy.for_serve()
+    assert gc.get_threshold() == gcpolicy.THRESHOLDS["serve"] != gcpolicy.THRESHOLDS["tui"]
 
 
 def test_settle_freezes_what_start_up_built():
