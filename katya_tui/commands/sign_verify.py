@@ -8,9 +8,9 @@ from typing import BinaryIO
 
 import click
 
-from katya_tui.core import signing as core
+from ..core.scheme_names import SCHEMES
 
-SCHEME_HELP = "Signature scheme: " + ", ".join(core.SCHEMES) + "."
+SCHEME_HELP = "Signature scheme: " + ", ".join(SCHEMES) + "."
 
 
 def _parse_header(value: str) -> tuple[str, str]:
@@ -28,7 +28,7 @@ def _parse_other(value: str) -> tuple[str, str]:
 
 
 @click.command()
-@click.option("--scheme", required=True, type=click.Choice(core.SCHEMES), help=SCHEME_HELP)
+@click.option("--scheme", required=True, type=click.Choice(SCHEMES), help=SCHEME_HELP)
 @click.option("--secret", required=True, help="The signing secret (whsec_... for standard).")
 @click.option("--timestamp", type=click.IntRange(min=0), default=None, help="Unix seconds (default: now).")
 @click.option("--id", "msg_id", default=None, help="Message/delivery id, where the scheme sends one.")
@@ -41,6 +41,8 @@ def sign(
 
     Where the scheme signs inside the body (wazzup), the new body follows the headers after a blank line.
     """
+    from ..core import signing as core
+
     body = file.read()
     try:
         signed = core.sign(scheme, body, secret, timestamp=timestamp, msg_id=msg_id)
@@ -66,7 +68,7 @@ def sign(
     "--scheme",
     default="auto",
     show_default=True,
-    type=click.Choice(("auto", *core.SCHEMES)),
+    type=click.Choice(("auto", *SCHEMES)),
     help=SCHEME_HELP + " 'auto' detects it from the headers.",
 )
 @click.option(
@@ -105,6 +107,8 @@ def verify(
 
     Exit status: 0 when valid, 1 for any other verdict, 2 for usage errors.
     """
+    from ..core import signing as core
+
     pairs = [_parse_header(h) for h in headers]
     other_endpoints: dict[str, list[str]] = {}
     for name, secret in map(_parse_other, others):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..scheme_names import SCHEMES as NAMES
 from . import admin, github, job, katya, shopify, slack, standard, stripe, wazzup
 from ._base import Scheme, SigningConfigError
 
@@ -9,6 +10,8 @@ _ALL: dict[str, Scheme] = {
     m.SCHEME.name: m.SCHEME for m in (katya, admin, job, wazzup, standard, stripe, github, shopify, slack)
 }
 SCHEMES: tuple[str, ...] = tuple(_ALL)
+if SCHEMES != NAMES:
+    raise ImportError(f"core/scheme_names.py lists {NAMES}, the registry has {SCHEMES}: make them the same")
 
 
 def get(name: str) -> Scheme:
