@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...core import queries
 from ...core.service import Service
@@ -40,6 +40,7 @@ from ..messages import (
 )
 from ..tally import Tally
 from ..widgets.delivery_log import DeliveryLog
+from ..widgets.keys_bar import KeysBar
 from ..widgets.status_bar import StatusBar
 from ..widgets.stream import Stream
 from ..widgets.subscriptions import Subscriptions
@@ -120,7 +121,7 @@ class MainScreen(Screen):
             subs.border_title = "Subscriptions"
             yield subs
             yield DeliveryLog(self.service, clock=self.clock, id="log")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         store = self.service.store

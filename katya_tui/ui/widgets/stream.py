@@ -18,7 +18,6 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.timer import Timer
 
 from ..clock import Clock
 from ..filters import Filter, capture_record, event_record
@@ -26,7 +25,6 @@ from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
 
 MAX_ROWS = 10_000
-KEYS_SETTLE_S = 0.2  # the footer shows the keys a new selection allows once the cursor has rested this long
 VERDICT_MARKS = {
     "valid": "✓",
     "invalid": "✗",
@@ -186,8 +184,6 @@ class Stream(ScrollView, can_focus=True):
         self.held = 0  # facts that arrived while paused
         self._held: list[tuple[list[dict], list[dict]]] = []
         self._binding_sig: object = None
-        self._keys_timer: Timer | None = None
-        self._keys_shown: object = None  # the selection the footer's keys are for
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
         self.source_loader = None
         self._programmatic = False
@@ -208,7 +204,8 @@ class Stream(ScrollView, can_focus=True):
     def _merge(self, captures: Iterable[dict], events_: Iterable[dict]) -> int:
         fresh: list[Row] = []
         for doc in captures:
-            row = self.by_id.get(doc.get("event_id") or "") if doc.get("event_id") else None
+            # its event came first: found by the event id, or by the capture id the event row carries
+            row = self.by_id.get(doc.get("event_id") or doc["id"])
             if row is not None and row.kind == "event":
                 attach_capture(row, doc)
                 self.by_id[doc["id"]] = row
@@ -269,6 +266,8 @@ class Stream(ScrollView, can_focus=True):
         self.by_id[row.id] = row
         if row.event_id:
             self.by_id[row.event_id] = row
+        if row.capture_id:
+            self.by_id[row.capture_id] = row
 
     def _prune(self) -> None:
         excess = len(self.rows) - self.max_rows
@@ -350,21 +349,8 @@ class Stream(ScrollView, can_focus=True):
                 self._scroll(y=new - height + 1)
         self.refresh()
         sig = row.kind if row else None
-        if sig != self._binding_sig:
+        if sig != self._binding_sig:  # what Detail and Replay can do changed (the keys bar shows it)
             self._binding_sig = sig
-            self._keys_later()
-
-    def _keys_later(self) -> None:
-        """Refresh the footer's keys once the cursor rests. Textual's footer builds every key again on each
-        refresh of bindings, which costs several frames: done on every move (`g` then `G`, or rows of mixed
-        kinds under `j` held down), it would stand between each key and its effect."""
-        if self._keys_timer is not None:
-            self._keys_timer.stop()
-        self._keys_timer = self.set_timer(KEYS_SETTLE_S, self._refresh_keys)
-
-    def _refresh_keys(self) -> None:
-        if self._binding_sig != self._keys_shown:  # (not when the cursor came back to a row of the same kind)
-            self._keys_shown = self._binding_sig
             self.refresh_bindings()
 
     def action_cursor(self, delta: int) -> None:
