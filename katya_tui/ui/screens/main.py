@@ -103,6 +103,7 @@ class MainScreen(Screen):
         self._window_gen = 0
         self._window_since: tuple[list[dict], list[dict], list[dict]] | None = None  # facts during a read
         self._tally_since: list[dict] | None = None
+        self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -140,6 +141,7 @@ class MainScreen(Screen):
         self.bridge = Bridge(self.service, self)
         self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
         self.set_interval(2.0, self._slow_tick)
+        self.set_interval(1.0, self._subs_tick)
 
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
@@ -233,6 +235,11 @@ class MainScreen(Screen):
             **changes,
         )
 
+    def _subs_tick(self) -> None:
+        if self._subs_stale:
+            self._subs_stale = False
+            self.query_one(Subscriptions).refresh_rows()
+
     def _slow_tick(self) -> None:
         self.query_one(Subscriptions).refresh_rows()
         self._names()
@@ -253,9 +260,10 @@ class MainScreen(Screen):
                 self.tally.update(doc)
             if self._tally_since is not None:
                 self._tally_since.extend(msg.deliveries.values())
-            self.query_one(Subscriptions).refresh_rows()
+            self._subs_stale = True  # redrawn once a second (`_subs_tick`), not on every batch
             if any(d.get("webhook_id") not in log.names for d in msg.deliveries.values()):
-                self._names()  # a subscription added since the last look
+                self.query_one(Subscriptions).refresh_rows()  # a subscription added since the last look
+                self._names()
             stream.update_deliveries(msg.deliveries.values())
             log.apply(msg.deliveries)
         self._status()
