@@ -11,6 +11,7 @@ new filter) is dropped by its generation number.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from textual import events, on, work
@@ -142,6 +143,11 @@ class MainScreen(Screen):
         self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
         self.set_interval(2.0, self._slow_tick)
         self.set_interval(1.0, self._subs_tick)
+        self.call_after_refresh(self._preload)
+
+    def _preload(self) -> None:
+        """Import the detail screen once the first frame is up, not on the first `enter` (tens of ms)."""
+        importlib.import_module(f"{__package__}.detail")
 
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
