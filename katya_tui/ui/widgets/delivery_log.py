@@ -168,7 +168,7 @@ class DeliveryLog(LineTable):
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
-        """Refresh the footer only when what the keys can do changed (it is rebuilt on every refresh)."""
+        """Refresh the keys only when what they can do changed."""
         doc = self.selected
         sig = None if doc is None else doc.get("state") == "pending"
         if sig != getattr(self, "_binding_sig", object()):

@@ -41,8 +41,9 @@ class LineTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
     DEFAULT_CSS = """
     LineTable {
+        background: $surface;
         overflow-x: auto;
-        overflow-y: scroll;
+        overflow-y: auto;  /* a layout when the scrollbar comes or goes, not on each row */
         & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
         & > .line-table--cursor {
             background: $block-cursor-blurred-background;
@@ -82,6 +83,9 @@ class LineTable(ScrollView, can_focus=True):
     def get_row(self, key: str) -> Sequence[Cell]:
         return self.cells(key)
 
+    def get_row_index(self, key: str) -> int:
+        return self.keys.index(key)
+
     def set_rows(self, keys: list[str]) -> None:
         """The rows shown, top to bottom (rows kept from before keep their drawing)."""
         self.keys = keys
@@ -90,7 +94,7 @@ class LineTable(ScrollView, can_focus=True):
             del self._drawn[gone]
             self._version.pop(gone, None)
         self.cursor_row = max(0, min(self.cursor_row, len(keys) - 1))
-        update_scroll_range(self, Size(self.table_width, len(keys) + 1))  # (+ the header; its box stays)
+        update_scroll_range(self, Size(self.table_width, len(keys) + 1))  # (+ the header)
         self.refresh()
 
     def touch(self, key: str) -> None:
