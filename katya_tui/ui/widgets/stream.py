@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -187,7 +187,8 @@ class Stream(ScrollView, can_focus=True):
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
         self.source_loader = None
         self._programmatic = False
-        self._generation = 0
+        self._base: Style | None = None
+        self._look: tuple[Style, ...] = ()
 
     # -- data in --------------------------------------------------------------------------------------------
 
@@ -433,18 +434,16 @@ class Stream(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"stream--{name}", partial=True)
 
-    def render_lines(self, crop):
+    def render_lines(self, crop: Region) -> list[Strip]:
         self._base = self.rich_style  # computed once a frame, not once a line
+        # what a drawn row depends on besides its own data: a new theme changes it, a focus change does not
+        self._look = (self._base, *(self._style(n) for n in ("cursor", "time", "ok", "bad", "verdict-valid")))
         return super().render_lines(crop)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._generation = getattr(self, "_generation", 0) + 1  # the theme changed: drop cached drawings
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = y + round(self.scroll_y)
-        base = getattr(self, "_base", None) or self.rich_style
+        base = self._base or self.rich_style
         if not self.rows and y == 0:
             text = " waiting for webhooks…" if self.flt.empty else f" nothing matches {self.flt.source!r}"
             return Strip([Segment(text, self._style("empty"))]).extend_cell_length(width, base).crop(0, width)
@@ -454,7 +453,7 @@ class Stream(ScrollView, can_focus=True):
         key = (
             width,
             index == self.cursor,
-            self._generation,
+            self._look,
             row.type,
             row.kind,
             len(row.deliveries),
