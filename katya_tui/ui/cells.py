@@ -1,4 +1,4 @@
-"""Coloured `DataTable` cells from theme variables (DataTable reads Rich markup, which knows no `$variables`)."""
+"""Coloured table cells from theme variables (Rich text, which the tables draw, knows no `$variables`)."""
 
 from __future__ import annotations
 
