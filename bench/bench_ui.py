@@ -1,11 +1,14 @@
-"""The TUI under load (issue 7's performance section), with baselines measured in the same run.
+"""The TUI under load, each figure from a fresh process with no warm-up (the first presses count).
 
 - first full paint with 100k captures stored, against opening that store alone;
-- `g`/`G` over the 10k-row window, key to the frame that shows it, in a fresh process with no warm-up (its own
-  process, `python -m bench.bench_ui scroll DIR`: the first presses count), at a user's varied pace;
-- under a flood of 2,000 req/s into the receiver (a separate load process), with `App.run_test()` in the same
-  loop: p99 key-press-to-effect, and the receiver's rate against `katya-tui serve` under the same load;
+- `g`/`G` over the 10k-row window, key to the frame that shows it, at a user's varied pace;
+- floods of 100, 500 and 2,000 req/s (a separate load process, every request a new event) while one `*`
+  subscription delivers each event to a sink (a third process): p50/p99 from key press to the painted frame that
+  shows its effect, for moving the cursor, pausing, opening a detail and closing it, and switching panes; and the
+  TUI's receiver rate against `katya-tui serve` under the identical load and subscription;
 - memory: the stream's window stays at its cap while the store grows.
+
+`python -m bench.bench_ui paint DIR | scroll DIR | keys DIR RATE SINK_URL` runs one part in its own process.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from textual import events
 
 from katya_tui.config import load_settings
@@ -27,10 +32,15 @@ from katya_tui.ui.app import KatyaApp
 from katya_tui.ui.screens.main import MainScreen
 from katya_tui.ui.widgets.stream import MAX_ROWS, Stream
 
+from .bench_dispatcher import SINK, _port
 from .common import figure, headline, percentile, ratio_line
 
-RATE, SECONDS, N_STORED = 2000, 8.0, 100_000
+RATES, SECONDS, N_STORED = (100, 500, 2000), 6.0, 100_000
 SCROLL_PRESSES = 40  # g, G, g, ... : 20 of each
+TOKEN = "bench-token-123"
+ROOT = Path(__file__).parent.parent
+KEY_GOALS = {100: 50.0, 500: 50.0, 2000: 100.0}
+RATIO_GOALS = {500: 0.9, 2000: 0.7}
 
 
 def _rss_mb() -> float:
@@ -69,7 +79,7 @@ def _fill(data_dir: Path, n: int) -> None:
 
 
 def _settings(data_dir: Path):
-    return load_settings({"port": 0, "data_dir": str(data_dir), "token": "bench-token-123"}, env={})
+    return load_settings({"port": 0, "data_dir": str(data_dir), "token": TOKEN}, env={})
 
 
 async def _until(cond, limit: float = 30.0) -> float:
@@ -81,15 +91,36 @@ async def _until(cond, limit: float = 30.0) -> float:
     return time.perf_counter() - t0
 
 
+async def _painted(app: KatyaApp) -> None:
+    """Until the screen has been refreshed once more (what the key changed is on it)."""
+    done = asyncio.Event()
+    app.call_after_refresh(done.set)
+    await done.wait()
+
+
 async def _press(app: KatyaApp, key: str, effect) -> float:
-    """Milliseconds from posting `key` to `effect()` holding."""
+    """Milliseconds from posting `key` to the first frame painted once `effect()` holds."""
     t0 = time.perf_counter()
     app.post_message(events.Key(key, key if len(key) == 1 else None))
     await _until(effect, 10.0)
+    await _painted(app)
     return (time.perf_counter() - t0) * 1000
 
 
-async def first_paint(data_dir: Path) -> tuple[float, float, list[float]]:
+def _child(*args: str) -> Any:
+    """Run `python -m bench.bench_ui ARGS` (a fresh process) and return the JSON of its last line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_ui", *args], capture_output=True, text=True, cwd=ROOT
+    )
+    if out.returncode:
+        raise RuntimeError(f"bench_ui {args[0]} failed: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- first paint, g/G ---------------------------------------------------------------------------------------
+
+
+async def first_paint(data_dir: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
     app = KatyaApp(_settings(data_dir))
     core_start = app.service.start
@@ -101,27 +132,17 @@ async def first_paint(data_dir: Path) -> tuple[float, float, list[float]]:
         core.append(time.perf_counter() - t)
 
     app.service.start = timed_start  # type: ignore[method-assign]
-    painted = asyncio.Event()
     async with app.run_test(size=(120, 36)):
         await _until(lambda: isinstance(app.screen, MainScreen) and bool(app.screen.query_one(Stream).rows))
-        app.call_after_refresh(painted.set)
-        await painted.wait()
+        await _painted(app)
         took = time.perf_counter() - t0
     return took, core[0]
-
-
-async def _painted(app: KatyaApp) -> None:
-    """Until the screen has been refreshed once more (what the key changed is on it)."""
-    done = asyncio.Event()
-    app.call_after_refresh(done.set)
-    await done.wait()
 
 
 async def scroll(data_dir: Path, presses: int = SCROLL_PRESSES) -> list[float]:
     """Milliseconds from each `g`/`G` to the frame that shows its effect, alternately, from the first press. The
     first comes half a second after the first paint (a user's reaction); the others after a pause drawn between
-    none and 0.6 s (seeded), so that some land while work a key left behind (the footer's keys refreshed once the
-    cursor rests) is under way, as a user's would."""
+    none and 0.6 s (seeded), so that some land while work a key left behind is under way, as a user's would."""
     gaps = random.Random(13)
     app = KatyaApp(_settings(data_dir))
     lat: list[float] = []
@@ -134,148 +155,196 @@ async def scroll(data_dir: Path, presses: int = SCROLL_PRESSES) -> list[float]:
         await asyncio.sleep(0.5)
         for i in range(presses):
             if i % 2 == 0:
-                took = await _press(app, "g", lambda: stream.cursor == 0 and stream.scroll_y == 0)
+                lat.append(await _press(app, "g", lambda: stream.cursor == 0 and stream.scroll_y == 0))
             else:
-                took = await _press(
-                    app, "G", lambda: stream.following and stream.scroll_y == stream.max_scroll_y
+                lat.append(
+                    await _press(
+                        app, "G", lambda: stream.following and stream.scroll_y == stream.max_scroll_y
+                    )
                 )
-            t0 = time.perf_counter()
-            await _painted(app)
-            lat.append(took + (time.perf_counter() - t0) * 1000)
             await asyncio.sleep(gaps.uniform(0.0, 0.6))
     return lat
 
 
-def scroll_fresh(data_dir: Path) -> list[float]:
-    """`scroll` in a process of its own (nothing warmed by what ran before)."""
+# -- floods -------------------------------------------------------------------------------------------------
+
+
+async def _subscribe(base_url: str, sink_url: str) -> None:
+    """One `*` subscription to the sink, through the HTTP API (the same call for the TUI and for `serve`)."""
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            f"{base_url}/v1/webhooks",
+            json={"url": sink_url, "events": ["*"], "name": "sink"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as r,
+    ):
+        if r.status >= 300:
+            raise RuntimeError(f"subscription refused: {r.status} {await r.text()}")
+
+
+def _flood(url: str, rate: int) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_ui", "scroll", str(data_dir)],
+        [sys.executable, "-m", "bench._flood", url, str(rate), str(SECONDS)],
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _flood(url: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench._flood", url, str(RATE), str(SECONDS)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parent.parent,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+async def keys(data_dir: Path, rate: int, sink_url: str) -> dict:
+    """The TUI under a flood of `rate` unique events a second with the `*` subscription delivering: keys pressed
+    in turn at a user's pace, each timed to the frame that shows its effect."""
+    from katya_tui.ui.screens.detail import DetailScreen
 
-
-async def flood_ui(data_dir: Path) -> tuple[dict, list[float], int, float, int]:
+    gaps = random.Random(7)
     app = KatyaApp(_settings(data_dir))
+    lat: dict[str, list[float]] = {"move": [], "pause": [], "open": [], "close": [], "panes": []}
     async with app.run_test(size=(120, 36)):
         await _until(lambda: isinstance(app.screen, MainScreen))
-        stream = app.screen.query_one(Stream)
+        main = app.screen
+        stream = main.query_one(Stream)
+        await _subscribe(app.service.url, sink_url)
         rss0 = _rss_mb()
-        load = asyncio.create_task(asyncio.to_thread(_flood, f"{app.service.url}/hooks/flood"))
-        await _until(lambda: len(stream.rows) > 100)
-        lat: list[float] = []
+        load = asyncio.create_task(asyncio.to_thread(_flood, f"{app.service.url}/hooks/flood", rate))
+        await _until(lambda: len(stream.rows) > 20)
+        step = 0
         while not load.done():
-            await asyncio.sleep(0.05)
-            cur = stream.cursor
-            if cur is None or cur == 0:
-                lat.append(
-                    await _press(app, "up", lambda c=cur: stream.cursor is not None and stream.cursor != c)
-                )
-            else:
-                lat.append(
-                    await _press(app, "down" if len(lat) % 2 else "up", lambda c=cur: stream.cursor != c)
-                )
-            paused = stream.paused
-            lat.append(await _press(app, "p", lambda p=paused: stream.paused != p))
+            await asyncio.sleep(gaps.uniform(0.05, 0.3))
+            kind = ("move", "pause", "move", "detail", "panes")[step % 5]
+            step += 1
+            if kind == "move":
+                cur = stream.cursor
+                key = "up" if cur is None or cur > 0 and step % 2 else "down"
+                lat[kind].append(await _press(app, key, lambda c=cur: stream.cursor != c))
+            elif kind == "pause":
+                paused = stream.paused
+                lat[kind].append(await _press(app, "p", lambda p=paused: stream.paused != p))
+            elif kind == "detail" and stream.selected is not None:
+                lat["open"].append(await _press(app, "enter", lambda: isinstance(app.screen, DetailScreen)))
+                await asyncio.sleep(gaps.uniform(0.05, 0.3))
+                lat["close"].append(await _press(app, "escape", lambda: app.screen is main))
+            elif kind == "panes":
+                for key, pane in (("2", "subs"), ("3", "log"), ("1", "stream")):
+                    target = main.query_one(f"#{pane}")
+                    lat[kind].append(await _press(app, key, lambda t=target: app.focused is t))
         result = await load
-        rows = len(stream.rows)
-        stored = len(app.service.store.table("captures"))
-        return result, lat, rows, _rss_mb() - rss0, stored
+        if stream.paused:
+            await _press(app, "p", lambda: not stream.paused)
+        result.update(
+            lat=lat,
+            rows=len(stream.rows),
+            stored=len(app.service.store.table("captures")),
+            rss=_rss_mb() - rss0,
+        )
+    return result
 
 
-def flood_serve(data_dir: Path) -> dict:
-    log = data_dir.parent / "serve.out"
+def _serve(data_dir: Path, rate: int, sink_url: str) -> dict:
+    log = data_dir.parent / f"serve-{rate}.out"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "katya_tui",
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-                "--token",
-                "bench-token-123",
-            ],
+            [sys.executable, "-m", "katya_tui", "serve", "--port", "0", "--data-dir", str(data_dir)]
+            + ["--token", TOKEN],
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
     try:
         deadline = time.time() + 20
+        first: list[str] = []
         while time.time() < deadline:
             first = log.read_text().splitlines()[:1]
             if first and first[0].startswith("{"):
                 break
             time.sleep(0.05)
         url = json.loads(first[0])["url"]
-        return _flood(f"{url}/hooks/flood")
+        asyncio.run(_subscribe(url, sink_url))
+        return _flood(f"{url}/hooks/flood", rate)
     finally:
         proc.terminate()
         proc.wait(10)
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def main() -> None:
-    headline("ui: first paint, scrolling, a flood of 2,000 req/s")
+    headline("ui: first paint, g/G, keys under floods of unique events with a `*` subscription delivering")
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "big"
         _fill(big, N_STORED)
         t0 = time.perf_counter()
         Store(big, fsync=False).close()
         open_s = time.perf_counter() - t0
-        paint, core = asyncio.run(first_paint(big))
-        moves = scroll_fresh(big)
+        paint, core = _child("paint", str(big))
         figure(
             "ui first paint",
-            f"{paint:.2f} s with {N_STORED:,} captures stored: core start {core:.2f} s "
+            f"{paint:.2f} s with {N_STORED:,} captures stored, fresh process: core start {core:.2f} s "
             f"(opening that store alone {open_s:.2f} s) + UI {paint - core:.2f} s  "
-            f"(goal <= 1.5 s: {'met' if paint <= 1.5 else 'NOT met'})",
+            f"(goal <= 1.5 s: {_met(paint <= 1.5)})",
         )
+        moves: list[float] = _child("scroll", str(big))
         figure(
             "ui g/G (top/bottom)",
             f"p50 {percentile(moves, 50):.1f} ms, p99 {percentile(moves, 99):.1f} ms, first {moves[0]:.1f} ms, "
             f"key to painted frame over a {MAX_ROWS:,}-row window, {len(moves)} presses 0-0.6 s apart in a fresh "
-            "process "
-            f"(goal p99 <= 50 ms: {'met' if percentile(moves, 99) <= 50 else 'NOT met'})",
+            f"process (goal p99 <= 50 ms: {_met(percentile(moves, 99) <= 50)})",
         )
-        serve = flood_serve(Path(tmp) / "serve")
-        ui, lat, rows, rss, stored = asyncio.run(flood_ui(Path(tmp) / "ui"))
-    figure(
-        "ui keys under flood",
-        f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms over "
-        f"{len(lat)} presses (goal p99 <= 50 ms: "
-        f"{'met' if percentile(lat, 99) <= 50 else 'NOT met'})",
+        port = _port()
+        sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+            sink_url = f"http://127.0.0.1:{port}/hook"
+            for rate in RATES:
+                serve = _serve(Path(tmp) / f"serve-{rate}", rate, sink_url)
+                ui: dict = _child("keys", str(Path(tmp) / f"ui-{rate}"), str(rate), sink_url)
+                _report(rate, serve, ui)
+        finally:
+            sink.terminate()
+            sink.wait(10)
+
+
+def _report(rate: int, serve: dict, ui: dict) -> None:
+    lat: dict[str, list[float]] = ui["lat"]
+    goal = KEY_GOALS[rate]
+    every = [v for vs in lat.values() for v in vs]
+    parts = ", ".join(
+        f"{k} {percentile(v, 50):.0f}/{percentile(v, 99):.0f}{' ✓' if percentile(v, 99) <= goal else ' ✗'}"
+        for k, v in lat.items()
+        if v
     )
-    ratio_line("ui receiver under flood", ui["rate"], "req/s", "serve", serve["rate"], goal=0.7)
     figure(
-        "ui flood load",
-        f"offered {RATE:,} req/s for {SECONDS:g} s; ui answered {ui['ok']:,} "
-        f"({ui['errors']} errors), serve {serve['ok']:,} ({serve['errors']} errors)",
+        f"ui keys at {rate:,} req/s",
+        f"p50/p99 ms by key: {parts} (goal p99 <= {goal:g} ms); all {len(every)} presses p50 "
+        f"{percentile(every, 50):.1f} ms, p99 {percentile(every, 99):.1f} ms "
+        f"({_met(percentile(every, 99) <= goal)})",
+    )
+    ratio_line(
+        f"ui receiver at {rate:,} req/s",
+        ui["rate"],
+        "req/s",
+        "serve",
+        serve["rate"],
+        goal=RATIO_GOALS.get(rate),
     )
     figure(
-        "ui memory",
-        f"stream window {rows:,} rows (cap {MAX_ROWS:,}) with {stored:,} captures stored; "
-        f"RSS +{rss:.0f} MB over the flood",
+        f"ui load at {rate:,} req/s",
+        f"{SECONDS:g} s, unique events, `*` subscription to a sink; ui answered {ui['ok']:,} ({ui['errors']} "
+        f"errors), serve {serve['ok']:,} ({serve['errors']} errors); stream window {ui['rows']:,} rows "
+        f"(cap {MAX_ROWS:,}), {ui['stored']:,} captures stored, RSS +{ui['rss']:.0f} MB",
     )
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["scroll"]:
-        print(json.dumps(asyncio.run(scroll(Path(sys.argv[2])))), flush=True)
+    part, args = sys.argv[1:2], sys.argv[2:]
+    if part == ["paint"]:
+        print(json.dumps(asyncio.run(first_paint(Path(args[0])))), flush=True)
+    elif part == ["scroll"]:
+        print(json.dumps(asyncio.run(scroll(Path(args[0])))), flush=True)
+    elif part == ["keys"]:
+        print(json.dumps(asyncio.run(keys(Path(args[0]), int(args[1]), args[2]))), flush=True)
     else:
         main()

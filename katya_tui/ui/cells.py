@@ -1,6 +1,8 @@
-"""Coloured `DataTable` cells from theme variables (DataTable reads Rich markup, which knows no `$variables`)."""
+"""Coloured table cells from theme variables (Rich text, which the tables draw, knows no `$variables`)."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from rich.style import Style
 from rich.text import Text
@@ -12,12 +14,17 @@ from .badges import STATES, VERDICTS
 
 def tone(app: App, text: str, variable: str) -> Text:
     """`text` in the colour of the theme variable (`text-success`, ...); dim when the theme gives no colour."""
-    value = app.theme_variables.get(variable.lstrip("$"), "")
+    return Text(text, style=_style(app.theme_variables.get(variable.lstrip("$"), "")), end="")
+
+
+@lru_cache(maxsize=256)
+def _style(value: str) -> Style:
+    """The style for a theme colour value, parsed once (an unparsable one costs ms: Textual looks for a
+    suggestion), and cells are made for every delivery update."""
     try:
-        style = Style(color=Color.parse(value).rich_color)
+        return Style(color=Color.parse(value).rich_color)
     except ColorParseError:
-        style = Style(dim=True)
-    return Text(text, style=style, end="")
+        return Style(dim=True)
 
 
 def verdict_cell(app: App, status: str | None) -> Text:

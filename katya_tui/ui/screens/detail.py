@@ -17,9 +17,11 @@ from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.lazy import Lazy
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ...core import queries
 from ...core.service import Service
@@ -27,6 +29,7 @@ from ...curl import to_curl
 from ..clock import Clock
 from ..diff import capture_body, diff_attempts, diff_captures
 from ..edit import EditError, from_edit_text, to_edit_text
+from ..widgets.keys_bar import KeysBar
 from . import detail_views as v
 from .dialogs import ConfirmDialog, TextViewer, diff_text, request_replay
 
@@ -111,24 +114,24 @@ class DetailScreen(Screen):
                         id="request-body",
                         classes="section body",
                     )
-                with TabPane("Signature", id="tab-signature"), VerticalScroll():
+                with TabPane("Signature", id="tab-signature"), Lazy(VerticalScroll()):
                     yield Static(v.signature_markup(c), id="signature", classes="section")
             if d.event:
-                with TabPane("Event", id="tab-event"), VerticalScroll():
+                with TabPane("Event", id="tab-event"), self._later(bool(d.capture)):
                     yield Static(v.event_markup(d.event, self.clock), classes="section")
                     yield Static(v.body_renderable(v.event_data(d.event)), classes="section body")
             if d.event or d.deliveries:
                 with TabPane("Attempts", id="tab-attempts"), VerticalScroll(id="attempts"):
                     yield from self._attempt_widgets()
             if d.capture:
-                with TabPane("Answer", id="tab-answer"), VerticalScroll():
+                with TabPane("Answer", id="tab-answer"), Lazy(VerticalScroll()):
                     r = d.capture.get("response")
                     yield Static(
                         v.answer_markup(r, what="katya-tui answered", none="no answer recorded"),
                         classes="section",
                     )
                     yield Static(v.answer_body(r), classes="section body")
-                with TabPane("Forward", id="tab-forward"), VerticalScroll():
+                with TabPane("Forward", id="tab-forward"), Lazy(VerticalScroll()):
                     f = d.capture.get("forward")
                     yield Static(
                         v.answer_markup(
@@ -139,7 +142,14 @@ class DetailScreen(Screen):
                         classes="section",
                     )
                     yield Static(v.answer_body(f), classes="section body")
-        yield Footer()
+        yield KeysBar()
+
+    @staticmethod
+    def _later(hidden: bool) -> Widget:
+        """A tab's content, mounted after the first frame when the tab is not the one shown first (the screen
+        then opens at the cost of its first tab alone). The attempts tab never is: its content is replaced
+        when the deliveries have been read."""
+        return Lazy(VerticalScroll()) if hidden else VerticalScroll()
 
     def _attempt_widgets(self) -> list[Static]:
         d = self.data

@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ...core.errors import ValidationFailed
 from ...core.service import Service
 from ...core.signing import SCHEMES
+from ..widgets.keys_bar import KeysBar
 from .dialogs import ConfirmDialog
 from .form_fields import error_line, hint, number, row, show_errors
 
@@ -235,7 +236,7 @@ class EndpointsScreen(Screen):
                 with Horizontal(classes="buttons"):
                     yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
                     yield Button("Delete (ctrl+d)", variant="error", id="delete", compact=True)
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         if self.endpoints is None:

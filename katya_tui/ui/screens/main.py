@@ -11,6 +11,7 @@ new filter) is dropped by its generation number.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from textual import events, on, work
@@ -19,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...core import queries
 from ...core.service import Service
@@ -40,6 +41,7 @@ from ..messages import (
 )
 from ..tally import Tally
 from ..widgets.delivery_log import DeliveryLog
+from ..widgets.keys_bar import KeysBar
 from ..widgets.status_bar import StatusBar
 from ..widgets.stream import Stream
 from ..widgets.subscriptions import Subscriptions
@@ -102,6 +104,7 @@ class MainScreen(Screen):
         self._window_gen = 0
         self._window_since: tuple[list[dict], list[dict], list[dict]] | None = None  # facts during a read
         self._tally_since: list[dict] | None = None
+        self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -120,7 +123,7 @@ class MainScreen(Screen):
             subs.border_title = "Subscriptions"
             yield subs
             yield DeliveryLog(self.service, clock=self.clock, id="log")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         store = self.service.store
@@ -139,6 +142,12 @@ class MainScreen(Screen):
         self.bridge = Bridge(self.service, self)
         self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
         self.set_interval(2.0, self._slow_tick)
+        self.set_interval(1.0, self._subs_tick)
+        self.call_after_refresh(self._preload)
+
+    def _preload(self) -> None:
+        """Import the detail screen once the first frame is up, not on the first `enter` (tens of ms)."""
+        importlib.import_module(f"{__package__}.detail")
 
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
@@ -232,6 +241,11 @@ class MainScreen(Screen):
             **changes,
         )
 
+    def _subs_tick(self) -> None:
+        if self._subs_stale:
+            self._subs_stale = False
+            self.query_one(Subscriptions).refresh_rows()
+
     def _slow_tick(self) -> None:
         self.query_one(Subscriptions).refresh_rows()
         self._names()
@@ -252,9 +266,10 @@ class MainScreen(Screen):
                 self.tally.update(doc)
             if self._tally_since is not None:
                 self._tally_since.extend(msg.deliveries.values())
-            self.query_one(Subscriptions).refresh_rows()
+            self._subs_stale = True  # redrawn once a second (`_subs_tick`), not on every batch
             if any(d.get("webhook_id") not in log.names for d in msg.deliveries.values()):
-                self._names()  # a subscription added since the last look
+                self.query_one(Subscriptions).refresh_rows()  # a subscription added since the last look
+                self._names()
             stream.update_deliveries(msg.deliveries.values())
             log.apply(msg.deliveries)
         self._status()

@@ -17,12 +17,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 
 from ...core import queries
 from ...core.service import Service
 from ...core.store import Store
 from ..clock import Clock
+from ..widgets.keys_bar import KeysBar
 
 SUBS_COLUMNS = ("subscription", "deliveries", "ok", "failed", "success", "avg ms", "p50", "p95", "p99")
 TYPES_COLUMNS = ("event type", "events")
@@ -104,7 +105,7 @@ class StatsScreen(Screen):
             with Vertical(id="types-pane"):
                 yield Static("Busiest event types", classes="pane-title")
                 yield DataTable(id="types", cursor_type="row")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         _fill(self.query_one("#subs", DataTable), SUBS_COLUMNS, [])

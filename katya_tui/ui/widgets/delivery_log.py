@@ -4,7 +4,8 @@ Each row: subscription, event type, state, attempts, last status, latency, count
 verdict of the inbound request the event came from. `s` resend, `S` resend all failed matching the filter, `x` cancel.
 
 Rows are read through `core.queries` on a thread worker (`reload` starts it, `Read` lands it); updates that
-arrive meanwhile are held and applied once it lands.
+arrive meanwhile are held and applied once it lands. Deliveries from the bus change their own rows only (a
+`LineTable`: a row is drawn again when its delivery changes, not the log).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable
 
 from ...core import queries
 from ...core.store import Store
@@ -26,6 +25,7 @@ from ..cells import state_cell, tone, verdict_cell
 from ..clock import Clock
 from ..filters import Filter, delivery_record
 from ..messages import OpenDetail
+from .line_table import LineTable
 
 LIMIT = 200
 COLUMNS = (
@@ -41,9 +41,10 @@ COLUMNS = (
 )
 
 
-class DeliveryLog(DataTable):
+class DeliveryLog(LineTable):
     """The screen sets `scope` (via `show()`), `flt` and `names`, and feeds `apply()`; actions use the dispatcher."""
 
+    COLUMNS = COLUMNS
     BINDINGS = [
         Binding("s", "resend", "Resend", id="log.resend", tooltip="Send the selected delivery again, now"),
         Binding(
@@ -58,7 +59,7 @@ class DeliveryLog(DataTable):
     ]
 
     def __init__(self, service: Any, *, clock: Clock | None = None, **kw: Any) -> None:
-        super().__init__(cursor_type="row", **kw)
+        super().__init__(**kw)
         self.service = service
         self.clock = clock or Clock()
         self.flt = Filter()
@@ -69,8 +70,6 @@ class DeliveryLog(DataTable):
         self._held: dict[str, dict] | None = None  # updates that arrived while a read was under way
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
         self.set_interval(1.0, self._tick)
         self.reload()
 
@@ -127,11 +126,10 @@ class DeliveryLog(DataTable):
         if msg.gen != self._gen:
             return  # overtaken by a newer read
         self.docs = {d["id"]: d for d in reversed(msg.docs)}
-        self.clear()
-        for did, doc in self.docs.items():
-            self.add_row(*self._cells(doc), key=did)
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+        for did in self.docs:
+            self.touch(did)
+        self.set_rows(list(self.docs))
+        self.move_cursor(row=self.row_count - 1)
         self._title()
         held, self._held = self._held, None
         if held:
@@ -143,26 +141,22 @@ class DeliveryLog(DataTable):
             self._held.update(deliveries)
             return
         wanted_now = self._predicate()
-        wanted = [d for d in deliveries.values() if d.get("id") in self.docs or wanted_now(d)]
-        if len([d for d in wanted if d["id"] not in self.docs]) > LIMIT // 4:
-            self.reload()  # a flood: one reload is cheaper than many appends
-            return
         at_end = self.cursor_row >= self.row_count - 1
-        for doc in wanted:
-            did = doc["id"]
+        added = False
+        for doc in deliveries.values():
+            did = doc.get("id")
             if did in self.docs:
                 self.docs[did] = doc
-                for (key, _, _), cell in zip(COLUMNS, self._cells(doc), strict=True):
-                    self.update_cell(did, key, cell)
-            else:
+                self.touch(did)
+            elif did and wanted_now(doc):
                 self.docs[did] = doc
-                self.add_row(*self._cells(doc), key=did)
-        while len(self.docs) > LIMIT:
-            oldest = next(iter(self.docs))
-            del self.docs[oldest]
-            self.remove_row(oldest)
-        if at_end and self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+                added = True
+        if added:
+            for oldest in list(self.docs)[: max(0, len(self.docs) - LIMIT)]:
+                del self.docs[oldest]
+            self.set_rows(list(self.docs))
+            if at_end:
+                self.move_cursor(row=self.row_count - 1)
         self._title()
 
     def _title(self) -> None:
@@ -174,14 +168,17 @@ class DeliveryLog(DataTable):
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
-        """Refresh the footer only when what the keys can do changed (it is rebuilt on every refresh)."""
+        """Refresh the keys only when what they can do changed."""
         doc = self.selected
         sig = None if doc is None else doc.get("state") == "pending"
         if sig != getattr(self, "_binding_sig", object()):
             self._binding_sig = sig
             self.refresh_bindings()
 
-    def _cells(self, doc: dict) -> tuple[object, ...]:
+    def cells(self, key: str) -> tuple[Text | str, ...]:
+        return self._cells(self.docs[key])
+
+    def _cells(self, doc: dict) -> tuple[Text | str, ...]:
         attempts = doc.get("attempts") or []
         last = attempts[-1] if attempts else {}
         status = last.get("status_code")
@@ -208,17 +205,15 @@ class DeliveryLog(DataTable):
         """Advance the countdowns."""
         for did, doc in self.docs.items():
             if doc.get("state") == "pending" and doc.get("next_attempt_at"):
-                self.update_cell(did, "next", self.clock.until(doc["next_attempt_at"]))
+                self.touch(did)
 
     @property
     def selected(self) -> dict | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return self.docs.get(key.value) if key.value is not None else None
+        key = self.selected_key
+        return None if key is None else self.docs.get(key)
 
-    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
-        super().watch_cursor_coordinate(old, new)
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        super().watch_cursor_row(old, new)
         self._bindings_changed()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -18,7 +18,6 @@ from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.timer import Timer
 
 from ..clock import Clock
 from ..filters import Filter, capture_record, event_record
@@ -29,7 +28,6 @@ from ..textual_shim import update_scroll_range
 Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
 MAX_ROWS = 10_000
-KEYS_SETTLE_S = 0.2  # the footer shows the keys a new selection allows once the cursor has rested this long
 VERDICT_MARKS = {
     "valid": "✓",
     "invalid": "✗",
@@ -189,12 +187,11 @@ class Stream(ScrollView, can_focus=True):
         self.held = 0  # facts that arrived while paused
         self._held: list[tuple[list[dict], list[dict]]] = []
         self._binding_sig: object = None
-        self._keys_timer: Timer | None = None
-        self._keys_shown: object = None  # the selection the footer's keys are for
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
         self.source_loader: Callable[[Filter, int], Window | None] | None = None
         self._programmatic = False
-        self._generation = 0
+        self._base: Style | None = None
+        self._look: tuple[Style, ...] = ()
 
     # -- data in --------------------------------------------------------------------------------------------
 
@@ -211,7 +208,8 @@ class Stream(ScrollView, can_focus=True):
     def _merge(self, captures: Iterable[dict], events_: Iterable[dict]) -> int:
         fresh: list[Row] = []
         for doc in captures:
-            row = self.by_id.get(doc.get("event_id") or "") if doc.get("event_id") else None
+            # its event came first: found by the event id, or by the capture id the event row carries
+            row = self.by_id.get(doc.get("event_id") or doc["id"])
             if row is not None and row.kind == "event":
                 attach_capture(row, doc)
                 self.by_id[doc["id"]] = row
@@ -272,6 +270,8 @@ class Stream(ScrollView, can_focus=True):
         self.by_id[row.id] = row
         if row.event_id:
             self.by_id[row.event_id] = row
+        if row.capture_id:
+            self.by_id[row.capture_id] = row
 
     def _prune(self) -> None:
         excess = len(self.rows) - self.max_rows
@@ -353,21 +353,8 @@ class Stream(ScrollView, can_focus=True):
                 self._scroll(y=new - height + 1)
         self.refresh()
         sig = row.kind if row else None
-        if sig != self._binding_sig:
+        if sig != self._binding_sig:  # what Detail and Replay can do changed (the keys bar shows it)
             self._binding_sig = sig
-            self._keys_later()
-
-    def _keys_later(self) -> None:
-        """Refresh the footer's keys once the cursor rests. Textual's footer builds every key again on each
-        refresh of bindings, which costs several frames: done on every move (`g` then `G`, or rows of mixed
-        kinds under `j` held down), it would stand between each key and its effect."""
-        if self._keys_timer is not None:
-            self._keys_timer.stop()
-        self._keys_timer = self.set_timer(KEYS_SETTLE_S, self._refresh_keys)
-
-    def _refresh_keys(self) -> None:
-        if self._binding_sig != self._keys_shown:  # (not when the cursor came back to a row of the same kind)
-            self._keys_shown = self._binding_sig
             self.refresh_bindings()
 
     def action_cursor(self, delta: int) -> None:
@@ -454,16 +441,14 @@ class Stream(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._base = self.rich_style  # computed once a frame, not once a line
+        # what a drawn row depends on besides its own data: a new theme changes it, a focus change does not
+        self._look = (self._base, *(self._style(n) for n in ("cursor", "time", "ok", "bad", "verdict-valid")))
         return super().render_lines(crop)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._generation = getattr(self, "_generation", 0) + 1  # the theme changed: drop cached drawings
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = y + round(self.scroll_y)
-        base = getattr(self, "_base", None) or self.rich_style
+        base = self._base or self.rich_style
         if not self.rows and y == 0:
             text = " waiting for webhooks…" if self.flt.empty else f" nothing matches {self.flt.source!r}"
             return Strip([Segment(text, self._style("empty"))]).extend_cell_length(width, base).crop(0, width)
@@ -473,7 +458,7 @@ class Stream(ScrollView, can_focus=True):
         key = (
             width,
             index == self.cursor,
-            self._generation,
+            self._look,
             row.type,
             row.kind,
             len(row.deliveries),

@@ -7,8 +7,6 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 
 from ...core import queries
 from ...core.catalog import sample_data
@@ -16,6 +14,7 @@ from ..cells import tone
 from ..clock import Clock
 from ..messages import ScopeChanged
 from ..tally import Tally
+from .line_table import LineTable
 
 COLUMNS = (
     ("name", "Name", 13),
@@ -27,10 +26,11 @@ COLUMNS = (
 )
 
 
-class Subscriptions(DataTable):
+class Subscriptions(LineTable):
     """Reads the subscriptions through `core.queries`; acts through `service.dispatcher`. The screen calls
     `refresh_rows`."""
 
+    COLUMNS = COLUMNS
     BINDINGS = [
         Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
         Binding("e", "edit", "Edit", id="subs.edit", tooltip="Edit the selected subscription"),
@@ -49,15 +49,13 @@ class Subscriptions(DataTable):
     ]
 
     def __init__(self, service: Any, tally: Tally, *, clock: Clock | None = None, **kw: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        super().__init__(**kw)
         self.service = service
         self.tally = tally
         self.clock = clock or Clock()
         self.webhooks: dict[str, dict] = {}
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
         self.refresh_rows()
 
     @property
@@ -66,10 +64,8 @@ class Subscriptions(DataTable):
 
     @property
     def selected_id(self) -> str | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return key.value if key.value in self.webhooks else None
+        key = self.selected_key
+        return key if key in self.webhooks else None
 
     def refresh_rows(self) -> None:
         """Re-read the subscriptions and redraw what changed, keeping the cursor on its row. On the loop: the
@@ -77,28 +73,27 @@ class Subscriptions(DataTable):
         store = self.service.store
         hooks = {d["id"]: d for d in queries.webhooks(store)} if store is not None else {}
         keep = self.selected_id
-        if list(hooks) != list(self.webhooks):
-            self.clear()
-            for wid in hooks:
-                self.add_row(*self._cells(hooks[wid]), key=wid)
+        self.webhooks = hooks
+        for wid in hooks:
+            self.touch(wid)  # the tally's figures move with the deliveries: tens of rows, once a second
+        if list(hooks) != self.keys:
+            self.set_rows(list(hooks))
             if keep is not None and keep in hooks:
                 self.move_cursor(row=self.get_row_index(keep))
-        else:
-            for wid, doc in hooks.items():
-                for (key, _, _), cell in zip(COLUMNS, self._cells(doc), strict=True):
-                    self.update_cell(wid, key, cell)
-        self.webhooks = hooks
         self.border_subtitle = f"{len(hooks)} subscription{'s' if len(hooks) != 1 else ''}"
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
-        """Refresh the footer only when a selection appears or goes (it is rebuilt on every refresh)."""
+        """Refresh the keys only when a selection appears or goes."""
         sig = self.selected_id is None
         if sig != getattr(self, "_binding_sig", None):
             self._binding_sig = sig
             self.refresh_bindings()
 
-    def _cells(self, doc: dict) -> tuple[object, ...]:
+    def cells(self, key: str) -> tuple[Text | str, ...]:
+        return self._cells(self.webhooks[key])
+
+    def _cells(self, doc: dict) -> tuple[Text | str, ...]:
         wid = doc["id"]
         rate = self.tally.rate(wid)
         active = doc.get("active", True)
@@ -126,8 +121,8 @@ class Subscriptions(DataTable):
             return self.dispatcher is not None or None
         return True
 
-    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
-        super().watch_cursor_coordinate(old, new)
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        super().watch_cursor_row(old, new)
         self._bindings_changed()
 
     # -- actions --------------------------------------------------------------------------------------------

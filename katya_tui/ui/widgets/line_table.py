@@ -1,0 +1,177 @@
+"""A table on Textual's Line API: a header line, rows keyed by id, a row cursor, each row's drawing kept until it
+changes.
+
+`DataTable` throws away every drawn row whenever one cell changes or the focus moves, so that a delivery log fed ten
+times a second redrew all its visible rows on every batch and on every pane switch. Here a row is drawn again only
+when its own version goes up (`touch`), its width changes or the cursor lands on it or leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..textual_shim import update_scroll_range
+
+Cell = Text | str
+
+
+class LineTable(ScrollView, can_focus=True):
+    """Subclasses give `COLUMNS` ((key, label, width), ...) and `cells(key)`; they call `set_rows`, `touch`."""
+
+    COLUMNS: Sequence[tuple[str, str, int]] = ()
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "cursor(-1_000_000)", "First", show=False),
+        Binding("end", "cursor(1_000_000)", "Last", show=False),
+    ]
+    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
+    DEFAULT_CSS = """
+    LineTable {
+        background: $surface;
+        overflow-x: auto;
+        overflow-y: auto;  /* a layout when the scrollbar comes or goes, not on each row */
+        & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .line-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .line-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
+    cursor_row: reactive[int] = reactive(0)
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.keys: list[str] = []  # row keys, top to bottom
+        self._version: dict[str, int] = {}
+        self._drawn: dict[str, tuple[tuple, Strip]] = {}
+        self._styles: tuple[Style, Style] | None = None  # (base, cursor) for the frame being drawn
+
+    # -- rows -----------------------------------------------------------------------------------------------
+
+    def cells(self, key: str) -> Sequence[Cell]:
+        raise NotImplementedError
+
+    @property
+    def table_width(self) -> int:
+        return sum(w + 2 for _, _, w in self.COLUMNS)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
+
+    def get_row(self, key: str) -> Sequence[Cell]:
+        return self.cells(key)
+
+    def get_row_index(self, key: str) -> int:
+        return self.keys.index(key)
+
+    def set_rows(self, keys: list[str]) -> None:
+        """The rows shown, top to bottom (rows kept from before keep their drawing)."""
+        self.keys = keys
+        alive = set(keys)
+        for gone in [k for k in self._drawn if k not in alive]:
+            del self._drawn[gone]
+            self._version.pop(gone, None)
+        self.cursor_row = max(0, min(self.cursor_row, len(keys) - 1))
+        update_scroll_range(self, Size(self.table_width, len(keys) + 1))  # (+ the header)
+        self.refresh()
+
+    def touch(self, key: str) -> None:
+        """Row `key` changed: draw it again (and only it)."""
+        self._version[key] = self._version.get(key, 0) + 1
+        self.refresh()
+
+    @property
+    def selected_key(self) -> str | None:
+        return self.keys[self.cursor_row] if 0 <= self.cursor_row < len(self.keys) else None
+
+    def move_cursor(self, *, row: int) -> None:
+        self.cursor_row = max(0, min(row, len(self.keys) - 1))
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        height = max(1, self.scrollable_content_region.height - 1)
+        top = round(self.scroll_y)
+        if new < top:
+            self.scroll_to(y=new, animate=False, immediate=True)
+        elif new >= top + height:
+            self.scroll_to(y=new - height + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(row=self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 2))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y >= 1:
+            index = offset.y - 1 + round(self.scroll_y)
+            if 0 <= index < len(self.keys):
+                self.cursor_row = index
+
+    # -- drawing --------------------------------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        base = self.rich_style  # once a frame, not once a line
+        self._styles = (base, base + self.get_component_rich_style("line-table--cursor"))
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        """Line `y` of the view: the header, else a row (drawn whole, kept, and cut to the view)."""
+        view = self.scrollable_content_region.width
+        width = max(view, self.table_width)
+        left = round(self.scroll_x)
+        base, cursor_style = self._styles or (self.rich_style, self.rich_style)
+        if y == 0:
+            header = self.get_component_rich_style("line-table--header")
+            strip = self._strip([Text(label) for _, label, _ in self.COLUMNS], width, base + header)
+            return strip.crop(left, left + view)
+        index = y - 1 + round(self.scroll_y)
+        if index >= len(self.keys):
+            return Strip.blank(view, base)
+        key = self.keys[index]
+        cursor = index == self.cursor_row
+        style = cursor_style if cursor else base  # (a new theme: new styles, rows drawn again)
+        sig = (width, style, self._version.get(key, 0))
+        drawn = self._drawn.get(key)
+        if drawn is None or drawn[0] != sig:
+            drawn = (sig, self._strip(self.cells(key), width, style, over=cursor))
+            self._drawn[key] = drawn
+        return drawn[1].crop(left, left + view)
+
+    def _strip(self, cells: Sequence[Cell], width: int, style: Style, *, over: bool = False) -> Strip:
+        """The cells side by side, each in its column's width with a space either side, as `DataTable` draws."""
+        console = self.app.console
+        segments: list[Segment] = []
+        for (_, _, w), cell in zip(self.COLUMNS, cells, strict=True):
+            text = cell.copy() if isinstance(cell, Text) else Text(cell)
+            text.truncate(w, overflow="ellipsis", pad=True)
+            text.no_wrap = True
+            segments.append(Segment(" "))
+            segments.extend(text.render(console))
+            segments.append(Segment(" "))
+        if over:  # the cursor's colours over the cells'
+            segments = list(Segment.apply_style(segments, post_style=style))
+        return Strip(segments).apply_style(style).extend_cell_length(width, style).crop(0, width)
