@@ -41,11 +41,29 @@ def _tui(settings: Settings) -> None:
     from .ui.app import KatyaApp
 
     log_to_file(settings.data_dir)
+    _warn_if_exposed(settings)
     app = KatyaApp(settings)
     app.run()
     if app.startup_error:
         click.echo(f"katya-tui: {app.startup_error}", err=True)
         sys.exit(1)
+
+
+def _warn_if_exposed(settings: Settings) -> None:
+    """Listening beyond this machine is allowed, never silent: say what becomes reachable."""
+    import ipaddress
+
+    host = settings.host.strip("[]")
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        click.echo(
+            f"katya-tui: warning: listening on {settings.host}: other machines can reach /hooks (no token needed), "
+            "and the API and the WebSocket feed with the token, which travels in clear without TLS",
+            err=True,
+        )
 
 
 def _headless(settings: Settings) -> None:
@@ -56,6 +74,7 @@ def _headless(settings: Settings) -> None:
     from .serve import serve as serve_main
 
     log_to_file(settings.data_dir)
+    _warn_if_exposed(settings)
     with asyncio.Runner(loop_factory=fast_loop()) as runner:
         runner.run(serve_main(settings))
 

@@ -28,7 +28,9 @@ async def test_foreign_origin_and_host_are_refused(service):
         rebinding = await c.get("/v1/nothing", headers={**auth, "Host": f"evil.example:{service.port}"})
         own = await c.get("/healthz", headers={"Origin": f"http://localhost:{service.port}"})
         other_port = await c.get("/healthz", headers={"Origin": f"http://127.0.0.1:{service.port + 1}"})
+        no_port = await c.get("/healthz", headers={"Origin": "http://localhost"})  # port 80's page, not ours
+        other_scheme = await c.get("/healthz", headers={"Origin": f"https://localhost:{service.port}"})
     assert evil.status_code == 403 and evil.json()["error"]["code"] == "FORBIDDEN_ORIGIN"
     assert rebinding.status_code == 403 and rebinding.json()["error"]["code"] == "FORBIDDEN_HOST"
     assert own.status_code == 200
-    assert other_port.status_code == 403
+    assert other_port.status_code == no_port.status_code == other_scheme.status_code == 403

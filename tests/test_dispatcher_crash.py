@@ -65,7 +65,7 @@ async def test_kill_9_with_200_pending_then_restart_delivers_all(tmp_path):
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    sink_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+    sink_url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
 
     data, log = tmp_path / "data", tmp_path / "serve.log"
     proc = start_serve(data, log)

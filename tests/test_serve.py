@@ -69,3 +69,19 @@ def test_second_instance_on_the_same_data_dir_exits_1(tmp_path):
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=15)
     assert first.returncode == 0
+
+
+def test_listening_beyond_loopback_says_what_becomes_reachable(tmp_path):
+    warnings = {}
+    for host in ("127.0.0.1", "0.0.0.0"):
+        proc = _serve("--host", host, "--port", "0", "--data-dir", str(tmp_path / host))
+        try:
+            assert json.loads(proc.stdout.readline())["ready"] is True
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            proc.kill()
+        warnings[host] = [line for line in err.splitlines() if "warning" in line]
+    assert warnings["127.0.0.1"] == []
+    [line] = warnings["0.0.0.0"]
+    assert "listening on 0.0.0.0" in line and "/hooks" in line and "TLS" in line

@@ -109,7 +109,7 @@ async def run_curl_against_sink(cap: dict) -> tuple[str, str, list, bytes]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    port = runner.addresses[0][1]
     try:
         cmd = to_curl(cap, f"http://127.0.0.1:{port}")
         proc = await asyncio.create_subprocess_exec(

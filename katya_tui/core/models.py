@@ -104,6 +104,9 @@ class Capture(Doc):
     duplicate_of: str | None = None  # the capture that first carried the same message/event id
     body_note: str | None = None  # why the body is incomplete (over the limit, stalled, cut short)
     loopback: bool = False  # sent by this instance itself (X-Katya-Origin): recorded, never published again
+    browser: bool = (
+        False  # carried a browser's marks (Origin, Sec-Fetch-Site): shown, never published or forwarded
+    )
 
     @property
     def body_bytes(self) -> bytes:

@@ -39,6 +39,7 @@ def capture_view(doc: dict[str, Any], with_body: bool) -> dict[str, Any]:
         "eventType": doc.get("event_type"),
         "duplicateOf": doc.get("duplicate_of"),
         "replayOf": doc.get("replay_of"),
+        "browser": doc.get("browser", False),
     }
     if with_body:
         out["body"] = doc["body"]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from ..tokens import bearer, token_matches
-from .common import ApiError, host_allowed
+from .common import ApiError, host_allowed, origin_allowed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -28,7 +27,7 @@ def make_guard(token: str, bind_host: str, port_of: Callable[[], int]) -> Callab
                 raise ApiError(403, "FORBIDDEN_HOST", f"Host {request.host!r} is not this server's address")
             origin = request.headers.get("Origin")
             if origin and origin != "null":
-                if not host_allowed(urlsplit(origin).netloc, bind_host, port):
+                if not origin_allowed(origin, bind_host, port):
                     raise ApiError(403, "FORBIDDEN_ORIGIN", f"requests from the page {origin} are refused")
             elif origin == "null":
                 raise ApiError(403, "FORBIDDEN_ORIGIN", "requests from an opaque origin are refused")

@@ -84,7 +84,8 @@ class Receiver:
         recent = queries.recent_captures(open_store(self.service), since, self.seen.cap)
         for doc in reversed(recent):
             for mid in _ids_of(doc.get("verdict"), doc.get("event_id")):
-                self.seen.add(doc["endpoint"], mid, doc["id"], doc["received_at"])
+                authentic = (doc.get("verdict") or {}).get("status") == "valid"
+                self.seen.add(doc["endpoint"], mid, doc["id"], doc["received_at"], authentic)
 
     @property
     def client(self) -> Outbound:
@@ -128,14 +129,15 @@ class Receiver:
         (413, 408, 429, seed 004's 400) or the endpoint's response, with the next step of its chaos sequence."""
         cap, found = took.cap, took.found
         name, now = cap.endpoint, cap.received_at
-        for mid in _ids_of(cap.verdict, found[2] if found else None):
+        verdict = cap.verdict  # (set by `intake`)
+        authentic = verdict is not None and verdict["status"] == "valid"
+        for mid in _ids_of(verdict, found[2] if found else None):
             first = self.seen.first(name, mid, now)
-            if first is None:
-                self.seen.add(name, mid, cap.id, now)
+            if first is None or (authentic and not first.authentic):
+                self.seen.add(name, mid, cap.id, now, authentic)  # the first, or the first authentic one
                 continue
-            cap.duplicate_of = first
-            verdict = cap.verdict  # (set by `intake`)
-            if verdict is not None and verdict["status"] == "valid" and verdict["msg_id"] == mid:
+            cap.duplicate_of = first.capture_id
+            if verdict is not None and authentic and verdict["msg_id"] == mid:
                 mark_duplicate(verdict)
         limited = self.responder.limits(cfg, cap.method, took.body, now)
         took.limited = limited is not None
@@ -151,6 +153,8 @@ class Receiver:
             cap.loopback = (
                 True  # sent by this very instance (a delivery or forward to its own hooks): no loop
             )
+        elif cap.browser:
+            pass  # a web page can look, not drive: shown, never published, forwarded or routed
         elif accepted and found and cap.duplicate_of is None and _publishable(cfg, cap.verdict):
             event = self.service.publish_event(
                 found[0],
@@ -173,7 +177,12 @@ class Receiver:
         if not accepted:
             self._spawn(store.commit())
         self.service.bus.publish(CaptureRecorded(summary(doc)))
-        if not took.limited and not cap.loopback and (cfg.get("routes") or cfg.get("forward_to")):
+        if (
+            not took.limited
+            and not cap.loopback
+            and not cap.browser
+            and (cfg.get("routes") or cfg.get("forward_to"))
+        ):
             self._maybe_forward(cfg, cap, doc_id, took.body.data)
         return accepted
 

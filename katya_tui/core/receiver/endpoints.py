@@ -147,6 +147,8 @@ def validate_config(raw: Any, name: str | None = None) -> dict[str, Any]:
         secrets = cfg["secrets"] = [secrets]
     if not isinstance(secrets, list) or not all(isinstance(s, str) and s.strip() for s in secrets):
         err("secrets", "must be a list of non-empty strings (several allow rotation)")
+    elif "publish" not in raw and secrets:
+        cfg["publish"] = "verified"  # an endpoint that can check signatures publishes only what passes
     if cfg["scheme"] != "auto" and cfg["scheme"] not in SCHEMES:
         err("scheme", f"must be auto or one of {', '.join(sorted(SCHEMES))}")
     if not _int_in(cfg["tolerance_s"], 0, 7 * 86_400):

@@ -20,6 +20,14 @@ from .capture import Body, new_capture, raw_headers, read_body
 
 log = logging.getLogger(__name__)
 
+AUTHENTIC = (
+    "valid",
+    "stale",
+    "duplicate",
+)  # verdicts whose signature matched: its `expected` is what was sent
+EXPECTED_SHOWN = (
+    14  # characters of a failed check's expected signature kept: enough to compare, too few to use
+)
 Found = tuple[str, Any, str | None]  # (event type, data, event id) of a body that carries an event
 
 
@@ -80,6 +88,8 @@ def intake(
     found = classify(body.data, header) if not body.truncated else None
     if found:
         cap.event_type = found[0]
+    fetch_site = header("Sec-Fetch-Site")
+    cap.browser = header("Origin") is not None or (fetch_site is not None and fetch_site.lower() != "none")
     return Intake(cap, body, found, started, header(ORIGIN_HEADER))
 
 
@@ -123,6 +133,8 @@ def check(
         )
     if cap.truncated:
         v.diagnosis.append(f"the body is incomplete ({cap.body_note}); a signature over it cannot match")
+    if v.expected and v.status not in AUTHENTIC:
+        v.expected = v.expected[:EXPECTED_SHOWN] + "…"  # a forged request must not be handed the signature
     return v
 
 

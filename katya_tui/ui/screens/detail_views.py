@@ -131,6 +131,10 @@ def request_summary(c: dict[str, Any], clock: Clock) -> str:
     ]
     if c.get("replay_of"):
         rows.append(("replay of", c["replay_of"]))
+    if c.get("browser"):
+        rows.append(
+            ("browser", "sent by a web page (Origin or Sec-Fetch-Site): shown, never published or forwarded")
+        )
     line = f"[b]{escape(c.get('method') or '')} {escape((c.get('path') or '/') + (f'?{q}' if q else ''))}[/b]"
     return line + "\n" + kv(rows)
 
