@@ -135,15 +135,15 @@ async def test_concurrent_commits_are_grouped(tmp_path, inline):
     t = store.table("captures")
     syncs = 0
     threads = set()
-    real_write = store.journal._write
+    real_put = store.journal._put
 
-    def counting_write(fd, data):
+    def counting_put(data, start):
         nonlocal syncs
         syncs += 1
         threads.add(threading.get_ident())
-        real_write(fd, data)
+        real_put(data, start)
 
-    store.journal._write = counting_write
+    store.journal._put = counting_put
 
     async def writer(w):
         for i in range(20):

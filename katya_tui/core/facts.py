@@ -26,6 +26,18 @@ class StoreRecovered:
     file: str | None
 
 
+@dataclass(frozen=True)
+class StoreNotWritable:
+    """Writes to the data dir started failing (disk full, I/O error): captures get 503 until they succeed again."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoreWritable:
+    """Writes to the data dir succeed again (after `StoreNotWritable`)."""
+
+
 def fact_to_dict(fact: Any) -> dict[str, Any]:
     """`{"fact": "CaptureRecorded", ...fields}`: one line of `serve`'s output."""
     body = (

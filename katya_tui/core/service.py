@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..config import Settings, ensure_token
-from . import appkeys
+from . import appkeys, facts
 from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
 from .api import demo as demo_api
 from .api import events as events_api
@@ -129,6 +129,7 @@ class Service:
         s = self.settings
         self.store = Store(s.data_dir, caps=s.caps, fsync=s.fsync, inline_sync=self.headless)
         store = self.store
+        store.on_writable = self._writable_changed
         self.events = Book(lambda: store.table("events"))  # events by id: deduplication and lookups
         try:
             await self._listen()
@@ -140,6 +141,9 @@ class Service:
             self.bus.publish(StoreRecovered(self.store.report.torn_bytes, self.store.report.torn_file))
         self.bus.publish(ServiceStarted(self.url, self.ws_url, str(s.data_dir)))
         log.info("listening on %s (data dir %s)", self.url, s.data_dir)
+
+    def _writable_changed(self, reason: str | None) -> None:
+        self.bus.publish(facts.StoreWritable() if reason is None else facts.StoreNotWritable(reason))
 
     async def _listen(self) -> None:
         s = self.settings

@@ -22,6 +22,8 @@ WANTED = {
     "UpstreamStateChanged",
     "StoreRecovered",
     "ServiceStopping",
+    "StoreNotWritable",
+    "StoreWritable",
 }
 
 
@@ -70,6 +72,10 @@ class Bridge:
                         f"the store was recovered after a crash: cut {fact.torn_bytes} torn bytes", "warning"
                     )
                 )
+            elif name == "StoreNotWritable":
+                self.target.post_message(CoreNotice(f"store not writable: {fact.reason}", "error"))
+            elif name == "StoreWritable":
+                self.target.post_message(CoreNotice("the store writes again", "information"))
             elif name == "ServiceStopping":
                 self.target.post_message(CoreNotice(f"the core is stopping ({fact.reason})", "warning"))
         if captures or events or deliveries:

@@ -42,6 +42,19 @@ def not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"{what} {ident!r} not found")
 
 
+def not_writable(reason: str) -> web.Response:
+    """503 for a write the disk refused (`StoreNotWritable`): made in memory, not acknowledged as durable."""
+    err = ApiError(
+        503,
+        "STORE_NOT_WRITABLE",
+        f"store not writable: {reason}; the change is not on disk (it is written once the disk takes writes "
+        "again, unless the service stops first)",
+    )
+    return web.Response(
+        status=503, text=err.text, content_type="application/json", headers={"Retry-After": "5"}
+    )
+
+
 def invalid(fields: dict[str, list[str]]) -> ApiError:
     names = ", ".join(sorted(fields))
     return ApiError(422, "VALIDATION_ERROR", f"invalid fields: {names}", fields)

@@ -1,4 +1,5 @@
-"""Middleware for the management surfaces: refuse foreign browsers and hosts (403), require the token (401)."""
+"""Middleware for the management surfaces: refuse foreign browsers and hosts (403), require the token (401), and
+answer 503 for a write the store could not make durable (the one place `StoreNotWritable` becomes an answer)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..store import StoreNotWritable
 from ..tokens import bearer, token_matches
-from .common import ApiError, host_allowed, origin_allowed
+from .common import ApiError, host_allowed, not_writable, origin_allowed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,6 +42,8 @@ def make_guard(token: str, bind_host: str, port_of: Callable[[], int]) -> Callab
             return await handler(request)
         except ApiError as exc:
             return web.Response(status=exc.status_code, text=exc.text, content_type="application/json")
+        except StoreNotWritable as exc:
+            return not_writable(exc.reason)
         except web.HTTPException as exc:
             if exc.status_code < 400:
                 raise

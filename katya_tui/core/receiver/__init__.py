@@ -17,11 +17,12 @@ from ..facts import CaptureForwarded, CaptureRecorded
 from ..host import Host, open_store
 from ..models import Capture
 from ..signing.verdict import mark_duplicate
+from ..store import StoreNotWritable
 from .capture import summary
 from .dedup import SeenIds
 from .endpoints import Endpoints
 from .intake import Intake, take
-from .respond import Plan, Responder, answer
+from .respond import Plan, Responder, answer, not_stored
 
 if TYPE_CHECKING:
     from ..outbound import Outbound
@@ -121,8 +122,30 @@ class Receiver:
         if plan.delay_ms:
             await self._sleep(plan.delay_ms / 1000)
         if self.keep(cfg, took, plan):
-            await open_store(self.service).commit()
+            try:
+                await open_store(self.service).commit()
+            except StoreNotWritable as exc:
+                return self._not_stored(took, exc.reason)
         return plan
+
+    def _not_stored(self, took: Intake, reason: str) -> Plan:
+        """The disk refused the group commit of this capture: answer 503, and record that answer in the capture,
+        which stays in memory and reaches the disk with a later commit."""
+        plan = not_stored(reason)
+        table = open_store(self.service).table("captures")
+        doc_id = table.doc_id_of(took.cap.id)
+        if doc_id is not None:
+            took.cap.response = {
+                **plan.to_record(),
+                "latency_ms": (took.cap.response or {}).get("latency_ms"),
+            }
+            table.update({"response": took.cap.response}, doc_ids=[doc_id])
+        return plan
+
+    async def _commit_quietly(self) -> None:
+        """A commit no answer waits for: a refusal is the store's to report (`StoreNotWritable` facts)."""
+        with contextlib.suppress(StoreNotWritable):
+            await open_store(self.service).commit()
 
     def decide(self, cfg: dict[str, Any], took: Intake) -> Plan:
         """Flag repeats (of the signature's message id, else the event id), then choose the answer: a limit
@@ -175,7 +198,7 @@ class Receiver:
         )  # = cap.to_doc(), without asdict's deep copy: `cap` is ours and not changed after
         doc_id = store.table("captures").insert(doc)
         if not accepted:
-            self._spawn(store.commit())
+            self._spawn(self._commit_quietly())
         self.service.bus.publish(CaptureRecorded(summary(doc)))
         if (
             not took.limited

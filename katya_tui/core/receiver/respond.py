@@ -59,6 +59,13 @@ def _json_plan(status: int, obj: Any, reason: str, **headers: str) -> Plan:
     return Plan(status, orjson.dumps(obj), {"Content-Type": JSON, **headers}, reason=reason)
 
 
+def not_stored(reason: str, retry_after_s: int = 5) -> Plan:
+    """The answer to a capture the disk refused (full, I/O error): nothing was acknowledged, send it again later."""
+    msg = f"store not writable: {reason}; the request was not stored, retry later"
+    obj = {"status": "error", "message": msg, "code": 503}
+    return _json_plan(503, obj, msg, **{"Retry-After": str(retry_after_s)})
+
+
 def wazzup_errors(body: bytes) -> dict[str, list[str]] | None:
     """Seed 004's checks: `{event, data}` required, event one of message/status/contact, data an object."""
     try:

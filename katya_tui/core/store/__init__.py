@@ -1,6 +1,7 @@
 """Durable TinyDB: snapshot + journal, group commit, compaction, retention, one owner per data dir."""
 
+from .journal import StoreNotWritable
 from .lock import StoreLocked
 from .store import Store, StoreReadOnly
 
-__all__ = ["Store", "StoreLocked", "StoreReadOnly"]
+__all__ = ["Store", "StoreLocked", "StoreNotWritable", "StoreReadOnly"]

@@ -13,6 +13,8 @@ drawn meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import queue
 import threading
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,12 +70,12 @@ class Writer:
     more than the write itself (a thread pool's futures and conditions made it do so for every job)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._puts: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="katya-journal", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while (job := self._puts.get()) is not None:
             fn, args, done = job
             try:
                 result, error = fn(*args), None
@@ -83,7 +87,7 @@ class Writer:
         """`fn(*args)` on the thread, awaited from the event loop."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._jobs.put((fn, args, lambda r, e: loop.call_soon_threadsafe(_settle, fut, r, e)))
+        self._puts.put((fn, args, lambda r, e: loop.call_soon_threadsafe(_settle, fut, r, e)))
         return await fut
 
     def call(self, fn: Callable, *args: object) -> object:
@@ -95,14 +99,14 @@ class Writer:
             box.extend((result, error))
             done.set()
 
-        self._jobs.put((fn, args, settle))
+        self._puts.put((fn, args, settle))
         done.wait()
         if box[1] is not None:
             raise box[1]
         return box[0]
 
     def stop(self) -> None:
-        self._jobs.put(None)
+        self._puts.put(None)
         self._thread.join()
 
 
@@ -115,112 +119,197 @@ def _settle(fut: asyncio.Future, result: object, error: BaseException | None) ->
         fut.set_result(result)
 
 
+class StoreNotWritable(Exception):
+    """A write or sync of the journal failed (disk full, I/O error): nothing of that group commit is durable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"store not writable: {reason}")
+        self.reason = reason
+
+
+def _reason(exc: OSError, path: Path) -> str:
+    return f"{exc.strerror or exc} ({path.name})"
+
+
 class Journal:
-    """One journal file at a time; `rotate()` switches to a new file between two group commits."""
+    """One journal file at a time; `rotate()` switches to a new file between two group commits.
+
+    A failed write or sync acknowledges nothing of its group: the records stay in the buffer, the file is cut back
+    to its last durable offset (a partial record left in it would end the next replay there), and the next commit,
+    or a retry every `retry_s` seconds, writes them again. Offsets count the bytes appended since opening
+    (`_synced` of them are durable); the buffer holds those from `_base` on.
+    """
 
     gather_turns = 16  # at most this many turns of the event loop a group commit waits for more writers,
     gather_quiet = 2  # and no more once this many turns in a row have added none
+    retry_s = 1.0  # while writes fail, how often to try again when no commit asks
 
-    def __init__(self, path: Path, *, fsync: bool = True, inline: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync: bool = True,
+        inline: bool = False,
+        on_state: Callable[[str | None], None] | None = None,
+    ) -> None:
+        """`on_state(reason)` is called when writes start failing, `on_state(None)` when they succeed again."""
         self._fsync = fsync
         self.inline = inline  # write and sync on the event loop's thread (see the module's docstring)
+        self.on_state = on_state
+        self.failure: str | None = None  # why the last write failed, until one succeeds
         self._writer = Writer()
         self._buffer = bytearray()
-        self._appended = 0  # records appended so far
-        self._durable = 0  # records known to be on disk
+        self._base = 0  # the offset of the buffer's first byte
+        self._synced = 0  # bytes known to be on disk
+        self._torn = False  # the file may hold bytes past `_synced` (a failed write whose cut failed)
         self._waiters: list[tuple[int, asyncio.Future]] = []
-        self._lock: asyncio.Lock | None = None
         self._flushing = False
+        self._retry: asyncio.TimerHandle | None = None
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.size = os.fstat(self._fd).st_size
+        self._origin = -self.size  # the file's offset of a byte is its offset here minus `_origin`
 
     def append(self, record: Any) -> None:
         line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         self._buffer += line
         self.size += len(line)
-        self._appended += 1
 
     @property
     def pending(self) -> int:
-        return self._appended - self._durable
+        """Bytes appended and not yet durable."""
+        return len(self._buffer) - (self._synced - self._base)
 
-    def _write(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        if self._fsync:
-            os.fdatasync(fd)
+    def _put(self, data: bytes, start: int) -> None:
+        """Write `data` (the bytes from offset `start`) and sync, skipping what an earlier job made durable. On
+        failure cut the file back to its durable end, so that nothing is ever appended after a fragment."""
+        if self._torn:  # the cut after a failed write failed too: do it now
+            os.ftruncate(self._fd, self._synced - self._origin)
+            self._torn = False
+        done = self._synced - start
+        if done >= len(data):
+            return
+        try:
+            view = memoryview(data)[done:]
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            if self._fsync:
+                os.fdatasync(self._fd)
+        except OSError:
+            self._torn = True
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._synced - self._origin)
+                self._torn = False
+            raise
+        self._synced = start + len(data)
 
     def flush(self) -> None:
-        """Write and sync everything appended so far, synchronously (for shutdown and tools)."""
-        data, upto = bytes(self._buffer), self._appended
-        self._buffer.clear()
-        if data:
-            self._writer.call(self._write, self._fd, data)
-        self._mark_durable(upto)
+        """Write and sync everything appended so far, synchronously (for shutdown and tools). Raises
+        `StoreNotWritable` when it cannot."""
+        if not self._buffer and self.failure is None:
+            return
+        try:
+            self._writer.call(self._put, bytes(self._buffer), self._base)
+        except OSError as exc:
+            self._failed(exc)
+            raise StoreNotWritable(_reason(exc, self.path)) from exc
+        self._wrote()
 
     async def commit(self) -> None:
-        """Return once every record appended before this call is durable."""
-        target = self._appended
-        if self._durable >= target:
+        """Return once every record appended before this call is durable; raise `StoreNotWritable` when the write
+        or sync of its group failed (the records stay buffered for the next try)."""
+        target = self._base + len(self._buffer)
+        if self._synced >= target:
             return
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append((target, fut))
+        self._start_flush()
+        await fut
+
+    def _start_flush(self) -> None:
         if not self._flushing:
             self._flushing = (
                 True  # now, not when the task starts: the other writers of this turn must not start one
             )
             asyncio.get_running_loop().create_task(self._flush_loop())
-        await fut
 
     async def _flush_loop(self) -> None:
         gather = self.gather_turns
         try:
-            while self._buffer:
+            while self.pending or self.failure is not None:
                 # Let the writers the loop is about to run append first (requests already read, handlers already
                 # woken): one write and one fsync for all of them instead of one each. Stops as soon as a turn of
                 # the loop adds nothing, so a lone writer waits one turn (microseconds), never a timer. After a
                 # sync, what came meanwhile is the next group: waiting more would only add to everyone's latency.
                 quiet = 0
                 for _ in range(gather):
-                    seen = self._appended
+                    seen = len(self._buffer)
                     await asyncio.sleep(0)
-                    quiet = quiet + 1 if self._appended == seen else 0
+                    quiet = quiet + 1 if len(self._buffer) == seen else 0
                     if quiet >= self.gather_quiet:
                         break
                 gather = 0
-                data, upto = bytes(self._buffer), self._appended
-                self._buffer.clear()
+                data, start = bytes(self._buffer), self._base
                 try:
                     if self.inline:
-                        self._write(self._fd, data)
+                        self._put(data, start)
                     else:
-                        await self._writer.run(self._write, self._fd, data)
+                        await self._writer.run(self._put, data, start)
                 except OSError as exc:
-                    self._fail(exc)
+                    self._failed(exc)
                     return
-                self._mark_durable(upto)
+                self._wrote()
         finally:
             self._flushing = False
 
-    def _mark_durable(self, upto: int) -> None:
-        self._durable = max(self._durable, upto)
+    def _wrote(self) -> None:
+        """After a successful write: drop the durable bytes from the buffer, answer their waiters."""
+        self._trim()
+        if self.failure is not None:
+            self.failure = None
+            if self._retry is not None:
+                self._retry.cancel()
+                self._retry = None
+            if self.on_state is not None:
+                self.on_state(None)
+
+    def _trim(self) -> None:
+        synced = self._synced  # (read once: a job on the writer thread may move it meanwhile)
+        del self._buffer[: synced - self._base]
+        self._base = synced
         still = []
         for target, fut in self._waiters:
-            if target <= self._durable:
+            if target <= synced:
                 if not fut.done():
                     fut.set_result(None)
             else:
                 still.append((target, fut))
         self._waiters = still
 
-    def _fail(self, exc: OSError) -> None:
+    def _failed(self, exc: OSError) -> None:
+        """A write failed: every waiter not yet durable gets `StoreNotWritable`; try again in `retry_s`."""
+        self._trim()  # (what an earlier job made durable)
+        reason = _reason(exc, self.path)
         for _, fut in self._waiters:
             if not fut.done():
-                fut.set_exception(exc)
+                fut.set_exception(StoreNotWritable(reason))
         self._waiters = []
+        first = self.failure is None
+        self.failure = reason
+        if first:
+            log.warning("store not writable: %s", reason)
+            if self.on_state is not None:
+                self.on_state(reason)
+        with contextlib.suppress(RuntimeError):  # (no running loop: a synchronous flush)
+            loop = asyncio.get_running_loop()
+            if self._retry is None or self._retry.cancelled():
+                self._retry = loop.call_later(self.retry_s, self._try_again)
+
+    def _try_again(self) -> None:
+        self._retry = None
+        if self.failure is not None:
+            self._start_flush()
 
     def rotate(self, path: Path) -> None:
         """Flush the current file and continue in `path` (called from the event loop thread)."""
@@ -229,9 +318,17 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.path = path
         self.size = 0
+        self._origin = self._synced
         self._writer.call(os.close, old)
 
     def close(self) -> None:
-        self.flush()
+        """Flush and close; what cannot be written now was never acknowledged, and is dropped."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        try:
+            self.flush()
+        except StoreNotWritable as exc:
+            log.warning("closing the store with %d bytes unwritten: %s", self.pending, exc.reason)
         os.close(self._fd)
         self._writer.stop()

@@ -16,12 +16,13 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 
-from .journal import Journal, ReplayReport, replay
+from .journal import Journal, ReplayReport, StoreNotWritable, replay
 from .lock import DataDirLock
 from .table import JournaledDB, JournaledTable, MemoryStorage
 
@@ -72,6 +73,7 @@ class Store:
         self._compact_later: asyncio.TimerHandle | None = None
         self._last_commit = 0.0
         self._snapshot_size = 0
+        self.on_writable: Callable[[str | None], None] | None = None  # see `_writable_changed`
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._lock:
             self._lock.acquire()
@@ -85,7 +87,12 @@ class Store:
         if readonly:
             append = _refuse_write
         else:
-            self.journal = Journal(self._journal_path(self.generation), fsync=fsync, inline=inline_sync)
+            self.journal = Journal(
+                self._journal_path(self.generation),
+                fsync=fsync,
+                inline=inline_sync,
+                on_state=self._writable_changed,
+            )
             append = self.journal.append
         self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append)
         for name in tables:
@@ -172,8 +179,19 @@ class Store:
             raise StoreReadOnly("this store was opened read-only")
         return self.journal
 
+    @property
+    def not_writable(self) -> str | None:
+        """Why the last write to disk failed, while writes fail (None when they succeed)."""
+        return self.journal.failure if self.journal is not None else None
+
+    def _writable_changed(self, reason: str | None) -> None:
+        """Writes started failing (`reason`) or succeed again (None): tell `on_writable` (the service's facts)."""
+        if self.on_writable is not None:
+            self.on_writable(reason)
+
     async def commit(self) -> None:
-        """Wait until every write made so far is on disk; compact when the journal has grown (see `_compact_due`)."""
+        """Wait until every write made so far is on disk; compact when the journal has grown (see `_compact_due`).
+        Raises `StoreNotWritable` when the disk refused them: they stay in memory and are written by a later commit."""
         journal = self._writer
         await journal.commit()
         self._last_commit = time.monotonic()
@@ -217,6 +235,8 @@ class Store:
             loop = asyncio.get_running_loop()
             self._snapshot_size = await loop.run_in_executor(None, self._write_snapshot, state)
             self._drop_journals_before(gen)
+        except (OSError, StoreNotWritable) as exc:  # the journals still hold everything: compact another time
+            log.warning("compaction failed: %s", exc)
         finally:
             self._compacting = None
 
@@ -230,8 +250,10 @@ class Store:
 
         Copying each table's dict is enough: serialisation holds the GIL, so no write interleaves with it.
         """
+        self._writer.rotate(
+            self._journal_path(self.generation + 1)
+        )  # (raises when the old one cannot be flushed)
         self.generation += 1
-        self._writer.rotate(self._journal_path(self.generation))
         state = {name: dict(docs) for name, docs in cast(MemoryStorage, self.db.storage).tables.items()}
         state[META] = {"1": {"next_generation": self.generation}}
         return self.generation, state
@@ -239,11 +261,15 @@ class Store:
     def _write_snapshot(self, state: dict[str, Any]) -> int:
         data = orjson.dumps(state)
         tmp = self.data_dir / (SNAPSHOT + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            if self._fsync:
-                os.fsync(f.fileno())
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                if self._fsync:
+                    os.fsync(f.fileno())
+        except OSError:
+            tmp.unlink(missing_ok=True)  # (on a full disk, the space it took)
+            raise
         os.replace(tmp, self.data_dir / SNAPSHOT)
         if self._fsync:
             dir_fd = os.open(self.data_dir, os.O_RDONLY)

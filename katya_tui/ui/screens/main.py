@@ -238,6 +238,7 @@ class MainScreen(Screen):
             pending=self.tally.count("pending"),
             failed=self.tally.count("failed"),
             token_key=getattr(self.app, "key_for", lambda _i, d: d)("app.token", "ctrl+t"),
+            not_writable=s.store.not_writable if s.store is not None else None,
             **changes,
         )
 

@@ -1,4 +1,5 @@
-"""The status bar: where to send webhooks, the feed, the upstream state, counts, and the paused marker."""
+"""The status bar: where to send webhooks, the feed, the upstream state, counts, the paused marker, and why the
+store cannot write (while it cannot)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Status:
     paused: bool = False
     following: bool = True
     token_key: str = "ctrl+t"
+    not_writable: str | None = None  # why the store's writes fail, while they do
 
 
 class StatusBar(Static):
@@ -46,6 +48,8 @@ class StatusBar(Static):
                 tone = "$text-error"
             up = f"  upstream [{tone}]{escape(s.upstream)}[/]"
         paused = "  [reverse $text-warning] ⏸ PAUSED [/]" if s.paused else ""
+        if s.not_writable is not None:
+            paused += f"  [reverse $text-error] store not writable: {escape(s.not_writable)} [/]"
         failed = f"[$text-error]{s.failed:,} failed[/]" if s.failed else "0 failed"
         pending = f"[$text-warning]{s.pending:,} pending[/]" if s.pending else "0 pending"
         return (
