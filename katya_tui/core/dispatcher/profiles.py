@@ -42,10 +42,26 @@ _ENCODERS = {
 
 def serialize(obj: Any, serialization: str) -> bytes:
     """The JSON bytes for `serialization`: compact | python | sorted (anything else: compact). The same bytes as
-    `json.dumps(obj)`, `json.dumps(obj, sort_keys=True)` and `json.dumps(obj, separators=(",", ":"),
-    ensure_ascii=False)`."""
-    encoder = _ENCODERS.get(serialization) or _ENCODERS["compact"]
-    return encoder.encode(obj).encode("utf-8", "surrogatepass")
+    `json.dumps(obj)`, `json.dumps(obj, sort_keys=True)` and, for compact, JavaScript's `JSON.stringify(obj)`:
+    `json.dumps(obj, separators=(",", ":"), ensure_ascii=False)` with numbers written as JavaScript writes them."""
+    if serialization not in ("python", "sorted"):
+        serialization, obj = "compact", _as_javascript_numbers(obj)
+    return _ENCODERS[serialization].encode(obj).encode("utf-8", "surrogatepass")
+
+
+def _as_javascript_numbers(obj: Any) -> Any:
+    """`obj` with the floats JSON.stringify writes differently from Python: a whole one as an integer (`1`, not
+    `1.0`), a non-finite one as `null`. (Python and JavaScript agree on the digits of every other float; they
+    differ only on the exponent form of very small or very large ones.)"""
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        return int(obj) if obj.is_integer() and abs(obj) < 1e21 else obj
+    if isinstance(obj, dict):
+        return {k: _as_javascript_numbers(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_as_javascript_numbers(v) for v in obj]
+    return obj
 
 
 def iso_ms(ts: float) -> str:
