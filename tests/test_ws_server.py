@@ -12,6 +12,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 from ws_support import (
     TOKEN,
+    WAIT,
     authed,
     make_settings,
     recv,
@@ -227,17 +228,51 @@ async def test_server_pings_and_answering_keeps_the_client(data_dir):
         assert svc.feed.client_count == 1 and svc.feed.dropped_silent == 0
 
 
-async def test_client_that_ignores_two_pings_is_closed(data_dir):
+async def silent_client(svc, *, protocol_pongs: bool):
+    """An aiohttp client that never answers seed 002's JSON pings; it answers protocol pings only if asked to
+    (as a browser's WebSocket, wscat or websocat do)."""
+    http = aiohttp.ClientSession()
+    ws = await http.ws_connect(
+        ws_url(svc), headers={"Authorization": f"Bearer {TOKEN}"}, autoping=protocol_pongs
+    )
+    return http, ws
+
+
+async def test_client_that_answers_neither_ping_is_closed_after_two(data_dir):
     async with running(make_settings(data_dir, ws_ping_interval=0.05)) as svc:
-        async with authed(svc) as ws:
-            pings = 0
-            with pytest.raises(ConnectionClosed) as info:
+        http, ws = await silent_client(svc, protocol_pongs=False)
+        try:
+            pings, frames = 0, 0
+            async with asyncio.timeout(WAIT):
                 while True:
-                    if (await recv(ws))["type"] == "ping":
+                    msg = await ws.receive()
+                    if msg.type == aiohttp.WSMsgType.PING:
+                        frames += 1
+                    elif msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == "ping":
                         pings += 1
-            assert info.value.rcvd.code == 1011
-            assert pings == 2
-        assert svc.feed.dropped_silent == 1
+                    elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                        break
+            assert ws.close_code == 1011 and pings == 2 and frames >= 1
+            assert svc.feed.dropped_silent == 1
+        finally:
+            await ws.close()
+            await http.close()
+
+
+async def test_a_generic_client_that_answers_protocol_pings_only_is_kept(data_dir):
+    async with running(make_settings(data_dir, ws_ping_interval=0.05)) as svc:
+        http, ws = await silent_client(svc, protocol_pongs=True)
+        try:
+            pings = 0
+            async with asyncio.timeout(WAIT):
+                while pings < 6:  # three times the two a silent client is given
+                    msg = await ws.receive()
+                    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+                    pings += json.loads(msg.data)["type"] == "ping"
+            assert not ws.closed and svc.feed.client_count == 1 and svc.feed.dropped_silent == 0
+        finally:
+            await ws.close()
+            await http.close()
 
 
 # -- fan-out ----------------------------------------------------------------------------------------------------

@@ -159,7 +159,11 @@ class Feed:
             s.ws_ping_interval if dialect == "001" else None
         )  # seed 001's clients only know ping frames
         ws = web.WebSocketResponse(
-            timeout=self.close_timeout, compress=False, heartbeat=heartbeat, max_msg_size=1024 * 1024
+            timeout=self.close_timeout,
+            compress=False,
+            heartbeat=heartbeat,
+            max_msg_size=1024 * 1024,
+            autoping=dialect == "001",  # `/v1/ws` answers pings itself and counts pongs as signs of life
         )
         await ws.prepare(request)
         if self._closing:
@@ -175,6 +179,10 @@ class Feed:
                 async for msg in ws:
                     if msg.type == WSMsgType.TEXT:
                         self._on_message(client, msg.data)
+                    elif msg.type == WSMsgType.PING:
+                        await ws.pong(msg.data)
+                    elif msg.type == WSMsgType.PONG:
+                        client.unanswered = 0  # a client that answers protocol pings is alive (a browser's)
                     elif msg.type == WSMsgType.BINARY:
                         client.push(
                             p.error_message(p.BAD_MESSAGE, "binary frames are not understood; send JSON text")
@@ -305,7 +313,8 @@ class Feed:
                 )
 
     async def _pinger(self) -> None:
-        """Every `ws_ping_interval` s: ping each `/v1/ws` client; close one that left the last two unanswered."""
+        """Every `ws_ping_interval` s: ping each `/v1/ws` client (a JSON ping and a protocol one); close one that
+        answered neither of the last two."""
         interval = self.settings.ws_ping_interval
         while True:
             await asyncio.sleep(interval)
@@ -320,6 +329,13 @@ class Feed:
                     c.unanswered += 1
                     self.pings += 1
                     c.push(p.server_message("ping"))
+                    asyncio.get_running_loop().create_task(self._ping_frame(c))
+
+    async def _ping_frame(self, client: Client) -> None:
+        """A protocol ping beside seed 002's JSON one: generic clients (a browser's WebSocket, wscat) answer only
+        these, and either answer keeps a client."""
+        with contextlib.suppress(Exception):
+            await client.ws.ping()
 
 
 def _event_of(fact: Any) -> tuple[str, Any, str, float | None]:
