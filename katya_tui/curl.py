@@ -1,7 +1,8 @@
 """A captured request as a curl command that sends the same bytes: method, headers in order, exact body.
 
 Text bodies are quoted inline (`'...'`, or bash's `$'...'` when they hold control characters or bytes that are
-not UTF-8); bodies holding a NUL byte, which no shell string can carry, are piped in as base64 through
+not UTF-8); bodies holding a NUL byte, which no shell string can carry, and large bodies, which would pass the
+kernel's limit on one argument of a command, are piped in as base64 from bash's builtin `printf` through
 `--data-binary @-`. curl's own default headers (`User-Agent`, `Accept`, and the form `Content-Type` it adds to
 `--data-binary`) are removed when the capture did not have them, so the target sees what the sender sent.
 """
@@ -32,6 +33,7 @@ SKIP_HEADERS = frozenset(
 )
 _CURL_DEFAULTS = ("User-Agent", "Accept")
 _GLOB_CHARS = set("[]{}")
+INLINE_MAX = 64 * 1024  # bytes of body written inline; one argument of a command may not pass 128 KiB (Linux)
 
 
 def shell_quote_bytes(data: bytes) -> str | None:
@@ -92,7 +94,7 @@ def to_curl(capture: dict[str, Any], base_url: str, *, url: str | None = None) -
     if body:
         if "content-type" not in present:
             args += ["-H", shlex.quote("Content-Type:")]
-        quoted = shell_quote_bytes(body)
+        quoted = shell_quote_bytes(body) if len(body) <= INLINE_MAX else None
         if quoted is None:
             prefix = f"printf %s {base64.b64encode(body).decode()} | base64 -d | "
             args += ["--data-binary", "@-"]

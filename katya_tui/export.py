@@ -134,6 +134,8 @@ def pytest_module(captures: list[dict[str, Any]]) -> str:
     out = [
         '"""Requests captured by katya-tui, as pytest fixtures: `def test_x(katya_capture): ...`."""',
         "",
+        "import hashlib",
+        "",
         "import pytest",
         "",
         "CAPTURES = [",
@@ -147,6 +149,7 @@ def pytest_module(captures: list[dict[str, Any]]) -> str:
             "query": c.get("query") or "",
             "headers": [tuple(h) for h in c.get("headers") or []],
             "verdict": (c.get("verdict") or {}).get("status"),
+            "sha256": c.get("body_sha256"),
         }
         fields = ", ".join(f"{k!r}: {v!r}" for k, v in item.items())
         out.append(f"    {{{fields}, 'body': {body!r}}},")
@@ -158,6 +161,11 @@ def pytest_module(captures: list[dict[str, Any]]) -> str:
         "def katya_capture(request):",
         '    """One captured request: method, path, query, headers (in order), body (bytes), verdict."""',
         "    return request.param",
+        "",
+        "",
+        "def test_capture_bytes_are_intact(katya_capture):",
+        '    """Run alone, this module checks itself: each body is the one katya-tui hashed when it arrived."""',
+        '    assert hashlib.sha256(katya_capture["body"]).hexdigest() == katya_capture["sha256"]',
         "",
     ]
     return "\n".join(out)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import importlib.util
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -26,7 +30,7 @@ def _capture(i: int, body: bytes, endpoint: str = "stripe", verdict: str = "vali
         body=text,
         body_encoding=enc,
         body_size=len(body),
-        body_sha256="-",
+        body_sha256=hashlib.sha256(body).hexdigest(),
         truncated=False,
         remote="127.0.0.1",
         received_at=time.time() - 10 + i,
@@ -111,3 +115,37 @@ def test_curl_script_and_usage_errors(owned_store, tmp_path):
     assert bad.exit_code == 2 and "captures only" in bad.output
     empty = CliRunner().invoke(main, ["export", "--data-dir", str(tmp_path / "nothing")])
     assert empty.exit_code == 1 and "no katya-tui store" in empty.output
+
+
+def test_the_fixture_module_run_alone_checks_its_own_bytes(owned_store, tmp_path):
+    target = tmp_path / "test_katya_fixtures.py"
+    assert (
+        _run("captures", "--format", "pytest", "--data-dir", str(owned_store), "-o", str(target)).exit_code
+        == 0
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert ran.returncode == 0 and "3 passed" in ran.stdout, ran.stdout + ran.stderr
+
+
+async def test_a_curl_script_resends_a_body_too_large_for_one_argument(tmp_path):
+    from receiver_support import Sink
+
+    big = (b'{"blob":"' + b"x" * 200_000 + b'"}', b"\x00" + b"y" * 150_000)
+    store = Store(tmp_path / "data")
+    for i, body in enumerate(big):
+        store.table("captures").insert(_capture(i, body))
+    store.flush()
+    store.close()
+    async with Sink() as sink:
+        script = tmp_path / "resend.sh"
+        args = ["captures", "--format", "curl", "--data-dir", str(tmp_path / "data"), "--base-url", sink.url]
+        assert _run(*args, "-o", str(script)).exit_code == 0
+        proc = await asyncio.create_subprocess_exec("bash", str(script), stdout=asyncio.subprocess.DEVNULL)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    assert [r["body"] for r in sink.requests] == list(big)
