@@ -85,3 +85,44 @@ def test_listening_beyond_loopback_says_what_becomes_reachable(tmp_path):
     assert warnings["127.0.0.1"] == []
     [line] = warnings["0.0.0.0"]
     assert "listening on 0.0.0.0" in line and "/hooks" in line and "TLS" in line
+
+
+def test_an_unread_stdout_does_not_stall_the_service(tmp_path):
+    """stdout on a pipe nobody reads: every webhook is still answered, /healthz too; what could not be printed
+    is counted in a FactsDropped line (or everything was printed)."""
+    import asyncio
+
+    import aiohttp
+
+    n = 3000
+    proc = _serve("--port", "0", "--data-dir", str(tmp_path))
+    try:
+        url = json.loads(proc.stdout.readline())["url"]  # then the pipe is not read until the end
+
+        async def send_all() -> list[int]:
+            timeout = aiohttp.ClientTimeout(total=20)  # no answer is a failure
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                gate = asyncio.Semaphore(32)
+
+                async def one(i: int) -> int:
+                    async with gate, http.post(f"{url}/hooks/unread", data=b'{"n": %d}' % i) as resp:
+                        await resp.read()
+                        return resp.status
+
+                statuses = await asyncio.gather(*(one(i) for i in range(n)))
+                async with http.get(url + "/healthz") as resp:
+                    assert resp.status == 200 and await resp.json() == {"status": "ok"}
+                return statuses
+
+        statuses = asyncio.run(send_all())
+        assert statuses == [200] * n
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        lines = [json.loads(line) for line in out.splitlines()]
+        captured = sum(1 for line in lines if line.get("fact") == "CaptureRecorded")
+        dropped = sum(line["count"] for line in lines if line.get("fact") == "FactsDropped")
+        assert dropped > 0 or captured == n
+        assert {"fact": "ServiceStopping", "reason": "signal"} in lines
+    finally:
+        proc.kill()

@@ -6,6 +6,11 @@ records every attempt, and goes on after a restart with nothing lost.
 - Each pending delivery has `next_attempt_at` in the store. A timer per delivery puts it on a queue when due; a
   bounded pool of workers sends (through `outbound`), records the attempt, and schedules the retry or finishes.
 - On start every pending delivery is scheduled again, so a crash loses none (one in flight may be sent twice).
+- At most `per_subscription` deliveries of one subscription are in flight at once (a quarter of the workers by
+  default): a slow target (timeouts up to 600 s) holds that many workers, never all of them. A delivery that is
+  due while its subscription is at the cap waits in line for it (`_parked`), not on a worker.
+- An attempt is appended to its delivery (`Book.append`): the journal gets the attempt and the changed fields, not
+  the delivery with all its attempts again.
 - The hot path (one attempt) reads the stored documents in place through `_peek` instead of copying them,
   serialises a delivery's body once (retries reuse it; the timestamp and signature are fresh on every attempt),
   and writes deliveries and attempts as plain dicts with the fields of `models.Delivery` and `models.Attempt`.
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -41,10 +48,23 @@ class NotPending(ValueError):
 
 
 class Dispatcher:
-    def __init__(self, service: Host, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        service: Host,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        per_subscription: int | None = None,
+    ) -> None:
+        """`rand` draws the retries' jitter (see `retry`); `per_subscription`: the most deliveries of one
+        subscription in flight at once (None: a quarter of the workers, at least one)."""
         self.service = service
         self.clock = clock
+        self.rand = rand
         self.workers = int(service.settings.delivery_concurrency)
+        self.per_subscription = per_subscription or max(1, self.workers // 4)
+        self._busy: Counter[str] = Counter()  # subscription id -> its deliveries in flight
+        self._parked: dict[str, deque[tuple[str, str, float | None]]] = {}  # waiting for their subscription
         self.default_timeout = float(service.settings.delivery_timeout)
         # the store is open from start() to stop(): ask the service for it on each use
         self.webhooks = Book(lambda: self.store.table("webhooks"))
@@ -96,6 +116,8 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        self._busy.clear()
+        self._parked.clear()
         if self._committing is not None:
             await asyncio.gather(self._committing, return_exceptions=True)
         if self.client is not None:
@@ -167,24 +189,40 @@ class Dispatcher:
 
     async def _work(self) -> None:
         while True:
-            kind, did, due = await self._queue.get()
-            doc = None
-            if kind == "auto":
-                doc = self._peek(did)
-                if (
-                    not doc
-                    or doc["state"] != "pending"
-                    or doc.get("next_attempt_at") != due
-                    or did in self._inflight
-                ):
-                    continue  # finished, cancelled, rescheduled or already being sent
+            job = await self._queue.get()
+            kind, did, due = job
+            doc = self._peek(did)
+            if kind == "auto" and (
+                not doc
+                or doc["state"] != "pending"
+                or doc.get("next_attempt_at") != due
+                or did in self._inflight
+            ):
+                continue  # finished, cancelled, rescheduled or already being sent
+            hook_id = doc["webhook_id"] if doc else ""
+            if self._busy[hook_id] >= self.per_subscription:
+                self._parked.setdefault(hook_id, deque()).append(job)  # its turn comes when one of them ends
+                continue
+            self._busy[hook_id] += 1
             self._inflight.add(did)
             try:
-                await self._attempt(did, manual=kind == "manual", doc=doc)
+                await self._attempt(did, manual=kind == "manual", doc=doc if kind == "auto" else None)
             except Exception:
                 log.exception("delivery %s: attempt failed unexpectedly", did)
             finally:
                 self._inflight.discard(did)
+                self._release(hook_id)
+
+    def _release(self, hook_id: str) -> None:
+        """One delivery of this subscription is done: the next one waiting for it goes to the workers."""
+        self._busy[hook_id] -= 1
+        if self._busy[hook_id] <= 0:
+            del self._busy[hook_id]
+        parked = self._parked.get(hook_id)
+        if parked:
+            self._queue.put_nowait(parked.popleft())
+            if not parked:
+                del self._parked[hook_id]
 
     # -- one attempt ---------------------------------------------------------------------------------------
 
@@ -278,8 +316,7 @@ class Dispatcher:
             "url": url,
             "outcome": outcome.verdict,
         }  # models.Attempt's fields in order
-        attempts = [*doc.get("attempts", []), attempt]
-        fields: dict[str, Any] = {"attempts": attempts, "url": url}
+        fields: dict[str, Any] = {"url": url}
         if outcome.verdict == "delivered":
             fields.update(state="delivered", next_attempt_at=None)
             self._unschedule(did)
@@ -288,14 +325,16 @@ class Dispatcher:
         elif outcome.verdict == "fail":
             fields.update(state="failed", next_attempt_at=None)
         else:
-            retries_done = sum(1 for a in attempts if not a.get("manual")) - 1
+            retries_done = sum(1 for a in doc.get("attempts") or () if not a.get("manual"))
             now = self.clock()
-            wait = retry.next_delay_s(hook.get("retryPolicy") or {}, retries_done, result.headers, now)
+            wait = retry.next_delay_s(
+                hook.get("retryPolicy") or {}, retries_done, result.headers, now, self.rand
+            )
             if wait is None:
                 fields.update(state="failed", next_attempt_at=None)
             else:
                 fields.update(state="pending", next_attempt_at=now + wait)
-        doc = self.deliveries.update(did, fields)  # a copy: the snapshot the bus carries
+        doc = self.deliveries.append(did, "attempts", attempt, fields)  # a copy: the snapshot the bus carries
         if doc["state"] != "pending":
             self._bodies.pop(did, None)
         elif not manual:

@@ -45,6 +45,18 @@ class Book:
             raise KeyError(ident)
         return doc
 
+    def append(self, ident: str, key: str, item: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        """Append `item` to the document's list `key` and set `fields` (see `JournaledTable.append_to`); the new
+        document (a copy). KeyError when it is gone."""
+        table = self._table()
+        doc_id = table.doc_id_of(ident)
+        if doc_id is None or not table.append_to(doc_id, key, item, fields):
+            raise KeyError(ident)
+        doc = table.by_id(ident)
+        if doc is None:
+            raise KeyError(ident)
+        return doc
+
     def remove(self, ident: str) -> bool:
         table = self._table()
         doc_id = table.doc_id_of(ident)

@@ -3,7 +3,9 @@
 On disk, in the data dir:
 - `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`); its `_meta` table names the first
   journal generation it does not contain;
-- `journal.<gen>.jsonl`: the writes since, one JSON array a line.
+- `journal.<gen>.jsonl`: the writes since, one JSON array a line: `[table, "p", doc_id, doc]` puts a document,
+  `[table, "d", doc_id]` removes one, `[table, "c"]` clears a table, `[table, "a", doc_id, key, item, fields]`
+  appends `item` to a document's list `key` and sets `fields`.
 Compaction rotates to a new journal, writes the snapshot to a temp file, fsyncs it and renames it into place, then
 deletes the journals it covers. A crash at any point leaves either the old snapshot with every journal, or the new
 snapshot with the journals it does not cover; both open to the same data.
@@ -134,6 +136,9 @@ class Store:
                 tables.get(name, {}).pop(str(rec[2]), None)
             elif op == "c":
                 tables[name] = {}
+            elif op == "a" and (doc := tables.get(name, {}).get(str(rec[2]))) is not None:
+                doc[rec[3]] = [*(doc.get(rec[3]) or ()), rec[4]]  # see `JournaledTable.append_to`
+                doc.update(rec[5])
 
         gen = first_gen
         for g, path in journals:

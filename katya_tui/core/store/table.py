@@ -204,6 +204,20 @@ class JournaledTable(ShimTable):
         self.clear_cache()
         return updated
 
+    def append_to(self, doc_id: int, key: str, item: Any, fields: Mapping[str, Any]) -> bool:
+        """Append `item` to the list `key` of the document and set `fields`, journalling just those (op "a"): the
+        record's size does not grow with the list (a delivery's attempts). The list is a new one, so copies
+        handed out before keep theirs. False when the document is gone. `fields` must not change the `id`."""
+        raw = self.memory.tables.setdefault(self.name, {})
+        doc = raw.get(str(doc_id))
+        if doc is None:
+            return False
+        doc[key] = [*(doc.get(key) or ()), item]
+        doc.update(fields)
+        self.memory.append([self.name, "a", doc_id, key, item, dict(fields)])
+        self.clear_cache()
+        return True
+
     def update_multiple(
         self, updates: Iterable[tuple[Mapping | Callable[[MutableMapping], None], QueryLike]]
     ) -> list[int]:
