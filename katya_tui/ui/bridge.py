@@ -21,6 +21,7 @@ WANTED = {
     "DeliveryUpdated",
     "UpstreamStateChanged",
     "StoreRecovered",
+    "StoreDamaged",
     "ServiceStopping",
 }
 
@@ -68,6 +69,13 @@ class Bridge:
                 self.target.post_message(
                     CoreNotice(
                         f"the store was recovered after a crash: cut {fact.torn_bytes} torn bytes", "warning"
+                    )
+                )
+            elif name == "StoreDamaged":
+                self.target.post_message(
+                    CoreNotice(
+                        f"the store skipped damaged journal records (kept aside): {', '.join(fact.damaged)}",
+                        "warning",
                     )
                 )
             elif name == "ServiceStopping":

@@ -1,6 +1,6 @@
 """Durable TinyDB: snapshot + journal, group commit, compaction, retention, one owner per data dir."""
 
 from .lock import StoreLocked
-from .store import Store, StoreReadOnly
+from .store import Store, StoreCorrupt, StoreReadOnly
 
-__all__ = ["Store", "StoreLocked", "StoreReadOnly"]
+__all__ = ["Store", "StoreCorrupt", "StoreLocked", "StoreReadOnly"]
