@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,27 +22,52 @@ from .commands.sign_verify import sign, verify
 if TYPE_CHECKING:
     from .config import Settings
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def repair_option(f: F) -> F:
+    """`--repair`, on the commands that open the store: a flag of the start rather than a command of its own, so
+    the refusal of a damaged store says how to go on in one step (the same command, with --repair), and a
+    repaired store is opened and seen at once."""
+    return click.option(
+        "--repair",
+        is_flag=True,
+        default=None,
+        help="Open a damaged store: keep every readable record, move the unreadable rest aside.",
+    )(f)
+
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
+@repair_option
 @click.version_option(package_name="katya-tui")
 @click.pass_context
-def main(ctx: click.Context, **options: Any) -> None:
+def main(ctx: click.Context, repair: bool | None, **options: Any) -> None:
     """katya-tui: a terminal workbench for webhooks.
 
     With no command, starts the TUI with the embedded receiver, dispatcher and WebSocket feed.
     """
-    ctx.obj = {"options": {k: v for k, v in options.items() if v is not None}}
+    ctx.obj = {"options": {k: v for k, v in options.items() if v is not None}, "repair": bool(repair)}
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
 
 
-def _tui(settings: Settings) -> None:
+def _open(ctx: click.Context, settings: Settings, repair: bool | None) -> None:
+    """Check the data dir and log there; with --repair (here or before the command), repair the store first."""
     from .logs import log_to_file
-    from .ui.app import KatyaApp
 
     log_to_file(settings.data_dir)
     _warn_if_exposed(settings)
+    if repair or (ctx.obj or {}).get("repair"):
+        from .core.store.repair import repair as repair_store
+
+        for line in repair_store(settings.data_dir):
+            click.echo(f"katya-tui: repair: {line}", err=True)
+
+
+def _tui(settings: Settings) -> None:
+    from .ui.app import KatyaApp
+
     app = KatyaApp(settings)
     app.run()
     if app.startup_error:
@@ -70,40 +96,44 @@ def _headless(settings: Settings) -> None:
     import asyncio
 
     from .core.loops import fast_loop
-    from .logs import log_to_file
     from .serve import serve as serve_main
 
-    log_to_file(settings.data_dir)
-    _warn_if_exposed(settings)
     with asyncio.Runner(loop_factory=fast_loop()) as runner:
         runner.run(serve_main(settings))
 
 
 @main.command()
 @common_options
+@repair_option
 @click.pass_context
 @run_core
-def run(ctx: click.Context, **options: Any) -> None:
+def run(ctx: click.Context, repair: bool | None = None, **options: Any) -> None:
     """The TUI with the embedded receiver, dispatcher and WebSocket feed (the default)."""
-    _tui(settings_from(ctx, options))
+    settings = settings_from(ctx, options)
+    _open(ctx, settings, repair)
+    _tui(settings)
 
 
 @main.command()
 @common_options
+@repair_option
 @click.pass_context
 @run_core
-def serve(ctx: click.Context, **options: Any) -> None:
+def serve(ctx: click.Context, repair: bool | None, **options: Any) -> None:
     """The same core with no terminal UI; one JSON object a line on stdout, the first one the ready line."""
-    _headless(settings_from(ctx, options))
+    settings = settings_from(ctx, options)
+    _open(ctx, settings, repair)
+    _headless(settings)
 
 
 @main.command()
 @common_options
+@repair_option
 @click.option("--headless", is_flag=True, help="No UI: print facts as JSON lines, like serve.")
 @click.option("--rate", "demo_rate", default="1", show_default=True, help="Demo events a second.")
 @click.pass_context
 @run_core
-def demo(ctx: click.Context, headless: bool, **options: Any) -> None:
+def demo(ctx: click.Context, headless: bool, repair: bool | None, **options: Any) -> None:
     """The TUI plus a demo consumer (sometimes failing or slow) and a generator of realistic event flows.
 
     Without --data-dir it keeps its data in a `demo` folder inside the default data dir, apart from your own.
@@ -117,6 +147,7 @@ def demo(ctx: click.Context, headless: bool, **options: Any) -> None:
         or os.environ.get("KATYA_TUI_DATA_DIR")
     ):
         settings = replace(settings, data_dir=settings.data_dir / "demo")
+    _open(ctx, settings, repair)
     (_headless if headless else _tui)(settings)
 
 

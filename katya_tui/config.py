@@ -210,7 +210,7 @@ def ensure_token(settings: Settings) -> Settings:
         token = path.read_text(encoding="utf-8").strip()
         if token:
             return replace(settings, token=token)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # (private: see core/datadir.py)
     token = secrets.token_urlsafe(24)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

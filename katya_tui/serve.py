@@ -164,16 +164,19 @@ async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
     facts = service.bus.subscribe(maxsize=100_000)
     await service.start()
     gcpolicy.settle()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (
+        signal.SIGINT,
+        signal.SIGTERM,
+    ):  # before the ready line: a signal right after it stops cleanly
+        loop.add_signal_handler(sig, stop.set)
     _write(  # before any traffic, and waited for: the caller learns the addresses from it
         out,
         _line(
             {"ready": True, "url": service.url, "ws_url": service.ws_url, "data_dir": str(settings.data_dir)}
         ),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     printer = Printer(out)
 
     async def pump() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -75,7 +76,8 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
 
     Reads the store directly, so it works whether or not katya-tui is running. Oldest first.
     """
-    from ..core.store import Store
+    from ..core.datadir import DataDirUnsafe
+    from ..core.store import Store, StoreCorrupt
     from ..export import curl_script, har, jsonl, masked, parse_since, pytest_module
 
     if kind not in FORMATS[fmt]:
@@ -89,7 +91,10 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
     d = settings.data_dir
     if not d.is_dir() or not ((d / "db.json").exists() or any(d.glob("journal.*.jsonl"))):
         raise click.ClickException(f"no katya-tui store in {settings.data_dir} (pass --data-dir)")
-    store = Store(settings.data_dir, readonly=True)
+    try:
+        store = Store(settings.data_dir, readonly=True)
+    except (StoreCorrupt, DataDirUnsafe) as exc:
+        raise click.ClickException(str(exc)) from None
     table = store.table(kind)
     docs = table.newest(opts["limit"] or len(table) or 1, where=_filter(kind, opts, since))
     docs.reverse()
@@ -105,7 +110,9 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
     else:
         text = pytest_module(docs)
     if output:
-        with open(output, "w", encoding="utf-8") as f:
+        # created 0600 like every file of the data dir (it may hold secrets); an existing file keeps its mode
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         click.echo(f"wrote {len(docs)} {kind} to {output}", err=True)
     else:

@@ -62,16 +62,18 @@ def settings_from(ctx: click.Context, options: dict[str, Any]) -> Settings:
 
 
 def run_core(f: Callable[P, R]) -> Callable[P, R]:
-    """Turn the core's start-up failures (port in use, data dir locked) into one line and exit 1."""
+    """Turn the core's start-up failures (port in use, data dir locked or unsafe, store unreadable) into one line
+    and exit 1."""
 
     @functools.wraps(f)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from ..core.datadir import DataDirUnsafe
         from ..core.errors import PortInUse
-        from ..core.store import StoreLocked
+        from ..core.store import StoreCorrupt, StoreLocked
 
         try:
             return f(*args, **kwargs)
-        except (PortInUse, StoreLocked) as exc:
+        except (PortInUse, StoreLocked, StoreCorrupt, DataDirUnsafe) as exc:
             click.echo(f"katya-tui: {exc}", err=True)
             sys.exit(1)
 

@@ -38,6 +38,14 @@ class StoreWritable:
     """Writes to the data dir succeed again (after `StoreNotWritable`)."""
 
 
+@dataclass(frozen=True)
+class StoreDamaged:
+    """The store opened past journal lines that are not records: each skipped (every record after it kept) and
+    copied to `<journal>.damaged`; `damaged` names each one's file, line and byte offset."""
+
+    damaged: list[str]
+
+
 def fact_to_dict(fact: Any) -> dict[str, Any]:
     """`{"fact": "CaptureRecorded", ...fields}`: one line of `serve`'s output."""
     body = (

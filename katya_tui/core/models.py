@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self, overload
 
+import orjson
+
 _B32_PAIRS = [a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"]
 _random_pool = bytearray()
 
@@ -163,3 +165,13 @@ class Delivery(Doc):
     verdict: str | None = None  # verdict status of the inbound request the event came from
     data: Any = None  # the event's data, kept so a delivery outlives its event's retention
     event_created_at: float | None = None
+
+
+def storable(data: Any) -> bool:
+    """Whether the store's writer (orjson) can serialise `data`: it reads JSON up to 1,024 levels deep but
+    writes only 255, and an event it could not write would break the store, its compaction and the API."""
+    try:
+        orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return False
+    return True

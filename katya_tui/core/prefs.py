@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from .datadir import create_private
+
 log = logging.getLogger(__name__)
 
 FILE = "prefs.json"
@@ -43,5 +45,6 @@ class Prefs:
         data = self.read()
         data[key] = value
         tmp = self.path.with_name(FILE + ".tmp")
-        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        with os.fdopen(create_private(tmp), "wb") as f:
+            f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
         os.replace(tmp, self.path)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..config import Settings, ensure_token
-from . import appkeys, facts
+from . import appkeys, datadir, facts
 from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
 from .api import demo as demo_api
 from .api import events as events_api
@@ -29,7 +29,7 @@ from .demo import Demo
 from .dispatcher import Dispatcher
 from .errors import PortInUse
 from .events import publish_event
-from .facts import ServiceStarted, ServiceStopping, StoreRecovered
+from .facts import ServiceStarted, ServiceStopping, StoreDamaged, StoreRecovered
 from .models import Event
 from .receiver import Receiver
 from .store import Store
@@ -89,7 +89,8 @@ class Component(Protocol):
 class Service:
     def __init__(self, settings: Settings, *, headless: bool = False) -> None:
         """`headless` (`serve`): no UI shares the event loop, so the store syncs its journal on the loop's own
-        thread, which answers sooner under load (see `store/journal.py`)."""
+        thread, which answers sooner under load (see `store/journal.py`). Raises `DataDirUnsafe`."""
+        datadir.prepare(settings.data_dir)  # before the token is read or written there
         self.settings = ensure_token(settings)
         self.headless = headless
         self.bus = Bus()
@@ -139,6 +140,8 @@ class Service:
             raise
         if self.store.report.torn_bytes:
             self.bus.publish(StoreRecovered(self.store.report.torn_bytes, self.store.report.torn_file))
+        if self.store.report.damaged:
+            self.bus.publish(StoreDamaged([str(d) for d in self.store.report.damaged]))
         self.bus.publish(ServiceStarted(self.url, self.ws_url, str(s.data_dir)))
         log.info("listening on %s (data dir %s)", self.url, s.data_dir)
 

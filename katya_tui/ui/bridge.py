@@ -21,6 +21,7 @@ WANTED = {
     "DeliveryUpdated",
     "UpstreamStateChanged",
     "StoreRecovered",
+    "StoreDamaged",
     "ServiceStopping",
     "StoreNotWritable",
     "StoreWritable",
@@ -76,6 +77,13 @@ class Bridge:
                 self.target.post_message(CoreNotice(f"store not writable: {fact.reason}", "error"))
             elif name == "StoreWritable":
                 self.target.post_message(CoreNotice("the store writes again", "information"))
+            elif name == "StoreDamaged":
+                self.target.post_message(
+                    CoreNotice(
+                        f"the store skipped damaged journal records (kept aside): {', '.join(fact.damaged)}",
+                        "warning",
+                    )
+                )
             elif name == "ServiceStopping":
                 self.target.post_message(CoreNotice(f"the core is stopping ({fact.reason})", "warning"))
         if captures or events or deliveries:

@@ -9,7 +9,7 @@ from aiohttp import web
 from .. import queries
 from ..appkeys import DISPATCHER, PUBLISHER, STORE
 from ..catalog import is_known, sample_data, validate_pattern
-from ..models import iso
+from ..models import iso, storable
 from .common import invalid, json_body, ok, page_params, paginated
 
 MAX_BATCH = 10_000
@@ -42,6 +42,8 @@ def check(item: Any, where: str = "") -> dict[str, list[str]]:
         errors[f"{where}type"] = [problem or f"{t!r} is a pattern; publish one event type"]
     if "data" in item and item["data"] is not None and not isinstance(item["data"], dict | list):
         errors[f"{where}data"] = ["must be a JSON object (or leave it out for a sample payload)"]
+    elif "data" in item and not storable(item["data"]):
+        errors[f"{where}data"] = ["nests deeper than the store can write (255 levels)"]
     if (
         "id" in item
         and item["id"] is not None

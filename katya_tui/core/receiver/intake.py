@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from ..catalog import HeaderGet, classify_body
-from ..models import Capture
+from ..models import Capture, storable
 from ..outbound import ORIGIN_HEADER
 from ..signing import Verdict, verify
 from .capture import Body, new_capture, raw_headers, read_body
@@ -86,6 +86,9 @@ def intake(
     )  # (vars, not asdict: the verdict is made for this capture alone, its lists need no deep copy)
     header = header_of(headers)
     found = classify(body.data, header) if not body.truncated else None
+    if found and len(body.data) > 500 and not storable(found[1]):  # (256 levels take 512 bytes at least)
+        cap.verdict["diagnosis"] = [*cap.verdict.get("diagnosis", []), TOO_DEEP]
+        found = None
     if found:
         cap.event_type = found[0]
     fetch_site = header("Sec-Fetch-Site")
@@ -136,6 +139,12 @@ def check(
     if v.expected and v.status not in AUTHENTIC:
         v.expected = v.expected[:EXPECTED_SHOWN] + "…"  # a forged request must not be handed the signature
     return v
+
+
+TOO_DEEP = (
+    "the body carries an event, but its data nests deeper than the store can write (255 levels): "
+    "kept as this capture only, not published as an event"
+)
 
 
 def classify(body: bytes, header: HeaderGet) -> Found | None:

@@ -2,6 +2,6 @@
 
 from .journal import StoreNotWritable
 from .lock import StoreLocked
-from .store import Store, StoreReadOnly
+from .store import Store, StoreCorrupt, StoreReadOnly
 
-__all__ = ["Store", "StoreLocked", "StoreNotWritable", "StoreReadOnly"]
+__all__ = ["Store", "StoreCorrupt", "StoreLocked", "StoreNotWritable", "StoreReadOnly"]

@@ -2,7 +2,8 @@
 
 Writers append records in memory (microseconds); `await commit()` returns once every record appended so far
 is written and `fdatasync`ed. Appends that arrive while a sync is running are grouped into the next one, so
-many writes share one fsync. Replay stops at the first record that does not parse (a torn tail) and cuts it off.
+many writes share one fsync. Replay cuts a torn tail (an unterminated last line) and skips, reporting it, any
+other line that is not a record.
 
 The write and the sync run on a thread of their own (`Writer`), so the event loop goes on meanwhile (the TUI
 draws); or, with `inline`, on the event loop's thread (`serve`): under load the hand-off to a thread and back
@@ -19,7 +20,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +29,54 @@ import orjson
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Damage:
+    """A journal line that is not a record, where it is: kept in the file, skipped by replay."""
+
+    file: str
+    line: int  # 1-based
+    offset: int  # of its first byte
+    size: int  # bytes, without the newline
+
+    def __str__(self) -> str:
+        return f"{self.file} line {self.line} (byte {self.offset}, {self.size} bytes)"
+
+
 @dataclass
 class ReplayReport:
     records: int = 0
     torn_bytes: int = 0
     torn_file: str | None = None
+    damaged: list[Damage] = field(default_factory=list)
 
 
-def replay(path: Path, apply: Callable[[list], None], report: ReplayReport, *, cut: bool = True) -> bool:
-    """Apply each record of `path` in order; cut a torn or corrupt tail (unless `cut` is False: a reader that
-    does not own the store leaves a tail that its writer may still be completing). False when a tail was found."""
+_BAD = (ValueError, TypeError, LookupError, AttributeError)  # not JSON, or JSON that is not a record
+
+
+def replay(
+    path: Path, apply: Callable[[list], None], report: ReplayReport, *, cut: bool = True, newest: bool = True
+) -> bool:
+    """Apply each record of `path` in order. Only an unterminated last line of the newest journal is a torn tail
+    (a write a crash cut short: nothing after it was acknowledged), cut off unless `cut` is False (a reader that
+    does not own the store leaves it to its writer). Any other line that is not a record is damage: reported in
+    `report.damaged` with its position, skipped, and every record after it applied. False when a tail was cut."""
     data = path.read_bytes()
     pos = 0
+    line = 0
     end = len(data)
     while pos < end:
         nl = data.find(b"\n", pos)
+        line += 1
         if nl < 0:
-            break
+            if newest:
+                break
+            nl = end  # an older journal was complete when it was rotated: a fragment at its end is damage
         try:
-            record = orjson.loads(data[pos:nl])
-        except orjson.JSONDecodeError:
-            break
-        apply(record)
-        report.records += 1
+            apply(orjson.loads(data[pos:nl]))
+        except _BAD:
+            report.damaged.append(Damage(path.name, line, pos, nl - pos))
+        else:
+            report.records += 1
         pos = nl + 1
     if pos < end:
         report.torn_bytes += end - pos
@@ -62,6 +88,12 @@ def replay(path: Path, apply: Callable[[list], None], report: ReplayReport, *, c
             os.fsync(f.fileno())
         return False
     return True
+
+
+def damaged_lines(path: Path, damaged: list[Damage]) -> bytes:
+    """The bytes of `damaged`'s lines of `path`, one a line (to keep them aside)."""
+    data = path.read_bytes()
+    return b"".join(data[d.offset : d.offset + d.size] + b"\n" for d in damaged if d.file == path.name)
 
 
 class Writer:

@@ -24,7 +24,8 @@ from typing import Any, cast
 
 import orjson
 
-from .journal import Journal, ReplayReport, StoreNotWritable, replay
+from .. import datadir
+from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
 from .table import JournaledDB, JournaledTable, MemoryStorage
 
@@ -37,6 +38,52 @@ _JOURNAL_RE = re.compile(r"^journal\.(\d+)\.jsonl$")
 
 class StoreReadOnly(RuntimeError):
     pass
+
+
+class StoreCorrupt(RuntimeError):
+    """The snapshot cannot be read: the store refuses to open rather than read as empty."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(
+            f"the store's snapshot {path} is unreadable ({why}); start katya-tui with --repair to keep what "
+            f"can be read and move the file aside"
+        )
+
+
+def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    """The tables of a snapshot; `StoreCorrupt` when it is empty, not JSON or not shaped like one."""
+    if not raw.strip():
+        raise StoreCorrupt(path, "it is empty")
+    try:
+        tables = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StoreCorrupt(path, f"not valid JSON: {exc}") from None
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise StoreCorrupt(path, "not a table of tables")
+    return tables
+
+
+def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
+    def apply(rec: list) -> None:
+        if type(rec) is not list or len(rec) < 2 or type(rec[0]) is not str:
+            raise ValueError("not a journal record")
+        name, op = rec[0], rec[1]
+        if op == "p":
+            tables.setdefault(name, {})[str(rec[2])] = rec[3]
+        elif op == "d":
+            tables.get(name, {}).pop(str(rec[2]), None)
+        elif op == "c":
+            tables[name] = {}
+        elif op == "a":
+            if (doc := tables.get(name, {}).get(str(rec[2]))) is not None:
+                doc[rec[3]] = [*(doc.get(rec[3]) or ()), rec[4]]  # see `JournaledTable.append_to`
+                doc.update(rec[5])
+        else:
+            raise ValueError(f"unknown journal operation {op!r}")
+
+    return apply
 
 
 def _refuse_write(record: Any) -> None:
@@ -76,7 +123,7 @@ class Store:
         self._last_commit = 0.0
         self._snapshot_size = 0
         self.on_writable: Callable[[str | None], None] | None = None  # see `_writable_changed`
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        datadir.prepare(self.data_dir)
         if self._lock:
             self._lock.acquire()
         try:
@@ -121,35 +168,40 @@ class Store:
         if snap.exists():
             raw = snap.read_bytes()
             self._snapshot_size = len(raw)
-            tables = orjson.loads(raw) if raw.strip() else {}
+            tables = parse_snapshot(snap, raw)
             meta = tables.pop(META, {})
             first_gen = int(meta.get("1", {}).get("next_generation", 0))
         journals = sorted(
             (int(m.group(1)), p) for p in self.data_dir.iterdir() if (m := _JOURNAL_RE.match(p.name))
         )
-
-        def apply(rec: list) -> None:
-            name, op = rec[0], rec[1]
-            if op == "p":
-                tables.setdefault(name, {})[str(rec[2])] = rec[3]
-            elif op == "d":
-                tables.get(name, {}).pop(str(rec[2]), None)
-            elif op == "c":
-                tables[name] = {}
-            elif op == "a" and (doc := tables.get(name, {}).get(str(rec[2]))) is not None:
-                doc[rec[3]] = [*(doc.get(rec[3]) or ()), rec[4]]  # see `JournaledTable.append_to`
-                doc.update(rec[5])
-
+        apply = _apply_to(tables)
         gen = first_gen
+        live = [(g, p) for g, p in journals if g >= first_gen]
         for g, path in journals:
             if g < first_gen:
                 if not self.readonly:
                     path.unlink()  # covered by the snapshot; left behind by a crash after the rename
                 continue
             gen = g
-            if not replay(path, apply, self.report, cut=not self.readonly):
+            seen = len(self.report.damaged)
+            if not replay(path, apply, self.report, cut=not self.readonly, newest=(g, path) == live[-1]):
                 log.warning("cut a torn journal tail: %d bytes in %s", self.report.torn_bytes, path.name)
+            if len(self.report.damaged) > seen and not self.readonly:
+                self._keep_aside(path)
         return tables, gen
+
+    def _keep_aside(self, journal: Path) -> None:
+        """Copy the damaged lines of `journal` to `<journal>.damaged` (rewritten whole at each open): a compaction
+        that drops the journal then loses none of its bytes."""
+        aside = journal.with_name(journal.name + ".damaged")
+        bad = [d for d in self.report.damaged if d.file == journal.name]
+        for d in bad:
+            log.warning("skipped a damaged journal record: %s (kept in %s)", d, aside.name)
+        tmp = aside.with_name(aside.name + ".tmp")
+        fd = datadir.create_private(tmp)
+        with os.fdopen(fd, "wb") as f:
+            f.write(damaged_lines(journal, bad))
+        os.replace(tmp, aside)
 
     # -- the TinyDB API --------------------------------------------------------------------------------------
 
@@ -267,7 +319,7 @@ class Store:
         data = orjson.dumps(state)
         tmp = self.data_dir / (SNAPSHOT + ".tmp")
         try:
-            with open(tmp, "wb") as f:
+            with os.fdopen(datadir.create_private(tmp), "wb") as f:
                 f.write(data)
                 f.flush()
                 if self._fsync:

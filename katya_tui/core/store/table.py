@@ -151,8 +151,11 @@ class JournaledTable(ShimTable):
         key = str(doc_id)
         if key in raw:
             raise ValueError(f"Document with ID {doc_id} already exists")
-        doc = raw[key] = dict(document)
-        storage.append([self.name, "p", doc_id, doc])
+        doc = dict(document)
+        storage.append(
+            [self.name, "p", doc_id, doc]
+        )  # first: a document it cannot write leaves the table as is
+        raw[key] = doc
         if "id" in doc:
             storage.ids.setdefault(self.name, {})[doc["id"]] = doc_id
         self.clear_cache()
@@ -197,10 +200,10 @@ class JournaledTable(ShimTable):
         updated = [doc_id for doc_id in doc_ids if str(doc_id) in raw]
         for doc_id in dict.fromkeys(updated):
             doc = raw[str(doc_id)]
+            storage.append([self.name, "p", doc_id, {**doc, **fields}])  # written before memory changes
             if "id" in fields:
                 self._reindex(doc.get("id"), fields["id"], doc_id)
             doc.update(fields)
-            storage.append([self.name, "p", doc_id, doc])
         self.clear_cache()
         return updated
 
