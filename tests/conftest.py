@@ -1,8 +1,9 @@
-"""Shared fixtures: a temporary data dir, settings on port 0, a started service."""
+"""Shared fixtures: a temporary data dir, settings on port 0, a started service, a delivery sink."""
 
 from __future__ import annotations
 
 import pytest
+from dispatcher_support import Sink
 
 from katya_tui.config import load_settings
 from katya_tui.core.service import Service
@@ -26,3 +27,11 @@ async def service(settings):
     await svc.start()
     yield svc
     await svc.stop()
+
+
+@pytest.fixture
+async def sink():
+    """A local target for deliveries (`dispatcher_support.Sink`); a module may define its own `sink`."""
+    s = await Sink().start()
+    yield s
+    await s.stop()

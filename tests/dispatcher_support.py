@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -104,3 +105,9 @@ async def settle(check, timeout: float = 20.0, step: float = 0.01):
 
 def fast_policy(retries: int = 3, delay: float = 10, mult: float = 2, cap: float = 1000) -> dict:
     return {"maxRetries": retries, "retryDelay": delay, "backoffMultiplier": mult, "maxRetryDelay": cap}
+
+
+def subscribe(service: Any, url: str, **kw: Any) -> dict:
+    """A subscription to `message.*` with a fast retry policy."""
+    body = {"name": "t", "url": url, "events": ["message.*"], "retryPolicy": fast_policy(), **kw}
+    return service.dispatcher.create_webhook(body)

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from dispatcher_support import AUTH, Sink, fast_policy, settle
-
-
-@pytest.fixture
-async def sink():
-    s = await Sink().start()
-    yield s
-    await s.stop()
+from dispatcher_support import AUTH, fast_policy, settle
 
 
 @pytest.fixture

@@ -7,18 +7,10 @@ import hashlib
 import hmac
 import json
 
-import pytest
 from click.testing import CliRunner
-from dispatcher_support import TOKEN, Sink, fast_policy, free_port, settle
+from dispatcher_support import TOKEN, fast_policy, free_port, settle
 
 from katya_tui.cli import main
-
-
-@pytest.fixture
-async def sink():
-    s = await Sink().start()
-    yield s
-    await s.stop()
 
 
 async def run(*args: str, env: dict | None = None):

@@ -6,22 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from dispatcher_support import Sink, fast_policy, free_port, settle
+from dispatcher_support import fast_policy, free_port, settle, subscribe
 
 from katya_tui.core import signing
 from katya_tui.core.service import Service
-
-
-@pytest.fixture
-async def sink():
-    s = await Sink().start()
-    yield s
-    await s.stop()
-
-
-def subscribe(service, url: str, **kw) -> dict:
-    body = {"name": "t", "url": url, "events": ["message.*"], "retryPolicy": fast_policy(), **kw}
-    return service.dispatcher.create_webhook(body)
 
 
 async def publish(service, type: str = "message.created", data: dict | None = None) -> tuple[str, list[str]]:

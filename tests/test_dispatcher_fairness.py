@@ -10,7 +10,7 @@ from email.utils import formatdate
 import orjson
 import pytest
 from aiohttp import web
-from dispatcher_support import Sink, fast_policy, settle
+from dispatcher_support import fast_policy, settle, subscribe
 from raw_server import RawServer
 
 from katya_tui.config import load_settings
@@ -56,18 +56,6 @@ def test_jitter_stays_within_ten_percent_and_under_the_cap():
     assert all(d is not None and 1.8 <= d <= 2.2 for d in draws) and len(set(draws)) > 100
     # a Retry-After is the target's word: no jitter on it
     assert retry.next_delay_s(p, 0, [["Retry-After", "3"]], NOW, lambda: 0.0) == 3.0
-
-
-@pytest.fixture
-async def sink():
-    s = await Sink().start()
-    yield s
-    await s.stop()
-
-
-def subscribe(service, url: str, **kw) -> dict:
-    body = {"name": "t", "url": url, "events": ["message.*"], "retryPolicy": fast_policy(), **kw}
-    return service.dispatcher.create_webhook(body)
 
 
 async def publish(service) -> str:
