@@ -75,7 +75,7 @@ def _stat(pid: int) -> list[str]:
 
 
 def family(pid: int) -> list[int]:
-    """`pid` and its child processes (a server's receiver workers)."""
+    """`pid` and its child processes (a server and whatever it starts)."""
     kids = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():

@@ -29,10 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HOOK_ROUTES = (
-    "/hooks/{endpoint}",
-    "/hooks/{endpoint}/{tail:(?s:.*)}",
-)  # ((?s: a %0a in the sub-path is one too)
+# `/hooks/NAME` and any sub-path of it ((?s: an escaped newline in the sub-path is part of it too)
+HOOK_ROUTES = ("/hooks/{endpoint}", "/hooks/{endpoint}/{tail:(?s:.*)}")
 
 
 class Receiver:
