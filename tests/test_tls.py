@@ -202,3 +202,27 @@ def test_a_token_file_others_can_read_is_refused(tmp_path):
     assert (token.stat().st_mode & 0o777) == 0o644  # refused, not quietly tightened
     token.chmod(0o600)  # the fix the message gives
     assert ensure_token(load_settings({"data_dir": str(data)}, env={})).token == "kept-token-123"
+
+
+async def test_the_demo_generator_reaches_its_own_tls_port(tmp_path, pki):
+    s = load_settings(
+        {
+            "port": 0,
+            "data_dir": str(tmp_path / "data"),
+            "token": TOKEN,
+            "tls_cert": str(pki["cert"]),
+            "tls_key": str(pki["key"]),
+            "demo_rate": 50,
+            "fsync": False,
+        },
+        env={},
+    )
+    svc = Service(s)
+    await svc.start()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_client_ctx(pki))) as http:
+            async with asyncio.timeout(20):
+                while not any(c["endpoint"] == "demo" for c in await _captures(http, svc)):
+                    await asyncio.sleep(0.1)
+    finally:
+        await svc.stop()
