@@ -87,7 +87,8 @@ def _warn_if_exposed(settings: Settings) -> None:
     if not local:
         click.echo(
             f"katya-tui: warning: listening on {settings.host}: other machines can reach /hooks (no token needed), "
-            "and the API and the WebSocket feed with the token, which travels in clear without TLS",
+            "and the API and the WebSocket feed with the token"
+            + ("" if settings.tls_cert else ", which travels in clear without TLS (see --tls-cert)"),
             err=True,
         )
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_data_dir
+
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_CAPS = {"captures": 100_000, "events": 100_000, "deliveries": 100_000}
 
@@ -20,6 +24,17 @@ class ConfigError(ValueError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         super().__init__(f"{key}: {problem}")
+
+
+class TokenFileUnsafe(RuntimeError):
+    """The kept token file can be read by group or others: whoever read it holds the API."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        self.path = path
+        super().__init__(
+            f"refusing the token file {path}: group or others can read it (mode {mode:04o}); "
+            f"run `chmod 600 {path}` (or delete it to have a new token made)"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,10 +62,17 @@ class Settings:
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
+    tls_cert: Path | None = None  # with tls_key: https and wss on the one port
+    tls_key: Path | None = None
+    tls_ca: Path | None = None  # trusted by the commands that talk to a running instance
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
 
 _INT_KEYS = {
@@ -119,6 +141,9 @@ def _from_toml(path: Path) -> dict[str, Any]:
         "delivery_concurrency",
         "upstream_retry_initial",
         "upstream_retry_max",
+        "tls_cert",
+        "tls_key",
+        "tls_ca",
     }
     for key, value in raw.items():
         if key not in known:
@@ -198,7 +223,76 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
         raise ConfigError("upstream", f"must be a ws:// or wss:// URL, got {values['upstream']!r}")
     if "token" in values and (not isinstance(values["token"], str) or len(values["token"].strip()) < 8):
         raise ConfigError("token", "must be at least 8 characters")
+    _check_tls(values)
     return Settings(**values)
+
+
+def _check_tls(values: dict[str, Any]) -> None:
+    """Paths made absolute; cert and key both or neither, and loadable now, so a bad one is a usage error at
+    start rather than a failure once listening."""
+    for name in ("tls_cert", "tls_key", "tls_ca"):
+        if values.get(name) is not None:
+            if not isinstance(values[name], str | Path) or not str(values[name]).strip():
+                raise ConfigError(name, "expected a file path")
+            values[name] = Path(str(values[name])).expanduser().absolute()
+    cert, key = values.get("tls_cert"), values.get("tls_key")
+    if cert is not None and key is not None:
+        server_ssl_context(cert, key)
+    elif cert is not None or key is not None:
+        raise ConfigError(
+            "tls_key" if key is None else "tls_cert", "TLS needs both --tls-cert and --tls-key (or neither)"
+        )
+    if values.get("tls_ca") is not None:
+        client_ssl_context(values["tls_ca"])
+
+
+def _tls_error(key: str, path: Path, exc: Exception, hint: str = "") -> ConfigError:
+    if isinstance(exc, FileNotFoundError):
+        return ConfigError(key, f"file not found: {path}")
+    why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return ConfigError(key, f"cannot load {path}: {hint + ' (' + why + ')' if hint else why}")
+
+
+def server_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The server side of TLS: the certificate chain and its key. Raises ConfigError naming the file at fault."""
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    for name, path in (
+        ("tls_cert", cert),
+        ("tls_key", key),
+    ):  # which file is at fault, before OpenSSL mixes them
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise _tls_error(name, path, exc) from None
+    try:  # no password: an encrypted key is refused rather than prompted for on the terminal
+        ctx.load_cert_chain(cert, key, password=lambda: b"")
+    except ssl.SSLError as exc:
+        try:  # the certificate alone loads as a CA file: then the key is the one at fault
+            ssl.create_default_context().load_verify_locations(cert)
+        except ssl.SSLError:
+            raise _tls_error("tls_cert", cert, exc, "not a PEM certificate") from None
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise _tls_error("tls_key", key, exc, f"not the key of {cert}") from None
+        raise _tls_error("tls_key", key, exc, "not a PEM private key, or an encrypted one") from None
+    return ctx
+
+
+def client_ssl_context(ca: Path | None = None) -> ssl.SSLContext:
+    """What a command talking to a running instance trusts: the system's roots (OpenSSL's defaults, so
+    `SSL_CERT_FILE` and `SSL_CERT_DIR` apply) plus `ca`: a CA's certificate, or the server's own (self-signed or
+    not: a certificate in `ca` is trusted as it is, without the chain above it)."""
+    import ssl
+
+    ctx = ssl.create_default_context()
+    if ca is not None:
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        try:
+            ctx.load_verify_locations(ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise _tls_error("tls_ca", ca, exc) from None
+    return ctx
 
 
 def ensure_token(settings: Settings) -> Settings:
@@ -206,13 +300,25 @@ def ensure_token(settings: Settings) -> Settings:
     if settings.token:
         return settings
     path = settings.data_dir / "token"
-    if path.exists():
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
-            return replace(settings, token=token)
+    token = read_token_file(path)
+    if token:
+        return replace(settings, token=token)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # (private: see core/datadir.py)
     token = secrets.token_urlsafe(24)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(token + "\n")
     return replace(settings, token=token)
+
+
+def read_token_file(path: Path) -> str:
+    """The token kept in `path` ("" when there is none). Raises TokenFileUnsafe when group or others can read it:
+    tightening it quietly would hide that the token may have been read already."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            if mode & 0o077:
+                raise TokenFileUnsafe(path, mode)
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""

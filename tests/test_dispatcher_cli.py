@@ -35,7 +35,9 @@ async def test_trigger_publishes_through_the_api(service, sink, tmp_path):
 
     data = tmp_path / "data.json"
     data.write_text('{"id": "msg_from_file"}')
-    (service.settings.data_dir / "token").write_text(TOKEN + "\n")  # the token the instance keeps
+    kept = service.settings.data_dir / "token"  # the token the instance keeps, private as it makes it
+    kept.write_text(TOKEN + "\n")
+    kept.chmod(0o600)
     r = await run(
         "trigger",
         "message.updated",

@@ -22,10 +22,17 @@ R = TypeVar("R")
 
 
 def common_options(f: F) -> F:
-    """--host, --port, --data-dir, --token, --config, --upstream, --upstream-token (SPEC section 2)."""
+    """--host, --port, --tls-cert, --tls-key, --data-dir, --token, --config, --upstream, --upstream-token (SPEC
+    section 2)."""
     opts = [
         click.option("--host", default=None, help="Address to listen on (default 127.0.0.1)."),
         click.option("--port", default=None, help="Port to listen on (default 8765; 0 picks a free port)."),
+        click.option(
+            "--tls-cert",
+            default=None,
+            help="PEM certificate (chain): serve https and wss on the same port (with --tls-key).",
+        ),
+        click.option("--tls-key", default=None, help="PEM private key of --tls-cert."),
         click.option("--data-dir", default=None, help="Where the store lives (env KATYA_TUI_DATA_DIR)."),
         click.option(
             "--token", default=None, help="API token (env KATYA_TUI_TOKEN; else kept in the data dir)."
@@ -44,8 +51,17 @@ def common_options(f: F) -> F:
 
 
 def instance_options(f: F) -> F:
-    """The common options plus `--url`: for the commands that talk to a running instance."""
-    f = click.option("--url", default=None, help="The running instance (default http://HOST:PORT).")(f)
+    """The common options plus `--url` and `--ca`: for the commands that talk to a running instance."""
+    f = click.option(
+        "--ca",
+        "tls_ca",
+        default=None,
+        help="PEM file of certificates to trust for an https instance, e.g. its self-signed certificate "
+        "(default: the system's, SSL_CERT_FILE if set, and --tls-cert).",
+    )(f)
+    f = click.option(
+        "--url", default=None, help="The running instance (default http(s)://HOST:PORT, https with TLS)."
+    )(f)
     return common_options(f)
 
 
@@ -62,18 +78,19 @@ def settings_from(ctx: click.Context, options: dict[str, Any]) -> Settings:
 
 
 def run_core(f: Callable[P, R]) -> Callable[P, R]:
-    """Turn the core's start-up failures (port in use, data dir locked or unsafe, store unreadable) into one line
-    and exit 1."""
+    """Turn the core's start-up failures (port in use, data dir locked or unsafe, store unreadable, token file
+    readable by others) into one line and exit 1."""
 
     @functools.wraps(f)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from ..config import TokenFileUnsafe
         from ..core.datadir import DataDirUnsafe
         from ..core.errors import PortInUse
         from ..core.store import StoreCorrupt, StoreLocked
 
         try:
             return f(*args, **kwargs)
-        except (PortInUse, StoreLocked, StoreCorrupt, DataDirUnsafe) as exc:
+        except (PortInUse, StoreLocked, StoreCorrupt, DataDirUnsafe, TokenFileUnsafe) as exc:
             click.echo(f"katya-tui: {exc}", err=True)
             sys.exit(1)
 

@@ -1,7 +1,7 @@
 """`katya-tui trigger`, `send` and `resend`: publish events to a running instance, post one signed event
 straight to a URL, and resend a delivery.
 
-`trigger` and `resend` talk to the instance at `--url` (default http://HOST:PORT from the settings) with the token
+`trigger` and `resend` talk to the instance at `--url` (default http(s)://HOST:PORT from the settings) with the token
 from `--token`, `KATYA_TUI_TOKEN`, or the data dir's `token` file.
 """
 
@@ -66,12 +66,12 @@ def trigger(
     payload = read_data(data)
     if payload is not None and not isinstance(payload, dict | list):
         raise click.BadParameter("must be a JSON object", param_hint="--data")
-    base, token = instance(ctx, options, url)
+    inst = instance(ctx, options, url)
     sent = 0
     while sent < count:
         n = min(BATCH, count - sent)
         items = [{"type": event_type, **({"data": payload} if payload is not None else {})} for _ in range(n)]
-        for ev in call(base, token, "POST", "/v1/events", items):
+        for ev in call(inst, "POST", "/v1/events", items):
             k = len(ev.get("deliveries") or [])
             click.echo(f"{ev['id']}  {ev['type']}  -> {k} deliver{'y' if k == 1 else 'ies'}")
         sent += n
@@ -176,8 +176,8 @@ async def _post(url: str, headers: list[tuple[str, str]], body: bytes, timeout: 
 @click.pass_context
 def resend(ctx: click.Context, delivery_id: str, url: str | None, **options: Any) -> None:
     """Resend delivery ID now through a running instance (the TUI's `s` key); print the attempt."""
-    base, token = instance(ctx, options, url)
-    d = call(base, token, "POST", f"/v1/deliveries/{delivery_id}/resend")
+    inst = instance(ctx, options, url)
+    d = call(inst, "POST", f"/v1/deliveries/{delivery_id}/resend")
     last = (d.get("attempts") or [{}])[-1]
     status = last.get("statusCode")
     click.echo(

@@ -1,42 +1,69 @@
-"""Talking to a running instance (`trigger`, `resend`, `replay`): its address and token, and one API call."""
+"""Talking to a running instance (`trigger`, `resend`, `replay`): its address, token and TLS trust, and one API
+call."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
 from .options import settings_from
 
+if TYPE_CHECKING:
+    import ssl
 
-def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> tuple[str, str]:
-    """(base URL, token) of the running instance the command should talk to."""
+
+class Instance(NamedTuple):
+    base: str  # http(s)://HOST:PORT, no trailing slash
+    token: str
+    tls: ssl.SSLContext | None  # what an https instance is trusted by
+
+
+def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> Instance:
+    """The running instance the command should talk to. With TLS settings (--tls-cert or --ca) the default URL is
+    https, and the certificate is trusted when the system trusts it, or it is in --ca (or is --tls-cert itself,
+    as a self-signed one is)."""
+    from ..config import TokenFileUnsafe, client_ssl_context, read_token_file
+
     s = settings_from(ctx, options)
     token = s.token
     if not token:
-        path = Path(s.data_dir) / "token"
-        token = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+        try:
+            token = read_token_file(Path(s.data_dir) / "token")
+        except TokenFileUnsafe as exc:
+            click.echo(f"katya-tui: {exc}", err=True)
+            sys.exit(1)
     if not token:
         raise click.UsageError(
             f"no API token: pass --token, set KATYA_TUI_TOKEN, or start katya-tui once with "
             f"--data-dir {s.data_dir} so that it keeps one there"
         )
-    return (url or s.url).rstrip("/"), token
+    scheme = "https" if s.tls_cert or s.tls_ca else "http"
+    base = (url or f"{scheme}://{s.host}:{s.port}").rstrip("/")
+    tls = client_ssl_context(s.tls_ca or s.tls_cert) if base.startswith("https:") else None
+    return Instance(base, token, tls)
 
 
-def call(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
+def call(inst: Instance, method: str, path: str, body: Any = None) -> Any:
     """One API call; the `data` of a success, else a one-line error and exit 1."""
     import httpx
 
     try:
         r = httpx.request(
-            method, base + path, json=body, timeout=60, headers={"Authorization": f"Bearer {token}"}
+            method,
+            inst.base + path,
+            json=body,
+            timeout=60,
+            headers={"Authorization": f"Bearer {inst.token}"},
+            verify=inst.tls or True,
         )
     except httpx.HTTPError as exc:
         click.echo(
-            f"katya-tui: cannot reach {base}: {exc} (is katya-tui running there? see --url/--port)", err=True
+            f"katya-tui: cannot reach {inst.base}: {exc} (is katya-tui running there? see --url/--port"
+            + (", and --ca for a certificate the system does not trust)" if inst.tls else ")"),
+            err=True,
         )
         sys.exit(1)
     try:

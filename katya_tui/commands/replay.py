@@ -84,16 +84,16 @@ def replay(
 ) -> None:
     """Replay capture ID on a running instance: verbatim by default, re-signed now with --resign, or edited
     with --body/--header. Exit 1 when the target could not be reached."""
-    base, token = instance(ctx, options, url)
+    inst = instance(ctx, options, url)
     payload: dict[str, Any] = {"resign": resign}
     if to:
         payload["to"] = to
     if body is not None:
         payload.update(_body(body))
     if headers:
-        original = call(base, token, "GET", f"/v1/captures/{capture_id}")
+        original = call(inst, "GET", f"/v1/captures/{capture_id}")
         payload["headers"] = _set_headers(original["headers"], headers)
-    cap = call(base, token, "POST", f"/v1/captures/{capture_id}/replay", payload)
+    cap = call(inst, "POST", f"/v1/captures/{capture_id}/replay", payload)
     click.echo(describe(cap))
     fwd = cap.get("forward") or {}
     if show_body and fwd.get("body"):

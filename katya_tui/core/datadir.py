@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-# the files a katya-tui data dir holds (an older one made them 0644: tightened when found)
-OWN_FILES = ("db.json", "katya.lock", "token", "prefs.json", "katya-tui.log")
+# the files a katya-tui data dir holds (an older one made them 0644: tightened when found); not the token, which
+# may have been read already: `config.read_token_file` refuses it and says how to fix it
+OWN_FILES = ("db.json", "katya.lock", "prefs.json", "katya-tui.log")
 _OWN_PREFIXES = ("journal.", "db.json.", "katya-tui.log.")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ..config import client_ssl_context
 from . import signing
 from .catalog import EVENT_TYPES, envelope, sample_data, wazzup_body
 from .dispatcher import Dispatcher
@@ -124,7 +125,11 @@ class Demo:
             self.receiver.endpoints.put({"name": "demo", "secrets": [DEMO_SECRET], "scheme": "katya"})
 
     async def _run(self) -> None:
-        async with aiohttp.ClientSession() as http:
+        tls = (
+            self.service.settings.tls_cert
+        )  # with TLS, its own certificate is trusted as it is (self-signed too)
+        connector = aiohttp.TCPConnector(ssl=client_ssl_context(tls)) if tls else None
+        async with aiohttp.ClientSession(connector=connector) as http:
             while True:
                 flow = self.rng.choice(FLOWS)
                 for etype in flow:

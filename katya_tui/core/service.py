@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..config import Settings, ensure_token
+from ..config import Settings, ensure_token, server_ssl_context
 from . import appkeys, datadir, facts
 from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
 from .api import demo as demo_api
@@ -114,11 +114,11 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://{self._url_host}:{self.port}"
+        return f"{self.settings.scheme}://{self._url_host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self._url_host}:{self.port}/v1/ws"
+        return f"{'wss' if self.settings.tls_cert else 'ws'}://{self._url_host}:{self.port}/v1/ws"
 
     @property
     def _url_host(self) -> str:
@@ -152,7 +152,7 @@ class Service:
         s = self.settings
         app = web.Application(
             client_max_size=s.body_limit + 1024 * 1024,
-            middlewares=[make_guard(s.token or "", s.host, lambda: self.port)],
+            middlewares=[make_guard(s.token or "", s.host, lambda: self.port, s.scheme)],
         )
         self._wire(app)
         app.on_shutdown.append(self._on_shutdown)
@@ -161,12 +161,14 @@ class Service:
             app, handle_signals=False, access_log=None, shutdown_timeout=2.0, auto_decompress=False
         )
         await self._runner.setup()
+        # https and wss on the same port (settings checked that both files load)
+        tls = server_ssl_context(s.tls_cert, s.tls_key) if s.tls_cert and s.tls_key else None
         try:
             socks = _bind(s.host, s.port)
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
             for sock in socks:
-                await web.SockSite(self._runner, sock).start()
+                await web.SockSite(self._runner, sock, ssl_context=tls).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None

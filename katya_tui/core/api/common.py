@@ -99,15 +99,15 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-def origin_allowed(origin: str, bind_host: str, port: int) -> bool:
-    """An `Origin` that is this server's own page: http, a local name, and our port (an origin with no port is
-    port 80's, not ours)."""
+def origin_allowed(origin: str, bind_host: str, port: int, scheme: str = "http") -> bool:
+    """An `Origin` that is this server's own page: our scheme (https with TLS), a local name, and our port (an
+    origin with no port is its scheme's default port's, not ours)."""
     parts = urlsplit(origin)
     try:
         oport = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     except ValueError:
         return False
-    return parts.scheme == "http" and oport == port and host_allowed(parts.netloc, bind_host, port)
+    return parts.scheme == scheme and oport == port and host_allowed(parts.netloc, bind_host, port)
 
 
 def host_allowed(host_header: str, bind_host: str, port: int) -> bool:

@@ -17,7 +17,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TOKEN_FREE = ("/healthz", "/v1/ws", "/ws")
 
 
-def make_guard(token: str, bind_host: str, port_of: Callable[[], int]) -> Callable:
+def make_guard(token: str, bind_host: str, port_of: Callable[[], int], scheme: str = "http") -> Callable:
+    """`scheme`: the server's own (https with TLS), the one its own pages' `Origin` carries."""
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
@@ -29,7 +31,7 @@ def make_guard(token: str, bind_host: str, port_of: Callable[[], int]) -> Callab
                 raise ApiError(403, "FORBIDDEN_HOST", f"Host {request.host!r} is not this server's address")
             origin = request.headers.get("Origin")
             if origin and origin != "null":
-                if not origin_allowed(origin, bind_host, port):
+                if not origin_allowed(origin, bind_host, port, scheme):
                     raise ApiError(403, "FORBIDDEN_ORIGIN", f"requests from the page {origin} are refused")
             elif origin == "null":
                 raise ApiError(403, "FORBIDDEN_ORIGIN", "requests from an opaque origin are refused")
