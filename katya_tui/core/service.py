@@ -87,6 +87,10 @@ class Component(Protocol):
 
 
 class Service:
+    head_timeout = 30.0
+    """Seconds a connection has to send a whole request head, from its opening or its previous answer (aiohttp's
+    `keepalive_timeout`, which also closes idle keep-alive connections): a head sent a byte at a time is cut."""
+
     def __init__(self, settings: Settings, *, headless: bool = False) -> None:
         """`headless` (`serve`): no UI shares the event loop, so the store syncs its journal on the loop's own
         thread, which answers sooner under load (see `store/journal.py`). Raises `DataDirUnsafe`."""
@@ -158,7 +162,12 @@ class Service:
         app.on_shutdown.append(self._on_shutdown)
         # auto_decompress off: a compressed webhook is captured (and verified) as the bytes its sender signed
         self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=2.0, auto_decompress=False
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=2.0,
+            auto_decompress=False,
+            keepalive_timeout=self.head_timeout,
         )
         await self._runner.setup()
         # https and wss on the same port (settings checked that both files load)

@@ -12,4 +12,9 @@ async def hook(request: web.Request) -> web.StreamResponse:
     return await request.app[RECEIVER].handle(request)
 
 
-routes = [web.route("*", path, hook) for path in HOOK_ROUTES]
+async def expect(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue`: the length is checked before the body is invited (`Receiver.expect`)."""
+    return await request.app[RECEIVER].expect(request)
+
+
+routes = [web.route("*", path, hook, expect_handler=expect) for path in HOOK_ROUTES]

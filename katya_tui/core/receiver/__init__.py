@@ -10,7 +10,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from .. import queries
 from ..facts import CaptureForwarded, CaptureRecorded
@@ -18,7 +18,7 @@ from ..host import Host, open_store
 from ..models import Capture
 from ..signing.verdict import mark_duplicate
 from ..store import StoreNotWritable
-from .capture import summary
+from .capture import Body, BodyReader, summary
 from .dedup import SeenIds
 from .endpoints import Endpoints
 from .intake import Intake, take
@@ -39,6 +39,7 @@ class Receiver:
     forward_timeout = 30.0
     forward_concurrency = 64
     body_idle_timeout = 30.0  # seconds without body bytes before a stalled sender gets 408
+    body_total_timeout = 300.0  # seconds from the head to the body's end before a trickling sender gets 408
 
     def __init__(self, service: Host) -> None:
         self.service = service
@@ -104,13 +105,31 @@ class Receiver:
 
     # -- capture -------------------------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """`/hooks` on this process's aiohttp server."""
+    async def handle(self, request: web.Request, body: Body | None = None) -> web.StreamResponse:
+        """`/hooks` on this process's aiohttp server (`body`: one already decided on, see `expect`)."""
         name = request.match_info["endpoint"]
         cfg = self.endpoints.config_for(name)
         others = self.endpoints.secrets_of_others(name)
-        took = await take(request, cfg, others, self.service.settings.body_limit, self.body_idle_timeout)
+        limit = self.service.settings.body_limit
+        took = await take(
+            request, cfg, others, limit, self.body_idle_timeout, self.body_total_timeout, body=body
+        )
         return await answer(request, await self.take_in(took), took, self._sleep)
+
+    async def expect(self, request: web.Request) -> web.StreamResponse | None:
+        """`Expect:` on `/hooks` (aiohttp's `expect_handler`): a Content-Length over the limit is answered 413 at
+        once, and captured like any body cut at the limit, before a `100 Continue` invites the body."""
+        limit = self.service.settings.body_limit
+        if request.content_length is not None and request.content_length > limit:
+            return await self.handle(request, BodyReader(limit, request.content_length).too_large())
+        if request.version != HttpVersion11:
+            return None  # (HTTP/1.0 has no interim answers: its sender does not wait for one)
+        expect = request.headers.get("Expect", "")
+        if expect.lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # as aiohttp's default handler
+        request.writer.output_size = 0  # (as aiohttp's default: the interim answer is not the response)
+        return None
 
     async def take_in(self, took: Intake) -> Plan:
         """Decide the answer to a request taken in, wait its `delay_ms`, then keep it; a 2xx answer leaves only

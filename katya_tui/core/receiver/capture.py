@@ -1,4 +1,4 @@
-"""Request → Capture: the body read with a limit and an idle timeout, headers as received, SHA-256, remote address."""
+"""Request → Capture: the body read with a limit, an idle timeout and a total deadline, headers as received, SHA-256, remote address."""
 
 from __future__ import annotations
 
@@ -76,8 +76,10 @@ class BodyReader:
         """Take a chunk; past the limit, the body cut there (the rest is not worth reading)."""
         self.chunks.append(chunk)
         self.got += len(chunk)
-        if self.got <= self.limit:
-            return None
+        return None if self.got <= self.limit else self.too_large()
+
+    def too_large(self) -> Body:
+        """The body cut at the limit (or refused before it came, when Content-Length announced too much)."""
         size = max(self.got, self.claimed or 0)
         more = "at least " if self.claimed is None else ""
         detail = f"body of {more}{size} bytes is over the {self.limit} byte limit"
@@ -92,7 +94,13 @@ class BodyReader:
         return Body(data, self.got, False)
 
     def timed_out(self, idle_s: float) -> Body:
-        detail = f"no body bytes for {idle_s:g} s after {self.got} bytes"
+        return self._late(f"no body bytes for {idle_s:g} s after {self.got} bytes")
+
+    def overdue(self, total_s: float) -> Body:
+        """A sender that trickles (never silent for the idle timeout) still has `total_s` for the whole body."""
+        return self._late(f"body not complete {total_s:g} s after the request head ({self.got} bytes came)")
+
+    def _late(self, detail: str) -> Body:
         return Body(self.data(), self.got, True, "timeout", detail)
 
     def broken(self, why: object, *, lost: bool) -> Body:
@@ -103,18 +111,23 @@ class BodyReader:
         return Body(data, len(data), True, "incomplete", f"{what} after {len(data)} bytes{said}: {why}")
 
 
-async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float) -> Body:
-    """Read `request`'s body through a `BodyReader`; a sender silent for `idle_timeout` between chunks keeps
-    what came."""
+async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float, total_timeout: float) -> Body:
+    """Read `request`'s body through a `BodyReader`; a sender silent for `idle_timeout` between chunks, or not
+    done `total_timeout` after the head, keeps what came."""
     reader = BodyReader(limit, request.content_length)
     stream = request.content
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_timeout
+    overdue = False  # whether the wait under way ends at the total deadline rather than the idle one
     try:
         while True:
             chunk = stream.read_nowait()  # what is buffered already: most bodies, with no timer to set up
             if not chunk:
                 if stream.at_eof():
                     break
-                async with asyncio.timeout(idle_timeout):  # (wait_for would cost a task per read)
+                idle_end = loop.time() + idle_timeout
+                overdue = deadline <= idle_end
+                async with asyncio.timeout_at(min(idle_end, deadline)):  # (wait_for: a task per read)
                     chunk = await stream.readany()
                 if not chunk:
                     break
@@ -123,7 +136,7 @@ async def read_body(request: web.BaseRequest, limit: int, idle_timeout: float) -
             if reader.claimed is not None and reader.got >= reader.claimed:
                 break  # all that was announced: do not wait on a connection the sender may half-close
     except TimeoutError:
-        return reader.timed_out(idle_timeout)
+        return reader.overdue(total_timeout) if overdue else reader.timed_out(idle_timeout)
     except (
         Exception
     ) as exc:  # connection lost, bad chunking, a lying Content-Length: keep every byte that came

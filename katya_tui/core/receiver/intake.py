@@ -49,11 +49,16 @@ async def take(
     others: dict[str, list[str]],
     body_limit: int,
     idle_timeout: float,
+    total_timeout: float,
+    *,
+    body: Body | None = None,
 ) -> Intake:
-    """Read and verify one request on `/hooks/{endpoint}` (aiohttp); `others` are the other endpoints' secrets."""
+    """Read and verify one request on `/hooks/{endpoint}` (aiohttp); `others` are the other endpoints' secrets.
+    `body`: the body already decided on (a refusal before it was sent), instead of reading it."""
     started = time.perf_counter()
     now = time.time()
-    body = await read_body(request, body_limit, idle_timeout)
+    if body is None:
+        body = await read_body(request, body_limit, idle_timeout, total_timeout)
     return intake(
         cfg,
         others,
