@@ -179,7 +179,9 @@ async def test_pending_deliveries_resume_after_a_restart(settings, sink):
     subscribe(first, sink.url, retryPolicy=fast_policy(retries=3, delay=1500, cap=1500))
     made = [(await publish(first))[1][0] for _ in range(5)]
     await settle(lambda: len(sink.received) >= 5)
-    await first.stop()  # each delivery now waits for its first retry, due in 1.5 s (long enough to stop first)
+    await (
+        first.stop()
+    )  # each delivery now waits for its first retry, due in 1.5 s (long enough to stop first)
     sink.default = 200
     second = Service(settings)
     await second.start()
