@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
+from aiohttp.http_exceptions import HttpProcessingError
 from hypothesis import HealthCheck, settings
 
 FUZZ = settings(
@@ -28,7 +29,19 @@ class _Keep(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        if not _refused_by_parser(record):
+            self.records.append(record)
+
+
+def _refused_by_parser(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request its parser refused (answered 4xx, e.g. a bad chunk size) with the traceback, at
+    ERROR: the sender's mistake, answered, not an unhandled exception of ours."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return (
+        record.name == "aiohttp.server"
+        and isinstance(exc, HttpProcessingError)
+        and 400 <= (exc.code or 0) < 500
+    )
 
 
 @contextlib.contextmanager
