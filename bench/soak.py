@@ -105,7 +105,7 @@ async def load(port: int, rate: float, until: float, counts: Counts) -> None:
                 counts.other += 1
 
     workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
-    start = time.monotonic()
+    start = stamped = time.monotonic()
     try:
         while (now := time.monotonic()) < until:
             due = int((now - start) * rate) - counts.sent
@@ -115,6 +115,9 @@ async def load(port: int, rate: float, until: float, counts: Counts) -> None:
                 queue.put_nowait(reqs.next())
                 counts.sent += 1
             await asyncio.sleep(0.002)
+            if now - stamped > 30:
+                reqs.restamp()  # fresh signatures: the receiver refuses timestamps older than its tolerance
+                stamped = now
             for w in workers:
                 if w.done():
                     w.result()  # a connection the server closed: stop the soak with its error
