@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint screenshots clean
+.PHONY: run test bench soak lint screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+soak: $(STAMP)  # not in CI: 10 minutes (`make soak ARGS="--minutes 3"` for a shorter run)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check katya_tui tests bench scripts

@@ -49,6 +49,11 @@ class Requests:
         self._ready: collections.deque[bytes] = collections.deque()
         self._i = 0
 
+    def restamp(self) -> None:
+        """Sign from now on with the current time: a run longer than the receiver's tolerance (300 s) would
+        otherwise send stale signatures, which an endpoint with secrets does not publish."""
+        self._ts = int(time.time())
+
     def prepare(self, count: int) -> None:
         self._ready = collections.deque(self.make(i) for i in range(count))
         self._i = count

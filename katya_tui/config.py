@@ -118,7 +118,8 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("config", f"file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    # TOMLDecodeError, UnicodeDecodeError, and int()'s refusal of a 5,000-digit number: all ValueErrors
+    except ValueError as exc:
         raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
     out: dict[str, Any] = {}
     known = {
