@@ -113,16 +113,8 @@ def _check_float(key: str, value: Any, lo: float, hi: float) -> float:
     return number
 
 
-def _from_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("config", f"file not found: {path}") from None
-    # TOMLDecodeError, UnicodeDecodeError, and int()'s refusal of a 5,000-digit number: all ValueErrors
-    except ValueError as exc:
-        raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
-    out: dict[str, Any] = {}
-    known = {
+FILE_KEYS = frozenset(
+    {
         "host",
         "port",
         "data_dir",
@@ -146,9 +138,22 @@ def _from_toml(path: Path) -> dict[str, Any]:
         "tls_key",
         "tls_ca",
     }
+)
+"""The settings a config file may hold; any other key is refused, named."""
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {path}") from None
+    # TOMLDecodeError, UnicodeDecodeError, and int()'s refusal of a 5,000-digit number: all ValueErrors
+    except ValueError as exc:
+        raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+    out: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(key, f"unknown setting in {path.name} (known: {', '.join(sorted(known))})")
+        if key not in FILE_KEYS:
+            raise ConfigError(key, f"unknown setting in {path.name} (known: {', '.join(sorted(FILE_KEYS))})")
         out[key] = value
     if "retention" in out:
         ret = out.pop("retention")

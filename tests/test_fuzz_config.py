@@ -12,43 +12,13 @@ from fuzz_support import FUZZ
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from katya_tui.config import ConfigError, Settings, load_settings
+from katya_tui.config import FILE_KEYS, ConfigError, Settings, load_settings
+from katya_tui.core.receiver.endpoints import KEYS
 
 CHEAP = settings(FUZZ, max_examples=200)  # no server: many more examples in the same time
 
-SETTINGS_KEYS = [
-    "host",
-    "port",
-    "data_dir",
-    "token",
-    "upstream",
-    "upstream_token",
-    "upstream_channels",
-    "upstream_events",
-    "body_limit",
-    "ws_ping_interval",
-    "ws_max_subscriptions",
-    "fsync",
-    "retention",
-    "endpoints",
-    "keymap",
-    "delivery_timeout",
-    "delivery_concurrency",
-    "upstream_retry_initial",
-    "upstream_retry_max",
-]
-ENDPOINT_KEYS = [
-    "name",
-    "secrets",
-    "scheme",
-    "tolerance_s",
-    "response",
-    "forward_to",
-    "routes",
-    "validate",
-    "rate_limit",
-    "publish",
-]
+SETTINGS_KEYS = sorted(FILE_KEYS)
+ENDPOINT_KEYS = list(KEYS)
 INNER_KEYS = ENDPOINT_KEYS + [
     "captures",
     "events",
