@@ -25,7 +25,7 @@ class Faults:
         real_write, real_sync, real_truncate = os.write, os.fdatasync, os.ftruncate
 
         def ours(fd: int) -> bool:
-            return self.store.journal is not None and fd == self.store.journal._fd
+            return self.store.journal is not None and fd == self.store.journal.file._fd
 
         def write(fd, data):
             if not ours(fd) or self.step is None:

@@ -137,11 +137,11 @@ async def test_concurrent_commits_are_grouped(tmp_path, inline):
     threads = set()
     real_put = store.journal._put
 
-    def counting_put(data, start):
+    def counting_put(jobs):
         nonlocal syncs
         syncs += 1
         threads.add(threading.get_ident())
-        real_put(data, start)
+        real_put(jobs)
 
     store.journal._put = counting_put
 

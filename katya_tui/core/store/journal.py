@@ -22,9 +22,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
+
+from .appendfile import AppendFile
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +161,14 @@ class StoreNotWritable(Exception):
         self.reason = reason
 
 
-def _reason(exc: OSError, path: Path) -> str:
-    return f"{exc.strerror or exc} ({path.name})"
+class Companion(Protocol):
+    """Files written in the journal's group commits, before it (the segments)."""
+
+    @property
+    def pending(self) -> int: ...
+    def stage(self) -> list[AppendFile]: ...
+    def trim(self) -> None: ...
+    def durable(self) -> None: ...
 
 
 class Journal:
@@ -168,8 +176,10 @@ class Journal:
 
     A failed write or sync acknowledges nothing of its group: the records stay in the buffer, the file is cut back
     to its last durable offset (a partial record left in it would end the next replay there), and the next commit,
-    or a retry every `retry_s` seconds, writes them again. Offsets count the bytes appended since opening
-    (`_synced` of them are durable); the buffer holds those from `_base` on.
+    or a retry every `retry_s` seconds, writes them again (see `AppendFile`).
+
+    `companion` (the segments) has its own files written and synced in the same job, before the journal's: a
+    record that refers to a blob is never durable without it.
     """
 
     gather_turns = 16  # at most this many turns of the event loop a group commit waits for more writers,
@@ -183,76 +193,69 @@ class Journal:
         fsync: bool = True,
         inline: bool = False,
         on_state: Callable[[str | None], None] | None = None,
+        companion: Companion | None = None,
     ) -> None:
         """`on_state(reason)` is called when writes start failing, `on_state(None)` when they succeed again."""
         self._fsync = fsync
         self.inline = inline  # write and sync on the event loop's thread (see the module's docstring)
         self.on_state = on_state
+        self.companion = companion
         self.failure: str | None = None  # why the last write failed, until one succeeds
         self._writer = Writer()
-        self._buffer = bytearray()
-        self._base = 0  # the offset of the buffer's first byte
-        self._synced = 0  # bytes known to be on disk
-        self._torn = False  # the file may hold bytes past `_synced` (a failed write whose cut failed)
+        self.file = AppendFile(path, fsync=fsync)
         self._waiters: list[tuple[int, asyncio.Future]] = []
         self._flushing = False
         self._retry: asyncio.TimerHandle | None = None
-        self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self.size = os.fstat(self._fd).st_size
-        self._origin = -self.size  # the file's offset of a byte is its offset here minus `_origin`
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def size(self) -> int:
+        return self.file.size
 
     def append(self, record: Any) -> None:
-        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-        self._buffer += line
-        self.size += len(line)
+        self.file.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
 
     @property
     def pending(self) -> int:
         """Bytes appended and not yet durable."""
-        return len(self._buffer) - (self._synced - self._base)
+        return self.file.pending + (self.companion.pending if self.companion is not None else 0)
 
-    def _put(self, data: bytes, start: int) -> None:
-        """Write `data` (the bytes from offset `start`) and sync, skipping what an earlier job made durable. On
-        failure cut the file back to its durable end, so that nothing is ever appended after a fragment."""
-        if self._torn:  # the cut after a failed write failed too: do it now
-            os.ftruncate(self._fd, self._synced - self._origin)
-            self._torn = False
-        done = self._synced - start
-        if done >= len(data):
-            return
-        try:
-            view = memoryview(data)[done:]
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            if self._fsync:
-                os.fdatasync(self._fd)
-        except OSError:
-            self._torn = True
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self._synced - self._origin)
-                self._torn = False
-            raise
-        self._synced = start + len(data)
+    def _stage(self) -> list[tuple[AppendFile, bytes, int]]:
+        """What the next write puts: the companion's files first, then the journal's (on the loop's thread)."""
+        files = [*(self.companion.stage() if self.companion is not None else ()), self.file]
+        return [(f, *f.staged()) for f in files if f.pending]
+
+    @staticmethod
+    def _put(jobs: list[tuple[AppendFile, bytes, int]]) -> None:
+        for file, data, start in jobs:
+            file.put(data, start)
+
+    def _failure(self, exc: OSError, jobs: list[tuple[AppendFile, bytes, int]]) -> str:
+        failed = next((f for f, _, _ in jobs if f.pending), self.file)
+        return f"{exc.strerror or exc} ({failed.path.name})"
 
     def flush(self) -> None:
         """Write and sync everything appended so far, synchronously (for shutdown and tools). Raises
         `StoreNotWritable` when it cannot."""
-        if not self._buffer and self.failure is None:
+        jobs = self._stage()
+        if not jobs and self.failure is None:
             return
         try:
-            self._writer.call(self._put, bytes(self._buffer), self._base)
+            self._writer.call(self._put, jobs)
         except OSError as exc:
-            self._failed(exc)
-            raise StoreNotWritable(_reason(exc, self.path)) from exc
+            reason = self._failure(exc, jobs)
+            self._failed(reason)
+            raise StoreNotWritable(reason) from exc
         self._wrote()
 
     async def commit(self) -> None:
         """Return once every record appended before this call is durable; raise `StoreNotWritable` when the write
         or sync of its group failed (the records stay buffered for the next try)."""
-        target = self._base + len(self._buffer)
-        if self._synced >= target:
+        target = self.file.size
+        if self.file.synced >= target:
             return
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append((target, fut))
@@ -276,28 +279,30 @@ class Journal:
                 # sync, what came meanwhile is the next group: waiting more would only add to everyone's latency.
                 quiet = 0
                 for _ in range(gather):
-                    seen = len(self._buffer)
+                    seen = self.file.size
                     await asyncio.sleep(0)
-                    quiet = quiet + 1 if len(self._buffer) == seen else 0
+                    quiet = quiet + 1 if self.file.size == seen else 0
                     if quiet >= self.gather_quiet:
                         break
                 gather = 0
-                data, start = bytes(self._buffer), self._base
+                jobs = self._stage()
                 try:
                     if self.inline:
-                        self._put(data, start)
+                        self._put(jobs)
                     else:
-                        await self._writer.run(self._put, data, start)
+                        await self._writer.run(self._put, jobs)
                 except OSError as exc:
-                    self._failed(exc)
+                    self._failed(self._failure(exc, jobs))
                     return
                 self._wrote()
         finally:
             self._flushing = False
 
     def _wrote(self) -> None:
-        """After a successful write: drop the durable bytes from the buffer, answer their waiters."""
+        """After a successful write: drop the durable bytes from the buffers, answer their waiters."""
         self._trim()
+        if self.companion is not None:
+            self.companion.durable()
         if self.failure is not None:
             self.failure = None
             if self._retry is not None:
@@ -307,9 +312,9 @@ class Journal:
                 self.on_state(None)
 
     def _trim(self) -> None:
-        synced = self._synced  # (read once: a job on the writer thread may move it meanwhile)
-        del self._buffer[: synced - self._base]
-        self._base = synced
+        if self.companion is not None:
+            self.companion.trim()
+        synced = self.file.trim()
         still = []
         for target, fut in self._waiters:
             if target <= synced:
@@ -319,10 +324,9 @@ class Journal:
                 still.append((target, fut))
         self._waiters = still
 
-    def _failed(self, exc: OSError) -> None:
+    def _failed(self, reason: str) -> None:
         """A write failed: every waiter not yet durable gets `StoreNotWritable`; try again in `retry_s`."""
         self._trim()  # (what an earlier job made durable)
-        reason = _reason(exc, self.path)
         for _, fut in self._waiters:
             if not fut.done():
                 fut.set_exception(StoreNotWritable(reason))
@@ -344,14 +348,12 @@ class Journal:
             self._start_flush()
 
     def rotate(self, path: Path) -> None:
-        """Flush the current file and continue in `path` (called from the event loop thread)."""
+        """Flush the current file and continue in `path` (called from the event loop thread). Every waiter was
+        answered by the flush, so offsets in the new file start again from 0."""
         self.flush()
-        old = self._fd
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self.path = path
-        self.size = 0
-        self._origin = self._synced
-        self._writer.call(os.close, old)
+        old = self.file
+        self.file = AppendFile(path, fsync=self._fsync)
+        self._writer.call(old.close)
 
     def close(self) -> None:
         """Flush and close; what cannot be written now was never acknowledged, and is dropped."""
@@ -362,5 +364,5 @@ class Journal:
             self.flush()
         except StoreNotWritable as exc:
             log.warning("closing the store with %d bytes unwritten: %s", self.pending, exc.reason)
-        os.close(self._fd)
+        self.file.close()
         self._writer.stop()
