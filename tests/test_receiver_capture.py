@@ -70,7 +70,7 @@ async def test_acknowledged_capture_is_on_disk_before_the_answer(settings, tmp_p
         )
     store = Store(copy, lock=False)
     try:
-        bodies = [d["body"] for d in store.table("captures").all()]
+        bodies = [d["body"] for d in store.all("captures")]
     finally:
         store.close()
     assert bodies == ["payload"]
@@ -141,7 +141,7 @@ async def test_content_length_that_lies_keeps_what_arrived(service):
     )  # half-closes after writing: the body ends early
     assert not answer.startswith(b"HTTP/1.1 500")
     await wait_for(lambda: len(service.store.table("captures")) == 1)
-    [doc] = service.store.table("captures").all()
+    [doc] = service.store.all("captures")
     assert doc["body"] == "only-this" and doc["truncated"] and "100" in doc["body_note"]
 
 

@@ -104,5 +104,5 @@ async def test_wazzup_validation_answers_seed_004s_errors(service):
         r = await s.get(f"{service.url}/hooks/wazzup24")
         assert await r.json() == {"status": "ok", "message": "Webhook endpoint is available"}
     assert len(await captures(service)) == 5
-    [event] = service.store.table("events").all()
+    [event] = service.store.all("events")
     assert event["type"] == "wazzup.message"

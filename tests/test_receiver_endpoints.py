@@ -149,11 +149,9 @@ async def test_publish_verified_only_keeps_forged_requests_out_of_the_stream(ser
         for body, signed in ((envelope(1), good), (envelope(2), forged)):
             r = await s.post(f"{service.url}/hooks/strict", data=body, headers=dict(signed.headers))
             assert r.status == 200
-    caps = service.store.table("captures").all()
+    caps = service.store.all("captures")
     assert [c["verdict"]["status"] for c in caps] == ["valid", "invalid"]  # both captured
-    assert [e["id"] for e in service.store.table("events").all()] == [
-        "evt_v1"
-    ]  # only the valid one published
+    assert [e["id"] for e in service.store.all("events")] == ["evt_v1"]  # only the valid one published
     with pytest.raises(ValidationFailed) as err:
         service.receiver.endpoints.put({"name": "x", "publish": "some"})
     assert "publish" in err.value.fields

@@ -53,7 +53,7 @@ async def test_random_requests_are_answered_and_captured(service, method, tail, 
             return  # aiohttp's own parser refused the request line or a header (e.g. a bad percent-escape)
         assert status == 200, answer[:200]
         assert len(table) == before + 1
-        doc = table.newest(1)[0]
+        doc = service.store.thaw(table.newest(1)[0])
         assert doc["body_sha256"] == hashlib.sha256(body).hexdigest() and doc["body_size"] == len(body)
         sent = [(n, v) for n, v in headers]
         got = [(k, v) for k, v in doc["headers"] if k not in ("Host", "Connection", "Content-Length")]
@@ -98,7 +98,7 @@ async def test_lying_content_length_never_500(service, claimed, body, hang_up):
             lambda: len(table) > before
         )  # the handler may still be finishing after the client hung up
         assert len(table) == before + 1
-        doc = table.newest(1)[0]
+        doc = service.store.thaw(table.newest(1)[0])
         kept = body[:claimed]
         assert doc["body_sha256"] == hashlib.sha256(kept).hexdigest() and doc["truncated"] == short
 
@@ -158,7 +158,7 @@ async def test_random_chunking_and_trailers(service, body, cuts, extensions, tra
             assert status == 200, answer[:300]
         if 200 <= status < 300:
             await wait_for(lambda: len(table) > before)
-            doc = table.newest(1)[0]
+            doc = service.store.thaw(table.newest(1)[0])
             if fault == "none":
                 assert doc["body_sha256"] == hashlib.sha256(body).hexdigest(), doc
         else:

@@ -91,7 +91,7 @@ async def test_commit_compacts_in_background_and_loses_nothing(tmp_path, inline)
     assert (tmp_path / "db.json").exists()
     store.close()
     store = Store(tmp_path)
-    assert sorted(d["i"] for d in store.table("captures").all()) == list(range(300))
+    assert sorted(d["i"] for d in store.all("captures")) == list(range(300))
     store.close()
 
 
@@ -172,7 +172,7 @@ def test_retention_prunes_oldest_first(tmp_path):
     assert len(store.table("webhooks")) == 0  # uncapped tables are untouched
     store.close()
     store = Store(tmp_path, caps={"captures": 100})
-    assert [d["i"] for d in store.table("captures").all()] == kept
+    assert [d["i"] for d in store.all("captures")] == kept
     store.close()
 
 
@@ -194,7 +194,7 @@ def test_readonly_reader_beside_the_owner_sees_commits_and_repairs_nothing(tmp_p
         f.write(b'["captures","p",2,{"n"')  # a write the owner is still completing
     size = journal.stat().st_size
     reader = Store(tmp_path, readonly=True)
-    assert [d["n"] for d in reader.table("captures").all()] == [1]
+    assert [d["n"] for d in reader.all("captures")] == [1]
     assert journal.stat().st_size == size  # the reader cut nothing
     with pytest.raises(StoreReadOnly):
         reader.table("captures").insert({"n": 3})

@@ -43,8 +43,8 @@ async def test_a_deep_envelope_is_captured_not_published_and_the_store_goes_on(s
     store = Store(settings.data_dir)  # a restart reads it all back
     try:
         assert len(store.table("captures")) == 2
-        assert [e["id"] for e in store.table("events").all()] == ["evt_deep_3"]
-        assert any(c["body"].encode() == body for c in store.table("captures").all())
+        assert [e["id"] for e in store.all("events")] == ["evt_deep_3"]
+        assert any(c["body"].encode() == body for c in store.all("captures"))
     finally:
         store.close()
 

@@ -59,7 +59,7 @@ async def test_captures_and_api_writes_get_503_while_writes_fail_and_200_after(s
         data_dir = svc.settings.data_dir
 
     store = Store(data_dir)
-    docs = {d["path"]: d for d in store.table("captures").all()}
+    docs = {d["path"]: d for d in store.all("captures")}
     assert docs["/hooks/full/one"]["response"]["status"] == 503  # its recorded answer is the one it got
     assert docs["/hooks/full/two"]["response"]["status"] == 202
     store.close()
@@ -128,7 +128,7 @@ async def test_a_disk_that_fills_and_empties_again_loses_nothing_acknowledged(tm
         store = Store(data_dir)
         try:
             assert store.report.torn_bytes == 0  # no fragment left in the journal
-            paths = {d["path"]: d["response"]["status"] for d in store.table("captures").all()}
+            paths = {d["path"]: d["response"]["status"] for d in store.all("captures")}
         finally:
             store.close()
         assert acked <= set(paths), sorted(acked - set(paths))[:5]  # every 2xx is there

@@ -84,7 +84,7 @@ async def test_a_failed_group_acknowledges_nothing_and_loses_nothing(
 
     again = Store(tmp_path)
     assert again.report.torn_bytes == 0
-    ids = {doc["id"] for doc in again.table("captures").all()}
+    ids = {doc["id"] for doc in again.all("captures")}
     assert {"before-1", "before-2", "after-1", "after-2"} <= ids  # every acknowledged record
     assert {"lost-1", "lost-4"} <= ids  # (and the refused ones, written by the later commit)
     again.close()
@@ -120,7 +120,7 @@ def test_closing_on_a_full_disk_drops_only_what_was_never_acknowledged(tmp_path,
     store.close()  # does not raise; releases the data dir
     assert [rec[3]["id"] for rec in whole_lines((tmp_path / "journal.0.jsonl").read_bytes())] == ["kept"]
     again = Store(tmp_path)
-    assert [d["id"] for d in again.table("captures").all()] == ["kept"]
+    assert [d["id"] for d in again.all("captures")] == ["kept"]
     again.close()
 
 
@@ -145,5 +145,5 @@ async def test_a_compaction_on_a_full_disk_leaves_no_temp_file_and_the_journals_
     await store.commit()
     store.close()
     again = Store(tmp_path)
-    assert [d["id"] for d in again.table("captures").all()] == ["a", "b"]
+    assert [d["id"] for d in again.all("captures")] == ["a", "b"]
     again.close()

@@ -173,7 +173,7 @@ async def test_replay_asks_then_remembers_and_diffs(settings):
             await pilot.press("enter")  # empty "to": the forward target; verbatim; remember ticked
             await wait_workers(app, pilot)
             assert len(sink.got) == 1
-            original = svc.store.table("captures").newest(1, where=lambda d: d["id"] == CAPTURE_ID)[0]
+            original = svc.store.record("captures", CAPTURE_ID)
             path, headers, body = sink.got[0]
             assert path == "/target" and body.decode() == original["body"]
             assert dict(headers)["X-Katya-Signature"] == dict(original["headers"])["X-Katya-Signature"]

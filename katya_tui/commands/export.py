@@ -96,8 +96,8 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
     except (StoreCorrupt, DataDirUnsafe) as exc:
         raise click.ClickException(str(exc)) from None
     table = store.table(kind)
-    docs = table.newest(opts["limit"] or len(table) or 1, where=_filter(kind, opts, since))
-    docs.reverse()
+    found = table.newest(opts["limit"] or len(table) or 1, where=_filter(kind, opts, since))
+    docs = [store.thaw(d) for d in reversed(found)]
     if not opts["include_secrets"]:
         docs = [masked(d, kind) for d in docs]
     base_url = opts["base_url"] or settings.url

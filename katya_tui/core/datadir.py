@@ -24,7 +24,7 @@ FILE_MODE = 0o600
 # the files a katya-tui data dir holds (an older one made them 0644: tightened when found); not the token, which
 # may have been read already: `config.read_token_file` refuses it and says how to fix it
 OWN_FILES = ("db.json", "katya.lock", "prefs.json", "katya-tui.log")
-_OWN_PREFIXES = ("journal.", "db.json.", "katya-tui.log.")
+_OWN_PREFIXES = ("journal.", "db.json.", "katya-tui.log.", "segment.")
 
 
 class DataDirUnsafe(RuntimeError):

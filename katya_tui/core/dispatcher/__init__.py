@@ -276,7 +276,7 @@ class Dispatcher:
         cached = self._bodies.get(did)
         if cached is not None and cached[0] == key:
             return cached[1]
-        body = profiles.body_of(hook, doc)
+        body = profiles.body_of(hook, self.deliveries.get(did) or doc)  # (the event's data is kept on disk)
         if doc.get("state") == "pending" and len(self._bodies) < BODY_CACHE_MAX:
             self._bodies[did] = (key, body)
         return body

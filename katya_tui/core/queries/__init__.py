@@ -5,6 +5,9 @@ Every function takes the `Store` and reads it only through `Store.record` (the i
 `Store.records` (a list of the documents taken at once), never through a TinyDB table. So any of them may run
 on a worker thread while the event loop writes: the UI runs whatever scans on one; `/v1` handlers call them on
 the loop. Documents handed out are shallow copies (nested values shared with the store: never mutate them).
+
+Records keep only an index in memory (see `store/cold.py`): scans and filters read that, and so do the lists of
+the UI; `whole` documents (a record by id, the API's pages, a detail) have their large fields read from disk.
 """
 
 from __future__ import annotations
@@ -42,22 +45,28 @@ def newest(store: Store, table: str, where: Where = None) -> Iterator[dict[str, 
 
 
 def page(store: Store, table: str, where: Where = None, limit: int = 50, offset: int = 0) -> Page:
-    """One page of `table`, newest first, with the number of all matches."""
+    """One page of `table`, newest first, with the number of all matches: whole records (bodies left out)."""
     docs = store.records(table)
     if where is None:
         end = max(0, len(docs) - offset)
-        return Page([dict(d) for d in reversed(docs[max(0, end - limit) : end])], len(docs))
-    found = [d for d in reversed(docs) if where(d)]
-    return Page([dict(d) for d in found[offset : offset + limit]], len(found))
+        items = list(reversed(docs[max(0, end - limit) : end]))
+        total = len(docs)
+    else:
+        found = [d for d in reversed(docs) if where(d)]
+        items, total = found[offset : offset + limit], len(found)
+    return Page([store.thaw(d, body=False) for d in items], total)
 
 
-def first(store: Store, table: str, where: Where = None, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest `limit` documents of `table` matching `where` (copies), newest first."""
+def first(
+    store: Store, table: str, where: Where = None, limit: int = 50, whole: bool = False
+) -> list[dict[str, Any]]:
+    """The newest `limit` documents of `table` matching `where` (copies, `whole` records or as in memory),
+    newest first."""
     out: list[dict[str, Any]] = []
     for doc in newest(store, table, where):
         if len(out) >= limit:
             break
-        out.append(dict(doc))
+        out.append(store.thaw(doc, body=False) if whole else dict(doc))
     return out
 
 
@@ -200,15 +209,17 @@ def deliveries_page(store: Store, *, limit: int = 50, offset: int = 0, **filters
     return page(store, "deliveries", delivery_filter(**filters), limit, offset)
 
 
-def deliveries_of(store: Store, event_ids: Collection[str], limit: int | None = None) -> list[dict[str, Any]]:
-    """The deliveries of these events (copies), newest first, at most `limit`."""
+def deliveries_of(
+    store: Store, event_ids: Collection[str], limit: int | None = None, whole: bool = False
+) -> list[dict[str, Any]]:
+    """The deliveries of these events (copies, `whole` records or as in memory), newest first, at most `limit`."""
     if not event_ids:
         return []
     out: list[dict[str, Any]] = []
     for doc in newest(store, "deliveries", lambda d: d.get("event_id") in event_ids):
         if limit is not None and len(out) >= limit:
             break
-        out.append(dict(doc))
+        out.append(store.thaw(doc, body=False) if whole else dict(doc))
     return out
 
 

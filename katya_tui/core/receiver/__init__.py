@@ -278,9 +278,10 @@ class Receiver:
         return await replay(self, capture_id, to=to, resign_now=resign, body=body, headers=headers)
 
     def find(self, capture_id: str) -> tuple[int, dict[str, Any]] | None:
-        """(doc id, a copy of the document) of a capture, by the store's id index."""
-        found = open_store(self.service).table("captures").by_id(capture_id)
-        return (found.doc_id, dict(found)) if found is not None else None
+        """(doc id, the whole record) of a capture, by the store's id index."""
+        table = open_store(self.service).table("captures")
+        doc_id, found = table.doc_id_of(capture_id), table.whole(capture_id)
+        return (doc_id, found) if doc_id is not None and found is not None else None
 
 
 def _ids_of(verdict: dict[str, Any] | None, event_id: str | None) -> list[str]:

@@ -24,8 +24,9 @@ class Book:
         return self._table().peek(ident) is not None
 
     def get(self, ident: str) -> dict[str, Any] | None:
-        """A copy of the document (nested lists and dicts shared with the store: never mutate them)."""
-        return self._table().by_id(ident)
+        """The whole record, its large fields read from disk (nested lists and dicts shared with the store: never
+        mutate them)."""
+        return self._table().whole(ident)
 
     def peek(self, ident: str) -> dict[str, Any] | None:
         """The stored document itself, not a copy (see `JournaledTable.peek`): read it, never mutate it."""

@@ -4,8 +4,11 @@ On disk, in the data dir:
 - `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`); its `_meta` table names the first
   journal generation it does not contain;
 - `journal.<gen>.jsonl`: the writes since, one JSON array a line: `[table, "p", doc_id, doc]` puts a document,
-  `[table, "d", doc_id]` removes one, `[table, "c"]` clears a table, `[table, "a", doc_id, key, item, fields]`
-  appends `item` to a document's list `key` and sets `fields`.
+  `[table, "d", doc_id]` removes one, `[table, "c"]` clears a table, `[table, "a", doc_id, key, item, fields(, ref)]`
+  appends `item` to a document's list `key`, sets `fields` (and adds the reference of the item's blob);
+- `segment.<n>.dat`: the large fields of records (bodies, headers, event data, attempts), which documents refer
+  to (see `cold.py` and `segments.py`). Retention by bytes deletes the oldest segment whole, with the records that
+  refer to it (a record pending work still needs is written again into the newest segment first).
 Compaction rotates to a new journal, writes the snapshot to a temp file, fsyncs it and renames it into place, then
 deletes the journals it covers. A crash at any point leaves either the old snapshot with every journal, or the new
 snapshot with the journals it does not cover; both open to the same data.
@@ -25,9 +28,11 @@ from typing import Any, cast
 import orjson
 
 from .. import datadir
+from .cold import COLD, Cold, refs_of
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
-from .table import JournaledDB, JournaledTable, MemoryStorage
+from .segments import Segments, parse_ref
+from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +45,18 @@ class StoreReadOnly(RuntimeError):
     pass
 
 
+DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold before the oldest goes
+
+
 class StoreCorrupt(RuntimeError):
-    """The snapshot cannot be read: the store refuses to open rather than read as empty."""
+    """The snapshot or a segment cannot be read: the store refuses to open rather than read as smaller."""
 
     def __init__(self, path: Path, why: str) -> None:
         self.path = path
         self.why = why
+        what = "segment" if path.name.startswith("segment.") else "snapshot"
         super().__init__(
-            f"the store's snapshot {path} is unreadable ({why}); start katya-tui with --repair to keep what "
+            f"the store's {what} {path} is unreadable ({why}); start katya-tui with --repair to keep what "
             f"can be read and move the file aside"
         )
 
@@ -80,6 +89,8 @@ def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
             if (doc := tables.get(name, {}).get(str(rec[2]))) is not None:
                 doc[rec[3]] = [*(doc.get(rec[3]) or ()), rec[4]]  # see `JournaledTable.append_to`
                 doc.update(rec[5])
+                if len(rec) > 6:
+                    add_ref(doc, rec[6])
         else:
             raise ValueError(f"unknown journal operation {op!r}")
 
@@ -103,6 +114,7 @@ class Store:
         data_dir: Path,
         *,
         caps: dict[str, int] | None = None,
+        max_bytes: int = DEFAULT_BYTES,
         fsync: bool = True,
         compact_min_bytes: int = 64 * 1024 * 1024,
         lock: bool = True,
@@ -113,6 +125,7 @@ class Store:
         `inline_sync`: the journal writes and syncs on the event loop's thread (headless; see `journal.py`)."""
         self.data_dir = Path(data_dir)
         self.caps = dict(caps or {})
+        self.max_bytes = max_bytes
         self.compact_min_bytes = compact_min_bytes
         self.report = ReplayReport()
         self._fsync = fsync
@@ -132,18 +145,29 @@ class Store:
             if self._lock:
                 self._lock.release()
             raise
+        self.segments = Segments(self.data_dir, fsync=fsync)
+        self.segments.max_size = max(1024**2, min(Segments.max_size, max_bytes // 16))
+        try:
+            self._check_segments(tables)
+        except BaseException:
+            if self._lock:
+                self._lock.release()
+            raise
         self.journal: Journal | None = None  # a read-only store has none
         if readonly:
             append = _refuse_write
         else:
+            self.segments.drop_unreferenced()
             self.journal = Journal(
                 self._journal_path(self.generation),
                 fsync=fsync,
                 inline=inline_sync,
                 on_state=self._writable_changed,
+                companion=self.segments,
             )
             append = self.journal.append
-        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append)
+        self.cold = Cold(self.segments)
+        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append, cold=self.cold)
         for name in tables:
             self.table(name)
 
@@ -190,6 +214,25 @@ class Store:
                 self._keep_aside(path)
         return tables, gen
 
+    def _check_segments(self, tables: dict[str, dict[str, Any]]) -> None:
+        """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
+        segment that is missing or shorter than they say (a checksum is checked on each read)."""
+        live = self.segments.live
+        ends: dict[int, int] = {}
+        for name in COLD:
+            for doc in tables.get(name, {}).values():
+                for ref in refs_of(doc):
+                    seg, off, size, _ = parse_ref(ref)
+                    live[seg] += 1
+                    if off + size > ends.get(seg, 0):
+                        ends[seg] = off + size
+        for seg, end in sorted(ends.items()):
+            have = self.segments.sizes.get(seg)
+            if have is None:
+                raise StoreCorrupt(self.segments.path(seg), "it is missing")
+            if have < end:
+                raise StoreCorrupt(self.segments.path(seg), f"it ends at byte {have}, records refer to {end}")
+
     def _keep_aside(self, journal: Path) -> None:
         """Copy the damaged lines of `journal` to `<journal>.damaged` (rewritten whole at each open): a compaction
         that drops the journal then loses none of its bytes."""
@@ -218,14 +261,24 @@ class Store:
     # -- reads from any thread (see `queries`) ---------------------------------------------------------------
 
     def record(self, name: str, ident: str) -> dict[str, Any] | None:
-        """A copy of the record of table `name` whose `id` is `ident`, by the id index (O(1)); or None."""
+        """The whole record of table `name` whose `id` is `ident` (its large fields read from the segments), by the
+        id index (O(1)); or None."""
         doc = cast(MemoryStorage, self.db.storage).peek(name, ident)
-        return None if doc is None else dict(doc)
+        return None if doc is None else self.cold.thaw(doc)
 
     def records(self, name: str) -> list[dict[str, Any]]:
         """Every stored document of table `name`, oldest first, listed at once (`MemoryStorage.records`): a
-        worker thread may walk the list while the loop writes. The documents are the live ones: read only."""
+        worker thread may walk the list while the loop writes. The documents are the live ones, as kept in memory
+        (large fields slim or left out: `thaw` gives the whole record): read only."""
         return cast(MemoryStorage, self.db.storage).records(name)
+
+    def all(self, name: str) -> list[dict[str, Any]]:
+        """Every record of table `name`, whole, oldest first (reads every blob: for tools and tests)."""
+        return [self.cold.thaw(d) for d in self.records(name)]
+
+    def thaw(self, doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
+        """The whole record of a document of `records` (a new dict), a capture's body only if `body`."""
+        return self.cold.thaw(doc, body)
 
     # -- durability ------------------------------------------------------------------------------------------
 
@@ -252,6 +305,8 @@ class Store:
         journal = self._writer
         await journal.commit()
         self._last_commit = time.monotonic()
+        if self.segments.total > self.max_bytes:
+            self._prune_bytes()
         if self._compacting is None:
             due = max(self.compact_min_bytes, self._snapshot_size)
             if journal.size > due * self.compact_overdue:
@@ -284,6 +339,23 @@ class Store:
 
     def flush(self) -> None:
         self._writer.flush()
+
+    def _prune_bytes(self) -> None:
+        """Retention by bytes: remove the records of the oldest segments until the rest fit in `max_bytes`
+        (their deletion follows once that is durable). Costs what it removes, not the size of the tables."""
+        segments = self.segments
+        while segments.total > self.max_bytes:
+            oldest = min(segments.sizes)
+            if oldest == segments.current:
+                return
+            for name in COLD:
+                if segments.live[oldest] <= 0:
+                    break
+                self.table(name).prune_segment(oldest)
+            if segments.live[oldest] > 0:  # (never expected: every reference to it is in these tables)
+                log.warning("retention could not free %s", segments.path(oldest).name)
+                return
+            segments.sizes.pop(oldest, None)  # (counted out now; the file goes after the next durable write)
 
     async def compact(self) -> None:
         """Snapshot the current state and drop the journals it covers; writers go on meanwhile."""
@@ -356,6 +428,7 @@ class Store:
             self._compact_later = None
         if self.journal is not None:
             self.journal.close()
+        self.segments.close()
         if self._lock:
             self._lock.release()
             self._lock = None

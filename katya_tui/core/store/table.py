@@ -19,6 +19,7 @@ from tinydb.queries import QueryLike
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from .cold import REFS, Cold, refs_of
 from .tinydb_shim import ShimTable, Updater
 
 
@@ -26,14 +27,25 @@ def _id_index(docs: dict[str, Any]) -> dict[str, int]:
     return {doc["id"]: int(key) for key, doc in docs.items() if "id" in doc}
 
 
+def add_ref(doc: dict[str, Any], ref: str) -> None:
+    """Add a blob's reference to a frozen document (the journal's "a" records carry just the new one)."""
+    doc[REFS] = f"{doc[REFS]} {ref}"
+
+
 class MemoryStorage(Storage):
     """Holds every table in memory; TinyDB reads it directly and never rewrites it through `write`.
 
     `ids[table]` maps each record's `id` to its doc id (see the module's docstring)."""
 
-    def __init__(self, tables: dict[str, dict[str, Any]], journal_append: Callable[[list], None]) -> None:
+    def __init__(
+        self,
+        tables: dict[str, dict[str, Any]],
+        journal_append: Callable[[list], None],
+        cold: Cold | None = None,
+    ) -> None:
         self.tables = tables
         self.append = journal_append
+        self.cold = cold  # where the large fields of records go (see `cold.py`); None: all in memory
         self.ids: dict[str, dict[str, int]] = {name: _id_index(docs) for name, docs in tables.items()}
 
     def peek(self, name: str, ident: str) -> dict[str, Any] | None:
@@ -59,8 +71,25 @@ class MemoryStorage(Storage):
         for name in list(self.tables):
             if name not in data:
                 self.append([name, "c"])
-                del self.tables[name]
+                for doc in self.tables.pop(name).values():
+                    self.forget(doc)
                 self.ids.pop(name, None)
+
+    def forget(self, doc: dict[str, Any]) -> None:
+        """`doc` left the tables: its blobs are no longer referred to by it."""
+        if self.cold is not None and REFS in doc:
+            self.cold.segments.count(refs_of(doc), -1)
+
+    def freeze(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
+        return doc if self.cold is None else self.cold.freeze(name, doc)
+
+    def put(self, name: str, doc_id: int, doc: dict[str, Any]) -> None:
+        """Journal `doc` as document `doc_id` of `name`; if the journal refuses it, its blobs go unreferenced."""
+        try:
+            self.append([name, "p", doc_id, doc])
+        except BaseException:
+            self.forget(doc)
+            raise
 
 
 class _ChangeView(MutableMapping):
@@ -71,8 +100,8 @@ class _ChangeView(MutableMapping):
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
         self.touched: set[int] = set()
-        self.removed: dict[int, Any] = {}  # doc id -> the record id it held (for the id index)
-        self.cleared = False
+        self.removed: dict[int, dict[str, Any]] = {}  # doc id -> the document it held
+        self.cleared: list[dict[str, Any]] | None = None  # the documents a `clear` removed
 
     def __getitem__(self, key: int) -> Any:
         doc = self.raw[str(key)]
@@ -87,7 +116,7 @@ class _ChangeView(MutableMapping):
     def __delitem__(self, key: int) -> None:
         doc = self.raw.pop(str(key))
         self.touched.discard(key)
-        self.removed[key] = doc.get("id")
+        self.removed[key] = doc
 
     def __contains__(self, key: object) -> bool:
         return str(key) in self.raw
@@ -99,10 +128,10 @@ class _ChangeView(MutableMapping):
         return len(self.raw)
 
     def clear(self) -> None:
+        self.cleared = [*(self.cleared or ()), *self.removed.values(), *self.raw.values()]
         self.raw.clear()
         self.touched.clear()
         self.removed.clear()
-        self.cleared = True
 
 
 class JournaledTable(ShimTable):
@@ -124,16 +153,22 @@ class JournaledTable(ShimTable):
         updater(view)
         append = storage.append
         ids = storage.ids.setdefault(self.name, {})
-        if view.cleared:
+        if view.cleared is not None:
             append([self.name, "c"])
             ids.clear()
-        for doc_id, ident in view.removed.items():
+            for doc in view.cleared:
+                storage.forget(doc)
+        for doc_id, gone in view.removed.items():
             append([self.name, "d", doc_id])
+            storage.forget(gone)
+            ident = gone.get("id")
             if ident is not None and ids.get(ident) == doc_id:
                 del ids[ident]
         for doc_id in view.touched:
-            doc = raw[str(doc_id)]
-            append([self.name, "p", doc_id, doc])
+            # a new record, or one kept whole so far, goes through `freeze` (an updater that changes the cold
+            # fields of a frozen record is not supported: `update` with a dict and `append_to` are)
+            doc = raw[str(doc_id)] = storage.freeze(self.name, raw[str(doc_id)])
+            storage.put(self.name, doc_id, doc)
             if "id" in doc:
                 ids[doc["id"]] = doc_id
         self.clear_cache()
@@ -151,10 +186,8 @@ class JournaledTable(ShimTable):
         key = str(doc_id)
         if key in raw:
             raise ValueError(f"Document with ID {doc_id} already exists")
-        doc = dict(document)
-        storage.append(
-            [self.name, "p", doc_id, doc]
-        )  # first: a document it cannot write leaves the table as is
+        doc = storage.freeze(self.name, dict(document))
+        storage.put(self.name, doc_id, doc)  # first: a document it cannot write leaves the table as is
         raw[key] = doc
         if "id" in doc:
             storage.ids.setdefault(self.name, {})[doc["id"]] = doc_id
@@ -176,10 +209,47 @@ class JournaledTable(ShimTable):
             if protect is None or not protect(doc):
                 victims.append(key)
         for key in victims:
-            ident = raw.pop(key).get("id")
+            gone = raw.pop(key)
             append([self.name, "d", int(key)])
+            storage.forget(gone)
+            ident = gone.get("id")
             if ident is not None and ids.get(ident) == int(key):
                 del ids[ident]
+
+    def prune_segment(self, seg: int) -> None:
+        """Remove the oldest records that refer to segment `seg`, until none of this table does; a record that
+        `protect` keeps is written again instead (its blobs into the newest segment). Walks only the records it
+        removes or rewrites (and those among them that don't refer to `seg`)."""
+        storage = self.memory
+        cold = storage.cold
+        if cold is None:
+            return
+        raw = storage.tables.get(self.name, {})
+        left = cold.segments.live[seg]
+        victims: list[str] = []
+        for key, doc in raw.items():
+            if left <= 0:
+                break
+            n = sum(1 for ref in refs_of(doc) if int(ref.split(":", 1)[0]) == seg)
+            if n:
+                victims.append(key)
+                left -= n
+        ids = storage.ids.setdefault(self.name, {})
+        protect = self.protect
+        for key in victims:
+            doc = raw[key]
+            if protect is not None and protect(doc):
+                new = cold.freeze(self.name, {k: v for k, v in cold.thaw(doc).items() if k != "damaged"})
+                storage.put(self.name, int(key), new)
+                raw[key] = new
+            else:
+                del raw[key]
+                storage.append([self.name, "d", int(key)])
+                ident = doc.get("id")
+                if ident is not None and ids.get(ident) == int(key):
+                    del ids[ident]
+            storage.forget(doc)
+        self.clear_cache()
 
     # Queries by condition touch every document; resolve them to ids first so only real changes are journalled.
     def update(
@@ -196,14 +266,21 @@ class JournaledTable(ShimTable):
         # comes here): the same in-place update, one journal record per document.
         # Ids that are not there are skipped, as TinyDB does.
         storage = self.memory
+        cold = storage.cold
         raw = storage.tables.setdefault(self.name, {})
         updated = [doc_id for doc_id in doc_ids if str(doc_id) in raw]
         for doc_id in dict.fromkeys(updated):
             doc = raw[str(doc_id)]
-            storage.append([self.name, "p", doc_id, {**doc, **fields}])  # written before memory changes
             if "id" in fields:
                 self._reindex(doc.get("id"), fields["id"], doc_id)
-            doc.update(fields)
+            if cold is not None and cold.must_refreeze(self.name, doc, fields):
+                new = cold.freeze(self.name, {**doc, **fields})
+                storage.put(self.name, doc_id, new)
+                raw[str(doc_id)] = new
+                continue
+            hot = fields if cold is None else cold.freeze_fields(self.name, doc, fields)
+            storage.put(self.name, doc_id, {**doc, **hot})  # written before memory changes
+            doc.update(hot)
         self.clear_cache()
         return updated
 
@@ -211,13 +288,27 @@ class JournaledTable(ShimTable):
         """Append `item` to the list `key` of the document and set `fields`, journalling just those (op "a"): the
         record's size does not grow with the list (a delivery's attempts). The list is a new one, so copies
         handed out before keep theirs. False when the document is gone. `fields` must not change the `id`."""
-        raw = self.memory.tables.setdefault(self.name, {})
+        storage = self.memory
+        raw = storage.tables.setdefault(self.name, {})
         doc = raw.get(str(doc_id))
         if doc is None:
             return False
+        cold = storage.cold
+        if cold is not None and cold.must_refreeze(self.name, doc, {key: item}):
+            new = cold.freeze(self.name, {**doc, key: [*(doc.get(key) or ()), item], **fields})
+            if REFS in new:  # frozen now: written whole, once
+                storage.put(self.name, doc_id, new)
+                raw[str(doc_id)] = new
+                self.clear_cache()
+                return True
+        elif cold is not None and REFS in doc and key in cold.spec(self.name):
+            item, ref = cold.freeze_item(self.name, key, item)
+            storage.append([self.name, "a", doc_id, key, item, dict(fields), ref])  # (ref: see `add_ref`)
+            add_ref(doc, ref)
+        else:
+            storage.append([self.name, "a", doc_id, key, item, dict(fields)])
         doc[key] = [*(doc.get(key) or ()), item]
         doc.update(fields)
-        self.memory.append([self.name, "a", doc_id, key, item, dict(fields)])
         self.clear_cache()
         return True
 
@@ -248,6 +339,14 @@ class JournaledTable(ShimTable):
         storage = self.memory
         doc = storage.peek(self.name, ident)
         return None if doc is None else self.document_class(doc, storage.ids[self.name][ident])
+
+    def whole(self, ident: str) -> dict[str, Any] | None:
+        """The whole record whose `id` is `ident` (see `cold.py`), or None."""
+        storage = self.memory
+        doc = storage.peek(self.name, ident)
+        if doc is None:
+            return None
+        return doc if storage.cold is None else storage.cold.thaw(doc)
 
     def doc_id_of(self, ident: str) -> int | None:
         return None if self.peek(ident) is None else self.memory.ids[self.name][ident]

@@ -19,6 +19,7 @@ from ...config import Settings
 from .. import catalog
 from ..bus import Bus
 from ..facts import CaptureRecorded, DeliveryUpdated, EventPublished
+from ..store.cold import REFS
 from ..tokens import bearer, token_matches
 from . import protocol as p
 
@@ -346,7 +347,7 @@ def _event_of(fact: Any) -> tuple[str, Any, str, float | None]:
     if isinstance(fact, CaptureRecorded):
         c = fact.capture
         return "capture.recorded", c, c.get("id", ""), c.get("received_at")
-    d = dict(fact.delivery)
+    d = {k: v for k, v in fact.delivery.items() if k != REFS}  # (as kept in memory: see `store/cold.py`)
     attempts = d.pop("attempts", None) or []
     d["attemptCount"] = len(attempts)
     if attempts:

@@ -68,7 +68,7 @@ def load(service: Service, kind: str, id: str, *, scan: bool = True) -> DetailDa
         d.capture = queries.get(store, "capture", d.event["capture_id"])
     if d.event and kind != "delivery" and store is not None:
         if scan:
-            d.deliveries = list(reversed(queries.deliveries_of(store, {d.event["id"]}, limit=50)))
+            d.deliveries = list(reversed(queries.deliveries_of(store, {d.event["id"]}, limit=50, whole=True)))
         else:
             d.complete = False
     for dl in d.deliveries:

@@ -1,0 +1,163 @@
+"""An index in memory, records on disk: which fields of a record stay in memory and which go to the segments.
+
+A record's large fields (`COLD`) are written to a segment as one JSON blob (a capture's body as its own blob, its
+bytes as received) and the document in memory keeps the rest, plus a slim copy of the cold fields the lists,
+filters, dedup and the dispatcher read (a verdict's status, an attempt's status code), plus `$cold`: the
+references of its blobs, space-separated, oldest first. `thaw` puts the whole record back together. A later
+update of cold fields adds a blob, which overrides the earlier ones field by field; an item appended to a cold
+list adds a blob `{"+key": item}`.
+
+A record whose cold part would be smaller than `INLINE` bytes stays whole in memory: a reference takes about as
+much memory as that, and reading it back would cost a read for nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from .segments import BlobDamaged, Segments
+
+REFS = "$cold"
+DAMAGED = "damaged"  # set by `thaw` on a record whose blobs cannot be read back
+INLINE = 64
+
+COLD: dict[str, dict[str, tuple[str, ...]]] = {
+    "captures": {
+        "headers": (),
+        "body": (),
+        "verdict": ("status", "scheme", "msg_id"),
+        "response": ("status", "action"),
+        "forward": ("status", "error_class", "url"),
+    },
+    "events": {"data": ()},
+    "deliveries": {
+        "data": (),
+        "attempts": (
+            "n",
+            "started_at",
+            "latency_ms",
+            "status_code",
+            "error_class",
+            "reason",
+            "manual",
+            "outcome",
+        ),
+    },
+}
+"""Table -> its cold fields -> the keys of their slim copy in memory (of the dict, or of each dict of a list)."""
+GROWS = frozenset({"deliveries"})  # records that gain items (attempts): frozen from the start, however small
+
+
+def _slim(value: Any, keys: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: value.get(k) for k in keys}
+    if isinstance(value, list):
+        return [_slim(v, keys) for v in value]
+    return value
+
+
+def refs_of(doc: dict[str, Any]) -> list[str]:
+    """The segment references (without their kind) a document in memory holds."""
+    refs = doc.get(REFS)
+    return [r[1:] for r in refs.split(" ")] if refs else []
+
+
+class Cold:
+    def __init__(self, segments: Segments) -> None:
+        self.segments = segments
+
+    def freeze(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """The document to keep in memory for a whole record `doc` (its blobs appended), or `doc` itself when its
+        table keeps everything in memory or its cold part is small."""
+        spec = COLD.get(table)
+        if spec is None or REFS in doc:
+            return doc
+        cold = {k: doc[k] for k in spec if k in doc and k != "body"}
+        body = _body_bytes(doc) if "body" in spec else None
+        blob = orjson.dumps(cold) if cold else b""
+        if table not in GROWS and len(blob) + (len(body) if body is not None else 0) < INLINE:
+            return doc
+        hot = {k: v for k, v in doc.items() if k not in spec}
+        for k in cold:
+            if spec[k]:
+                hot[k] = _slim(cold[k], spec[k])
+        refs = []
+        if body is not None:
+            refs.append("b" + self.segments.put(body, doc.get("body_sha256")))
+        if cold:
+            refs.append("j" + self.segments.put(blob))
+        hot[REFS] = " ".join(refs)
+        return hot
+
+    def spec(self, table: str) -> dict[str, tuple[str, ...]]:
+        return COLD.get(table, {})
+
+    def must_refreeze(self, table: str, doc: dict[str, Any], fields: dict[str, Any]) -> bool:
+        """Whether an update of `fields` must freeze the record anew (`freeze({**doc, **fields})` replacing the
+        document): it was kept whole so far, and the update touches its cold fields."""
+        spec = COLD.get(table)
+        return spec is not None and REFS not in doc and any(k in spec for k in fields)
+
+    def freeze_fields(self, table: str, doc: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """What to set on the frozen document `doc` for an update of `fields`: the cold ones as a new blob."""
+        spec = COLD.get(table)
+        if spec is None or REFS not in doc or not any(k in spec for k in fields):
+            return fields
+        cold = {k: v for k, v in fields.items() if k in spec}
+        if "body" in cold:
+            raise ValueError("a stored body is never replaced")
+        hot = {k: v for k, v in fields.items() if k not in spec}
+        for k, v in cold.items():
+            if spec[k]:
+                hot[k] = _slim(v, spec[k])
+        hot[REFS] = f"{doc[REFS]} j{self.segments.put(orjson.dumps(cold))}"
+        return hot
+
+    def freeze_item(self, table: str, key: str, item: Any) -> tuple[Any, str]:
+        """(what to append to the list `key` of a frozen document, the reference to add to its `$cold`)."""
+        slim = _slim(item, COLD[table][key])
+        return slim, "j" + self.segments.put(orjson.dumps({"+" + key: item}))
+
+    def thaw(self, doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
+        """The whole record of a document in memory (a new dict; nested values shared), without a capture's body
+        unless `body`. A blob that cannot be read back leaves the slim fields, and `damaged` says why."""
+        refs = doc.get(REFS)
+        out = dict(doc)
+        if not refs:
+            return out
+        del out[REFS]
+        appended: dict[str, list[Any]] = {}
+        try:
+            for ref in refs.split(" "):
+                if ref[0] == "b":
+                    if body:
+                        out["body"] = _body_text(self.segments.get(ref[1:]), doc.get("body_encoding"))
+                    continue
+                blob = self.segments.get(ref[1:])
+                for k, v in orjson.loads(blob).items():
+                    if k[0] == "+":
+                        appended.setdefault(k[1:], []).append(v)
+                    else:
+                        out[k] = v
+                        appended.pop(k, None)  # (a whole list written anew)
+        except (BlobDamaged, orjson.JSONDecodeError, ValueError, AttributeError) as exc:
+            out[DAMAGED] = str(exc)
+            return out
+        for k, items in appended.items():
+            whole = out.get(k)
+            out[k] = (whole if whole is not doc.get(k) and isinstance(whole, list) else []) + items
+        return out
+
+
+def _body_bytes(doc: dict[str, Any]) -> bytes | None:
+    text = doc.get("body")
+    if not isinstance(text, str):
+        return None
+    return base64.b64decode(text) if doc.get("body_encoding") == "base64" else text.encode("utf-8")
+
+
+def _body_text(blob: bytes, encoding: Any) -> str:
+    return base64.b64encode(blob).decode("ascii") if encoding == "base64" else blob.decode("utf-8")
