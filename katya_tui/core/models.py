@@ -126,6 +126,7 @@ class Event(Doc):
     source: str  # hook | ws | trigger | demo | api | test
     capture_id: str | None = None
     verdict: str | None = None  # the verdict status of the capture it came from
+    endpoint: str | None = None  # the hook endpoint it came in on: its id is judged there (events._slot)
 
     def to_doc(self) -> dict[str, Any]:
         """Shallow: `data` is shared, not deep-copied (publishing an event must not copy its payload).

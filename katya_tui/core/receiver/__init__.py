@@ -203,6 +203,7 @@ class Receiver:
                 event_id=found[2],
                 capture_id=cap.id,
                 verdict=cap.verdict["status"] if cap.verdict is not None else None,
+                endpoint=cap.endpoint,
             )
             cap.event_id = event.id
         cap.response = {
