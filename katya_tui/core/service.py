@@ -25,6 +25,7 @@ from .api import demo as demo_api
 from .api import events as events_api
 from .api.guard import make_guard
 from .bus import Bus
+from .connections import AcceptLog, CappedSite, Gate, effective_cap
 from .demo import Demo
 from .dispatcher import Dispatcher
 from .errors import PortInUse
@@ -114,6 +115,8 @@ class Service:
         self.components: list[Component] = [self.receiver, self.dispatcher, self.feed]
         self.components += [c for c in (self.upstream, self.demo) if c is not None]
         self._runner: web.AppRunner | None = None
+        self.gate: Gate | None = None  # the connection cap, while listening
+        self._accept_log: AcceptLog | None = None
         self._stopped = asyncio.Event()
 
     @property
@@ -172,15 +175,21 @@ class Service:
         await self._runner.setup()
         # https and wss on the same port (settings checked that both files load)
         tls = server_ssl_context(s.tls_cert, s.tls_key) if s.tls_cert and s.tls_key else None
+        cap = effective_cap(s.max_connections)
+        if cap < s.max_connections:
+            log.info("max_connections lowered to %d: half the descriptors this process may open", cap)
+        self._accept_log = AcceptLog(asyncio.get_running_loop())
+        self.gate = Gate(self._runner, cap, self._accept_log.accepted)
         try:
             socks = _bind(s.host, s.port)
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
             for sock in socks:
-                await web.SockSite(self._runner, sock, ssl_context=tls).start()
+                await CappedSite(self._runner, sock, self.gate, tls).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
+            self._accept_log.close()
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(s.host, s.port) from None
             raise
@@ -216,6 +225,9 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._accept_log is not None:
+            self._accept_log.close()
+            self._accept_log = None
         if self.store is not None:
             self.store.close()
             self.store = None
