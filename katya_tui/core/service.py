@@ -124,6 +124,12 @@ class Service:
         return f"{self.settings.scheme}://{self._url_host}:{self.port}"
 
     @property
+    def reachable_url(self) -> str:
+        """`url`, with a wildcard address (listening on all) replaced by loopback: an address to connect to."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.settings.host, self._url_host)
+        return f"{self.settings.scheme}://{host}:{self.port}"
+
+    @property
     def ws_url(self) -> str:
         return f"{'wss' if self.settings.tls_cert else 'ws'}://{self._url_host}:{self.port}/v1/ws"
 
@@ -149,6 +155,7 @@ class Service:
             self.bus.publish(StoreRecovered(self.store.report.torn_bytes, self.store.report.torn_file))
         if self.store.report.damaged:
             self.bus.publish(StoreDamaged([str(d) for d in self.store.report.damaged]))
+        datadir.record_address(s.data_dir, self.reachable_url)
         self.bus.publish(ServiceStarted(self.url, self.ws_url, str(s.data_dir)))
         log.info("listening on %s (data dir %s)", self.url, s.data_dir)
 
