@@ -109,6 +109,9 @@ class Capture(Doc):
     browser: bool = (
         False  # carried a browser's marks (Origin, Sec-Fetch-Site): shown, never published or forwarded
     )
+    imported: dict[str, Any] | None = (
+        None  # {"from": "jsonl"|"har", "at": time}: loaded by `katya-tui import`
+    )
 
     @property
     def body_bytes(self) -> bytes:

@@ -92,12 +92,14 @@ class Service:
     """Seconds a connection has to send a whole request head, from its opening or its previous answer (aiohttp's
     `keepalive_timeout`, which also closes idle keep-alive connections): a head sent a byte at a time is cut."""
 
-    def __init__(self, settings: Settings, *, headless: bool = False) -> None:
+    def __init__(self, settings: Settings, *, headless: bool = False, tool: bool = False) -> None:
         """`headless` (`serve`): no UI shares the event loop, so the store syncs its journal on the loop's own
-        thread, which answers sooner under load (see `store/journal.py`). Raises `DataDirUnsafe`."""
+        thread, which answers sooner under load (see `store/journal.py`). `tool`: a short-lived service for a
+        command (`import --publish`), whose address is not recorded as the instance's. Raises `DataDirUnsafe`."""
         datadir.prepare(settings.data_dir)  # before the token is read or written there
         self.settings = ensure_token(settings)
         self.headless = headless
+        self.tool = tool
         self.bus = Bus()
         # marks requests this process sends (see outbound.ORIGIN_HEADER)
         self.instance_id = secrets.token_hex(8)
@@ -155,7 +157,8 @@ class Service:
             self.bus.publish(StoreRecovered(self.store.report.torn_bytes, self.store.report.torn_file))
         if self.store.report.damaged:
             self.bus.publish(StoreDamaged([str(d) for d in self.store.report.damaged]))
-        datadir.record_address(s.data_dir, self.reachable_url)
+        if not self.tool:
+            datadir.record_address(s.data_dir, self.reachable_url)
         self.bus.publish(ServiceStarted(self.url, self.ws_url, str(s.data_dir)))
         log.info("listening on %s (data dir %s)", self.url, s.data_dir)
 
