@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .commands.export import export
+from .commands.import_ import import_
 from .commands.options import common_options, run_core, settings_from
 from .commands.publish import resend, send, trigger
 from .commands.replay import replay
@@ -153,5 +154,5 @@ def demo(ctx: click.Context, headless: bool, repair: bool | None, **options: Any
 
 
 # the tools, one module each in katya_tui/commands/
-for _tool in (sign, verify, export, trigger, send, resend, replay):
+for _tool in (sign, verify, export, import_, trigger, send, resend, replay):
     main.add_command(_tool)

@@ -59,6 +59,7 @@ class Settings:
         30.0  # seconds a delivery attempt may take, unless its subscription says otherwise
     )
     delivery_concurrency: int = 64  # deliveries in flight at once
+    max_connections: int = 1000  # open HTTP/WebSocket connections at once; past it: 503 (core/connections.py)
     endpoints: tuple[dict[str, Any], ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
@@ -80,6 +81,7 @@ _INT_KEYS = {
     "body_limit": (1, 2**31),
     "ws_max_subscriptions": (1, 10_000),
     "delivery_concurrency": (1, 1000),
+    "max_connections": (1, 1_000_000),
 }
 
 
@@ -132,6 +134,7 @@ FILE_KEYS = frozenset(
         "keymap",
         "delivery_timeout",
         "delivery_concurrency",
+        "max_connections",
         "upstream_retry_initial",
         "upstream_retry_max",
         "tls_cert",

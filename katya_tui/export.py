@@ -57,14 +57,30 @@ def jsonl(docs: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def har(captures: list[dict[str, Any]], base_url: str) -> str:
-    """One HAR 1.2 log; bodies that are not UTF-8 are base64 with `encoding: base64`."""
+    """One HAR 1.2 log. HAR 1.2 carries a request body only as `postData.text`, a string its consumers send as
+    UTF-8, and has no `encoding` there (only a response's content has one): a body that is not UTF-8 has no
+    `text` (a consumer then sends no body, visibly, rather than other bytes that look right), and its exact
+    bytes are in base64 in the entry's `_katya.bodyBase64` (a custom field, as HAR allows), which `katya-tui
+    import` reads; `postData.comment` says so. Each entry's `_katya` also names its capture, endpoint and time."""
     entries = []
     for c in captures:
         headers = [{"name": n, "value": v} for n, v in c.get("headers") or []]
         ctype = next((v for n, v in c.get("headers") or [] if n.lower() == "content-type"), "")
-        post: dict[str, Any] = {"mimeType": ctype, "text": c.get("body") or ""}
+        ours: dict[str, Any] = {
+            "captureId": c.get("id"),
+            "endpoint": c.get("endpoint"),
+            "receivedAt": c.get("received_at"),
+            "truncated": bool(c.get("truncated")),
+        }
+        post: dict[str, Any] = {"mimeType": ctype}
         if c.get("body_encoding") == "base64":
-            post["encoding"] = "base64"
+            ours["bodyBase64"] = c.get("body") or ""
+            post["comment"] = (
+                f"binary body ({c.get('body_size', 0)} bytes, not UTF-8): HAR 1.2 cannot carry it as text; "
+                "its bytes are in base64 in _katya.bodyBase64"
+            )
+        else:
+            post["text"] = c.get("body") or ""
         resp = c.get("response") or {}
         entries.append(
             {
@@ -101,6 +117,7 @@ def har(captures: list[dict[str, Any]], base_url: str) -> str:
                 "cache": {},
                 "timings": {"send": 0, "wait": resp.get("latency_ms") or 0, "receive": 0},
                 "comment": f"katya-tui capture {c.get('id')} verdict {(c.get('verdict') or {}).get('status', '-')}",
+                "_katya": ours,
             }
         )
     log = {

@@ -1,4 +1,5 @@
-"""Shared by the fuzz tests: one reproducible hypothesis profile and a guard that fails on any logged error.
+"""Shared by the fuzz tests: one reproducible hypothesis profile, a guard that fails on any logged error, and a
+check that a capture answered 2xx is on disk with the bytes that were sent.
 
 The profile is derandomized (the same examples on every run, so CI is reproducible and a failure replays) and
 keeps each test to a few dozen examples: the whole fuzz set stays under a minute on two shared cores."""
@@ -6,11 +7,16 @@ keeps each test to a few dozen examples: the whole fuzz set stays under a minute
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 from hypothesis import HealthCheck, settings
+
+from katya_tui.core.models import decode_body
+from katya_tui.core.store import Store
 
 FUZZ = settings(
     max_examples=40,
@@ -20,7 +26,9 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-WATCHED = ("katya_tui", "aiohttp.server")  # our own loggers, and aiohttp's for an exception in a handler
+WATCHED = ("katya_tui", "aiohttp.server", "aiohttp.web", "aiohttp.websocket", "asyncio")
+"""Our own loggers, aiohttp's (an exception in a handler), and asyncio's (a task's exception nobody retrieved, a
+callback that raised)."""
 
 
 class _Keep(logging.Handler):
@@ -60,3 +68,22 @@ def no_logged_errors() -> Iterator[list[logging.LogRecord]]:
     assert not keep.records, "logged: " + "; ".join(
         f"{r.name}: {r.getMessage()}" + (f" ({r.exc_info[1]!r})" if r.exc_info else "") for r in keep.records
     )
+
+
+def assert_kept_on_disk(service: Any, sent: bytes | None) -> dict[str, Any]:
+    """The newest capture (answered 2xx) is durable: a second, read-only store opened on the data dir (what a
+    restart would read) has it, and its body is the bytes `sent` (unless None), SHA-256 for SHA-256, and what
+    it recorded. The capture, as read there."""
+    newest = service.store.table("captures").newest(1)[0]
+    disk = Store(service.settings.data_dir, readonly=True)
+    try:
+        doc = disk.record("captures", newest["id"])
+    finally:
+        disk.close()
+    assert doc is not None, f"capture {newest['id']} was acknowledged but is not on disk"
+    sha = hashlib.sha256(decode_body(doc["body"], doc["body_encoding"])).hexdigest()
+    if not doc["truncated"]:
+        assert sha == doc["body_sha256"], doc["id"]
+    if sent is not None:
+        assert sha == hashlib.sha256(sent).hexdigest() and doc["body_size"] == len(sent), doc["id"]
+    return doc

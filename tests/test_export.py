@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import importlib.util
 import json
+import stat
 import subprocess
 import sys
 import time
 
 import pytest
 from click.testing import CliRunner
+from haralyzer import HarParser
+from receiver_support import answer_to
 
 from katya_tui.cli import main
 from katya_tui.core.models import Capture, encode_body
@@ -83,14 +87,46 @@ def test_filters_and_limit(owned_store):
     assert [json.loads(x)["id"] for x in out.stdout.splitlines()] == ["cap_2"]
 
 
-def test_har_is_valid_and_keeps_binary_bodies_exact(owned_store):
+def test_har_is_read_by_a_har_library_and_keeps_binary_bodies_exact(owned_store):
     out = _run("captures", "--format", "har", "--data-dir", str(owned_store), "--base-url", "http://x:1")
-    log = json.loads(out.stdout)["log"]
-    assert log["version"] == "1.2" and len(log["entries"]) == 3
-    binary = log["entries"][1]["request"]
-    assert binary["url"] == "http://x:1/hooks/github?a=1"
-    assert binary["postData"]["encoding"] == "base64"
-    assert log["entries"][0]["response"]["status"] == 200
+    har = json.loads(out.stdout)
+    assert har["log"]["version"] == "1.2"
+    parsed = HarParser(har)  # (haralyzer refuses what is not a HAR log, and parses every entry's time)
+    [page] = parsed.pages
+    entries = page.entries
+    assert [e.request.method for e in entries] == ["POST"] * 3
+    assert [e.request.url for e in entries][1] == "http://x:1/hooks/github?a=1"
+    assert [e.response.status for e in entries] == [200] * 3
+    assert [e.request.text for e in entries] == [
+        '{"id":"evt_1","type":"message.created"}',
+        None,  # not UTF-8: no text, which a consumer would send as other bytes
+        '{"msg": "привет"}',
+    ]
+    assert entries[0].request.get_header_value("Content-Type") == "application/json"
+    binary = har["log"]["entries"][1]
+    assert "encoding" not in binary["request"]["postData"]  # (not in HAR 1.2's postData)
+    assert "_katya.bodyBase64" in binary["request"]["postData"]["comment"]
+    assert base64.b64decode(binary["_katya"]["bodyBase64"]) == b"\x00\xffbinary\n"
+    assert binary["_katya"]["captureId"] == "cap_2" and binary["_katya"]["endpoint"] == "github"
+
+
+async def test_har_and_curl_default_to_the_address_the_instance_listened_on(settings):
+    from katya_tui.core.service import Service
+
+    svc = Service(settings)
+    await svc.start()
+    try:
+        assert (settings.data_dir / "address").read_text().strip() == svc.url != settings.url
+        assert stat.S_IMODE((settings.data_dir / "address").stat().st_mode) == 0o600
+        raw = b"POST /hooks/here?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        assert (await answer_to(svc.port, raw)).startswith(b"HTTP/1.1 200")
+        d = str(settings.data_dir)
+        har = await asyncio.to_thread(_run, "captures", "--format", "har", "--data-dir", d)
+        curl = await asyncio.to_thread(_run, "captures", "--format", "curl", "--data-dir", d)
+    finally:
+        await svc.stop()
+    assert json.loads(har.stdout)["log"]["entries"][0]["request"]["url"] == f"{svc.url}/hooks/here?x=1"
+    assert f"{svc.url}/hooks/here?x=1" in curl.stdout and ":8765" not in curl.stdout
 
 
 def test_pytest_fixtures_carry_the_exact_bytes(owned_store, tmp_path):

@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 import pytest
+from dispatcher_support import subscribe
 from receiver_support import AUTH, Sink, capture, captures, wait_for
 
 from katya_tui.core.signing import sign
@@ -109,3 +110,44 @@ async def test_a_failed_check_never_hands_out_the_signature_that_would_pass(serv
     assert len(failed["expected"].rstrip("…")) < len(right) // 2
     valid = (await capture(service, by_status["valid"]["id"]))["verdict"]
     assert valid["expected"] == dict(sign("katya", envelope("evt_ok"), SECRET).headers)["X-Katya-Signature"]
+
+
+async def test_an_id_taken_on_one_endpoint_does_not_block_a_signed_event_on_another(service, sink):
+    """Event ids are judged per endpoint: an unsigned request to an open endpoint (published: it checks nothing)
+    that carries a guessed id must not make the real, signed event on another endpoint a repeat."""
+    subscribe(service, sink.url)
+    await put_endpoint(service, "bank", {"secrets": [SECRET], "scheme": "katya"})
+    body = envelope("evt_shared")
+    assert await post(service, "open", body) == 200
+    real = dict(sign("katya", body, SECRET, now=time.time()).headers)
+    assert await post(service, "bank", body, real) == 200
+    assert await post(service, "bank", body, real) == 200  # the sender's retry: a repeat on its endpoint
+    rows = {r["endpoint"] + "/" + r["verdict"]["status"]: r for r in await captures(service)}
+    opened, signed, again = rows["open/unsigned"], rows["bank/valid"], rows["bank/duplicate"]
+    assert signed["duplicateOf"] is None and again["duplicateOf"] == signed["id"]
+    assert signed["eventId"] and signed["eventId"] != opened["eventId"] and again["eventId"] is None
+    event = service.events.get(signed["eventId"])
+    assert event["capture_id"] == signed["id"] and event["verdict"] == "valid" and event["endpoint"] == "bank"
+    received = await sink.wait_for(2)
+    assert sorted(json.loads(r.body)["id"] for r in received) == sorted(
+        [opened["eventId"], signed["eventId"]]
+    )
+    assert {r.header("X-Katya-Event") for r in received} >= {"message.created"}
+
+
+async def test_an_authentic_event_is_published_after_an_unverified_one_with_its_id_on_the_same_endpoint(
+    service, sink
+):
+    """`publish = "all"` publishes what is unverified too; the signed request that comes later with the same id is
+    still its own event (the first stays flagged by its verdict)."""
+    subscribe(service, sink.url)
+    await put_endpoint(service, "loose", {"secrets": [SECRET], "scheme": "katya", "publish": "all"})
+    body = envelope("evt_first")
+    assert await post(service, "loose", body) == 200
+    real = dict(sign("katya", body, SECRET, now=time.time()).headers)
+    assert await post(service, "loose", body, real) == 200
+    rows = {r["verdict"]["status"]: r for r in await captures(service)}
+    assert rows["missing"]["eventId"] and rows["valid"]["eventId"]
+    assert rows["missing"]["eventId"] != rows["valid"]["eventId"]
+    assert service.events.get(rows["valid"]["eventId"])["capture_id"] == rows["valid"]["id"]
+    assert len(await sink.wait_for(2)) == 2

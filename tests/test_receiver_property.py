@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from fuzz_support import FUZZ, no_logged_errors
+from fuzz_support import FUZZ, assert_kept_on_disk, no_logged_errors
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from receiver_support import answer_to, wait_for
@@ -53,8 +53,7 @@ async def test_random_requests_are_answered_and_captured(service, method, tail, 
             return  # aiohttp's own parser refused the request line or a header (e.g. a bad percent-escape)
         assert status == 200, answer[:200]
         assert len(table) == before + 1
-        doc = service.store.thaw(table.newest(1)[0])
-        assert doc["body_sha256"] == hashlib.sha256(body).hexdigest() and doc["body_size"] == len(body)
+        doc = assert_kept_on_disk(service, body)
         sent = [(n, v) for n, v in headers]
         got = [(k, v) for k, v in doc["headers"] if k not in ("Host", "Connection", "Content-Length")]
         assert len(got) == len(sent)
@@ -94,6 +93,7 @@ async def test_lying_content_length_never_500(service, claimed, body, hang_up):
                 return
             else:
                 assert status == 200, answer[:200]
+                assert_kept_on_disk(service, body[:claimed])
         await wait_for(
             lambda: len(table) > before
         )  # the handler may still be finishing after the client hung up
@@ -107,6 +107,9 @@ async def test_lying_content_length_never_500(service, claimed, body, hang_up):
 
 CHUNK_FAULTS = ("none", "bad-size", "size-too-big", "no-last-chunk", "no-crlf-after-data")
 token_text = st.text(TOKEN_CHARS, min_size=1, max_size=12)
+# a trailer's value as RFC 9110 allows it (no control bytes but tab): aiohttp's parser refuses the others in
+# trailers with 400, though it lets them pass in the head
+trailer_values = st.binary(max_size=60).map(lambda b: bytes(c for c in b if c == 9 or 32 <= c != 127).strip())
 
 
 def chunked(
@@ -138,7 +141,7 @@ def chunked(
     body=st.binary(min_size=1, max_size=600),
     cuts=st.lists(st.integers(1, 200), max_size=6),
     extensions=st.lists(st.one_of(token_text, st.tuples(token_text, token_text).map("=".join)), max_size=3),
-    trailers=st.lists(st.tuples(header_names, header_values), max_size=4),
+    trailers=st.lists(st.tuples(header_names, trailer_values), max_size=4),
     fault=st.sampled_from(CHUNK_FAULTS),
 )
 async def test_random_chunking_and_trailers(service, body, cuts, extensions, trailers, fault):
@@ -158,9 +161,8 @@ async def test_random_chunking_and_trailers(service, body, cuts, extensions, tra
             assert status == 200, answer[:300]
         if 200 <= status < 300:
             await wait_for(lambda: len(table) > before)
-            doc = service.store.thaw(table.newest(1)[0])
             if fault == "none":
-                assert doc["body_sha256"] == hashlib.sha256(body).hexdigest(), doc
+                assert_kept_on_disk(service, body)
         else:
             assert status in (400, 408, 413, 431), answer[:300]
 
@@ -187,7 +189,7 @@ async def test_deep_json_is_captured(service, depth, opener, signed):
         answer = await answer_to(service.port, raw + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         assert int(answer.split(b" ", 2)[1]) == 200, answer[:300]
         assert len(table) == before + 1
-        assert table.newest(1)[0]["body_sha256"] == hashlib.sha256(body).hexdigest()
+        assert_kept_on_disk(service, body)
 
 
 @settings(FUZZ, max_examples=60)
@@ -245,3 +247,4 @@ async def test_raw_bytes_get_an_answer(service, request_line, lines):
         assert status < 500, answer[:300]
         if 200 <= status < 300 and request_line.split(b" ")[1:2] == [b"/hooks/x"]:
             await wait_for(lambda: len(table) > before)
+            assert_kept_on_disk(service, None)

@@ -65,7 +65,9 @@ def _filter(kind: str, opts: dict[str, Any], since: float | None) -> Callable[[d
 @click.option("--since", help="Only newer than 10m, 2h, 1d or an ISO 8601 time.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="The newest N records (default all).")
 @click.option(
-    "--base-url", default=None, help="Base URL for har and curl (default: this instance's address)."
+    "--base-url",
+    default=None,
+    help="Base URL for har and curl (default: the address this data dir's instance last listened on).",
 )
 @click.option("--include-secrets", is_flag=True, help="Keep credentials and subscription secrets unmasked.")
 @click.option("--data-dir", default=None, help="The data dir to read (env KATYA_TUI_DATA_DIR).")
@@ -76,7 +78,7 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
 
     Reads the store directly, so it works whether or not katya-tui is running. Oldest first.
     """
-    from ..core.datadir import DataDirUnsafe
+    from ..core.datadir import DataDirUnsafe, recorded_address
     from ..core.store import Store, StoreCorrupt
     from ..export import curl_script, har, jsonl, masked, parse_since, pytest_module
 
@@ -100,7 +102,7 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
     docs = [store.thaw(d) for d in reversed(found)]
     if not opts["include_secrets"]:
         docs = [masked(d, kind) for d in docs]
-    base_url = opts["base_url"] or settings.url
+    base_url = opts["base_url"] or recorded_address(settings.data_dir) or settings.url
     if fmt == "jsonl":
         text = "".join(jsonl(docs))
     elif fmt == "har":

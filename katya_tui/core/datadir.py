@@ -23,7 +23,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 # the files a katya-tui data dir holds (an older one made them 0644: tightened when found); not the token, which
 # may have been read already: `config.read_token_file` refuses it and says how to fix it
-OWN_FILES = ("db.json", "katya.lock", "prefs.json", "katya-tui.log")
+OWN_FILES = ("db.json", "katya.lock", "prefs.json", "katya-tui.log", "address")
 _OWN_PREFIXES = ("journal.", "db.json.", "katya-tui.log.", "segment.")
 
 
@@ -85,3 +85,25 @@ def create_private(path: Path | str) -> int:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+
+
+ADDRESS_FILE = "address"
+
+
+def record_address(path: Path, url: str) -> None:
+    """Keep the address the instance listens on (`<data dir>/address`, 0600, replaced whole), so the tools that
+    work on its data dir (exports' base URL) know it; it stays after a stop: the last address it used."""
+    tmp = Path(path) / f".{ADDRESS_FILE}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(url + "\n")
+    os.replace(tmp, Path(path) / ADDRESS_FILE)
+
+
+def recorded_address(path: Path) -> str | None:
+    """The address the instance of this data dir last listened on, or None (never started, or an older one)."""
+    try:
+        text = (Path(path) / ADDRESS_FILE).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return text if text.startswith(("http://", "https://")) else None

@@ -109,6 +109,9 @@ class Capture(Doc):
     browser: bool = (
         False  # carried a browser's marks (Origin, Sec-Fetch-Site): shown, never published or forwarded
     )
+    imported: dict[str, Any] | None = (
+        None  # {"from": "jsonl"|"har", "at": time}: loaded by `katya-tui import`
+    )
 
     @property
     def body_bytes(self) -> bytes:
@@ -126,6 +129,7 @@ class Event(Doc):
     source: str  # hook | ws | trigger | demo | api | test
     capture_id: str | None = None
     verdict: str | None = None  # the verdict status of the capture it came from
+    endpoint: str | None = None  # the hook endpoint it came in on: its id is judged there (events._slot)
 
     def to_doc(self) -> dict[str, Any]:
         """Shallow: `data` is shared, not deep-copied (publishing an event must not copy its payload).

@@ -25,6 +25,7 @@ from .api import demo as demo_api
 from .api import events as events_api
 from .api.guard import make_guard
 from .bus import Bus
+from .connections import AcceptLog, CappedSite, Gate, effective_cap
 from .demo import Demo
 from .dispatcher import Dispatcher
 from .errors import PortInUse
@@ -91,12 +92,14 @@ class Service:
     """Seconds a connection has to send a whole request head, from its opening or its previous answer (aiohttp's
     `keepalive_timeout`, which also closes idle keep-alive connections): a head sent a byte at a time is cut."""
 
-    def __init__(self, settings: Settings, *, headless: bool = False) -> None:
+    def __init__(self, settings: Settings, *, headless: bool = False, tool: bool = False) -> None:
         """`headless` (`serve`): no UI shares the event loop, so the store syncs its journal on the loop's own
-        thread, which answers sooner under load (see `store/journal.py`). Raises `DataDirUnsafe`."""
+        thread, which answers sooner under load (see `store/journal.py`). `tool`: a short-lived service for a
+        command (`import --publish`), whose address is not recorded as the instance's. Raises `DataDirUnsafe`."""
         datadir.prepare(settings.data_dir)  # before the token is read or written there
         self.settings = ensure_token(settings)
         self.headless = headless
+        self.tool = tool
         self.bus = Bus()
         # marks requests this process sends (see outbound.ORIGIN_HEADER)
         self.instance_id = secrets.token_hex(8)
@@ -114,11 +117,19 @@ class Service:
         self.components: list[Component] = [self.receiver, self.dispatcher, self.feed]
         self.components += [c for c in (self.upstream, self.demo) if c is not None]
         self._runner: web.AppRunner | None = None
+        self.gate: Gate | None = None  # the connection cap, while listening
+        self._accept_log: AcceptLog | None = None
         self._stopped = asyncio.Event()
 
     @property
     def url(self) -> str:
         return f"{self.settings.scheme}://{self._url_host}:{self.port}"
+
+    @property
+    def reachable_url(self) -> str:
+        """`url`, with a wildcard address (listening on all) replaced by loopback: an address to connect to."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.settings.host, self._url_host)
+        return f"{self.settings.scheme}://{host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
@@ -146,6 +157,8 @@ class Service:
             self.bus.publish(StoreRecovered(self.store.report.torn_bytes, self.store.report.torn_file))
         if self.store.report.damaged:
             self.bus.publish(StoreDamaged([str(d) for d in self.store.report.damaged]))
+        if not self.tool:
+            datadir.record_address(s.data_dir, self.reachable_url)
         self.bus.publish(ServiceStarted(self.url, self.ws_url, str(s.data_dir)))
         log.info("listening on %s (data dir %s)", self.url, s.data_dir)
 
@@ -172,15 +185,21 @@ class Service:
         await self._runner.setup()
         # https and wss on the same port (settings checked that both files load)
         tls = server_ssl_context(s.tls_cert, s.tls_key) if s.tls_cert and s.tls_key else None
+        cap = effective_cap(s.max_connections)
+        if cap < s.max_connections:
+            log.info("max_connections lowered to %d: half the descriptors this process may open", cap)
+        self._accept_log = AcceptLog(asyncio.get_running_loop())
+        self.gate = Gate(self._runner, cap, self._accept_log.accepted)
         try:
             socks = _bind(s.host, s.port)
             self.port = socks[0].getsockname()[1]
             self.settings = replace(self.settings, port=self.port)
             for sock in socks:
-                await web.SockSite(self._runner, sock, ssl_context=tls).start()
+                await CappedSite(self._runner, sock, self.gate, tls).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
+            self._accept_log.close()
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(s.host, s.port) from None
             raise
@@ -216,6 +235,9 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._accept_log is not None:
+            self._accept_log.close()
+            self._accept_log = None
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -25,6 +25,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
         "source": doc.get("source"),
         "captureId": doc.get("capture_id"),
         "verdict": doc.get("verdict"),
+        "endpoint": doc.get("endpoint"),
     }
 
 

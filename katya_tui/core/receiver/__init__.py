@@ -22,6 +22,7 @@ from .capture import Body, BodyReader, summary
 from .dedup import SeenIds
 from .endpoints import Endpoints
 from .intake import Intake, take
+from .publishing import publishable
 from .respond import Plan, Responder, answer, not_stored
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ class Receiver:
             )
         elif cap.browser:
             pass  # a web page can look, not drive: shown, never published, forwarded or routed
-        elif accepted and found and cap.duplicate_of is None and _publishable(cfg, cap.verdict):
+        elif accepted and found and cap.duplicate_of is None and publishable(cfg, cap.verdict):
             event = self.service.publish_event(
                 found[0],
                 found[1],
@@ -203,6 +204,7 @@ class Receiver:
                 event_id=found[2],
                 capture_id=cap.id,
                 verdict=cap.verdict["status"] if cap.verdict is not None else None,
+                endpoint=cap.endpoint,
             )
             cap.event_id = event.id
         cap.response = {
@@ -288,8 +290,3 @@ def _ids_of(verdict: dict[str, Any] | None, event_id: str | None) -> list[str]:
     """What marks a repeat: the message id the signature carried, else the event id of the body."""
     mid = (verdict or {}).get("msg_id") or event_id
     return [str(mid)] if mid else []
-
-
-def _publishable(cfg: dict[str, Any], verdict: dict[str, Any] | None) -> bool:
-    """An accepted, first-seen capture becomes an event unless its endpoint publishes only verified requests."""
-    return cfg.get("publish", "all") == "all" or (verdict or {}).get("status") == "valid"
