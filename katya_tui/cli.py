@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .commands.export import export
-from .commands.options import common_options, run_core, settings_from
+from .commands.options import ca_option, common_options, run_core, settings_from
 from .commands.publish import resend, send, trigger
 from .commands.replay import replay
 from .commands.sign_verify import sign, verify
@@ -105,6 +105,7 @@ def _headless(settings: Settings) -> None:
 
 @main.command()
 @common_options
+@ca_option
 @repair_option
 @click.pass_context
 @run_core
@@ -117,6 +118,7 @@ def run(ctx: click.Context, repair: bool | None = None, **options: Any) -> None:
 
 @main.command()
 @common_options
+@ca_option
 @repair_option
 @click.pass_context
 @run_core

@@ -109,6 +109,9 @@ class Capture(Doc):
     browser: bool = (
         False  # carried a browser's marks (Origin, Sec-Fetch-Site): shown, never published or forwarded
     )
+    relay: dict[str, Any] | None = (
+        None  # came through a followed relay channel: {from, id, rebuilt, valid_as}
+    )
 
     @property
     def body_bytes(self) -> bytes:
@@ -123,7 +126,7 @@ class Event(Doc):
     type: str
     data: Any
     created_at: float
-    source: str  # hook | ws | trigger | demo | api | test
+    source: str  # hook | relay | ws | trigger | demo | api | test
     capture_id: str | None = None
     verdict: str | None = None  # the verdict status of the capture it came from
 
