@@ -102,6 +102,11 @@ class Channels:
         self._endpoints = endpoints
         self._open: set[EventSourceResponse] = set()
 
+    @property
+    def streams(self) -> int:
+        """Clients connected now."""
+        return len(self._open)
+
     async def start(self) -> None:
         return None
 
