@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .commands.export import export
-from .commands.options import ca_option, common_options, run_core, settings_from
+from .commands.options import ca_option, common_options, given, run_core, settings_from
 from .commands.publish import resend, send, trigger
 from .commands.replay import replay
 from .commands.sign_verify import sign, verify
@@ -47,7 +47,7 @@ def main(ctx: click.Context, repair: bool | None, **options: Any) -> None:
 
     With no command, starts the TUI with the embedded receiver, dispatcher and WebSocket feed.
     """
-    ctx.obj = {"options": {k: v for k, v in options.items() if v is not None}, "repair": bool(repair)}
+    ctx.obj = {"options": {k: v for k, v in options.items() if given(v)}, "repair": bool(repair)}
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
 

@@ -188,10 +188,6 @@ def _from_toml(path: Path) -> dict[str, Any]:
             if not isinstance(out[key], list) or not all(isinstance(x, str) for x in out[key]):
                 raise ConfigError(key, "expected a list of strings")
             out[key] = tuple(out[key])
-    if "follow" in out:
-        if not isinstance(out["follow"], list) or not all(isinstance(x, str) for x in out["follow"]):
-            raise ConfigError("follow", 'expected a list of URLs, like ["https://smee.io/abc"]')
-        out["follow"] = tuple(out["follow"])
     if "keymap" in out and not isinstance(out["keymap"], dict):
         raise ConfigError("keymap", 'expected a table like [keymap] replay = "ctrl+r"')
     return out
@@ -236,8 +232,13 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     if "token" in values and (not isinstance(values["token"], str) or len(values["token"].strip()) < 8):
         raise ConfigError("token", "must be at least 8 characters")
     _check_tls(values)
-    for spec in values.get("follow") or ():
-        follow_spec(spec)
+    if "follow" in values:
+        follow = values["follow"]
+        if not isinstance(follow, list | tuple) or not all(isinstance(x, str) for x in follow):
+            raise ConfigError("follow", 'expected a list of [ENDPOINT=]URL, like ["https://smee.io/abc"]')
+        values["follow"] = tuple(follow)
+        for spec in follow:
+            follow_spec(spec)
     return Settings(**values)
 
 

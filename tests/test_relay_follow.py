@@ -212,3 +212,30 @@ def test_follow_specs():
         load_settings({"follow": ("gh=not a url",)}, env={})
     s = load_settings({"follow": ("https://a/relay/x", "b=http://b/relay/y")}, env={})
     assert replace(s).follow == ("https://a/relay/x", "b=http://b/relay/y")
+
+
+def test_follow_option_before_or_after_the_command_and_from_the_config(tmp_path):
+    """`katya-tui --follow URL` (the group's option, then `run` by default), `serve --follow`, and the config
+    file's `follow`, which an absent option leaves alone."""
+    from click.testing import CliRunner
+
+    from katya_tui import cli
+
+    seen = []
+    original = cli._headless, cli._tui
+    cli._headless = cli._tui = seen.append  # (the settings the command would run with)
+    try:
+        conf = tmp_path / "k.toml"
+        conf.write_text('follow = ["gh=https://box/relay/abc"]\n')
+        data = ["--data-dir", str(tmp_path / "d"), "--token", "test-token-123"]
+        runner = CliRunner()
+        assert runner.invoke(cli.main, [*data, "--follow", "https://a/relay/x"]).exit_code == 0
+        assert runner.invoke(cli.main, ["serve", *data, "--follow", "b=https://b/relay/y"]).exit_code == 0
+        assert runner.invoke(cli.main, ["--config", str(conf), "serve", *data]).exit_code == 0
+    finally:
+        cli._headless, cli._tui = original
+    assert [s.follow for s in seen] == [
+        ("https://a/relay/x",),
+        ("b=https://b/relay/y",),
+        ("gh=https://box/relay/abc",),
+    ]

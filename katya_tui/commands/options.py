@@ -47,7 +47,6 @@ def common_options(f: F) -> F:
         click.option(
             "--follow",
             multiple=True,
-            callback=lambda _ctx, _param, value: tuple(value) or None,  # (none given: the config's stand)
             help="Follow a relay channel ([ENDPOINT=]URL: a katya-tui /relay/... or a smee.io channel); "
             "repeatable. Its captures land on ENDPOINT (default relay).",
         ),
@@ -77,12 +76,17 @@ def instance_options(f: F) -> F:
     return common_options(f)
 
 
+def given(value: Any) -> bool:
+    """Whether an option was given: None, or () for a repeatable one, leaves the config file's value."""
+    return value is not None and value != ()
+
+
 def settings_from(ctx: click.Context, options: dict[str, Any]) -> Settings:
     """Merge the group's options with the sub-command's; a bad setting is a usage error (exit 2)."""
     from ..config import ConfigError, load_settings
 
     merged = dict((ctx.obj or {}).get("options", {}))
-    merged.update({k: v for k, v in options.items() if v is not None})
+    merged.update({k: v for k, v in options.items() if given(v)})
     try:
         return load_settings(merged)
     except ConfigError as exc:
