@@ -15,7 +15,7 @@ import click
 
 from .commands.export import export
 from .commands.import_ import import_
-from .commands.options import common_options, run_core, settings_from
+from .commands.options import ca_option, common_options, given, run_core, settings_from
 from .commands.publish import resend, send, trigger
 from .commands.replay import replay
 from .commands.sign_verify import sign, verify
@@ -48,7 +48,7 @@ def main(ctx: click.Context, repair: bool | None, **options: Any) -> None:
 
     With no command, starts the TUI with the embedded receiver, dispatcher and WebSocket feed.
     """
-    ctx.obj = {"options": {k: v for k, v in options.items() if v is not None}, "repair": bool(repair)}
+    ctx.obj = {"options": {k: v for k, v in options.items() if given(v)}, "repair": bool(repair)}
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
 
@@ -106,6 +106,7 @@ def _headless(settings: Settings) -> None:
 
 @main.command()
 @common_options
+@ca_option
 @repair_option
 @click.pass_context
 @run_core
@@ -118,6 +119,7 @@ def run(ctx: click.Context, repair: bool | None = None, **options: Any) -> None:
 
 @main.command()
 @common_options
+@ca_option
 @repair_option
 @click.pass_context
 @run_core

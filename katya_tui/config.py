@@ -65,7 +65,8 @@ class Settings:
     demo_rate: float | None = None  # events a second from the demo generator; None: no demo
     tls_cert: Path | None = None  # with tls_key: https and wss on the one port
     tls_key: Path | None = None
-    tls_ca: Path | None = None  # trusted by the commands that talk to a running instance
+    tls_ca: Path | None = None  # trusted by the commands that talk to a running instance, and by --follow
+    follow: tuple[str, ...] = ()  # relay channels to follow: `[ENDPOINT=]URL` (see `follow_spec`)
 
     @property
     def scheme(self) -> str:
@@ -140,6 +141,7 @@ FILE_KEYS = frozenset(
         "tls_cert",
         "tls_key",
         "tls_ca",
+        "follow",
     }
 )
 """The settings a config file may hold; any other key is refused, named."""
@@ -233,7 +235,34 @@ def load_settings(options: dict[str, Any], env: dict[str, str] | None = None) ->
     if "token" in values and (not isinstance(values["token"], str) or len(values["token"].strip()) < 8):
         raise ConfigError("token", "must be at least 8 characters")
     _check_tls(values)
+    if "follow" in values:
+        follow = values["follow"]
+        if not isinstance(follow, list | tuple) or not all(isinstance(x, str) for x in follow):
+            raise ConfigError("follow", 'expected a list of [ENDPOINT=]URL, like ["https://smee.io/abc"]')
+        values["follow"] = tuple(follow)
+        for spec in follow:
+            follow_spec(spec)
     return Settings(**values)
+
+
+FOLLOW_ENDPOINT = "relay"  # the local endpoint of a followed channel that names none
+
+
+def follow_spec(spec: str) -> tuple[str, str]:
+    """`[ENDPOINT=]URL` -> (local endpoint, channel URL): the captures of a followed channel land on ENDPOINT
+    (default `relay`), whose config (secrets, scheme, forward) applies. Raises ConfigError."""
+    import re
+    from urllib.parse import urlsplit
+
+    name, sep, url = spec.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        name, url = FOLLOW_ENDPOINT, spec
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "follow", f"expected [ENDPOINT=]URL with an http:// or https:// channel URL, got {spec!r}"
+        )
+    return name, url.strip()
 
 
 def _check_tls(values: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ R = TypeVar("R")
 
 def common_options(f: F) -> F:
     """--host, --port, --tls-cert, --tls-key, --data-dir, --token, --config, --upstream, --upstream-token (SPEC
-    section 2)."""
+    section 2), --follow."""
     opts = [
         click.option("--host", default=None, help="Address to listen on (default 127.0.0.1)."),
         click.option("--port", default=None, help="Port to listen on (default 8765; 0 picks a free port)."),
@@ -44,25 +44,41 @@ def common_options(f: F) -> F:
             default=None,
             help="Token for the upstream feed (env KATYA_TUI_UPSTREAM_TOKEN).",
         ),
+        click.option(
+            "--follow",
+            multiple=True,
+            help="Follow a relay channel ([ENDPOINT=]URL: a katya-tui /relay/... or a smee.io channel); "
+            "repeatable. Its captures land on ENDPOINT (default relay).",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
     return f
 
 
-def instance_options(f: F) -> F:
-    """The common options plus `--url` and `--ca`: for the commands that talk to a running instance."""
-    f = click.option(
+def ca_option(f: F) -> F:
+    """`--ca`: what to trust for an https instance (the tools' `--url`, or a followed channel)."""
+    return click.option(
         "--ca",
         "tls_ca",
         default=None,
         help="PEM file of certificates to trust for an https instance, e.g. its self-signed certificate "
         "(default: the system's, SSL_CERT_FILE if set, and --tls-cert).",
     )(f)
+
+
+def instance_options(f: F) -> F:
+    """The common options plus `--url` and `--ca`: for the commands that talk to a running instance."""
+    f = ca_option(f)
     f = click.option(
         "--url", default=None, help="The running instance (default http(s)://HOST:PORT, https with TLS)."
     )(f)
     return common_options(f)
+
+
+def given(value: Any) -> bool:
+    """Whether an option was given: None, or () for a repeatable one, leaves the config file's value."""
+    return value is not None and value != ()
 
 
 def settings_from(ctx: click.Context, options: dict[str, Any]) -> Settings:
@@ -70,7 +86,7 @@ def settings_from(ctx: click.Context, options: dict[str, Any]) -> Settings:
     from ..config import ConfigError, load_settings
 
     merged = dict((ctx.obj or {}).get("options", {}))
-    merged.update({k: v for k, v in options.items() if v is not None})
+    merged.update({k: v for k, v in options.items() if given(v)})
     try:
         return load_settings(merged)
     except ConfigError as exc:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .host import Publisher
     from .receiver import Receiver
     from .receiver.endpoints import Endpoints
+    from .relay import Channels
     from .store import Store
     from .ws import Feed
 
@@ -27,3 +28,4 @@ ENDPOINTS: web.AppKey[Endpoints] = web.AppKey("endpoints")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 FEED: web.AppKey[Feed] = web.AppKey("feed")
 DEMO: web.AppKey[Demo] = web.AppKey("demo")
+CHANNELS: web.AppKey[Channels] = web.AppKey("channels")

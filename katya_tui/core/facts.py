@@ -97,3 +97,13 @@ class UpstreamMessageSkipped:
 
     reason: str
     sample: str
+
+
+@dataclass(frozen=True)
+class FollowStateChanged:
+    """A followed relay channel's state: connecting | connected | retrying in N s; `url` without its query."""
+
+    url: str
+    endpoint: str
+    state: str
+    detail: str

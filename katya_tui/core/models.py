@@ -112,6 +112,9 @@ class Capture(Doc):
     imported: dict[str, Any] | None = (
         None  # {"from": "jsonl"|"har", "at": time}: loaded by `katya-tui import`
     )
+    relay: dict[str, Any] | None = (
+        None  # came through a followed relay channel: {from, id, rebuilt, valid_as}
+    )
 
     @property
     def body_bytes(self) -> bytes:
@@ -126,7 +129,7 @@ class Event(Doc):
     type: str
     data: Any
     created_at: float
-    source: str  # hook | ws | trigger | demo | api | test
+    source: str  # hook | relay | ws | trigger | demo | api | test
     capture_id: str | None = None
     verdict: str | None = None  # the verdict status of the capture it came from
     endpoint: str | None = None  # the hook endpoint it came in on: its id is judged there (events._slot)

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ..config import Settings, ensure_token, server_ssl_context
 from . import appkeys, datadir, facts
-from .api import captures, deliveries, endpoints, feed, health, hooks, webhooks
+from .api import captures, deliveries, endpoints, feed, health, hooks, relay, webhooks
 from .api import demo as demo_api
 from .api import events as events_api
 from .api.guard import make_guard
@@ -33,13 +33,14 @@ from .events import publish_event
 from .facts import ServiceStarted, ServiceStopping, StoreDamaged, StoreRecovered
 from .models import Event
 from .receiver import Receiver
+from .relay import Channels, Follower
 from .store import Store
 from .store.book import Book
 from .ws import Feed, Upstream
 
 log = logging.getLogger(__name__)
 
-ROUTES = (health, hooks, captures, endpoints, webhooks, events_api, deliveries, feed)
+ROUTES = (health, hooks, relay, captures, endpoints, webhooks, events_api, deliveries, feed)
 """The route tables every service serves, in this order (aiohttp matches routes in the order they were added)."""
 
 
@@ -113,8 +114,11 @@ class Service:
         self.dispatcher = Dispatcher(self)
         self.feed = Feed(self.bus, s)
         self.upstream = Upstream(self) if s.upstream else None
+        self.channels = Channels(self, lambda: self.receiver.endpoints)
+        self.followers = [Follower(self, self.receiver, spec) for spec in s.follow]
         self.demo = Demo(self, self.dispatcher, self.receiver, s.demo_rate) if s.demo_rate else None
         self.components: list[Component] = [self.receiver, self.dispatcher, self.feed]
+        self.components += [self.channels, *self.followers]
         self.components += [c for c in (self.upstream, self.demo) if c is not None]
         self._runner: web.AppRunner | None = None
         self.gate: Gate | None = None  # the connection cap, while listening
@@ -216,6 +220,7 @@ class Service:
         app[appkeys.ENDPOINTS] = self.receiver.endpoints
         app[appkeys.DISPATCHER] = self.dispatcher
         app[appkeys.FEED] = self.feed
+        app[appkeys.CHANNELS] = self.channels
         for table in ROUTES:
             app.add_routes(table.routes)
         if self.demo is not None:

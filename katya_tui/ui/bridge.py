@@ -13,13 +13,14 @@ from typing import Any
 from textual.message_pump import MessagePump
 
 from ..core.service import Service
-from .messages import CoreNotice, FactsArrived, FactsLost, UpstreamChanged
+from .messages import CoreNotice, FactsArrived, FactsLost, FollowChanged, UpstreamChanged
 
 WANTED = {
     "CaptureRecorded",
     "EventPublished",
     "DeliveryUpdated",
     "UpstreamStateChanged",
+    "FollowStateChanged",
     "StoreRecovered",
     "StoreDamaged",
     "ServiceStopping",
@@ -67,6 +68,8 @@ class Bridge:
                 deliveries[fact.delivery.get("id")] = fact.delivery
             elif name == "UpstreamStateChanged":
                 self.target.post_message(UpstreamChanged(fact.state, getattr(fact, "detail", "")))
+            elif name == "FollowStateChanged":
+                self.target.post_message(FollowChanged())
             elif name == "StoreRecovered":
                 self.target.post_message(
                     CoreNotice(

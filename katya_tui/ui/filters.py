@@ -190,7 +190,7 @@ def capture_record(doc: Mapping[str, Any]) -> dict[str, Any]:
         "latency": response.get("latency_ms"),
         "size": doc.get("body_size"),
         "time": doc.get("received_at"),
-        "source": "replay" if doc.get("replay_of") else "hook",
+        "source": "replay" if doc.get("replay_of") else "relay" if doc.get("relay") else "hook",
         "type": doc.get("event_type"),
         "text": doc.get("event_id"),
     }

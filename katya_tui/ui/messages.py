@@ -54,6 +54,13 @@ class UpstreamChanged(Message):
         return isinstance(message, UpstreamChanged)
 
 
+class FollowChanged(Message):
+    """A followed relay channel's state changed; the status bar reads every follower's state again."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FollowChanged)
+
+
 class CoreNotice(Message):
     """Something the user should read: a recovered store, a stopping service."""
 

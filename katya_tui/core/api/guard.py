@@ -23,8 +23,10 @@ def make_guard(token: str, bind_host: str, port_of: Callable[[], int], scheme: s
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path.startswith("/hooks"):
-            return await handler(request)  # third-party senders: any Host, no token
+        if path.startswith(("/hooks", "/relay/")):
+            # third-party senders, and relay followers (the channel id in the path is their credential):
+            # any Host, no token
+            return await handler(request)
         try:
             port = port_of()
             if not host_allowed(request.host or "", bind_host, port):

@@ -200,7 +200,7 @@ class Receiver:
             event = self.service.publish_event(
                 found[0],
                 found[1],
-                source="hook",
+                source="relay" if cap.relay else "hook",
                 event_id=found[2],
                 capture_id=cap.id,
                 verdict=cap.verdict["status"] if cap.verdict is not None else None,

@@ -3,13 +3,14 @@
 A config (SPEC 3.3, plus chaos, routes and a rate limit):
 `{name, secrets: [..], scheme: auto|<scheme>, tolerance_s, response: {status, body, headers, delay_ms, sequence,
 mode, hold_s, retry_after}, forward_to, routes: [{match, to}], validate: null|"wazzup", rate_limit: null|{requests,
-window_s}, publish: "all"|"verified"}`. Any endpoint name works without a config: `default_config(name)` is what such an endpoint gets.
+window_s}, publish: "all"|"verified", relay: null|CHANNEL}`. Any endpoint name works without a config: `default_config(name)` is what such an endpoint gets.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import secrets as _secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +33,9 @@ KEYS = (
     "validate",
     "rate_limit",
     "publish",
+    "relay",
 )
+CHANNEL_RE = re.compile(r"^[A-Za-z0-9_-]{22,128}$")  # (22 base64url characters: 132 bits)
 PUBLISH = (
     "all",
     "verified",
@@ -66,7 +69,13 @@ def default_config(name: str) -> dict[str, Any]:
         "validate": None,
         "rate_limit": None,
         "publish": "all",
+        "relay": None,
     }
+
+
+def new_channel() -> str:
+    """A relay channel id: 192 random bits, base64url (what a smee.io channel looks like, longer)."""
+    return _secrets.token_urlsafe(24)
 
 
 def _url_problem(value: Any) -> str | None:
@@ -187,6 +196,15 @@ def validate_config(raw: Any, name: str | None = None) -> dict[str, Any]:
                 err("rate_limit.requests", "must be a whole number from 1 to 1000000")
             if not _int_in(rl["window_s"], 1, 86_400):
                 err("rate_limit.window_s", "must be a whole number of seconds from 1 to 86400")
+    relay = cfg["relay"]
+    if relay is False:
+        cfg["relay"] = None
+    elif relay is not None and relay is not True and not (isinstance(relay, str) and CHANNEL_RE.match(relay)):
+        err(
+            "relay",
+            "must be true (a new channel), false or null (not relayed), or a channel id of 22-128 letters, "
+            "digits, '-' or '_'",
+        )
     if fields:
         raise ValidationFailed(fields)
     return cfg
@@ -201,12 +219,17 @@ class Endpoints:
         self._cfg: dict[str, dict[str, Any]] = {doc["name"]: dict(doc) for doc in docs}
         self._others: dict[str, dict[str, list[str]]] = {}  # cache for secrets_of_others, cleared on change
         self._ids = {doc["name"]: doc.doc_id for doc in docs}
+        self._channels = {cfg["relay"]: name for name, cfg in self._cfg.items() if cfg.get("relay")}
         self._on_change = on_change
 
     def config_for(self, name: str) -> dict[str, Any]:
         """The live config of `name` (shared, do not mutate), or the default one."""
         found = self._cfg.get(name)
         return found if found is not None else default_config(name)
+
+    def by_channel(self, channel: str) -> str | None:
+        """The endpoint relayed on `channel`, if one is."""
+        return self._channels.get(channel)
 
     def secrets_of_others(self, name: str) -> dict[str, list[str]]:
         """The secrets of every other configured endpoint, for the verdict's "matches another endpoint" hint."""
@@ -237,6 +260,16 @@ class Endpoints:
         """Create or replace a config; raises ValidationFailed."""
         checked = validate_config(cfg)
         name = checked["name"]
+        old = self._cfg.get(name)
+        if checked["relay"] is True:  # a channel: the one it has (stable across restarts and edits), else new
+            checked["relay"] = (old or {}).get("relay") or new_channel()
+        owner = self._channels.get(checked["relay"]) if checked["relay"] else None
+        if owner is not None and owner != name:
+            raise ValidationFailed({"relay": [f"channel already relays endpoint {owner!r}"]})
+        if old is not None and old.get("relay"):
+            self._channels.pop(old["relay"], None)
+        if checked["relay"]:
+            self._channels[checked["relay"]] = name
         if name in self._ids:
             self._table.remove(doc_ids=[self._ids[name]])
         self._ids[name] = self._table.insert(copy.deepcopy(checked))
@@ -245,8 +278,11 @@ class Endpoints:
         return copy.deepcopy(checked)
 
     def delete(self, name: str) -> bool:
-        if self._cfg.pop(name, None) is None:
+        old = self._cfg.pop(name, None)
+        if old is None:
             return False
+        if old.get("relay"):
+            self._channels.pop(old["relay"], None)
         self._table.remove(doc_ids=[self._ids.pop(name)])
         self._changed(name)
         return True

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
@@ -45,6 +46,7 @@ SLOTS = (
     "validate",
     "rate_limit",
     "publish",
+    "relay",
 )
 NEW = "\x00new"
 
@@ -139,6 +141,7 @@ class EndpointsScreen(Screen):
                 yield hint(
                     "any name works at /hooks/NAME with no config; a config adds secrets, answers, forwards"
                 )
+                yield Static("", id="following")
             with Vertical(id="form"):
                 yield Static("", id="title")
                 yield error_line("general")
@@ -233,6 +236,19 @@ class EndpointsScreen(Screen):
                         Input(id="rate-window", placeholder="per seconds", compact=True),
                     )
                     yield error_line("rate_limit")
+                    yield Static("Relay", classes="section-title")
+                    yield row(
+                        "Relay",
+                        Select(
+                            [("off", ""), ("on: stream its captures to followers", "on")],
+                            value="",
+                            allow_blank=False,
+                            id="relay",
+                            compact=True,
+                        ),
+                    )
+                    yield Static("", id="relay-url", classes="hint")
+                    yield error_line("relay")
                 with Horizontal(classes="buttons"):
                     yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
                     yield Button("Delete (ctrl+d)", variant="error", id="delete", compact=True)
@@ -246,6 +262,7 @@ class EndpointsScreen(Screen):
                 slot_for,
             )
         self.reload_list()
+        self.show_following()
         names = [c["name"] for c in self.endpoints.list()] if self.endpoints else []
         self.fill(self.endpoints.get(names[0]) if names else None)
 
@@ -265,6 +282,18 @@ class EndpointsScreen(Screen):
         target = select or self.current or NEW
         index = options.get_option_index(target) if target in [o.id for o in options.options] else None
         options.highlighted = index if index is not None else options.option_count - 1
+
+    def show_following(self) -> None:
+        """The channels this instance follows (`--follow`), each with its endpoint and state."""
+        lines = [
+            f"{escape(f.endpoint)} ← {escape(f.shown_url)}\n  [$text-muted]{escape(f.state)}[/]"
+            for f in getattr(self.service, "followers", [])
+        ]
+        self.query_one("#following", Static).update(
+            "[b]Following[/b]\n" + "\n".join(lines)
+            if lines
+            else "[$text-muted]following no channel (--follow)[/]"
+        )
 
     @on(OptionList.OptionSelected, "#list")
     def chosen(self, event: OptionList.OptionSelected) -> None:
@@ -304,6 +333,13 @@ class EndpointsScreen(Screen):
         rl = cfg.get("rate_limit") or {}
         put("rate-requests", rl.get("requests"))
         put("rate-window", rl.get("window_s"))
+        channel = cfg.get("relay")
+        self.query_one("#relay", Select).value = "on" if channel else ""
+        self.query_one("#relay-url", Static).update(
+            escape(f"{self.service.url}/relay/{channel}  (follow it with --follow, or smee-client --url)")
+            if channel
+            else "on: a long random channel id is made when saved"
+        )
         self.refresh_bindings()
 
     def value(self, id: str) -> str:
@@ -337,6 +373,7 @@ class EndpointsScreen(Screen):
                 if requests or window
                 else None
             ),
+            "relay": True if self.query_one("#relay", Select).value == "on" else None,
         }
 
     # -- keys ---------------------------------------------------------------------------------------------

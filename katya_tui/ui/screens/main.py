@@ -33,6 +33,7 @@ from ..messages import (
     FactsArrived,
     FactsLost,
     FilterRequested,
+    FollowChanged,
     OpenDetail,
     RowSelected,
     ScopeChanged,
@@ -233,6 +234,7 @@ class MainScreen(Screen):
             url=self.display_url or s.url,
             ws_url=(self.display_url.replace("http", "ws", 1) + "/v1/ws") if self.display_url else s.ws_url,
             upstream=getattr(upstream, "state", None) if upstream is not None else None,
+            follow=tuple(f.state for f in getattr(s, "followers", ())),
             captures=counts.get("captures", 0),
             events=counts.get("events", 0),
             pending=self.tally.count("pending"),
@@ -285,6 +287,9 @@ class MainScreen(Screen):
         self._status(upstream=msg.state)
         if msg.state.startswith("failed"):
             self.notify(f"upstream feed {msg.state} {msg.detail}".strip(), severity="error", timeout=10)
+
+    def on_follow_changed(self, msg: FollowChanged) -> None:
+        self._status()
 
     def on_core_notice(self, msg: CoreNotice) -> None:
         self.notify(msg.text, severity=msg.severity)

@@ -15,6 +15,7 @@ class Status:
     url: str = ""
     ws_url: str = ""
     upstream: str | None = None  # None: no upstream configured
+    follow: tuple[str, ...] = ()  # the state of each followed relay channel
     captures: int = 0
     events: int = 0
     pending: int = 0
@@ -47,6 +48,8 @@ class StatusBar(Static):
             if s.upstream.startswith("failed"):
                 tone = "$text-error"
             up = f"  upstream [{tone}]{escape(s.upstream)}[/]"
+        if s.follow:
+            up += f"  follow {follow_text(s.follow)}"
         paused = "  [reverse $text-warning] ⏸ PAUSED [/]" if s.paused else ""
         if s.not_writable is not None:
             paused += f"  [reverse $text-error] store not writable: {escape(s.not_writable)} [/]"
@@ -58,3 +61,13 @@ class StatusBar(Static):
             f"[$text-muted]deliveries[/] {pending} · {failed}   "
             f"[$text-muted]token: {escape(s.token_key)} · help: ? · palette: ctrl+p[/]"
         )
+
+
+def follow_text(states: tuple[str, ...]) -> str:
+    """`connected` (all of them), else the first one that is not, with how many are: e.g. `1/2 retrying in 4 s`."""
+    live = sum(1 for st in states if st == "connected")
+    if live == len(states):
+        return f"[$text-success]{'connected' if live == 1 else f'{live} connected'}[/]"
+    other = next(st for st in states if st != "connected")
+    count = "" if len(states) == 1 else f"{live}/{len(states)} · "
+    return f"[$text-warning]{escape(count + other)}[/]"
