@@ -4,6 +4,8 @@
 one signed ~1 KB POST, reading the answer, sending the next (closed loop, like `wrk -c`). After WARMUP_S of warm-up
 it runs ROUNDS rounds of ROUND_S seconds and prints one JSON line a round: `{"ok", "other", "rps", "cpu_us"}`, where
 `cpu_us` is the server's CPU time (process PID and its children: user + system, all threads) per answer in that round.
+`BENCH_BODY_BYTES` in the environment sets the size of the envelope's content (default ~800 bytes), and
+`BENCH_COUNT` makes it stop once that many answers came (the rounds then end early).
 
 The generator is built on `asyncio.Protocol` (no streams, no tasks per request), runs on uvloop where it is
 installed, and parses only the status line and Content-Length, so that it costs a fraction of what the servers
@@ -35,14 +37,14 @@ class Requests:
     as it is sent.
     """
 
-    def __init__(self, path: str, port: int) -> None:
+    def __init__(self, path: str, port: int, content: int = 800) -> None:
         from katya_tui.core.catalog import envelope
         from katya_tui.core.signing import sign
 
         self._sign = sign
         self._ts = int(time.time())
         self._run = os.getpid()
-        data = {"messageId": "msg_1", "roomId": "room_1", "content": "x" * 800}
+        data = {"messageId": "msg_1", "roomId": "room_1", "content": "x" * content}
         body = json.dumps(envelope("message.created", data, event_id="EVENT_ID"), separators=(",", ":"))
         self._pre, self._post = (part.encode() for part in body.split("EVENT_ID"))
         self._head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
@@ -104,6 +106,20 @@ def cpu_s(pid: int) -> float | None:
         return None
 
 
+class Counted(list):
+    """[2xx, other] that ends the run (`lost` set to None) once `limit` answers came."""
+
+    def __init__(self, limit: int, lost: asyncio.Future) -> None:
+        super().__init__([0, 0])
+        self.limit = limit
+        self.lost = lost
+
+    def __setitem__(self, i: int, value: int) -> None:
+        super().__setitem__(i, value)
+        if self[0] + self[1] >= self.limit and not self.lost.done():
+            self.lost.set_result(None)
+
+
 class Client(asyncio.Protocol):
     def __init__(self, reqs: Requests, counts: list[int], lost: asyncio.Future) -> None:
         self.reqs = reqs
@@ -142,7 +158,7 @@ class Client(asyncio.Protocol):
             buf = buf[self.need :]
             self.need = -1
             self.counts[0 if 200 <= self.status < 300 else 1] += 1
-            if self.running:
+            if self.running and not self.lost.done():
                 self.send()
         self.buf = buf
 
@@ -153,10 +169,17 @@ class Client(asyncio.Protocol):
 
 async def run(port: int, path: str, conns: int, warmup: float, seconds: float, rounds: int, pid: int) -> None:
     loop = asyncio.get_running_loop()
-    reqs = Requests(path, port)
-    reqs.prepare(int(PREPARED_PER_S * (warmup + seconds * rounds)))
+    content = int(os.environ.get("BENCH_BODY_BYTES") or 800)
+    limit = int(os.environ.get("BENCH_COUNT") or 0)
+    reqs = Requests(path, port, content)
+    wanted = int(PREPARED_PER_S * (warmup + seconds * rounds))
+    reqs.prepare(
+        min(wanted, limit or wanted, 200_000_000 // (content + 600))
+    )  # (at most ~200 MB signed ahead)
     counts = [0, 0]
     lost: asyncio.Future = loop.create_future()
+    if limit:
+        counts = Counted(limit, lost)
     clients = []
     for _ in range(conns):
         _, c = await loop.create_connection(lambda: Client(reqs, counts, lost), "127.0.0.1", port)

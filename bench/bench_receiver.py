@@ -90,7 +90,9 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not become ready in {timeout:g} s")
 
-    def load(self, seconds: float, rounds: int = 1, warmup: float = WARMUP_S) -> list[dict]:
+    def load(
+        self, seconds: float, rounds: int = 1, warmup: float = WARMUP_S, env: dict[str, str] | None = None
+    ) -> list[dict]:
         """Run the load generator against this server; one result a round."""
         argv = [
             sys.executable,
@@ -104,7 +106,14 @@ class Server:
             str(rounds),
             str(self.proc.pid),
         ]
-        out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60 + rounds * seconds)
+        out = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60 + warmup + rounds * seconds,
+            env={**os.environ, **(env or {})},
+        )
         if out.returncode != 0:
             raise RuntimeError(f"load generator failed against {self.name}: {out.stderr.strip()[-400:]}")
         got = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
@@ -135,11 +144,13 @@ def bare(tmp: Path, loop: str = "asyncio") -> Server:
     return s
 
 
-def served(data_dir: Path) -> Server:
-    """`katya-tui serve` on `data_dir`, with an endpoint that verifies the katya scheme; facts go to a file."""
+def served(data_dir: Path, config: str = "") -> Server:
+    """`katya-tui serve` on `data_dir`, with an endpoint that verifies the katya scheme (and `config`, more of the
+    config file); facts go to a file."""
     cfg = data_dir.parent / f"{data_dir.name}.toml"
     cfg.write_text(
-        f'[[endpoints]]\nname = "bench"\nscheme = "katya"\nsecrets = ["{SECRET}"]\n', encoding="utf-8"
+        f'{config}\n[[endpoints]]\nname = "bench"\nscheme = "katya"\nsecrets = ["{SECRET}"]\n',
+        encoding="utf-8",
     )
     env = {**os.environ, "KATYA_TUI_TOKEN": "bench-token-123"}
     return Server(

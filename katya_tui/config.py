@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import tomllib
@@ -49,6 +50,7 @@ class Settings:
     upstream_channels: tuple[str, ...] = ()
     upstream_events: tuple[str, ...] = ()
     caps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPS))
+    store_bytes: int = 2 * 1024**3  # retention by bytes: what the store's segments may hold
     body_limit: int = 10 * 1024 * 1024
     ws_ping_interval: float = 30.0
     ws_max_subscriptions: int = 50
@@ -84,6 +86,20 @@ _INT_KEYS = {
     "delivery_concurrency": (1, 1000),
     "max_connections": (1, 1_000_000),
 }
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def _check_size(key: str, value: Any) -> int:
+    """A size in bytes: a whole number, or a string like "2 GB" (units of 1,024), from 16 MB up."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+        unit = m.group(2).lower().replace("ib", "b") if m else ""
+        if m is None or unit not in _UNITS:
+            raise ConfigError(key, f'expected a size like 2147483648 or "2 GB", got {value!r}')
+        value = int(float(m.group(1)) * _UNITS[unit])
+    return _check_int(key, value, 16 * 1024**2, 1024**5)
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -166,8 +182,13 @@ def _from_toml(path: Path) -> dict[str, Any]:
             raise ConfigError("retention", "expected a table like [retention] captures = 100000")
         caps = dict(DEFAULT_CAPS)
         for kind, n in ret.items():
+            if kind == "bytes":
+                out["store_bytes"] = _check_size("retention.bytes", n)
+                continue
             if kind not in DEFAULT_CAPS:
-                raise ConfigError(f"retention.{kind}", f"unknown kind (known: {', '.join(DEFAULT_CAPS)})")
+                raise ConfigError(
+                    f"retention.{kind}", f"unknown kind (known: {', '.join(DEFAULT_CAPS)}, bytes)"
+                )
             caps[kind] = _check_int(f"retention.{kind}", n, 10, 10_000_000)
         out["caps"] = caps
     if "endpoints" in out:

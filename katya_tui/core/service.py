@@ -147,7 +147,9 @@ class Service:
     async def start(self) -> None:
         """Open the store (refusing a second owner), then listen. Raises StoreLocked or PortInUse."""
         s = self.settings
-        self.store = Store(s.data_dir, caps=s.caps, fsync=s.fsync, inline_sync=self.headless)
+        self.store = Store(
+            s.data_dir, caps=s.caps, max_bytes=s.store_bytes, fsync=s.fsync, inline_sync=self.headless
+        )
         store = self.store
         store.on_writable = self._writable_changed
         self.events = Book(lambda: store.table("events"))  # events by id: deduplication and lookups

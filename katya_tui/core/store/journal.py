@@ -185,6 +185,9 @@ class Journal:
     gather_turns = 16  # at most this many turns of the event loop a group commit waits for more writers,
     gather_quiet = 2  # and no more once this many turns in a row have added none
     retry_s = 1.0  # while writes fail, how often to try again when no commit asks
+    # an `inline` journal still hands a group larger than this to its thread: the loop reads the next requests
+    # while the disk takes large bodies
+    inline_max = 256 * 1024
 
     def __init__(
         self,
@@ -287,7 +290,7 @@ class Journal:
                 gather = 0
                 jobs = self._stage()
                 try:
-                    if self.inline:
+                    if self.inline and sum(len(data) for _, data, _ in jobs) <= self.inline_max:
                         self._put(jobs)
                     else:
                         await self._writer.run(self._put, jobs)
