@@ -1,4 +1,4 @@
-"""A fault-injecting file layer for the store's journal (write, fdatasync, ftruncate of its fd only)."""
+"""A fault-injecting file layer for the store's journal or segments (write, fdatasync, ftruncate of their fds only)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class Faults:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
         self.store = store
+        self.target = "journal"  # or "segment": the files of `store.segments` (see `arm`)
         self.step: str | None = None
         self.err = errno.ENOSPC
         self.cut_fails = False
@@ -25,6 +26,8 @@ class Faults:
         real_write, real_sync, real_truncate = os.write, os.fdatasync, os.ftruncate
 
         def ours(fd: int) -> bool:
+            if self.target == "segment":
+                return fd in {f._fd for f in self.store.segments._writing.values()}
             return self.store.journal is not None and fd == self.store.journal.file._fd
 
         def write(fd, data):
@@ -61,8 +64,8 @@ class Faults:
         self.failed += 1
         raise OSError(self.err, os.strerror(self.err))
 
-    def arm(self, step: str, err: int) -> None:
-        self.step, self.err = step, err
+    def arm(self, step: str, err: int, target: str = "journal") -> None:
+        self.step, self.err, self.target = step, err, target
 
     def heal(self) -> None:
         self.step = None

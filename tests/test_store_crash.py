@@ -59,6 +59,9 @@ def test_no_acknowledged_write_is_lost_across_kill_9(tmp_path):
             mid_compaction += 1  # killed between a journal rotation and the end of its compaction
         store = Store(data_dir)  # opens after any crash; the lock died with the child
         present = {d["n"] for d in store.table("records").all()}
+        for n in acked:  # each acknowledged capture's body is whole in its segment
+            cap = store.record("captures", f"cap_{n}")
+            assert cap is not None and cap.get("body") == str(n) * 2000, (n, cap and cap.get("damaged"))
         snap = data_dir / "db.json"
         if snap.exists():
             compactions_seen += 1

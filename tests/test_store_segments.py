@@ -1,0 +1,128 @@
+"""The large fields of records live in segment files: kept byte for byte, made durable with the records that refer
+to them, pruned by bytes whole segments at a time, and a damaged segment is never read as a smaller store."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import os
+
+import pytest
+from store_faults import Faults
+
+from katya_tui.core.store import Store, StoreCorrupt, StoreNotWritable
+from katya_tui.core.store.cold import REFS
+
+
+def capture(ident: str, body: bytes) -> dict:
+    return {
+        "id": ident,
+        "endpoint": "e",
+        "headers": [["Content-Type", "application/octet-stream"], ["X-Pad", "p" * 100]],
+        "body": body.hex(),  # (text: the bytes as hex digits)
+        "body_encoding": "utf8",
+        "body_sha256": hashlib.sha256(body.hex().encode()).hexdigest(),
+        "verdict": {"status": "valid", "scheme": "katya", "msg_id": ident, "reason": "r" * 200},
+        "response": {"status": 200, "headers": [], "body": "ok"},
+    }
+
+
+def segment_files(store: Store) -> list[str]:
+    return sorted(p.name for p in store.data_dir.glob("segment.*.dat"))
+
+
+async def test_large_fields_are_kept_in_segments_and_read_back_whole(tmp_path):
+    store = Store(tmp_path)
+    body = os.urandom(3000)
+    store.table("captures").insert(capture("cap_1", body))
+    store.table("captures").insert({"id": "cap_small", "endpoint": "e", "body": "", "body_encoding": "utf8"})
+    await store.commit()
+    [doc, small] = store.records("captures")
+    assert "body" not in doc and "headers" not in doc and REFS in doc  # memory keeps the index...
+    assert doc["verdict"] == {"status": "valid", "scheme": "katya", "msg_id": "cap_1"}  # ...and slim copies
+    assert REFS not in small and small["body"] == ""  # a small record stays whole in memory
+    store.close()
+    again = Store(tmp_path)
+    whole = again.record("captures", "cap_1")
+    assert whole is not None and bytes.fromhex(whole["body"]) == body
+    assert whole["verdict"]["reason"] == "r" * 200 and whole["headers"][1] == ["X-Pad", "p" * 100]
+    assert segment_files(again) == ["segment.0.dat"]
+    again.close()
+
+
+@pytest.mark.parametrize("step", ["before", "mid", "sync"])
+async def test_a_failed_segment_write_acknowledges_nothing_and_loses_nothing(tmp_path, monkeypatch, step):
+    store = Store(tmp_path)
+    store.journal.retry_s = 60
+    faults = Faults(monkeypatch, store)
+    bodies = {f"cap_{i}": os.urandom(2000) for i in range(6)}
+
+    async def one(ident: str) -> None:
+        store.table("captures").insert(capture(ident, bodies[ident]))
+        await store.commit()
+
+    await asyncio.gather(one("cap_0"), one("cap_1"))
+    journal_before = store.journal.path.read_bytes()
+    faults.arm(step, errno.ENOSPC, target="segment")
+    results = await asyncio.gather(one("cap_2"), one("cap_3"), return_exceptions=True)
+    assert all(isinstance(r, StoreNotWritable) for r in results), results
+    assert "segment.0.dat" in results[0].reason
+    assert store.journal.path.read_bytes() == journal_before  # the records that refer to them wait too
+    faults.heal()
+    await asyncio.gather(one("cap_4"), one("cap_5"))
+    store.close()
+    again = Store(tmp_path)
+    for ident, body in bodies.items():  # acknowledged or refused then written: every body whole
+        whole = again.record("captures", ident)
+        assert whole is not None and "damaged" not in whole and bytes.fromhex(whole["body"]) == body, ident
+    again.close()
+
+
+async def test_retention_by_bytes_drops_whole_oldest_segments_but_never_pending_work(tmp_path):
+    store = Store(tmp_path, max_bytes=16 * 1024**2)  # segments of 1 MB
+    deliveries = store.table("deliveries")
+    deliveries.protect = lambda d: d.get("state") == "pending"
+    deliveries.insert({"id": "dlv_pending", "state": "pending", "data": {"blob": "d" * 5000}, "attempts": []})
+    deliveries.insert({"id": "dlv_done", "state": "delivered", "data": {"blob": "e" * 5000}, "attempts": []})
+    for i in range(400):  # ~40 MB of bodies
+        store.table("captures").insert(capture(f"cap_{i:04}", os.urandom(50_000)))
+        await store.commit()
+    await store.commit()  # (the deletions follow the durable removal)
+    total = sum(p.stat().st_size for p in tmp_path.glob("segment.*.dat"))
+    assert total <= 16 * 1024**2 + store.segments.max_size
+    assert "segment.0.dat" not in segment_files(store)
+    ids = [d["id"] for d in store.records("captures")]
+    assert ids[-1] == "cap_0399" and "cap_0000" not in ids and len(ids) < 400
+    assert store.record("deliveries", "dlv_done") is None
+    pending = store.record("deliveries", "dlv_pending")
+    assert pending is not None and pending["data"] == {
+        "blob": "d" * 5000
+    }  # written again into a newer segment
+    store.close()
+    again = Store(tmp_path)
+    assert [d["id"] for d in again.records("captures")] == ids
+    assert all("damaged" not in again.record("captures", i) for i in ids[:5])
+    again.close()
+
+
+async def test_a_cut_or_missing_segment_is_refused_and_changed_bytes_are_reported(tmp_path):
+    store = Store(tmp_path)
+    for i in range(3):
+        store.table("captures").insert(capture(f"cap_{i}", os.urandom(1000)))
+    await store.commit()
+    store.close()
+    seg = tmp_path / "segment.0.dat"
+    data = seg.read_bytes()
+    seg.write_bytes(data[:-10])
+    with pytest.raises(StoreCorrupt, match=r"segment .*segment\.0\.dat is unreadable \(it ends at byte"):
+        Store(tmp_path)
+    seg.unlink()
+    with pytest.raises(StoreCorrupt, match="it is missing"):
+        Store(tmp_path)
+    seg.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])  # one bit of the first blob
+    store = Store(tmp_path)
+    damaged = store.record("captures", "cap_0")
+    assert damaged is not None and "sha256 differs" in damaged["damaged"] and damaged["endpoint"] == "e"
+    assert "damaged" not in store.record("captures", "cap_2")
+    store.close()
