@@ -6,7 +6,8 @@ import json
 import stat
 
 from aiohttp import web
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Static, TabbedContent, TabPane
+from ui_main_helpers import until
 from ui_support import CAPTURE_ID, DELIVERY_OK, DELIVERY_PENDING, SECRET, T0, ScreenApp, seed_flow
 
 from katya_tui.core.service import Service
@@ -24,6 +25,16 @@ def detail_app(settings, kind: str, id: str, prepare=seed_flow, seed=None) -> Sc
 
 def text_of(screen, selector: str) -> str:
     return "\n".join(str(w.render()) for w in screen.query(selector).results(Static))
+
+
+async def opened(pilot) -> None:
+    """Until the detail screen shows its item (read on a thread, then written into its tabs)."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.shown)
+
+
+def tabs_shown(screen) -> list[str]:
+    tabs = screen.query_one(TabbedContent)
+    return [p.id for p in tabs.query(TabPane) if tabs.get_tab(p).display]
 
 
 class Sink:
@@ -56,11 +67,10 @@ class Sink:
 async def test_capture_detail_shows_request_signature_and_attempts(settings):
     app = detail_app(settings, "capture", CAPTURE_ID)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         screen = app.screen
         assert isinstance(screen, DetailScreen)
-        tabs = screen.query_one(TabbedContent)
-        assert [p.id for p in tabs.query("TabPane")] == [
+        assert tabs_shown(screen) == [
             "tab-request",
             "tab-signature",
             "tab-event",
@@ -92,7 +102,7 @@ async def test_capture_detail_shows_request_signature_and_attempts(settings):
 async def test_copy_curl_and_body(settings):
     app = detail_app(settings, "capture", CAPTURE_ID)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await pilot.press("c")
         assert app.clipboard.startswith("curl -sS")
         assert f"{app.service.url}/hooks/orders" in app.clipboard
@@ -105,7 +115,7 @@ async def test_copy_curl_and_body(settings):
 async def test_event_and_delivery_kinds(settings):
     app = detail_app(settings, "delivery", DELIVERY_PENDING)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         screen = app.screen
         assert screen.query_one(TabbedContent).active == "tab-attempts"
         attempts = text_of(screen, "#attempts Static")
@@ -116,7 +126,7 @@ async def test_event_and_delivery_kinds(settings):
 
     app = detail_app(settings, "event", "evt_nothing", prepare=None)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         screen = app.screen
         assert "no event evt_nothing" in str(screen.query_one("#detail-title", Static).render())
         for action in ("copy_curl", "copy_body", "replay", "edit", "resend", "diff"):
@@ -129,9 +139,9 @@ async def test_event_without_capture(settings):
 
     app = detail_app(settings, "event", "evt_t1", prepare=None, seed=seed)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         screen = app.screen
-        assert [p.id for p in screen.query("TabPane")] == ["tab-event", "tab-attempts"]
+        assert tabs_shown(screen) == ["tab-event", "tab-attempts"]
         assert "no subscription matched" in text_of(screen, "#attempts Static")
         assert screen.check_action("copy_curl", ()) is None
         await pilot.press("y")
@@ -146,7 +156,7 @@ async def test_pager_gets_everything(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("PAGER", str(pager))
     app = detail_app(settings, "capture", CAPTURE_ID)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await pilot.press("o")
         await pilot.pause()
     text = out.read_text()
@@ -164,7 +174,7 @@ async def test_replay_asks_then_remembers_and_diffs(settings):
     async with Sink() as sink:
         app = detail_app(settings, "capture", CAPTURE_ID)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
+            await opened(pilot)
             svc = app.service
             svc.receiver.endpoints.put({"name": "orders", "secrets": [SECRET], "forward_to": sink.url})
             await pilot.press("r")
@@ -178,6 +188,7 @@ async def test_replay_asks_then_remembers_and_diffs(settings):
             assert path == "/target" and body.decode() == original["body"]
             assert dict(headers)["X-Katya-Signature"] == dict(original["headers"])["X-Katya-Signature"]
             # the replay's own record is shown, linked to its original, with the target's answer
+            await opened(pilot)
             screen = app.screen
             assert isinstance(screen, DetailScreen) and screen.item_id != CAPTURE_ID
             assert screen.data.capture["replay_of"] == CAPTURE_ID
@@ -199,7 +210,7 @@ async def test_replay_dialog_refuses_bad_url_and_resigns(settings):
     async with Sink() as sink:
         app = detail_app(settings, "capture", CAPTURE_ID)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
+            await opened(pilot)
             app.service.receiver.endpoints.put({"name": "orders", "secrets": [SECRET], "scheme": "katya"})
             await pilot.press("R")
             await pilot.pause()
@@ -216,6 +227,7 @@ async def test_replay_dialog_refuses_bad_url_and_resigns(settings):
             dialog.query_one("#remember").value = False
             await pilot.press("enter")
             await wait_workers(app, pilot)
+            await opened(pilot)
             assert len(sink.got) == 1
             _, headers, body = sink.got[0]
             assert dict(headers)["X-Katya-Timestamp"] != str(int(T0))  # signed again now
@@ -235,7 +247,7 @@ async def test_edit_and_replay(settings, tmp_path, monkeypatch):
     async with Sink() as sink:
         app = detail_app(settings, "capture", CAPTURE_ID)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
+            await opened(pilot)
             app.service.receiver.endpoints.put({"name": "orders", "forward_to": sink.url})
             await pilot.press("E")
             await pilot.pause()
@@ -273,7 +285,7 @@ async def test_edit_refuses_binary_bodies(settings, monkeypatch):
     monkeypatch.setenv("EDITOR", "false")
     app = detail_app(settings, "capture", "cap_bin", prepare=prepare)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert "00000000  ff 00" in text_of(app.screen, "#request-body")
         await pilot.press("E")
         await pilot.pause()

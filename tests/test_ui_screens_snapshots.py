@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui_main_helpers import reads_done
+from ui_main_helpers import reads_done, until
 from ui_support import CAPTURE_ID, DELIVERY_PENDING, T0, WEBHOOK_ID, ScreenApp, seed_activity, seed_flow
 
 from katya_tui.core.service import Service
@@ -15,6 +15,12 @@ from katya_tui.ui.screens.subscription_form import SubscriptionForm
 
 SIZE = (120, 36)
 CLOCK = Clock(now=lambda: T0 + 5, utc=True)
+
+
+async def detail_shown(pilot) -> None:
+    """Until the detail screen shows its item (read on a thread, then written into its tabs)."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.shown)
+    await pilot.pause()
 
 
 def app_for(settings, make, prepare=seed_flow, seed=None) -> ScreenApp:
@@ -36,12 +42,12 @@ def with_endpoint(svc: Service) -> None:
 
 def test_detail_signature_tab(snap_compare, settings):
     app = app_for(settings, lambda svc: DetailScreen(svc, "capture", CAPTURE_ID, clock=CLOCK))
-    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done, press=["right"])
+    assert snap_compare(app, terminal_size=SIZE, run_before=detail_shown, press=["right"])
 
 
 def test_detail_delivery_attempts(snap_compare, settings):
     app = app_for(settings, lambda svc: DetailScreen(svc, "delivery", DELIVERY_PENDING, clock=CLOCK))
-    assert snap_compare(app, terminal_size=SIZE, run_before=reads_done)
+    assert snap_compare(app, terminal_size=SIZE, run_before=detail_shown)
 
 
 def test_subscription_form_edit(snap_compare, settings):

@@ -1,8 +1,10 @@
 """The one bridge from the core's bus to Textual: a worker reads facts in batches and posts messages.
 
-At most one `FactsArrived` every `interval` seconds, however hard the receiver is hit; the bus's queue is bounded
-and drops the oldest facts when the UI falls behind, and then the bridge posts `FactsLost` so panes reload from
-the store (which lost nothing).
+At most one `FactsArrived` every `interval` seconds, however hard the receiver is hit, and less often while a
+flood lasts (`pause_after`): each batch costs the panes a redraw of every visible row, which a reader cannot
+follow at hundreds of rows a second anyway, while keys want the loop. The bus's queue is bounded and drops the
+oldest facts when the UI falls behind, and then the bridge posts `FactsLost` so panes reload from the store
+(which lost nothing).
 """
 
 from __future__ import annotations
@@ -32,12 +34,21 @@ WANTED = {
 class Bridge:
     """`run()` is the worker body: `target.run_worker(bridge.run(), group="bridge", exit_on_error=False)`."""
 
+    FLOOD = 100  # facts in one batch from which the pause after it grows, up to `slowest`
+
     def __init__(
-        self, service: Service, target: MessagePump, *, interval: float = 0.1, maxsize: int = 50_000
+        self,
+        service: Service,
+        target: MessagePump,
+        *,
+        interval: float = 0.1,
+        slowest: float = 0.25,
+        maxsize: int = 50_000,
     ):
         self.service = service
         self.target = target
         self.interval = interval
+        self.slowest = max(interval, slowest)
         self.sub = service.bus.subscribe(maxsize, accept=lambda f: type(f).__name__ in WANTED)
         self.posted = 0
 
@@ -50,9 +61,14 @@ class Bridge:
                     self.target.post_message(FactsLost(self.sub.dropped - dropped))
                     dropped = self.sub.dropped
                 self.dispatch(batch)
-                await asyncio.sleep(self.interval)  # let the next batch gather: ~10 updates a second at most
+                await asyncio.sleep(self.pause_after(len(batch)))  # let the next batch gather
         finally:
             self.sub.close()
+
+    def pause_after(self, facts: int) -> float:
+        """`interval` after a batch of up to `FLOOD` facts (~10 updates a second), then longer in proportion,
+        up to `slowest` (4 a second)."""
+        return min(self.slowest, self.interval * max(1.0, facts / self.FLOOD))
 
     def dispatch(self, batch: list[Any]) -> None:
         captures: list[dict] = []

@@ -17,17 +17,14 @@ from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.lazy import Lazy
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane, Tabs
 
-from ...core import queries
 from ...core.service import Service
 from ...curl import to_curl
 from ..clock import Clock
-from ..diff import capture_body, diff_attempts, diff_captures
+from ..diff import diff_attempts, diff_captures
 from ..edit import EditError, from_edit_text, to_edit_text
 from ..widgets.keys_bar import KeysBar
 from . import detail_views as v
@@ -85,13 +82,18 @@ class DetailScreen(Screen):
         Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
     ]
 
-    def __init__(self, service: Service, kind: str, id: str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, service: Service, kind: str, id: str, *, clock: Clock | None = None, keep: bool = False
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         super().__init__()
         self.service, self.kind, self.item_id = service, kind, id
         self._clock = clock
-        self.data = v.load(service, kind, id, scan=False)  # by id now; the event's deliveries on a thread
+        self.keep = keep  # installed by its owner and shown again (`show`), never taken down on close
+        self.data = v.DetailData(kind, id, complete=False, read=False)  # `read` fills it, off the loop
+        self._painted = False  # whether the placeholder has been on the terminal yet
+        self._tabs: str | None = None  # None, then "mounting", then "ready"
 
     @property
     def clock(self) -> Clock:
@@ -99,86 +101,59 @@ class DetailScreen(Screen):
         return self._clock or getattr(self.app, "clock", None) or Clock()
 
     # -- layout ----------------------------------------------------------------------------------------------
+    # The screen opens on a placeholder (a title and "reading…"): the item is read on a thread, and the tabs,
+    # mounted once without holding up the keys, are filled in place. A kept screen (`keep`, the main screen's)
+    # shows the next item in the same widgets: no composing, mounting or taking down on each `enter`/`escape`.
 
     def compose(self) -> ComposeResult:
-        d = self.data
-        yield Static(v.title_markup(d), id="detail-title")
-        with TabbedContent(id="tabs"):
-            if d.capture:
-                c = d.capture
-                with TabPane("Request", id="tab-request"), VerticalScroll():
-                    yield Static(v.request_summary(c, self.clock), classes="section")
-                    yield Static("[b]Headers[/b]\n" + v.headers_markup(c.get("headers")), classes="section")
-                    yield Static(
-                        v.body_renderable(capture_body(c), truncated=bool(c.get("truncated"))),
-                        id="request-body",
-                        classes="section body",
-                    )
-                with TabPane("Signature", id="tab-signature"), Lazy(VerticalScroll()):
-                    yield Static(v.signature_markup(c), id="signature", classes="section")
-            if d.event:
-                with TabPane("Event", id="tab-event"), self._later(bool(d.capture)):
-                    yield Static(v.event_markup(d.event, self.clock), classes="section")
-                    yield Static(v.body_renderable(v.event_data(d.event)), classes="section body")
-            if d.event or d.deliveries:
-                with TabPane("Attempts", id="tab-attempts"), VerticalScroll(id="attempts"):
-                    yield from self._attempt_widgets()
-            if d.capture:
-                with TabPane("Answer", id="tab-answer"), Lazy(VerticalScroll()):
-                    r = d.capture.get("response")
-                    yield Static(
-                        v.answer_markup(r, what="katya-tui answered", none="no answer recorded"),
-                        classes="section",
-                    )
-                    yield Static(v.answer_body(r), classes="section body")
-                with TabPane("Forward", id="tab-forward"), Lazy(VerticalScroll()):
-                    f = d.capture.get("forward")
-                    yield Static(
-                        v.answer_markup(
-                            f,
-                            what="forward target answered",
-                            none="not forwarded: this endpoint has no forward target",
-                        ),
-                        classes="section",
-                    )
-                    yield Static(v.answer_body(f), classes="section body")
+        yield Static(v.title_markup(self.data), id="detail-title")
+        yield Static("[$text-muted]reading…[/]", id="detail-reading", classes="section")
         yield KeysBar()
 
     @staticmethod
-    def _later(hidden: bool) -> Widget:
-        """A tab's content, mounted after the first frame when the tab is not the one shown first (the screen
-        then opens at the cost of its first tab alone). The attempts tab never is: its content is replaced
-        when the deliveries have been read."""
-        return Lazy(VerticalScroll()) if hidden else VerticalScroll()
+    def _tabs_widget() -> TabbedContent:
+        """Every tab, empty: `_fill` writes them and hides those the item has not."""
 
-    def _attempt_widgets(self) -> list[Static]:
-        d = self.data
-        if not d.complete:
-            return [Static("[$text-muted]reading the deliveries…[/]", classes="section")]
-        if not d.deliveries:
-            return [
-                Static(
-                    "[$text-muted]no subscription matched this event: nothing was delivered[/]",
-                    classes="section",
-                )
+        def pane(title: str, id: str, *ids: str, box: str | None = None) -> TabPane:
+            sections = [
+                Static(id=i, classes="section body" if i.endswith("-body") else "section") for i in ids
             ]
-        out = []
-        for dl in d.deliveries:
-            attempts = dl.get("attempts") or []
-            text = v.delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), self.clock)
-            text += "\n" + (
-                "\n".join(v.attempt_markup(a, self.clock) for a in attempts)
-                or "  [$text-muted]no attempt yet[/]"
-            )
-            out.append(Static(text, classes="section delivery"))
-        return out
+            return TabPane(title, VerticalScroll(*sections, id=box), id=id)
+
+        tabs = TabbedContent(id="tabs")
+        for p in (
+            pane("Request", "tab-request", "request-summary", "request-headers", "request-body"),
+            pane("Signature", "tab-signature", "signature"),
+            pane("Event", "tab-event", "event-summary", "event-body"),
+            pane("Attempts", "tab-attempts", box="attempts"),
+            pane("Answer", "tab-answer", "answer-summary", "answer-body"),
+            pane("Forward", "tab-forward", "forward-summary", "forward-body"),
+        ):
+            tabs.compose_add_child(p)  # (as `with TabbedContent(): yield pane` does in a compose)
+        return tabs
 
     def on_mount(self) -> None:
-        if self.kind == "delivery" and self.data.deliveries:
-            self.query_one(TabbedContent).active = "tab-attempts"
-        if not self.data.complete:
-            self.read()
+        self.read()
         self.set_interval(1.0, self._tick)
+
+    def show(self, kind: str, id: str) -> None:
+        """Show another item in this screen (the placeholder until it has been read)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        self.kind, self.item_id = kind, id
+        self.data = v.DetailData(kind, id, complete=False, read=False)
+        self._painted = False
+        if self.is_current:  # (else when it is pushed: `on_screen_resume`)
+            self.on_screen_resume()
+        self.query_one("#detail-title", Static).update(v.title_markup(self.data))
+        self.query_one("#detail-reading").display = True
+        if self._tabs == "ready":
+            self.query_one("#tabs").display = False
+        self.refresh_bindings()
+        self.read()
+
+    def on_screen_resume(self) -> None:
+        self.call_after_refresh(setattr, self, "_painted", True)
 
     def _tick(self) -> None:
         """While a delivery is pending, follow its attempts and count down to the next one."""
@@ -194,37 +169,152 @@ class DetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="read-detail", exit_on_error=False)
     def read(self) -> None:
-        """Read the item again, with its event's deliveries (a scan), on a thread; `Read` shows it."""
-        self.post_message(self.Read(v.load(self.service, self.kind, self.item_id)))
+        """Read the item (by id, then its event's deliveries: a scan) on a thread; `Read` shows each."""
+        kind, id = self.kind, self.item_id
+        if not self.data.read:
+            first = v.load(self.service, kind, id, scan=False)
+            self.post_message(self.Read(first))
+            if first.complete:
+                return
+        self.post_message(self.Read(v.load(self.service, kind, id)))
 
-    async def on_detail_screen_read(self, msg: Read) -> None:
-        await self.show_attempts(msg.data)
+    def on_detail_screen_read(self, msg: Read) -> None:
+        if (msg.data.kind, msg.data.id) != (self.kind, self.item_id):
+            return  # read for an item shown before
+        if not self.data.read and not self._painted:  # the placeholder on the terminal first
+            self.call_after_refresh(self.post_message, msg)
+            return
+        first, self.data = not self.data.read, msg.data
+        if self._tabs is None:  # mounted once, by a worker (the keys go on meanwhile), then filled
+            self._tabs = "mounting"
+            self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
+        elif self._tabs == "mounting":
+            pass  # filled with the latest read once mounted
+        elif first:
+            self._fill()
+        else:
+            self._fill_attempts()
+            self.query_one("#detail-title", Static).update(v.title_markup(self.data))
+            self.refresh_bindings()
+
+    async def _mount_tabs(self) -> None:
+        tabs = self._tabs_widget()
+        tabs.display = False
+        await self.mount(tabs, before=self.query_one(KeysBar))
+        self._tabs = "ready"
+        self._fill()
+
+    @property
+    def shown(self) -> bool:
+        """Whether the item has been read, with its deliveries, and is on the screen (tests wait for it)."""
+        return self.data.read and self.data.complete and (self._tabs == "ready" or not self.data.found)
+
+    def _fill(self) -> None:
+        """Write the item into the tabs, hide the tabs it has not, and show them in place of the placeholder."""
+        d, clock = self.data, self.clock
+        tabs = self.query_one("#tabs", TabbedContent)
+        shown = {
+            "tab-request": bool(d.capture),
+            "tab-signature": bool(d.capture),
+            "tab-event": bool(d.event),
+            "tab-attempts": bool(d.event or d.deliveries),
+            "tab-answer": bool(d.capture),
+            "tab-forward": bool(d.capture),
+        }
+        for tab, on in shown.items():
+            (tabs.show_tab if on else tabs.hide_tab)(tab)
+        texts: dict[str, Any] = {}
+        if d.capture:
+            c, r, f = d.capture, d.capture.get("response"), d.capture.get("forward")
+            texts = {
+                "request-summary": v.request_summary(c, clock),
+                "request-headers": "[b]Headers[/b]\n" + v.headers_markup(c.get("headers")),
+                "request-body": d.bodies.get("request", ""),
+                "signature": v.signature_markup(c),
+                "answer-summary": v.answer_markup(r, what="katya-tui answered", none="no answer recorded"),
+                "answer-body": d.bodies.get("answer", ""),
+                "forward-summary": v.answer_markup(
+                    f,
+                    what="forward target answered",
+                    none="not forwarded: this endpoint has no forward target",
+                ),
+                "forward-body": d.bodies.get("forward", ""),
+            }
+        if d.event:
+            texts |= {
+                "event-summary": v.event_markup(d.event, clock),
+                "event-body": d.bodies.get("event", ""),
+            }
+        for wid, text in texts.items():
+            self.query_one(f"#{wid}", Static).update(text)
+        self._fill_attempts()
+        first = "tab-attempts" if self.kind == "delivery" and d.deliveries else None
+        tabs.active = first or next((tab for tab, on in shown.items() if on), "tab-attempts")
+        self.query_one("#detail-title", Static).update(v.title_markup(d))
+        self.query_one("#detail-reading").display = False
+        tabs.display = d.found
+        if d.found and (self.focused is None or not self.focused.display):
+            self.set_focus(tabs.query_one(Tabs))
+        self.refresh_bindings()
+
+    def _attempt_texts(self) -> list[tuple[str, bool]]:
+        """(markup, whether it is a delivery) for the attempts tab."""
+        d = self.data
+        if not d.complete:
+            return [("[$text-muted]reading the deliveries…[/]", False)]
+        if not d.deliveries:
+            return [("[$text-muted]no subscription matched this event: nothing was delivered[/]", False)]
+        out = []
+        for dl in d.deliveries:
+            attempts = dl.get("attempts") or []
+            text = v.delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), self.clock)
+            text += "\n" + (
+                "\n".join(v.attempt_markup(a, self.clock) for a in attempts)
+                or "  [$text-muted]no attempt yet[/]"
+            )
+            out.append((text, True))
+        return out
+
+    def _fill_attempts(self) -> None:
+        """One section a delivery, in the sections already mounted (more are mounted when more are needed)."""
+        box = self.query_one("#attempts", VerticalScroll)
+        texts = self._attempt_texts()
+        have = list(box.query_children(Static))
+        if len(have) < len(texts):
+            more = [Static(classes="section") for _ in range(len(texts) - len(have))]
+            box.mount_all(more)
+            have += more
+        for section, (text, delivery) in zip(
+            have, texts + [("", False)] * (len(have) - len(texts)), strict=True
+        ):
+            section.update(text)
+            section.set_class(delivery, "delivery")
+            section.display = bool(text)
 
     async def show_attempts(self, data: v.DetailData) -> None:
+        """Show `data`'s deliveries (the resend action reads them again)."""
         self.data = data
-        try:
-            box = self.query_one("#attempts", VerticalScroll)
-        except Exception:
-            return
-        await box.remove_children()
-        await box.mount_all(self._attempt_widgets())
+        self._fill_attempts()
         self.query_one("#detail-title", Static).update(v.title_markup(self.data))
         self.refresh_bindings()
 
     # -- which keys can act ------------------------------------------------------------------------------------
 
-    def _diff_pair(self) -> tuple[str, list[str]] | None:
+    def _diff_pair(self, *, lines: bool = True) -> tuple[str, list[str]] | None:
+        """What `D` compares: the replay against its original, else a delivery's last two attempts (the lines
+        only when `lines`: `check_action` asks on every refresh of the keys)."""
         d = self.data
-        if d.capture and d.capture.get("replay_of"):
-            original = queries.get(self.service.store, "capture", d.capture["replay_of"])
-            if original:
-                return f"{original['id']} → {d.capture['id']}", diff_captures(original, d.capture)
+        original = d.original
+        if d.capture and original:
+            return f"{original['id']} → {d.capture['id']}", diff_captures(
+                original, d.capture
+            ) if lines else []
         for dl in d.deliveries:
             attempts = dl.get("attempts") or []
             if len(attempts) >= 2:
                 return (
                     f"{dl['id']}: attempt {attempts[-2].get('n')} → {attempts[-1].get('n')}",
-                    diff_attempts(attempts[-2], attempts[-1]),
+                    diff_attempts(attempts[-2], attempts[-1]) if lines else [],
                 )
         return None
 
@@ -237,13 +327,24 @@ class DetailScreen(Screen):
         if action == "resend":
             return True if d.deliveries and getattr(self.service, "dispatcher", None) else None
         if action == "diff":
-            return True if self._diff_pair() else None
+            return True if self._diff_pair(lines=False) else None
         return True
 
     # -- actions ---------------------------------------------------------------------------------------------
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        """Back. A screen not kept is taken down once the screen below has been painted (taking its widgets down
+        takes longer than that drawing): until then it is installed, which popping leaves alone."""
+        app, name = self.app, f"detail-{id(self)}"
+        if not self.keep:
+            app.install_screen(self, name)
+        app.pop_screen()
+        if not self.keep:
+            app.call_after_refresh(self._discard, name)
+
+    def _discard(self, name: str) -> None:
+        if self.app.uninstall_screen(name) is not None and self.is_attached:
+            self.remove()  # (not awaited: the widgets go down while the loop goes on)
 
     def action_copy_curl(self) -> None:
         assert self.data.capture
@@ -324,7 +425,7 @@ class DetailScreen(Screen):
 
     def _show_replay(self, doc: dict[str, Any]) -> None:
         if self.is_current and doc.get("id"):
-            self.app.switch_screen(DetailScreen(self.service, "capture", doc["id"], clock=self.clock))
+            self.show("capture", doc["id"])
 
     def action_resend(self) -> None:
         ids = [dl["id"] for dl in self.data.deliveries]

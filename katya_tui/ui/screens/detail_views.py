@@ -1,6 +1,7 @@
 """What the detail screen shows, as Textual markup and Rich renderables built from stored documents.
 
-Pure functions of the documents (and a clock for countdowns); the screen only places them in tabs.
+Pure functions of the documents (and a clock for countdowns); the screen only places them in tabs. `load` runs
+on a thread: it reads the documents and highlights the bodies there, so the UI's loop only lays them out.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.syntax import Syntax
+from rich.text import Text
 from textual.markup import escape
 
 from ...core import queries
@@ -34,6 +36,9 @@ class DetailData:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = True  # False: the event's deliveries are still being read (`load(..., scan=False)`)
+    read: bool = True  # False: nothing read yet (the screen shows a placeholder until `load` returns)
+    bodies: dict[str, Text | str] = field(default_factory=dict)  # request, event, answer, forward: drawn
+    original: dict[str, Any] | None = None  # the capture a replay was made from (for `D`)
 
     @property
     def found(self) -> bool:
@@ -75,6 +80,14 @@ def load(service: Service, kind: str, id: str, *, scan: bool = True) -> DetailDa
         wid = dl.get("webhook_id") or ""
         if wid not in d.webhooks:
             d.webhooks[wid] = queries.get(store, "webhook", wid) or {}
+    if d.capture:
+        c = d.capture
+        d.original = queries.get(store, "capture", c["replay_of"]) if c.get("replay_of") else None
+        d.bodies["request"] = body_renderable(capture_body(c), truncated=bool(c.get("truncated")))
+        d.bodies["answer"] = answer_body(c.get("response"))
+        d.bodies["forward"] = answer_body(c.get("forward"))
+    if d.event:
+        d.bodies["event"] = body_renderable(event_data(d.event))
     return d
 
 
@@ -97,8 +110,9 @@ def headers_markup(headers: list[list[str]] | None) -> str:
     return "\n".join(f"[$text-primary]{escape(n)}[/]: {escape(v)}" for n, v in headers)
 
 
-def body_renderable(data: bytes, *, truncated: bool = False) -> Syntax | str:
-    """JSON pretty-printed and highlighted, text as is, binary as a hex dump; long bodies cut for display."""
+def body_renderable(data: bytes, *, truncated: bool = False) -> Text | str:
+    """JSON pretty-printed and highlighted (here, once: a `Syntax` would highlight again on each render), text as
+    is, binary as a hex dump; long bodies cut for display."""
     kind = body_kind(data)
     note = "\n[$text-warning]the body was cut at the body limit when it was received[/]" if truncated else ""
     if kind == "empty":
@@ -115,7 +129,10 @@ def body_renderable(data: bytes, *, truncated: bool = False) -> Syntax | str:
     text = data.decode("utf-8")
     if kind == "json":
         pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
-        return Syntax(pretty, "json", theme="ansi_dark", background_color="default", word_wrap=True)
+        syntax = Syntax(pretty, "json", theme="ansi_dark", background_color="default", word_wrap=True)
+        text = syntax.highlight(pretty)
+        text.rstrip()  # (the trailing newline the highlighter adds)
+        return text
     return escape(text) + note
 
 
@@ -192,7 +209,7 @@ def answer_markup(r: dict[str, Any] | None, *, what: str, none: str) -> str:
     return f"[b]{what}: {escape(outcome)}[/b]\n" + kv(rows) + "\n\n" + headers_markup(r.get("headers"))
 
 
-def answer_body(r: dict[str, Any] | None) -> Syntax | str:
+def answer_body(r: dict[str, Any] | None) -> Text | str:
     body = (r or {}).get("body")
     if isinstance(body, str | bytes):
         return body_renderable(body.encode("utf-8") if isinstance(body, str) else body)
@@ -243,6 +260,8 @@ def attempt_markup(a: dict[str, Any], clock: Clock) -> str:
 
 
 def title_markup(d: DetailData) -> str:
+    if not d.read:
+        return f"[b]{d.kind}[/b] {escape(d.id)}  ·  [$text-muted]reading…[/]"
     if not d.found:
         return f"[$text-error]no {d.kind} {escape(d.id)} in the store (pruned, or not yet written)[/]"
     bits = [f"[b]{d.kind}[/b] {escape(d.id)}"]

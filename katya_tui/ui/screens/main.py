@@ -106,6 +106,7 @@ class MainScreen(Screen):
         self._window_since: tuple[list[dict], list[dict], list[dict]] | None = None  # facts during a read
         self._tally_since: list[dict] | None = None
         self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
+        self._detail: Any = None  # the detail screen, made on the first `enter` and kept
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -322,9 +323,16 @@ class MainScreen(Screen):
         log.focus()
 
     def on_open_detail(self, msg: OpenDetail) -> None:
+        """One detail screen, kept (installed) and shown again for each item: `enter` and `escape` then cost no
+        composing or taking down of its widgets."""
         from .detail import DetailScreen
 
-        self.app.push_screen(DetailScreen(self.service, msg.kind, msg.id, clock=self.clock))
+        if self._detail is None:
+            self._detail = DetailScreen(self.service, msg.kind, msg.id, clock=self.clock, keep=True)
+            self.app.install_screen(self._detail, f"detail-{id(self)}")
+        else:
+            self._detail.show(msg.kind, msg.id)
+        self.app.push_screen(self._detail)
 
     def on_filter_requested(self, msg: FilterRequested) -> None:
         box = self.query_one("#filter", Input)

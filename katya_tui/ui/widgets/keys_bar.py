@@ -3,7 +3,8 @@
 Textual's `Footer` recomposes a widget per key on every bindings refresh, which happens on each focus change and
 each selection that changes what a key can do; under a flow of events that rebuild (tens of ms) stood between a key
 and its effect. This bar draws the same keys as one line of content: a refresh is one `update`. As in `Footer`, a key
-whose `check_action` says False is hidden, None greys it; a click on a key presses it.
+whose `check_action` says False is hidden, None greys it; a click on a key presses it. It follows the focus as it
+moves (Textual announces the new bindings only after the next frame, which would cost a pane switch a second frame).
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ class KeysBar(Static):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
-        self._shown: Content | None = None
+        self._shown: tuple[str, list] | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+        self.watch(self.screen, "focused", self._focus_moved, init=False)
+        self.bindings_changed(self.screen)
+
+    def _focus_moved(self) -> None:
         self.bindings_changed(self.screen)
 
     def on_unmount(self) -> None:
@@ -41,8 +46,12 @@ class KeysBar(Static):
     def bindings_changed(self, screen: Screen) -> None:
         if self.is_attached and screen is self.screen:
             line = self.line()
-            if line != self._shown:
-                self._shown = line
+            drawn = (
+                line.plain,
+                line.spans,
+            )  # (`Content ==` compares the text alone: a greyed key is the same)
+            if drawn != self._shown:
+                self._shown = drawn
                 self.update(line, layout=False)
 
     def line(self) -> Content:

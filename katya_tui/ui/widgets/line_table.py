@@ -3,7 +3,8 @@ changes.
 
 `DataTable` throws away every drawn row whenever one cell changes or the focus moves, so that a delivery log fed ten
 times a second redrew all its visible rows on every batch and on every pane switch. Here a row is drawn again only
-when its own version goes up (`touch`), its width changes or the cursor lands on it or leaves it.
+when its own version goes up (`touch`, which repaints that row's line alone, if it is in view), its width changes or
+the cursor lands on it or leaves it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class LineTable(ScrollView, can_focus=True):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.keys: list[str] = []  # row keys, top to bottom
+        self._row_of: dict[str, int] = {}  # key -> index in `keys`
         self._version: dict[str, int] = {}
         self._drawn: dict[str, tuple[tuple, Strip]] = {}
         self._styles: tuple[Style, Style] | None = None  # (base, cursor) for the frame being drawn
@@ -84,12 +86,12 @@ class LineTable(ScrollView, can_focus=True):
         return self.cells(key)
 
     def get_row_index(self, key: str) -> int:
-        return self.keys.index(key)
+        return self._row_of[key]
 
     def set_rows(self, keys: list[str]) -> None:
         """The rows shown, top to bottom (rows kept from before keep their drawing)."""
         self.keys = keys
-        alive = set(keys)
+        self._row_of = alive = {k: i for i, k in enumerate(keys)}
         for gone in [k for k in self._drawn if k not in alive]:
             del self._drawn[gone]
             self._version.pop(gone, None)
@@ -98,9 +100,14 @@ class LineTable(ScrollView, can_focus=True):
         self.refresh()
 
     def touch(self, key: str) -> None:
-        """Row `key` changed: draw it again (and only it)."""
+        """Row `key` changed: draw it again, and repaint its line alone (nothing when it is out of view)."""
         self._version[key] = self._version.get(key, 0) + 1
-        self.refresh()
+        index = self._row_of.get(key)
+        if index is None:
+            return
+        top = round(self.scroll_y)
+        if top <= index < top + max(0, self.scrollable_content_region.height - 1):  # (below the header)
+            self.refresh_line(index + 1)
 
     @property
     def selected_key(self) -> str | None:

@@ -191,6 +191,7 @@ class Stream(ScrollView, can_focus=True):
         self.source_loader: Callable[[Filter, int], Window | None] | None = None
         self._programmatic = False
         self._base: Style | None = None
+        self._styles: dict[str, Style] = {}
         self._look: tuple[Style, ...] = ()
 
     # -- data in --------------------------------------------------------------------------------------------
@@ -437,9 +438,13 @@ class Stream(ScrollView, can_focus=True):
     # -- drawing --------------------------------------------------------------------------------------------
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"stream--{name}", partial=True)
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"stream--{name}", partial=True)
+        return style
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        self._styles = {}  # component styles, looked up once a frame (a theme may have changed them)
         self._base = self.rich_style  # computed once a frame, not once a line
         # what a drawn row depends on besides its own data: a new theme changes it, a focus change does not
         self._look = (self._base, *(self._style(n) for n in ("cursor", "time", "ok", "bad", "verdict-valid")))
@@ -469,7 +474,10 @@ class Stream(ScrollView, can_focus=True):
         segments = self.row_segments(row, width)
         if index == self.cursor:
             segments = list(Segment.apply_style(segments, post_style=self._style("cursor")))
-        strip = Strip(segments).apply_style(base).extend_cell_length(width, base).crop(0, width)
+        cells = Segment.get_line_length(segments)
+        strip = Strip(Segment.apply_style(segments, base), cells)  # one strip, not one per step
+        if cells != width:
+            strip = strip.extend_cell_length(width, base).crop(0, width)
         row.drawn = (key, strip)
         return strip
 
