@@ -259,6 +259,45 @@ def attempt_markup(a: dict[str, Any], clock: Clock) -> str:
     return line
 
 
+def section_texts(d: DetailData, clock: Clock) -> dict[str, Text | str]:
+    """The sections of the request, signature, event, answer and forward tabs, by widget id."""
+    texts: dict[str, Text | str] = {}
+    if d.capture:
+        c, r, f = d.capture, d.capture.get("response"), d.capture.get("forward")
+        texts = {
+            "request-summary": request_summary(c, clock),
+            "request-headers": "[b]Headers[/b]\n" + headers_markup(c.get("headers")),
+            "request-body": d.bodies.get("request", ""),
+            "signature": signature_markup(c),
+            "answer-summary": answer_markup(r, what="katya-tui answered", none="no answer recorded"),
+            "answer-body": d.bodies.get("answer", ""),
+            "forward-summary": answer_markup(
+                f, what="forward target answered", none="not forwarded: this endpoint has no forward target"
+            ),
+            "forward-body": d.bodies.get("forward", ""),
+        }
+    if d.event:
+        texts |= {"event-summary": event_markup(d.event, clock), "event-body": d.bodies.get("event", "")}
+    return texts
+
+
+def attempt_texts(d: DetailData, clock: Clock) -> list[tuple[str, bool]]:
+    """The attempts tab: (markup, whether it is a delivery's) a section."""
+    if not d.complete:
+        return [("[$text-muted]reading the deliveries…[/]", False)]
+    if not d.deliveries:
+        return [("[$text-muted]no subscription matched this event: nothing was delivered[/]", False)]
+    out = []
+    for dl in d.deliveries:
+        attempts = dl.get("attempts") or []
+        text = delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), clock)
+        text += "\n" + (
+            "\n".join(attempt_markup(a, clock) for a in attempts) or "  [$text-muted]no attempt yet[/]"
+        )
+        out.append((text, True))
+    return out
+
+
 def title_markup(d: DetailData) -> str:
     if not d.read:
         return f"[b]{d.kind}[/b] {escape(d.id)}  ·  [$text-muted]reading…[/]"

@@ -24,6 +24,7 @@ from ..filters import Filter, capture_record, event_record
 from ..host import WithService
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
+from .borders import set_borders
 
 Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
@@ -324,11 +325,12 @@ class Stream(ScrollView, can_focus=True):
 
     def _status(self) -> None:
         if self.paused:
-            self.border_subtitle = f"⏸ paused, {self.held:,} waiting (p)"
+            subtitle = f"⏸ paused, {self.held:,} waiting (p)"
         elif not self.following and self.new_rows:
-            self.border_subtitle = f"▼ {self.new_rows:,} new (G)"
+            subtitle = f"▼ {self.new_rows:,} new (G)"
         else:
-            self.border_subtitle = f"{len(self.rows):,} rows" + ("" if self.following else " · scrolled")
+            subtitle = f"{len(self.rows):,} rows" + ("" if self.following else " · scrolled")
+        set_borders(self, subtitle=subtitle)
         self.post_message(StreamStatus(self.paused, self.following, len(self.rows), self.new_rows))
 
     # -- selection ------------------------------------------------------------------------------------------
