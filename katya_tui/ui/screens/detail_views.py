@@ -130,9 +130,9 @@ def body_renderable(data: bytes, *, truncated: bool = False) -> Text | str:
     if kind == "json":
         pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
         syntax = Syntax(pretty, "json", theme="ansi_dark", background_color="default", word_wrap=True)
-        text = syntax.highlight(pretty)
-        text.rstrip()  # (the trailing newline the highlighter adds)
-        return text
+        highlighted = syntax.highlight(pretty)
+        highlighted.rstrip()  # (the trailing newline the highlighter adds)
+        return highlighted
     return escape(text) + note
 
 
