@@ -9,7 +9,7 @@ from ui_main_helpers import panes, reads_done, running, until
 
 from katya_tui.core import queries
 from katya_tui.ui.messages import FactsLost
-from katya_tui.ui.widgets.stream import summary
+from katya_tui.ui.widgets.stream_rows import summary
 
 EVENTS = 300  # three times the batch size from which the bridge waits longer between batches
 STATES = ("pending", "delivered", "failed", "cancelled")

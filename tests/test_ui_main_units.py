@@ -8,7 +8,7 @@ from katya_tui.ui.bridge import Bridge
 from katya_tui.ui.clock import Clock
 from katya_tui.ui.messages import FactsArrived
 from katya_tui.ui.tally import Tally
-from katya_tui.ui.widgets.stream import summary
+from katya_tui.ui.widgets.stream_rows import summary
 
 T = 1_700_000_000.0
 
