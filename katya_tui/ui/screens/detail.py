@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Static, TabbedContent, TabPane, Tabs
+from textual.widgets import ContentSwitcher, Static, TabbedContent, TabPane, Tabs
 
 from ...core.service import Service
 from ...curl import to_curl
@@ -94,6 +94,7 @@ class DetailScreen(Screen):
         self.data = v.DetailData(kind, id, complete=False, read=False)  # `read` fills it, off the loop
         self._painted = False  # whether the placeholder has been on the terminal yet
         self._tabs: str | None = None  # None, then "mounting", then "ready"
+        self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
 
     @property
     def clock(self) -> Clock:
@@ -147,8 +148,8 @@ class DetailScreen(Screen):
             self.on_screen_resume()
         self.query_one("#detail-title", Static).update(v.title_markup(self.data))
         self.query_one("#detail-reading").display = True
-        if self._tabs == "ready":
-            self.query_one("#tabs").display = False
+        if self._tabs == "ready":  # the tab bar stays (and keeps the focus: no repaint of the whole screen)
+            self.query_one("#tabs").query_one(ContentSwitcher).display = False
         self.refresh_bindings()
         self.read()
 
@@ -222,7 +223,9 @@ class DetailScreen(Screen):
             "tab-forward": bool(d.capture),
         }
         for tab, on in shown.items():
-            (tabs.show_tab if on else tabs.hide_tab)(tab)
+            if self._tabs_shown.get(tab) != on:  # (each call posts messages, even for no change)
+                self._tabs_shown[tab] = on
+                (tabs.show_tab if on else tabs.hide_tab)(tab)
         texts = v.section_texts(d, clock)
         for wid, text in texts.items():
             self.query_one(f"#{wid}", Static).update(text)
@@ -232,6 +235,7 @@ class DetailScreen(Screen):
         self.query_one("#detail-title", Static).update(v.title_markup(d))
         self.query_one("#detail-reading").display = False
         tabs.display = d.found
+        tabs.query_one(ContentSwitcher).display = True
         if d.found and (self.focused is None or not self.focused.display):
             self.set_focus(tabs.query_one(Tabs))
         self.refresh_bindings()
