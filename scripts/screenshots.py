@@ -171,8 +171,12 @@ async def main(out: Path) -> None:
             forged = svc.store.table("captures").newest(
                 1, where=lambda c: (c.get("verdict") or {}).get("status") == "invalid"
             )[0]
-            await app.push_screen(DetailScreen(svc, "capture", forged["id"]))
-            await pilot.pause(0.2)
+            detail = DetailScreen(svc, "capture", forged["id"])
+            await app.push_screen(detail)
+            for _ in range(100):  # read on a thread, then written into its tabs
+                await pilot.pause(0.05)
+                if detail.shown:
+                    break
             await pilot.press("right")
             await pilot.pause(0.3)
             app.save_screenshot("detail-failed-signature.svg", str(out))

@@ -44,6 +44,24 @@ async def test_a_delivery_updated_n_times_redraws_its_row_only(monkeypatch):
         assert list(log.docs) == [f"dlv_{i:03d}" for i in range(10)]  # nothing else moved
 
 
+async def test_a_delivery_updated_n_times_repaints_its_line_not_the_log(monkeypatch):
+    app = Holder()
+    async with app.run_test(size=(120, 20)) as pilot:
+        log = app.query_one(DeliveryLog)
+        await pilot.pause()
+        log.apply({d["id"]: d for d in (delivery(i) for i in range(10))})
+        await pilot.pause()
+        painted: list[int] = []
+        render_line = log.render_line
+        monkeypatch.setattr(log, "render_line", lambda y: painted.append(y) or render_line(y))
+        for n in range(1, 6):
+            log.apply({"dlv_004": delivery(4, "pending", attempts=n)})
+            await pilot.pause()
+        line = log.get_row_index("dlv_004") - round(log.scroll_y) + 1  # (below the header)
+        assert painted and set(painted) == {line}  # its line was painted again, no other line of the log
+        assert str(log.get_row("dlv_004")[2]) == "5"  # with the last update
+
+
 async def test_new_deliveries_are_appended_and_the_oldest_dropped_past_the_limit():
     from katya_tui.ui.widgets.delivery_log import LIMIT
 

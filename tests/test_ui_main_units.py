@@ -8,7 +8,7 @@ from katya_tui.ui.bridge import Bridge
 from katya_tui.ui.clock import Clock
 from katya_tui.ui.messages import FactsArrived
 from katya_tui.ui.tally import Tally
-from katya_tui.ui.widgets.stream import summary
+from katya_tui.ui.widgets.stream_rows import summary
 
 T = 1_700_000_000.0
 
@@ -95,3 +95,13 @@ def test_bridge_batches_facts_into_one_message_and_merges_queued_ones():
     assert msg.can_replace(newer)  # queued batches coalesce, nothing lost
     assert newer.captures == [{"id": "c1"}, {"id": "c2"}] and newer.events == [{"id": "e1"}]
     assert newer.deliveries["d1"]["state"] == "failed" and set(newer.deliveries) == {"d1", "d2"}
+
+
+def test_the_bridge_waits_longer_after_a_big_batch_up_to_its_slowest():
+    class Svc:
+        bus = Bus()
+
+    bridge = Bridge(Svc(), Target(), interval=0.1, slowest=0.25)
+    assert bridge.pause_after(1) == bridge.pause_after(Bridge.FLOOD) == 0.1  # ~10 updates a second
+    assert bridge.pause_after(2 * Bridge.FLOOD) == 0.2
+    assert bridge.pause_after(100 * Bridge.FLOOD) == 0.25  # 4 a second at the least

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Static, TabbedContent, TabPane, Tabs
+from textual.widgets import ContentSwitcher, Static, TabbedContent, TabPane, Tabs
 
 from ...core.service import Service
 from ...curl import to_curl
@@ -94,6 +94,7 @@ class DetailScreen(Screen):
         self.data = v.DetailData(kind, id, complete=False, read=False)  # `read` fills it, off the loop
         self._painted = False  # whether the placeholder has been on the terminal yet
         self._tabs: str | None = None  # None, then "mounting", then "ready"
+        self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
 
     @property
     def clock(self) -> Clock:
@@ -111,7 +112,7 @@ class DetailScreen(Screen):
         yield KeysBar()
 
     @staticmethod
-    def _tabs_widget() -> TabbedContent:
+    def _tabs_widget(initial: str) -> TabbedContent:
         """Every tab, empty: `_fill` writes them and hides those the item has not."""
 
         def pane(title: str, id: str, *ids: str, box: str | None = None) -> TabPane:
@@ -120,7 +121,7 @@ class DetailScreen(Screen):
             ]
             return TabPane(title, VerticalScroll(*sections, id=box), id=id)
 
-        tabs = TabbedContent(id="tabs")
+        tabs = TabbedContent(id="tabs", initial=initial)  # (set later, a just mounted one may switch back)
         for p in (
             pane("Request", "tab-request", "request-summary", "request-headers", "request-body"),
             pane("Signature", "tab-signature", "signature"),
@@ -147,8 +148,8 @@ class DetailScreen(Screen):
             self.on_screen_resume()
         self.query_one("#detail-title", Static).update(v.title_markup(self.data))
         self.query_one("#detail-reading").display = True
-        if self._tabs == "ready":
-            self.query_one("#tabs").display = False
+        if self._tabs == "ready":  # the tab bar stays (and keeps the focus: no repaint of the whole screen)
+            self.query_one("#tabs").query_one(ContentSwitcher).display = False
         self.refresh_bindings()
         self.read()
 
@@ -192,13 +193,13 @@ class DetailScreen(Screen):
             pass  # filled with the latest read once mounted
         elif first:
             self._fill()
-        else:
+        else:  # read again (a pending delivery, a resend): its deliveries
             self._fill_attempts()
             self.query_one("#detail-title", Static).update(v.title_markup(self.data))
             self.refresh_bindings()
 
     async def _mount_tabs(self) -> None:
-        tabs = self._tabs_widget()
+        tabs = self._tabs_widget(self._first_tab())
         tabs.display = False
         await self.mount(tabs, before=self.query_one(KeysBar))
         self._tabs = "ready"
@@ -207,7 +208,7 @@ class DetailScreen(Screen):
     @property
     def shown(self) -> bool:
         """Whether the item has been read, with its deliveries, and is on the screen (tests wait for it)."""
-        return self.data.read and self.data.complete and (self._tabs == "ready" or not self.data.found)
+        return self.data.read and self.data.complete and self._tabs == "ready"
 
     def _fill(self) -> None:
         """Write the item into the tabs, hide the tabs it has not, and show them in place of the placeholder."""
@@ -222,63 +223,33 @@ class DetailScreen(Screen):
             "tab-forward": bool(d.capture),
         }
         for tab, on in shown.items():
-            (tabs.show_tab if on else tabs.hide_tab)(tab)
-        texts: dict[str, Any] = {}
-        if d.capture:
-            c, r, f = d.capture, d.capture.get("response"), d.capture.get("forward")
-            texts = {
-                "request-summary": v.request_summary(c, clock),
-                "request-headers": "[b]Headers[/b]\n" + v.headers_markup(c.get("headers")),
-                "request-body": d.bodies.get("request", ""),
-                "signature": v.signature_markup(c),
-                "answer-summary": v.answer_markup(r, what="katya-tui answered", none="no answer recorded"),
-                "answer-body": d.bodies.get("answer", ""),
-                "forward-summary": v.answer_markup(
-                    f,
-                    what="forward target answered",
-                    none="not forwarded: this endpoint has no forward target",
-                ),
-                "forward-body": d.bodies.get("forward", ""),
-            }
-        if d.event:
-            texts |= {
-                "event-summary": v.event_markup(d.event, clock),
-                "event-body": d.bodies.get("event", ""),
-            }
+            if self._tabs_shown.get(tab) != on:  # (each call posts messages, even for no change)
+                self._tabs_shown[tab] = on
+                (tabs.show_tab if on else tabs.hide_tab)(tab)
+        texts = v.section_texts(d, clock)
         for wid, text in texts.items():
             self.query_one(f"#{wid}", Static).update(text)
         self._fill_attempts()
-        first = "tab-attempts" if self.kind == "delivery" and d.deliveries else None
-        tabs.active = first or next((tab for tab, on in shown.items() if on), "tab-attempts")
+        if shown[self._first_tab()]:  # (a hidden tab cannot be the active one)
+            tabs.active = self._first_tab()
         self.query_one("#detail-title", Static).update(v.title_markup(d))
         self.query_one("#detail-reading").display = False
         tabs.display = d.found
+        tabs.query_one(ContentSwitcher).display = True
         if d.found and (self.focused is None or not self.focused.display):
             self.set_focus(tabs.query_one(Tabs))
         self.refresh_bindings()
 
-    def _attempt_texts(self) -> list[tuple[str, bool]]:
-        """(markup, whether it is a delivery) for the attempts tab."""
+    def _first_tab(self) -> str:
         d = self.data
-        if not d.complete:
-            return [("[$text-muted]reading the deliveries…[/]", False)]
-        if not d.deliveries:
-            return [("[$text-muted]no subscription matched this event: nothing was delivered[/]", False)]
-        out = []
-        for dl in d.deliveries:
-            attempts = dl.get("attempts") or []
-            text = v.delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), self.clock)
-            text += "\n" + (
-                "\n".join(v.attempt_markup(a, self.clock) for a in attempts)
-                or "  [$text-muted]no attempt yet[/]"
-            )
-            out.append((text, True))
-        return out
+        if d.capture and not (self.kind == "delivery" and d.deliveries):
+            return "tab-request"
+        return "tab-event" if d.event and self.kind == "event" else "tab-attempts"
 
     def _fill_attempts(self) -> None:
         """One section a delivery, in the sections already mounted (more are mounted when more are needed)."""
         box = self.query_one("#attempts", VerticalScroll)
-        texts = self._attempt_texts()
+        texts = v.attempt_texts(self.data, self.clock)
         have = list(box.query_children(Static))
         if len(have) < len(texts):
             more = [Static(classes="section") for _ in range(len(texts) - len(have))]
@@ -290,13 +261,6 @@ class DetailScreen(Screen):
             section.update(text)
             section.set_class(delivery, "delivery")
             section.display = bool(text)
-
-    async def show_attempts(self, data: v.DetailData) -> None:
-        """Show `data`'s deliveries (the resend action reads them again)."""
-        self.data = data
-        self._fill_attempts()
-        self.query_one("#detail-title", Static).update(v.title_markup(self.data))
-        self.refresh_bindings()
 
     # -- which keys can act ------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.syntax import Syntax
-from rich.text import Text
+from textual.content import Content
 from textual.markup import escape
 
 from ...core import queries
@@ -37,7 +37,7 @@ class DetailData:
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = True  # False: the event's deliveries are still being read (`load(..., scan=False)`)
     read: bool = True  # False: nothing read yet (the screen shows a placeholder until `load` returns)
-    bodies: dict[str, Text | str] = field(default_factory=dict)  # request, event, answer, forward: drawn
+    bodies: dict[str, Content | str] = field(default_factory=dict)  # request, event, answer, forward: drawn
     original: dict[str, Any] | None = None  # the capture a replay was made from (for `D`)
 
     @property
@@ -110,7 +110,7 @@ def headers_markup(headers: list[list[str]] | None) -> str:
     return "\n".join(f"[$text-primary]{escape(n)}[/]: {escape(v)}" for n, v in headers)
 
 
-def body_renderable(data: bytes, *, truncated: bool = False) -> Text | str:
+def body_renderable(data: bytes, *, truncated: bool = False) -> Content | str:
     """JSON pretty-printed and highlighted (here, once: a `Syntax` would highlight again on each render), text as
     is, binary as a hex dump; long bodies cut for display."""
     kind = body_kind(data)
@@ -130,9 +130,11 @@ def body_renderable(data: bytes, *, truncated: bool = False) -> Text | str:
     if kind == "json":
         pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
         syntax = Syntax(pretty, "json", theme="ansi_dark", background_color="default", word_wrap=True)
-        text = syntax.highlight(pretty)
-        text.rstrip()  # (the trailing newline the highlighter adds)
-        return text
+        highlighted = syntax.highlight(pretty)
+        highlighted.rstrip()  # (the trailing newline the highlighter adds)
+        return Content.from_rich_text(
+            highlighted
+        )  # (Textual draws its own `Content` faster than Rich's `Text`)
     return escape(text) + note
 
 
@@ -209,7 +211,7 @@ def answer_markup(r: dict[str, Any] | None, *, what: str, none: str) -> str:
     return f"[b]{what}: {escape(outcome)}[/b]\n" + kv(rows) + "\n\n" + headers_markup(r.get("headers"))
 
 
-def answer_body(r: dict[str, Any] | None) -> Text | str:
+def answer_body(r: dict[str, Any] | None) -> Content | str:
     body = (r or {}).get("body")
     if isinstance(body, str | bytes):
         return body_renderable(body.encode("utf-8") if isinstance(body, str) else body)
@@ -257,6 +259,45 @@ def attempt_markup(a: dict[str, Any], clock: Clock) -> str:
         shown = body if len(body) <= 2000 else body[:2000] + f"… ({len(body) - 2000:,} more characters)"
         line += "\n      " + escape(shown).replace("\n", "\n      ")
     return line
+
+
+def section_texts(d: DetailData, clock: Clock) -> dict[str, Content | str]:
+    """The sections of the request, signature, event, answer and forward tabs, by widget id."""
+    texts: dict[str, Content | str] = {}
+    if d.capture:
+        c, r, f = d.capture, d.capture.get("response"), d.capture.get("forward")
+        texts = {
+            "request-summary": request_summary(c, clock),
+            "request-headers": "[b]Headers[/b]\n" + headers_markup(c.get("headers")),
+            "request-body": d.bodies.get("request", ""),
+            "signature": signature_markup(c),
+            "answer-summary": answer_markup(r, what="katya-tui answered", none="no answer recorded"),
+            "answer-body": d.bodies.get("answer", ""),
+            "forward-summary": answer_markup(
+                f, what="forward target answered", none="not forwarded: this endpoint has no forward target"
+            ),
+            "forward-body": d.bodies.get("forward", ""),
+        }
+    if d.event:
+        texts |= {"event-summary": event_markup(d.event, clock), "event-body": d.bodies.get("event", "")}
+    return texts
+
+
+def attempt_texts(d: DetailData, clock: Clock) -> list[tuple[str, bool]]:
+    """The attempts tab: (markup, whether it is a delivery's) a section."""
+    if not d.complete:
+        return [("[$text-muted]reading the deliveries…[/]", False)]
+    if not d.deliveries:
+        return [("[$text-muted]no subscription matched this event: nothing was delivered[/]", False)]
+    out = []
+    for dl in d.deliveries:
+        attempts = dl.get("attempts") or []
+        text = delivery_markup(dl, d.webhooks.get(dl.get("webhook_id") or "", {}), clock)
+        text += "\n" + (
+            "\n".join(attempt_markup(a, clock) for a in attempts) or "  [$text-muted]no attempt yet[/]"
+        )
+        out.append((text, True))
+    return out
 
 
 def title_markup(d: DetailData) -> str:

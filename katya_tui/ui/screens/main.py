@@ -45,6 +45,7 @@ from ..widgets.delivery_log import DeliveryLog
 from ..widgets.keys_bar import KeysBar
 from ..widgets.status_bar import StatusBar
 from ..widgets.stream import Stream
+from ..widgets.stream_rows import Row, build_window
 from ..widgets.subscriptions import Subscriptions
 
 NARROW = 100  # columns below which the bottom panes stack
@@ -154,13 +155,12 @@ class MainScreen(Screen):
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
     class WindowRead(Message):
-        """The stream's window, read: the newest captures and events matching, and their deliveries."""
+        """The stream's window, read and built into rows: the newest captures and events matching, with their
+        deliveries counted."""
 
-        def __init__(
-            self, gen: int, captures: list[dict], events: list[dict], deliveries: list[dict]
-        ) -> None:
+        def __init__(self, gen: int, rows: list[Row], by_id: dict[str, Row]) -> None:
             super().__init__()
-            self.gen, self.captures, self.events, self.deliveries = gen, captures, events, deliveries
+            self.gen, self.rows, self.by_id = gen, rows, by_id
 
     class TallyRead(Message):
         """Every delivery counted by subscription and state."""
@@ -184,13 +184,13 @@ class MainScreen(Screen):
             where_c = None if flt.empty else (lambda d: flt.matches(capture_record(d)))
             where_e = None if flt.empty else (lambda d: flt.matches(event_record(d)))
             window = queries.window(store, where_c, where_e, limit)
-        self.post_message(self.WindowRead(gen, *window))
+        self.post_message(self.WindowRead(gen, *build_window(*window, flt, limit)))
 
     def on_main_screen_window_read(self, msg: WindowRead) -> None:
         if msg.gen != self._window_gen:
             return  # overtaken by a newer read
         stream = self.query_one(Stream)
-        stream.load(msg.captures, msg.events, msg.deliveries)
+        stream.load_rows(msg.rows, msg.by_id)
         captures, evts, deliveries = self._window_since or ([], [], [])
         self._window_since = None
         fresh = (

@@ -25,6 +25,7 @@ from ..cells import state_cell, tone, verdict_cell
 from ..clock import Clock
 from ..filters import Filter, delivery_record
 from ..messages import OpenDetail
+from .borders import set_borders
 from .line_table import LineTable
 
 LIMIT = 200
@@ -162,9 +163,10 @@ class DeliveryLog(LineTable):
     def _title(self) -> None:
         label = self.scope[2]
         extra = "" if self.flt.empty else f" · {self.flt.source}"
-        self.border_title = f"Deliveries: {label}{extra}"
         pending = sum(1 for d in self.docs.values() if d.get("state") == "pending")
-        self.border_subtitle = f"{len(self.docs)} shown · {pending} pending"
+        set_borders(
+            self, title=f"Deliveries: {label}{extra}", subtitle=f"{len(self.docs)} shown · {pending} pending"
+        )
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:

@@ -9,9 +9,10 @@ moves (Textual announces the new bindings only after the next frame, which would
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from textual.content import Content
+from textual.content import Content, Span
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -30,7 +31,7 @@ class KeysBar(Static):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
-        self._shown: tuple[str, list] | None = None
+        self._shown: tuple[str, Sequence[Span]] | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)

@@ -7,7 +7,6 @@ the tail until the user scrolls away (then counts "N new"), and `p` freezes the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from rich.segment import Segment
@@ -20,10 +19,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..clock import Clock
-from ..filters import Filter, capture_record, event_record
+from ..filters import Filter
 from ..host import WithService
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
+from .borders import set_borders
+from .stream_rows import Row, build_window, join, prune, summary
 
 Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
@@ -37,85 +38,6 @@ VERDICT_MARKS = {
     "missing": "?",
     "malformed": "!",
 }
-
-
-@dataclass(slots=True)
-class Row:
-    kind: str  # capture | event
-    id: str
-    time: float
-    source: str
-    record: dict[str, Any]
-    method: str = ""
-    path: str = ""
-    type: str = ""
-    event_id: str | None = None
-    capture_id: str | None = None
-    verdict: str | None = None
-    status: int | None = None
-    replay_of: str | None = None
-    deliveries: dict[str, str] = field(default_factory=dict)  # delivery id -> state
-    drawn: tuple[Any, Strip] | None = None  # (key, strip): the last drawing, reused while the key holds
-
-
-def capture_row(doc: dict[str, Any]) -> Row:
-    rec = capture_record(doc)
-    return Row(
-        "capture",
-        doc["id"],
-        doc.get("received_at") or 0.0,
-        rec["source"],
-        rec,
-        method=doc.get("method") or "",
-        path=doc.get("path") or "",
-        type=doc.get("event_type") or "",
-        event_id=doc.get("event_id"),
-        capture_id=doc["id"],
-        verdict=rec["verdict"],
-        status=rec["status"],
-        replay_of=doc.get("replay_of"),
-    )
-
-
-def event_row(doc: dict[str, Any]) -> Row:
-    rec = event_record(doc)
-    return Row(
-        "event",
-        doc["id"],
-        doc.get("created_at") or 0.0,
-        doc.get("source") or "?",
-        rec,
-        type=doc.get("type") or "",
-        event_id=doc["id"],
-        capture_id=doc.get("capture_id"),
-        verdict=doc.get("verdict"),
-    )
-
-
-def attach_event(row: Row, doc: dict[str, Any]) -> None:
-    """Join an event to the capture row it came from."""
-    row.type = doc.get("type") or ""
-    row.event_id = doc["id"]
-    row.record["type"] = row.type
-
-
-def attach_capture(row: Row, doc: dict[str, Any]) -> None:
-    """Join a capture that arrived after its event: the row becomes the capture's."""
-    cap = capture_row(doc)
-    cap.type, cap.event_id, cap.deliveries = row.type, row.event_id, row.deliveries
-    cap.record["type"] = row.type
-    for name in Row.__slots__:
-        setattr(row, name, getattr(cap, name))
-
-
-def summary(deliveries: dict[str, str]) -> tuple[str, str]:
-    """`2/3 ok` and its tone (ok, warn, bad, muted)."""
-    if not deliveries:
-        return "", "muted"
-    states = list(deliveries.values())
-    ok = states.count("delivered")
-    tone = "ok" if ok == len(states) else "bad" if "failed" in states else "warn"
-    return f"{ok}/{len(states)} ok", tone
 
 
 class Stream(ScrollView, can_focus=True):
@@ -207,28 +129,7 @@ class Stream(ScrollView, can_focus=True):
         return self._merge(captures, events_)
 
     def _merge(self, captures: Iterable[dict], events_: Iterable[dict]) -> int:
-        fresh: list[Row] = []
-        for doc in captures:
-            # its event came first: found by the event id, or by the capture id the event row carries
-            row = self.by_id.get(doc.get("event_id") or doc["id"])
-            if row is not None and row.kind == "event":
-                attach_capture(row, doc)
-                self.by_id[doc["id"]] = row
-                continue
-            row = capture_row(doc)
-            if self.flt.matches(row.record):
-                self._index(row)
-                fresh.append(row)
-        for doc in events_:
-            row = self.by_id.get(doc.get("capture_id") or "") if doc.get("capture_id") else None
-            if row is not None:
-                attach_event(row, doc)
-                self.by_id[doc["id"]] = row
-                continue
-            row = event_row(doc)
-            if self.flt.matches(row.record):
-                self._index(row)
-                fresh.append(row)
+        fresh = join(self.by_id, self.flt, captures, events_)
         if fresh:
             self.rows.extend(fresh)
             self._prune()
@@ -253,39 +154,23 @@ class Stream(ScrollView, can_focus=True):
 
     def load(self, captures: list[dict], events_: list[dict], deliveries: Iterable[dict]) -> None:
         """Replace the window with records read from the store (oldest first or not: rows are sorted by time)."""
-        self.rows, self.by_id = [], {}
+        self.load_rows(*build_window(captures, events_, deliveries, self.flt, self.max_rows))
+
+    def load_rows(self, rows: list[Row], by_id: dict[str, Row]) -> None:
+        """Replace the window with rows built by `build_window` (on a thread: it grows with the window)."""
+        self.rows, self.by_id = rows, by_id
         self.new_rows = self.held = 0
         self._held = []
-        self._merge(sorted(captures, key=lambda d: d.get("received_at") or 0.0), [])
-        self._merge([], sorted(events_, key=lambda d: d.get("created_at") or 0.0))
-        self.rows.sort(key=lambda r: r.time)
-        self._prune()
-        self.update_deliveries(deliveries)
         if self.cursor is not None and self.cursor >= len(self.rows):
             self.cursor = None
         self.following = True
         self._resize()
         self._status()
 
-    def _index(self, row: Row) -> None:
-        self.by_id[row.id] = row
-        if row.event_id:
-            self.by_id[row.event_id] = row
-        if row.capture_id:
-            self.by_id[row.capture_id] = row
-
     def _prune(self) -> None:
-        excess = len(self.rows) - self.max_rows
-        if excess <= 0:
+        excess = prune(self.rows, self.by_id, self.max_rows)
+        if not excess:
             return
-        excess += self.max_rows // 10  # drop in chunks, not one row a batch
-        for row in self.rows[:excess]:
-            self.by_id.pop(row.id, None)
-            if row.event_id:
-                self.by_id.pop(row.event_id, None)
-            if row.capture_id:
-                self.by_id.pop(row.capture_id, None)
-        del self.rows[:excess]
         if self.cursor is not None:
             self.cursor = self.cursor - excess if self.cursor >= excess else None
         if not self.following:
@@ -324,11 +209,12 @@ class Stream(ScrollView, can_focus=True):
 
     def _status(self) -> None:
         if self.paused:
-            self.border_subtitle = f"⏸ paused, {self.held:,} waiting (p)"
+            subtitle = f"⏸ paused, {self.held:,} waiting (p)"
         elif not self.following and self.new_rows:
-            self.border_subtitle = f"▼ {self.new_rows:,} new (G)"
+            subtitle = f"▼ {self.new_rows:,} new (G)"
         else:
-            self.border_subtitle = f"{len(self.rows):,} rows" + ("" if self.following else " · scrolled")
+            subtitle = f"{len(self.rows):,} rows" + ("" if self.following else " · scrolled")
+        set_borders(self, subtitle=subtitle)
         self.post_message(StreamStatus(self.paused, self.following, len(self.rows), self.new_rows))
 
     # -- selection ------------------------------------------------------------------------------------------

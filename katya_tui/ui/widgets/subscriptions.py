@@ -14,6 +14,7 @@ from ..cells import tone
 from ..clock import Clock
 from ..messages import ScopeChanged
 from ..tally import Tally
+from .borders import set_borders
 from .line_table import LineTable
 
 COLUMNS = (
@@ -80,7 +81,7 @@ class Subscriptions(LineTable):
             self.set_rows(list(hooks))
             if keep is not None and keep in hooks:
                 self.move_cursor(row=self.get_row_index(keep))
-        self.border_subtitle = f"{len(hooks)} subscription{'s' if len(hooks) != 1 else ''}"
+        set_borders(self, subtitle=f"{len(hooks)} subscription{'s' if len(hooks) != 1 else ''}")
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
