@@ -30,7 +30,9 @@ THROUGHPUT_ROUND_S = 2.5
 OPEN = """
 import sys, time
 t0 = time.perf_counter()
+from katya_tui.core import gcpolicy
 from katya_tui.core.store import Store
+gcpolicy.for_serve()  # as `serve` sets it before it opens the store
 store = Store(sys.argv[1], readonly=sys.argv[2] == "read")
 took = time.perf_counter() - t0
 n = len(store.records("captures"))

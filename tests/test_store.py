@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import orjson
 import pytest
 from tinydb import Query, TinyDB
 
@@ -212,3 +213,15 @@ def test_retention_spares_protected_documents(tmp_path):
     assert [i for i, s in states if s == "pending"] == [0, 1, 2, 3, 4]  # the oldest, yet kept
     assert len(states) <= 50 + 1 + 5
     store.close()
+
+
+def test_a_snapshot_written_in_parts_is_the_same_bytes_as_one_dump(monkeypatch):
+    from katya_tui.core.store import store as store_mod
+
+    monkeypatch.setattr(store_mod, "SNAPSHOT_CHUNK", 3)
+    for state in (
+        {},
+        {"a": {}},
+        {"a": {str(i): {"x": i} for i in range(7)}, "b": {"1": {}}, "_meta": {"1": {"next_generation": 2}}},
+    ):
+        assert b"".join(store_mod.snapshot_parts(state)) == orjson.dumps(state)

@@ -14,6 +14,7 @@ much memory as that, and reading it back would cost a read for nothing.
 from __future__ import annotations
 
 import base64
+import sys
 from typing import Any
 
 import orjson
@@ -28,6 +29,12 @@ COLD: dict[str, dict[str, tuple[str, ...]]] = {
     "captures": {
         "headers": (),
         "body": (),
+        "body_encoding": (),
+        "body_sha256": (),
+        "query": (),
+        "remote": (),
+        "truncated": (),
+        "body_note": (),
         "verdict": ("status", "scheme", "msg_id"),
         "response": ("status", "action"),
         "forward": ("status", "error_class", "url"),
@@ -49,6 +56,28 @@ COLD: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Table -> its cold fields -> the keys of their slim copy in memory (of the dict, or of each dict of a list)."""
 GROWS = frozenset({"deliveries"})  # records that gain items (attempts): frozen from the start, however small
+
+
+SHARED = frozenset(
+    ("endpoint", "method", "path", "event_type", "type", "source", "verdict", "state", "webhook_id", "url")
+)
+"""Fields whose few distinct values recur in every record: memory keeps one copy of each value (`share`)."""
+
+
+def share(doc: dict[str, Any]) -> None:
+    """Make the recurring string values of a document in memory (and of its slim copies) one object each: a JSON
+    parser and a request make a new string for each record, and at 100,000 records the copies add up."""
+    for k, v in doc.items():
+        if type(v) is str:
+            if k in SHARED:
+                doc[k] = sys.intern(v)
+        elif type(v) is dict and k != REFS:
+            for kk, vv in v.items():
+                if type(vv) is str and kk in _SLIM_SHARED:
+                    v[kk] = sys.intern(vv)
+
+
+_SLIM_SHARED = frozenset(("status", "scheme", "action", "error_class", "url"))
 
 
 def _slim(value: Any, keys: tuple[str, ...]) -> Any:
@@ -86,10 +115,11 @@ class Cold:
                 hot[k] = _slim(cold[k], spec[k])
         refs = []
         if body is not None:
-            refs.append("b" + self.segments.put(body, doc.get("body_sha256")))
+            refs.append("b" + self.segments.put(body, checked="body_sha256" not in doc))
         if cold:
             refs.append("j" + self.segments.put(blob))
         hot[REFS] = " ".join(refs)
+        share(hot)
         return hot
 
     def spec(self, table: str) -> dict[str, tuple[str, ...]]:
@@ -130,11 +160,11 @@ class Cold:
             return out
         del out[REFS]
         appended: dict[str, list[Any]] = {}
+        body_ref = None
         try:
             for ref in refs.split(" "):
                 if ref[0] == "b":
-                    if body:
-                        out["body"] = _body_text(self.segments.get(ref[1:]), doc.get("body_encoding"))
+                    body_ref = ref[1:]
                     continue
                 blob = self.segments.get(ref[1:])
                 for k, v in orjson.loads(blob).items():
@@ -143,6 +173,9 @@ class Cold:
                     else:
                         out[k] = v
                         appended.pop(k, None)  # (a whole list written anew)
+            if body and body_ref is not None:  # (checked against the sha256 its record keeps)
+                blob = self.segments.get(body_ref, out.get("body_sha256"))
+                out["body"] = _body_text(blob, out.get("body_encoding"))
         except (BlobDamaged, orjson.JSONDecodeError, ValueError, AttributeError) as exc:
             out[DAMAGED] = str(exc)
             return out

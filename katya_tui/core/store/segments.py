@@ -1,7 +1,9 @@
 """Segment files: the large parts of records (bodies, headers, verdict details, event data, attempts) on disk.
 
 `segment.<n>.dat` files in the data dir hold blobs end to end, append-only; a record refers to a blob by a
-reference `"<segment>:<offset>:<length>:<sha256>"`. Blobs are written in the journal's group commits, before the
+reference `"<segment>:<offset>:<length>:<sha256 prefix>"` (the first 16 hex digits: enough to tell changed bytes,
+and a quarter of the memory), or `"<segment>:<offset>:<length>"` for a blob whose record keeps its whole sha256
+(a capture's body). Blobs are written in the journal's group commits, before the
 journal (`Journal.companion`), so a record is never durable without its blobs. A segment is never rewritten: the
 newest takes appends until it reaches `max_size`, and a segment is deleted whole once no record refers to it any
 more (`live`), after the removal of those records is durable.
@@ -25,9 +27,12 @@ class BlobDamaged(Exception):
     """A blob cannot be read back as written: its segment is missing, cut short, or its bytes changed."""
 
 
+SHA_PREFIX = 16
+
+
 def parse_ref(ref: str) -> tuple[int, int, int, str]:
-    seg, off, size, sha = ref.split(":")
-    return int(seg), int(off), int(size), sha
+    seg, off, size, *sha = ref.split(":")
+    return int(seg), int(off), int(size), sha[0] if sha else ""
 
 
 class Segments:
@@ -61,8 +66,8 @@ class Segments:
 
     # -- writing (the event loop's thread) ---------------------------------------------------------------------
 
-    def put(self, data: bytes, sha256: str | None = None) -> str:
-        """Append a blob (its sha256 when the caller has it already); its reference."""
+    def put(self, data: bytes, checked: bool = True) -> str:
+        """Append a blob; its reference (with a sha256 prefix unless `checked` is False: its record checks it)."""
         file = self._writing.get(self.current)
         if file is None or (file.size >= self.max_size and data):
             if file is not None:
@@ -70,9 +75,10 @@ class Segments:
             file = self._writing[self.current] = AppendFile(self.path(self.current), fsync=self._fsync)
         offset = file.append(data)
         self.sizes[self.current] = file.size
-        sha = sha256 or hashlib.sha256(data).hexdigest()
         self.live[self.current] += 1
-        return f"{self.current}:{offset}:{len(data)}:{sha}"
+        if not checked:
+            return f"{self.current}:{offset}:{len(data)}"
+        return f"{self.current}:{offset}:{len(data)}:{hashlib.sha256(data).hexdigest()[:SHA_PREFIX]}"
 
     @property
     def pending(self) -> int:
@@ -128,13 +134,14 @@ class Segments:
 
     # -- reading (any thread) ----------------------------------------------------------------------------------
 
-    def get(self, ref: str) -> bytes:
-        """The blob `ref` refers to, checked against its sha256; `BlobDamaged` when it cannot be."""
+    def get(self, ref: str, sha256: str | None = None) -> bytes:
+        """The blob `ref` refers to, checked against the sha256 it or the caller (`sha256`) gives; `BlobDamaged`
+        when it cannot be read back as written."""
         seg, offset, size, sha = parse_ref(ref)
         data = self._read(seg, offset, size)
         if len(data) != size:
             raise BlobDamaged(f"{self.path(seg).name} ends before byte {offset + size}")
-        if hashlib.sha256(data).hexdigest() != sha:
+        if (sha or sha256) and not hashlib.sha256(data).hexdigest().startswith(sha or sha256 or ""):
             raise BlobDamaged(
                 f"{self.path(seg).name} at byte {offset}: {size} bytes changed (sha256 differs)"
             )

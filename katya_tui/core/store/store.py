@@ -21,14 +21,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 
 from .. import datadir
-from .cold import COLD, Cold, refs_of
+from .cold import COLD, Cold, refs_of, share
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
 from .segments import Segments, parse_ref
@@ -72,6 +72,21 @@ def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
         raise StoreCorrupt(path, "not a table of tables")
     return tables
+
+
+SNAPSHOT_CHUNK = 5_000  # documents serialised at a time: a compaction never holds the whole snapshot's bytes
+
+
+def snapshot_parts(state: dict[str, dict[str, Any]]) -> Iterator[bytes]:
+    """The bytes of `orjson.dumps(state)` (a table of tables), a few thousand documents at a time."""
+    yield b"{"
+    for i, (name, docs) in enumerate(state.items()):
+        yield (b"," if i else b"") + orjson.dumps(name) + b":{"
+        items = list(docs.items())
+        for j in range(0, len(items), SNAPSHOT_CHUNK):
+            yield (b"," if j else b"") + orjson.dumps(dict(items[j : j + SNAPSHOT_CHUNK]))[1:-1]
+        yield b"}"
+    yield b"}"
 
 
 def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
@@ -216,11 +231,13 @@ class Store:
 
     def _check_segments(self, tables: dict[str, dict[str, Any]]) -> None:
         """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
-        segment that is missing or shorter than they say (a checksum is checked on each read)."""
+        segment that is missing or shorter than they say (a checksum is checked on each read); on the way, `share`
+        the recurring strings of every record."""
         live = self.segments.live
         ends: dict[int, int] = {}
         for name in COLD:
             for doc in tables.get(name, {}).values():
+                share(doc)
                 for ref in refs_of(doc):
                     seg, off, size, _ = parse_ref(ref)
                     live[seg] += 1
@@ -388,11 +405,13 @@ class Store:
         return self.generation, state
 
     def _write_snapshot(self, state: dict[str, Any]) -> int:
-        data = orjson.dumps(state)
         tmp = self.data_dir / (SNAPSHOT + ".tmp")
+        size = 0
         try:
             with os.fdopen(datadir.create_private(tmp), "wb") as f:
-                f.write(data)
+                for part in snapshot_parts(state):
+                    f.write(part)
+                    size += len(part)
                 f.flush()
                 if self._fsync:
                     os.fsync(f.fileno())
@@ -406,7 +425,7 @@ class Store:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-        return len(data)
+        return size
 
     def _drop_journals_before(self, gen: int) -> None:
         for p in self.data_dir.iterdir():
