@@ -98,7 +98,7 @@ async def test_lying_content_length_never_500(service, claimed, body, hang_up):
             lambda: len(table) > before
         )  # the handler may still be finishing after the client hung up
         assert len(table) == before + 1
-        doc = service.store.thaw(table.newest(1)[0])
+        doc = service.store.thaw("captures", table.newest(1)[0])
         kept = body[:claimed]
         assert doc["body_sha256"] == hashlib.sha256(kept).hexdigest() and doc["truncated"] == short
 

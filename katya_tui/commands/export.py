@@ -99,7 +99,7 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
         raise click.ClickException(str(exc)) from None
     table = store.table(kind)
     found = table.newest(opts["limit"] or len(table) or 1, where=_filter(kind, opts, since))
-    docs = [store.thaw(d) for d in reversed(found)]
+    docs = [store.thaw(kind, d) for d in reversed(found)]
     if not opts["include_secrets"]:
         docs = [masked(d, kind) for d in docs]
     base_url = opts["base_url"] or recorded_address(settings.data_dir) or settings.url

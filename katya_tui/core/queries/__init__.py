@@ -54,7 +54,7 @@ def page(store: Store, table: str, where: Where = None, limit: int = 50, offset:
     else:
         found = [d for d in reversed(docs) if where(d)]
         items, total = found[offset : offset + limit], len(found)
-    return Page([store.thaw(d, body=False) for d in items], total)
+    return Page([store.thaw(table, d, body=False) for d in items], total)
 
 
 def first(
@@ -66,7 +66,7 @@ def first(
     for doc in newest(store, table, where):
         if len(out) >= limit:
             break
-        out.append(store.thaw(doc, body=False) if whole else dict(doc))
+        out.append(store.thaw(table, doc, body=False) if whole else dict(doc))
     return out
 
 
@@ -219,7 +219,7 @@ def deliveries_of(
     for doc in newest(store, "deliveries", lambda d: d.get("event_id") in event_ids):
         if limit is not None and len(out) >= limit:
             break
-        out.append(store.thaw(doc, body=False) if whole else dict(doc))
+        out.append(store.thaw("deliveries", doc, body=False) if whole else dict(doc))
     return out
 
 

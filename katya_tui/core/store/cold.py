@@ -55,6 +55,21 @@ COLD: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 """Table -> its cold fields -> the keys of their slim copy in memory (of the dict, or of each dict of a list)."""
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "captures": {
+        "forward": None,
+        "event_id": None,
+        "event_type": None,
+        "replay_of": None,
+        "duplicate_of": None,
+        "loopback": False,
+        "browser": False,
+        "imported": None,
+        "relay": None,
+    },
+}
+"""Table -> fields a document in memory leaves out while they hold their usual value (`thaw` puts them back):
+fewer keys make smaller dicts, in memory and to parse at open. Read them with `.get()`."""
 GROWS = frozenset({"deliveries"})  # records that gain items (attempts): frozen from the start, however small
 
 
@@ -109,7 +124,8 @@ class Cold:
         blob = orjson.dumps(cold) if cold else b""
         if table not in GROWS and len(blob) + (len(body) if body is not None else 0) < INLINE:
             return doc
-        hot = {k: v for k, v in doc.items() if k not in spec}
+        usual = DEFAULTS.get(table, {})
+        hot = {k: v for k, v in doc.items() if k not in spec and (k not in usual or v is not usual[k])}
         for k in cold:
             if spec[k]:
                 hot[k] = _slim(cold[k], spec[k])
@@ -151,13 +167,15 @@ class Cold:
         slim = _slim(item, COLD[table][key])
         return slim, "j" + self.segments.put(orjson.dumps({"+" + key: item}))
 
-    def thaw(self, doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
+    def thaw(self, table: str, doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
         """The whole record of a document in memory (a new dict; nested values shared), without a capture's body
         unless `body`. A blob that cannot be read back leaves the slim fields, and `damaged` says why."""
         refs = doc.get(REFS)
         out = dict(doc)
         if not refs:
             return out
+        for k, v in DEFAULTS.get(table, {}).items():
+            out.setdefault(k, v)
         del out[REFS]
         appended: dict[str, list[Any]] = {}
         body_ref = None

@@ -21,17 +21,19 @@ import logging
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 
 from .. import datadir
-from .cold import COLD, Cold, refs_of, share
+from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
-from .segments import Segments, parse_ref
+from .segments import Segments
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     return tables
 
 
+_REF = re.compile(r"[bj](\d+):(\d+):(\d+)")  # segment, offset, length of each reference in a `$cold`
 SNAPSHOT_CHUNK = 5_000  # documents serialised at a time: a compaction never holds the whole snapshot's bytes
 
 
@@ -231,18 +234,21 @@ class Store:
 
     def _check_segments(self, tables: dict[str, dict[str, Any]]) -> None:
         """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
-        segment that is missing or shorter than they say (a checksum is checked on each read); on the way, `share`
-        the recurring strings of every record."""
+        segment that is missing or shorter than they say (a checksum is checked on each read). One regular
+        expression over each table's references, not a parse of each: this is most of what opening costs."""
         live = self.segments.live
         ends: dict[int, int] = {}
         for name in COLD:
-            for doc in tables.get(name, {}).values():
-                share(doc)
-                for ref in refs_of(doc):
-                    seg, off, size, _ = parse_ref(ref)
-                    live[seg] += 1
-                    if off + size > ends.get(seg, 0):
-                        ends[seg] = off + size
+            docs = tables.get(name)
+            if not docs:
+                continue
+            found = _REF.findall(" ".join([d[REFS] for d in docs.values() if REFS in d]))
+            for seg, n in Counter(map(itemgetter(0), found)).items():
+                live[int(seg)] += n
+            for seg, off, size in found:
+                end = int(off) + int(size)
+                if end > ends.get(int(seg), 0):
+                    ends[int(seg)] = end
         for seg, end in sorted(ends.items()):
             have = self.segments.sizes.get(seg)
             if have is None:
@@ -281,7 +287,7 @@ class Store:
         """The whole record of table `name` whose `id` is `ident` (its large fields read from the segments), by the
         id index (O(1)); or None."""
         doc = cast(MemoryStorage, self.db.storage).peek(name, ident)
-        return None if doc is None else self.cold.thaw(doc)
+        return None if doc is None else self.cold.thaw(name, doc)
 
     def records(self, name: str) -> list[dict[str, Any]]:
         """Every stored document of table `name`, oldest first, listed at once (`MemoryStorage.records`): a
@@ -291,11 +297,11 @@ class Store:
 
     def all(self, name: str) -> list[dict[str, Any]]:
         """Every record of table `name`, whole, oldest first (reads every blob: for tools and tests)."""
-        return [self.cold.thaw(d) for d in self.records(name)]
+        return [self.cold.thaw(name, d) for d in self.records(name)]
 
-    def thaw(self, doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
-        """The whole record of a document of `records` (a new dict), a capture's body only if `body`."""
-        return self.cold.thaw(doc, body)
+    def thaw(self, name: str, doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
+        """The whole record of a document of `records(name)` (a new dict), a capture's body only if `body`."""
+        return self.cold.thaw(name, doc, body)
 
     # -- durability ------------------------------------------------------------------------------------------
 

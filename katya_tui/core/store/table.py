@@ -239,7 +239,9 @@ class JournaledTable(ShimTable):
         for key in victims:
             doc = raw[key]
             if protect is not None and protect(doc):
-                new = cold.freeze(self.name, {k: v for k, v in cold.thaw(doc).items() if k != "damaged"})
+                new = cold.freeze(
+                    self.name, {k: v for k, v in cold.thaw(self.name, doc).items() if k != "damaged"}
+                )
                 storage.put(self.name, int(key), new)
                 raw[key] = new
             else:
@@ -346,7 +348,7 @@ class JournaledTable(ShimTable):
         doc = storage.peek(self.name, ident)
         if doc is None:
             return None
-        return doc if storage.cold is None else storage.cold.thaw(doc)
+        return doc if storage.cold is None else storage.cold.thaw(self.name, doc)
 
     def doc_id_of(self, ident: str) -> int | None:
         return None if self.peek(ident) is None else self.memory.ids[self.name][ident]
