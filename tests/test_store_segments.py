@@ -126,3 +126,17 @@ async def test_a_cut_or_missing_segment_is_refused_and_changed_bytes_are_reporte
     assert damaged is not None and "sha256 differs" in damaged["damaged"] and damaged["endpoint"] == "e"
     assert "damaged" not in store.record("captures", "cap_2")
     store.close()
+
+
+async def test_the_store_gives_freed_pages_back_after_each_share_of_blob_bytes(tmp_path, monkeypatch):
+    from katya_tui.core.store import store as store_mod
+
+    calls = []
+    monkeypatch.setattr(store_mod.mallocpolicy, "give_back", lambda: calls.append(1) or True)
+    store = Store(tmp_path)
+    store.give_back_every = 100_000
+    for i in range(10):  # ~60 KB of blobs each
+        store.table("captures").insert(capture(f"cap_{i}", os.urandom(30_000)))
+        await store.commit()
+    assert 4 <= len(calls) <= 6
+    store.close()

@@ -48,6 +48,7 @@ class Segments:
         for p in data_dir.iterdir():
             if m := SEGMENT_RE.match(p.name):
                 self.sizes[int(m.group(1))] = p.stat().st_size
+        self.appended = 0  # bytes appended by this process (see `Store.commit`)
         self.live: Counter[int] = Counter()  # segment -> references to it from the records in memory
         self.current = max(self.sizes, default=0)
         self._writing: dict[int, AppendFile] = {}  # the current segment, and sealed ones not yet durable
@@ -74,6 +75,7 @@ class Segments:
                 self.current += 1
             file = self._writing[self.current] = AppendFile(self.path(self.current), fsync=self._fsync)
         offset = file.append(data)
+        self.appended += len(data)
         self.sizes[self.current] = file.size
         self.live[self.current] += 1
         if not checked:

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import orjson
 
-from .. import datadir
+from .. import datadir, mallocpolicy
 from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
@@ -126,6 +126,8 @@ class Store:
         0.5  # a compaction that is due waits for this long without a commit (a lull in the traffic),
     )
     compact_overdue = 2  # unless the journal has grown to this many times the size that made it due
+    # after this many bytes of blobs, the C allocator's free pages go back to the system (see `mallocpolicy`)
+    give_back_every = 32 * 1024 * 1024
 
     def __init__(
         self,
@@ -153,6 +155,7 @@ class Store:
         self._compact_later: asyncio.TimerHandle | None = None
         self._last_commit = 0.0
         self._snapshot_size = 0
+        self._given_back = 0
         self.on_writable: Callable[[str | None], None] | None = None  # see `_writable_changed`
         datadir.prepare(self.data_dir)
         if self._lock:
@@ -330,6 +333,9 @@ class Store:
         self._last_commit = time.monotonic()
         if self.segments.total > self.max_bytes:
             self._prune_bytes()
+        if self.segments.appended - self._given_back >= self.give_back_every:
+            self._given_back = self.segments.appended
+            mallocpolicy.give_back()
         if self._compacting is None:
             due = max(self.compact_min_bytes, self._snapshot_size)
             if journal.size > due * self.compact_overdue:
