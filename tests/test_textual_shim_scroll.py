@@ -61,3 +61,24 @@ async def test_the_keys_are_refreshed_when_what_the_selection_allows_changes(mon
         stream.action_bottom()
         await pilot.pause()
         assert refreshed == [stream.rows[0], None]  # once for the capture row, once for no selection
+
+
+def test_textual_still_has_the_private_method_repaint_scrollbars_now_calls():
+    assert callable(getattr(Widget, "_check_refresh", None)), (
+        "textual no longer has Widget._check_refresh: katya_tui.ui.textual_shim.repaint_scrollbars_now needs "
+        "another way to hand a scrollbar's repaint to the screen"
+    )
+
+
+async def test_a_scrollbar_repaint_is_handed_to_the_screen_at_once():
+    from katya_tui.ui.textual_shim import repaint_scrollbars_now
+
+    view = View()
+    async with Holder(view).run_test(size=(40, 20)) as pilot:
+        update_scroll_range(view, Size(0, 100))
+        await pilot.pause()
+        bar = view.vertical_scrollbar
+        bar.refresh()
+        assert bar._repaint_required
+        repaint_scrollbars_now(view)
+        assert not bar._repaint_required  # the screen was told; the bar's own loop has nothing left to send

@@ -56,3 +56,21 @@ async def test_panes_fed_by_coalesced_batches_show_what_a_fresh_read_shows(setti
         assert {
             k: (queries.get(app.service.store, "delivery", k) or {}).get("state") for k in before[1]
         } == before[1]
+
+
+async def test_keys_1_2_3_move_the_focus_and_its_full_strength_border_between_the_panes(settings):
+    async with running(settings) as (app, pilot):
+        stream, subs, log = panes(app)
+        await until(pilot, lambda: app.focused is stream)
+        for key, pane in (("2", subs), ("3", log), ("1", stream), ("3", log)):
+            await pilot.press(key)
+            await until(pilot, lambda p=pane: app.focused is p)
+            await pilot.pause()
+            for widget in (stream, subs, log):
+                alpha = widget.styles.border_top[1].a
+                assert alpha == (1.0 if widget is pane else 0.5), (key, type(widget).__name__, alpha)
+            assert app.screen._focus_hold is None  # frames are not held once the pane has the focus
+        log.focus()  # the focus moved another way (a click, tab): the borders follow too
+        await pilot.press("tab")
+        await until(pilot, lambda: app.focused is not log)
+        assert log.styles.border_top[1].a == 0.5

@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.widget import Widget
 
 
 class TextualChanged(AssertionError):
@@ -59,3 +60,18 @@ def update_scroll_range(view: ScrollView, virtual_size: Size) -> None:
     range updated, which Textual does in `Widget._scroll_update` (not public)."""
     view.set_reactive(ScrollView.virtual_size, virtual_size)
     view._scroll_update(virtual_size)
+
+
+def repaint_scrollbars_now(widget: Widget) -> None:
+    """Hand the screen the repaint of `widget`'s shown scrollbars at once, not once each scrollbar's own message
+    loop comes round to it.
+
+    Textual repaints a widget's scrollbars whenever it restyles the widget (a focus change always does), and each
+    scrollbar tells the screen from its own loop, which comes after the screen has painted the widget: the
+    scrollbars then cost a frame of their own. `Widget._check_refresh` (not public) is what that loop runs."""
+    for shown, bar in (
+        (widget.show_vertical_scrollbar, widget.vertical_scrollbar),
+        (widget.show_horizontal_scrollbar, widget.horizontal_scrollbar),
+    ):
+        if shown:
+            bar._check_refresh()

@@ -11,6 +11,7 @@ new filter) is dropped by its generation number.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import Any
 
@@ -19,7 +20,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ...core import queries
@@ -41,8 +44,10 @@ from ..messages import (
     UpstreamChanged,
 )
 from ..tally import Tally
+from ..widgets.borders import show_focus
 from ..widgets.delivery_log import DeliveryLog
 from ..widgets.keys_bar import KeysBar
+from ..widgets.line_table import LineTable
 from ..widgets.status_bar import StatusBar
 from ..widgets.stream import Stream
 from ..widgets.stream_rows import Row, build_window
@@ -53,6 +58,10 @@ NARROW = 100  # columns below which the bottom panes stack
 
 class MainScreen(Screen):
     CSS_PATH = "../styles/main.tcss"
+
+    # Textual's `Screen.focused` repaints the whole screen on each change; the panes that gain and lose the focus
+    # repaint themselves (their `:focus` style), so a pane switch need not redraw the rest.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     BINDINGS = [
         Binding(
             "1",
@@ -108,6 +117,9 @@ class MainScreen(Screen):
         self._tally_since: list[dict] | None = None
         self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
         self._detail: Any = None  # the detail screen, made on the first `enter` and kept
+        self._focus_hold: contextlib.AbstractContextManager[None] | None = (
+            None  # frames held for a pane switch
+        )
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -385,7 +397,29 @@ class MainScreen(Screen):
         return True
 
     def action_focus_pane(self, pane: str) -> None:
-        self.query_one(f"#{pane}").focus()
+        """Move the focus to a pane in one frame. Textual restyles each pane in its own `Focus`/`Blur` handler,
+        whose scrollbars and repaints reach the screen after it has painted the first of them (two frames); here
+        the panes are restyled at once, and frames wait (a batch, at most 0.1 s) until the pane has the focus."""
+        target, before = self.query_one(f"#{pane}"), self.focused
+        if target is before:
+            return
+        if self._focus_hold is None:
+            self._focus_hold = self.app.batch_update()
+            self._focus_hold.__enter__()
+            self.set_timer(0.1, self._release_focus_hold)
+        for widget, focused in ((before, False), (target, True)):
+            if isinstance(widget, (Stream, LineTable)):
+                widget.has_focus = focused  # (Textual's restyle on focus: its handlers then find it done)
+                show_focus(widget, focused)
+        self.set_focus(target)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._release_focus_hold()
+
+    def _release_focus_hold(self) -> None:
+        hold, self._focus_hold = self._focus_hold, None
+        if hold is not None:
+            hold.__exit__(None, None, None)
 
     def action_endpoints(self) -> None:
         from .endpoints import EndpointsScreen

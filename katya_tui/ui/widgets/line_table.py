@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..textual_shim import update_scroll_range
+from .borders import show_focus
 
 Cell = Text | str
 
@@ -130,6 +131,12 @@ class LineTable(ScrollView, can_focus=True):
 
     def action_page(self, direction: int) -> None:
         self.action_cursor(direction * max(1, self.scrollable_content_region.height - 2))
+
+    def on_focus(self) -> None:
+        show_focus(self, True)
+
+    def on_blur(self) -> None:
+        show_focus(self, False)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

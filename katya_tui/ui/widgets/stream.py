@@ -23,7 +23,7 @@ from ..filters import Filter
 from ..host import WithService
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
 from ..textual_shim import update_scroll_range
-from .borders import set_borders
+from .borders import set_borders, show_focus
 from .stream_rows import Row, build_window, join, prune, summary
 
 Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
@@ -311,6 +311,12 @@ class Stream(ScrollView, can_focus=True):
             window = self.source_loader(self.flt, self.max_rows)
             if window is not None:  # None: the loader reads off the loop and calls `load` when done
                 self.load(*window)
+
+    def on_focus(self) -> None:
+        show_focus(self, True)
+
+    def on_blur(self) -> None:
+        show_focus(self, False)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
