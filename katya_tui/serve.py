@@ -25,7 +25,7 @@ import orjson
 
 from .config import Settings
 from .core import gcpolicy
-from .core.facts import CaptureRecorded, fact_to_dict
+from .core.facts import CaptureRecorded, EventPublished, fact_to_dict
 from .core.service import Service
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,16 @@ def _line(obj: dict[str, Any]) -> bytes:
         )
 
 
+EVENT_FIELDS = ("id", "type", "source", "capture_id", "verdict", "endpoint", "created_at")
+
+
 def fact_line(fact: Any) -> bytes:
-    """One fact as a JSON line (a capture as its summary, see `capture_line`)."""
+    """One fact as a JSON line: a capture as its summary (see `capture_line`), an event without its data (which
+    can be as large as a body: it is on `GET /v1/events/{id}`)."""
     if isinstance(fact, CaptureRecorded):
         return _line({"fact": "CaptureRecorded", "capture": capture_line(fact.capture)})
+    if isinstance(fact, EventPublished):
+        return _line({"fact": "EventPublished", "event": {k: fact.event.get(k) for k in EVENT_FIELDS}})
     return _line(fact_to_dict(fact))
 
 

@@ -59,3 +59,13 @@ def test_kept_lines_are_never_dropped_and_writing_resumes_after_a_gap():
     dropped = [x["count"] for x in lines if x.get("fact") == "FactsDropped"]
     assert sum(dropped) == printer.dropped > 0
     assert len([x for x in lines if "n" in x]) + printer.dropped == 5
+
+
+def test_an_event_is_printed_without_its_data():
+    from katya_tui.core.facts import EventPublished
+    from katya_tui.serve import fact_line
+
+    event = {"id": "evt_1", "type": "message.created", "data": {"content": "x" * 100_000}, "source": "hook"}
+    line = json.loads(fact_line(EventPublished(event)))
+    assert line["fact"] == "EventPublished" and line["event"]["id"] == "evt_1"
+    assert line["event"]["type"] == "message.created" and "data" not in line["event"]
