@@ -1,4 +1,8 @@
-"""The detail screen of one capture, event or delivery: request, signature, event, attempts, answer, forward.
+"""The detail of one capture, event or delivery: request, signature, event, attempts, answer, forward.
+
+`DetailView` is a panel: the main screen mounts one, hidden, and shows each item in it in place of its panes
+(showing a hidden panel costs one frame; pushing a screen restyles every widget in it first). `DetailScreen` is a
+thin screen around the same panel, for the command palette's "go to".
 
 Keys: `c` copy as curl, `y` copy the body, `o` open in `$PAGER`, `E` edit in `$EDITOR` and replay, `D` diff
 against the original (a replay) or the previous attempt, `r` replay (`R` asks where), `s` resend.
@@ -16,9 +20,10 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, TabbedContent, TabPane, Tabs
 
 from ...core.service import Service
@@ -33,10 +38,22 @@ from .dialogs import ConfirmDialog, TextViewer, diff_text, request_replay
 KINDS = ("capture", "event", "delivery")
 
 
-class DetailScreen(Screen):
-    """Everything about one item; opened with `enter` on a row of the stream or the delivery log."""
+class DetailView(Vertical):
+    """Everything about one item; opened with `enter` on a row of the stream or the delivery log. `escape` posts
+    `Close`: its owner hides it (the main screen) or pops it (`DetailScreen`). The title line holds the focus
+    until the tab bar is there (the panel's keys act from the first frame): focusing the panel itself would have
+    Textual restyle every widget in it."""
 
-    CSS_PATH = "../styles/detail.tcss"
+    DEFAULT_CSS = """
+    DetailView {
+        height: 1fr;
+        #detail-title { height: auto; padding: 0 1; background: $boost; color: $text; }
+        #tabs { height: 1fr; }
+        .section { height: auto; padding: 0 1; margin-bottom: 1; }
+        .body { border-left: outer $primary 50%; }
+        .delivery { border-left: outer $secondary 50%; }
+    }
+    """
     BINDINGS = [
         Binding("escape", "close", "Back", id="detail.close", tooltip="Back to the previous screen"),
         Binding(
@@ -82,16 +99,24 @@ class DetailScreen(Screen):
         Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
     ]
 
+    class Close(Message):
+        """`escape`: back to what was shown before."""
+
     def __init__(
-        self, service: Service, kind: str, id: str, *, clock: Clock | None = None, keep: bool = False
+        self,
+        service: Service,
+        kind: str = "capture",
+        item_id: str = "",
+        *,
+        clock: Clock | None = None,
+        id: str | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        super().__init__()
-        self.service, self.kind, self.item_id = service, kind, id
+        super().__init__(id=id)
+        self.service, self.kind, self.item_id = service, kind, item_id
         self._clock = clock
-        self.keep = keep  # installed by its owner and shown again (`show`), never taken down on close
-        self.data = v.DetailData(kind, id, complete=False, read=False)  # `read` fills it, off the loop
+        self.data = v.DetailData(kind, item_id, complete=False, read=False)  # `read` fills it, off the loop
         self._painted = False  # whether the placeholder has been on the terminal yet
         self._tabs: str | None = None  # None, then "mounting", then "ready"
         self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
@@ -102,14 +127,15 @@ class DetailScreen(Screen):
         return self._clock or getattr(self.app, "clock", None) or Clock()
 
     # -- layout ----------------------------------------------------------------------------------------------
-    # The screen opens on a placeholder (a title and "reading…"): the item is read on a thread, and the tabs,
-    # mounted once without holding up the keys, are filled in place. A kept screen (`keep`, the main screen's)
-    # shows the next item in the same widgets: no composing, mounting or taking down on each `enter`/`escape`.
+    # The panel opens on a placeholder (a title and "reading…"): the item is read on a thread, and the tabs,
+    # mounted once without holding up the keys, are filled in place. The next item is shown in the same widgets
+    # (`show`): no composing, mounting or taking down on each `enter`/`escape`.
 
     def compose(self) -> ComposeResult:
-        yield Static(v.title_markup(self.data), id="detail-title")
+        title = Static(v.title_markup(self.data), id="detail-title")
+        title.can_focus = bool(self.item_id)  # (focusable while it alone shows: `show`, `_fill`)
+        yield title
         yield Static("[$text-muted]reading…[/]", id="detail-reading", classes="section")
-        yield KeysBar()
 
     @staticmethod
     def _tabs_widget(initial: str) -> TabbedContent:
@@ -134,31 +160,40 @@ class DetailScreen(Screen):
         return tabs
 
     def on_mount(self) -> None:
-        self.read()
+        if self.item_id:  # (composed with its placeholder)
+            self.call_after_refresh(self._now_painted, self.item_id)
+            self.read()
         self.set_interval(1.0, self._tick)
 
     def show(self, kind: str, id: str) -> None:
-        """Show another item in this screen (the placeholder until it has been read)."""
+        """Show an item in this panel (the placeholder until it has been read); the panel's owner displays it."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.item_id = kind, id
         self.data = v.DetailData(kind, id, complete=False, read=False)
         self._painted = False
-        if self.is_current:  # (else when it is pushed: `on_screen_resume`)
-            self.on_screen_resume()
-        self.query_one("#detail-title", Static).update(v.title_markup(self.data))
+        self.call_after_refresh(self._now_painted, id)
+        title = self.query_one("#detail-title", Static)
+        title.update(v.title_markup(self.data))
         self.query_one("#detail-reading").display = True
-        if self._tabs == "ready":  # the tab bar stays (and keeps the focus: no repaint of the whole screen)
-            self.query_one("#tabs").query_one(ContentSwitcher).display = False
-        self.refresh_bindings()
+        tabs = self.query_one("#tabs", TabbedContent) if self._tabs == "ready" else None
+        if tabs is not None and tabs.display:  # the tab bar stays (with the focus: no repaint of the panel)
+            tabs.query_one(ContentSwitcher).display = False
+            focus: Widget = tabs.query_one(Tabs)
+        else:
+            title.can_focus, focus = True, title
+        if self.screen.focused is not focus:
+            self.screen.set_focus(focus)
+        self.screen.refresh_bindings()
         self.read()
 
-    def on_screen_resume(self) -> None:
-        self.call_after_refresh(setattr, self, "_painted", True)
+    def _now_painted(self, id: str) -> None:
+        if id == self.item_id:
+            self._painted = True
 
     def _tick(self) -> None:
         """While a delivery is pending, follow its attempts and count down to the next one."""
-        if any(dl.get("state") == "pending" for dl in self.data.deliveries):
+        if self.display and any(dl.get("state") == "pending" for dl in self.data.deliveries):
             self.read()
 
     class Read(Message):
@@ -179,7 +214,7 @@ class DetailScreen(Screen):
                 return
         self.post_message(self.Read(v.load(self.service, kind, id)))
 
-    def on_detail_screen_read(self, msg: Read) -> None:
+    def on_detail_view_read(self, msg: Read) -> None:
         if (msg.data.kind, msg.data.id) != (self.kind, self.item_id):
             return  # read for an item shown before
         if not self.data.read and not self._painted:  # the placeholder on the terminal first
@@ -196,18 +231,18 @@ class DetailScreen(Screen):
         else:  # read again (a pending delivery, a resend): its deliveries
             self._fill_attempts()
             self.query_one("#detail-title", Static).update(v.title_markup(self.data))
-            self.refresh_bindings()
+            self.screen.refresh_bindings()
 
     async def _mount_tabs(self) -> None:
         tabs = self._tabs_widget(self._first_tab())
         tabs.display = False
-        await self.mount(tabs, before=self.query_one(KeysBar))
+        await self.mount(tabs)
         self._tabs = "ready"
         self._fill()
 
     @property
     def shown(self) -> bool:
-        """Whether the item has been read, with its deliveries, and is on the screen (tests wait for it)."""
+        """Whether the item has been read, with its deliveries, and is in the panel (tests wait for it)."""
         return self.data.read and self.data.complete and self._tabs == "ready"
 
     def _fill(self) -> None:
@@ -236,9 +271,12 @@ class DetailScreen(Screen):
         self.query_one("#detail-reading").display = False
         tabs.display = d.found
         tabs.query_one(ContentSwitcher).display = True
-        if d.found and (self.focused is None or not self.focused.display):
-            self.set_focus(tabs.query_one(Tabs))
-        self.refresh_bindings()
+        title = self.query_one("#detail-title", Static)
+        focused = self.screen.focused
+        if d.found and (focused is None or focused is title or not focused.display):
+            self.screen.set_focus(tabs.query_one(Tabs))
+        title.can_focus = not d.found
+        self.screen.refresh_bindings()
 
     def _first_tab(self) -> str:
         d = self.data
@@ -297,18 +335,7 @@ class DetailScreen(Screen):
     # -- actions ---------------------------------------------------------------------------------------------
 
     def action_close(self) -> None:
-        """Back. A screen not kept is taken down once the screen below has been painted (taking its widgets down
-        takes longer than that drawing): until then it is installed, which popping leaves alone."""
-        app, name = self.app, f"detail-{id(self)}"
-        if not self.keep:
-            app.install_screen(self, name)
-        app.pop_screen()
-        if not self.keep:
-            app.call_after_refresh(self._discard, name)
-
-    def _discard(self, name: str) -> None:
-        if self.app.uninstall_screen(name) is not None and self.is_attached:
-            self.remove()  # (not awaited: the widgets go down while the loop goes on)
+        self.post_message(self.Close())
 
     def action_copy_curl(self) -> None:
         assert self.data.capture
@@ -371,7 +398,7 @@ class DetailScreen(Screen):
             self.notify(f"nothing replayed: {exc}", severity="error")
             return
         request_replay(
-            self, self.service, capture["id"], body=body, headers=headers, on_done=self._show_replay
+            self.screen, self.service, capture["id"], body=body, headers=headers, on_done=self._show_replay
         )
 
     def action_diff(self) -> None:
@@ -381,14 +408,16 @@ class DetailScreen(Screen):
 
     def action_replay(self) -> None:
         assert self.data.capture
-        request_replay(self, self.service, self.data.capture["id"], on_done=self._show_replay)
+        request_replay(self.screen, self.service, self.data.capture["id"], on_done=self._show_replay)
 
     def action_replay_ask(self) -> None:
         assert self.data.capture
-        request_replay(self, self.service, self.data.capture["id"], ask=True, on_done=self._show_replay)
+        request_replay(
+            self.screen, self.service, self.data.capture["id"], ask=True, on_done=self._show_replay
+        )
 
     def _show_replay(self, doc: dict[str, Any]) -> None:
-        if self.is_current and doc.get("id"):
+        if self.display and self.screen.is_current and doc.get("id"):
             self.show("capture", doc["id"])
 
     def action_resend(self) -> None:
@@ -415,3 +444,36 @@ class DetailScreen(Screen):
                 return
         self.notify(f"resent {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}")
         self.read()
+
+
+class DetailScreen(Screen):
+    """A screen around one `DetailView` (the command palette's "go to"); `escape` pops it."""
+
+    def __init__(self, service: Service, kind: str, id: str, *, clock: Clock | None = None) -> None:
+        super().__init__()
+        self.view = DetailView(service, kind, id, clock=clock, id="detail")
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+        yield KeysBar()
+
+    # what tests and callers read of the item shown
+    kind = property(lambda self: self.view.kind)
+    item_id = property(lambda self: self.view.item_id)
+    data = property(lambda self: self.view.data)
+    shown = property(lambda self: self.view.shown)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.view.check_action(action, parameters)
+
+    def on_detail_view_close(self, msg: DetailView.Close) -> None:
+        """Back. The screen is taken down once the screen below has been painted (taking its widgets down takes
+        longer than that drawing): until then it is installed, which popping leaves alone."""
+        app, name = self.app, f"detail-{id(self)}"
+        app.install_screen(self, name)
+        app.pop_screen()
+        app.call_after_refresh(self._discard, name)
+
+    def _discard(self, name: str) -> None:
+        if self.app.uninstall_screen(name) is not None and self.is_attached:
+            self.remove()  # (not awaited: the widgets go down while the loop goes on)

@@ -18,11 +18,11 @@ from typing import Any
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Input, Static
 
 from ...core import queries
@@ -116,28 +116,31 @@ class MainScreen(Screen):
         self._window_since: tuple[list[dict], list[dict], list[dict]] | None = None  # facts during a read
         self._tally_since: list[dict] | None = None
         self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
-        self._detail: Any = None  # the detail screen, made on the first `enter` and kept
+        self._detail: Any = None  # the detail panel (a `DetailView`), mounted hidden after the first frame
+        self._detail_mounted: AwaitMount | None = None
+        self._before_detail: Widget | None = None  # the pane that had the focus when the detail opened
         self._focus_hold: contextlib.AbstractContextManager[None] | None = (
             None  # frames held for a pane switch
         )
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        stream = Stream(clock=self.clock, id="stream")
-        stream.border_title = "Live stream"
-        stream.source_loader = self.load_window
-        yield stream
-        yield Input(
-            placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
-            "esc closes, empty clears)",
-            id="filter",
-        )
-        yield Static(id="filter-error")
-        with Horizontal(id="bottom"):
-            subs = Subscriptions(self.service, self.tally, clock=self.clock, id="subs")
-            subs.border_title = "Subscriptions"
-            yield subs
-            yield DeliveryLog(self.service, clock=self.clock, id="log")
+        with Vertical(id="panes"):  # hidden while the detail panel shows
+            yield StatusBar(id="status")
+            stream = Stream(clock=self.clock, id="stream")
+            stream.border_title = "Live stream"
+            stream.source_loader = self.load_window
+            yield stream
+            yield Input(
+                placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
+                "esc closes, empty clears)",
+                id="filter",
+            )
+            yield Static(id="filter-error")
+            with Horizontal(id="bottom"):
+                subs = Subscriptions(self.service, self.tally, clock=self.clock, id="subs")
+                subs.border_title = "Subscriptions"
+                yield subs
+                yield DeliveryLog(self.service, clock=self.clock, id="log")
         yield KeysBar()
 
     def on_mount(self) -> None:
@@ -161,8 +164,17 @@ class MainScreen(Screen):
         self.call_after_refresh(self._preload)
 
     def _preload(self) -> None:
-        """Import the detail screen once the first frame is up, not on the first `enter` (tens of ms)."""
-        importlib.import_module(f"{__package__}.detail")
+        """Once the first frame is up, not on the first `enter`: import the detail (tens of ms) and mount its
+        panel, hidden (its tabs are mounted once it has an item to show)."""
+        detail = importlib.import_module(f"{__package__}.detail")
+        self._detail = detail.DetailView(self.service, clock=self.clock, id="detail")
+        self._detail.display = False
+        self._detail_mounted = self.mount(self._detail, before=self.query_one(KeysBar))
+
+    @property
+    def detail_open(self) -> bool:
+        """Whether the detail panel shows (in place of the panes)."""
+        return self._detail is not None and self._detail.display
 
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
@@ -334,17 +346,23 @@ class MainScreen(Screen):
         log.show("webhook", msg.webhook_id, f"subscription {msg.name or msg.webhook_id} (esc: all)")
         log.focus()
 
-    def on_open_detail(self, msg: OpenDetail) -> None:
-        """One detail screen, kept (installed) and shown again for each item: `enter` and `escape` then cost no
-        composing or taking down of its widgets."""
-        from .detail import DetailScreen
+    async def on_open_detail(self, msg: OpenDetail) -> None:
+        """Show the item in the detail panel, in place of the panes: one frame, nothing composed or restyled."""
+        if self._detail is None:  # (an `enter` before the first frame)
+            self._preload()
+        assert self._detail_mounted is not None
+        await self._detail_mounted  # (done long before, but for an `enter` in the first frames)
+        self._before_detail = self.focused
+        self.query_one("#panes").display = False
+        self._detail.display = True
+        self._detail.show(msg.kind, msg.id)
 
-        if self._detail is None:
-            self._detail = DetailScreen(self.service, msg.kind, msg.id, clock=self.clock, keep=True)
-            self.app.install_screen(self._detail, f"detail-{id(self)}")
-        else:
-            self._detail.show(msg.kind, msg.id)
-        self.app.push_screen(self._detail)
+    def on_detail_view_close(self, msg: Message) -> None:
+        """Back to the panes, the focus where it was, in one frame (the pane drawn focused at once)."""
+        self._detail.display = False
+        self.query_one("#panes").display = True
+        self._focus_now(self._before_detail or self.query_one(Stream))
+        self.refresh_bindings()
 
     def on_filter_requested(self, msg: FilterRequested) -> None:
         box = self.query_one("#filter", Input)
@@ -392,6 +410,8 @@ class MainScreen(Screen):
         self.set_filter(Filter())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.detail_open:  # the panes' keys wait under the detail
+            return False
         if action == "clear_filter":
             return not self.flt.empty
         return True
@@ -400,16 +420,20 @@ class MainScreen(Screen):
         """Move the focus to a pane in one frame. Textual restyles each pane in its own `Focus`/`Blur` handler,
         whose scrollbars and repaints reach the screen after it has painted the first of them (two frames); here
         the panes are restyled at once, and frames wait (a batch, at most 0.1 s) until the pane has the focus."""
-        target, before = self.query_one(f"#{pane}"), self.focused
-        if target is before:
+        target = self.query_one(f"#{pane}")
+        if target is self.focused:
             return
         if self._focus_hold is None:
             self._focus_hold = self.app.batch_update()
             self._focus_hold.__enter__()
             self.set_timer(0.1, self._release_focus_hold)
-        for widget, focused in ((before, False), (target, True)):
+        self._focus_now(target)
+
+    def _focus_now(self, target: Widget) -> None:
+        """Focus `target`, the panes restyled at once (Textual's restyle on focus: its handlers find it done)."""
+        for widget, focused in ((self.focused, False), (target, True)):
             if isinstance(widget, (Stream, LineTable)):
-                widget.has_focus = focused  # (Textual's restyle on focus: its handlers then find it done)
+                widget.has_focus = focused
                 show_focus(widget, focused)
         self.set_focus(target)
 
