@@ -117,9 +117,10 @@ class DetailView(Vertical):
         self.service, self.kind, self.item_id = service, kind, item_id
         self._clock = clock
         self.data = v.DetailData(kind, item_id, complete=False, read=False)  # `read` fills it, off the loop
-        self._painted = False  # whether the placeholder has been on the terminal yet
+        self._painted = False  # whether the placeholder has been on the terminal yet (then it is read)
         self._tabs: str | None = None  # None, then "mounting", then "ready"
         self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
+        self._kept_focus: Widget | None = None  # see `hand_back_focus`
 
     @property
     def clock(self) -> Clock:
@@ -162,7 +163,6 @@ class DetailView(Vertical):
     def on_mount(self) -> None:
         if self.item_id:  # (composed with its placeholder)
             self.call_after_refresh(self._now_painted, self.item_id)
-            self.read()
         self.set_interval(1.0, self._tick)
 
     def show(self, kind: str, id: str) -> None:
@@ -182,14 +182,30 @@ class DetailView(Vertical):
             focus: Widget = tabs.query_one(Tabs)
         else:
             title.can_focus, focus = True, title
+        kept, self._kept_focus = self._kept_focus, None
+        if kept is focus:  # (styled as focused still: `hand_back_focus`)
+            focus.set_reactive(Widget.has_focus, True)
+        elif kept is not None:
+            kept.update_node_styles()
         if self.screen.focused is not focus:
             self.screen.set_focus(focus)
         self.screen.refresh_bindings()
-        self.read()
+
+    def hand_back_focus(self) -> None:
+        """Called as the panel is hidden, before the focus leaves it: the widget that had the focus keeps its
+        focused look (unseen) for the next `show`, so neither move restyles it (Textual restyles a widget and all
+        its children on each focus change: the tab bar, ten widgets)."""
+        focused = self.screen.focused
+        if focused is not None and self in focused.ancestors:
+            focused.set_reactive(Widget.has_focus, False)
+            self._kept_focus = focused
 
     def _now_painted(self, id: str) -> None:
+        """The placeholder is on the terminal: read the item now (a thread reading and highlighting it before
+        then would hold the loop back from that first frame)."""
         if id == self.item_id:
             self._painted = True
+            self.read()
 
     def _tick(self) -> None:
         """While a delivery is pending, follow its attempts and count down to the next one."""
@@ -217,9 +233,6 @@ class DetailView(Vertical):
     def on_detail_view_read(self, msg: Read) -> None:
         if (msg.data.kind, msg.data.id) != (self.kind, self.item_id):
             return  # read for an item shown before
-        if not self.data.read and not self._painted:  # the placeholder on the terminal first
-            self.call_after_refresh(self.post_message, msg)
-            return
         first, self.data = not self.data.read, msg.data
         if self._tabs is None:  # mounted once, by a worker (the keys go on meanwhile), then filled
             self._tabs = "mounting"

@@ -350,18 +350,33 @@ class MainScreen(Screen):
         """Show the item in the detail panel, in place of the panes: one frame, nothing composed or restyled."""
         if self._detail is None:  # (an `enter` before the first frame)
             self._preload()
-        assert self._detail_mounted is not None
-        await self._detail_mounted  # (done long before, but for an `enter` in the first frames)
-        self._before_detail = self.focused
+        if (
+            not self._detail.is_mounted
+        ):  # (an `enter` in the first frames; awaiting a done mount lays out again)
+            assert self._detail_mounted is not None
+            await self._detail_mounted
+        self._before_detail = before = self.focused
+        if (
+            before is not None
+        ):  # it keeps its focused look, unseen, and gets the focus back with it: no restyle
+            before.set_reactive(Widget.has_focus, False)
         self.query_one("#panes").display = False
         self._detail.display = True
         self._detail.show(msg.kind, msg.id)
 
     def on_detail_view_close(self, msg: Message) -> None:
         """Back to the panes, the focus where it was, in one frame (the pane drawn focused at once)."""
+        self._detail.hand_back_focus()
         self._detail.display = False
         self.query_one("#panes").display = True
-        self._focus_now(self._before_detail or self.query_one(Stream))
+        before = self._before_detail
+        if before is None or not before.is_attached:
+            self._focus_now(self.query_one(Stream))
+        else:
+            before.set_reactive(Widget.has_focus, True)
+            if isinstance(before, (Stream, LineTable)):
+                show_focus(before, True)
+            self.set_focus(before)
         self.refresh_bindings()
 
     def on_filter_requested(self, msg: FilterRequested) -> None:
