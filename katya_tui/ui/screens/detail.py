@@ -235,8 +235,7 @@ class DetailView(Vertical):
             return  # read for an item shown before
         first, self.data = not self.data.read, msg.data
         if self._tabs is None:  # mounted once, by a worker (the keys go on meanwhile), then filled
-            self._tabs = "mounting"
-            self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
+            self.prepare()
         elif self._tabs == "mounting":
             pass  # filled with the latest read once mounted
         elif first:
@@ -246,12 +245,20 @@ class DetailView(Vertical):
             self.query_one("#detail-title", Static).update(v.title_markup(self.data))
             self.screen.refresh_bindings()
 
+    def prepare(self) -> None:
+        """Mount the tabs, hidden, if they are not yet (the main screen's panel does it before its first item:
+        mounting them takes tens of ms)."""
+        if self._tabs is None:
+            self._tabs = "mounting"
+            self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
+
     async def _mount_tabs(self) -> None:
         tabs = self._tabs_widget(self._first_tab())
         tabs.display = False
         await self.mount(tabs)
         self._tabs = "ready"
-        self._fill()
+        if self.data.read:
+            self._fill()
 
     @property
     def shown(self) -> bool:

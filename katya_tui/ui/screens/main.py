@@ -161,15 +161,17 @@ class MainScreen(Screen):
         self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
         self.set_interval(2.0, self._slow_tick)
         self.set_interval(1.0, self._subs_tick)
-        self.call_after_refresh(self._preload)
 
     def _preload(self) -> None:
-        """Once the first frame is up, not on the first `enter`: import the detail (tens of ms) and mount its
-        panel, hidden (its tabs are mounted once it has an item to show)."""
+        """Once the first window is on the terminal, not on the first `enter`: import the detail (tens of ms) and
+        mount its panel, hidden, with its tabs."""
+        if self._detail is not None:
+            return
         detail = importlib.import_module(f"{__package__}.detail")
         self._detail = detail.DetailView(self.service, clock=self.clock, id="detail")
         self._detail.display = False
         self._detail_mounted = self.mount(self._detail, before=self.query_one(KeysBar))
+        self.call_after_refresh(self._detail.prepare)
 
     @property
     def detail_open(self) -> bool:
@@ -215,6 +217,8 @@ class MainScreen(Screen):
             return  # overtaken by a newer read
         stream = self.query_one(Stream)
         stream.load_rows(msg.rows, msg.by_id)
+        if self._detail is None:
+            self.call_after_refresh(self._preload)
         captures, evts, deliveries = self._window_since or ([], [], [])
         self._window_since = None
         fresh = (
