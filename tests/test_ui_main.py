@@ -160,6 +160,29 @@ async def test_enter_opens_the_detail_and_escape_comes_back(settings):
         assert subs.has_focus
 
 
+async def test_the_row_under_the_cursor_is_read_beforehand_and_opens_in_one_frame(settings):
+    from katya_tui.ui.screens.detail import DetailView
+
+    async with running(settings) as (app, pilot):
+        stream, _, _ = panes(app)
+        main = app.screen
+        await post(app, "x", {"hello": "world"})
+        await post(app, "y", {"hello": "again"})
+        await until(pilot, lambda: len(stream.rows) == 2)
+        detail = main.query_one(DetailView)
+        await pilot.press("up")
+        row = stream.selected
+        await until(pilot, lambda: detail.prefetched == (row.kind, row.id))
+        await until(pilot, lambda: detail.query("#tabs"))  # (mounted, hidden, after the first window)
+        await pilot.pause(0.05)
+        detail.show(row.kind, row.id)  # what `enter` does: the item is there before any read of it
+        assert detail.shown and detail.data.capture["id"] == row.id
+        assert "POST /hooks/y" in str(detail.query_one("#detail-title").render())
+        detail.show("capture", stream.rows[0].id)  # another row: the placeholder, then the item read
+        assert not detail.shown
+        await until(pilot, lambda: detail.shown and detail.data.capture["id"] == stream.rows[0].id)
+
+
 async def test_replay_key_asks_then_replays_and_links_the_replay(settings):
     from katya_tui.ui.screens.dialogs import ReplayDialog
 

@@ -14,6 +14,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from . import detail_views as v
 from .dialogs import ConfirmDialog, TextViewer, diff_text, request_replay
 
 KINDS = ("capture", "event", "delivery")
+PREFETCH_FRESH = 3.0  # seconds a prefetched item is shown as read (it is read again once on the terminal)
 
 
 class DetailView(Vertical):
@@ -121,6 +123,8 @@ class DetailView(Vertical):
         self._tabs: str | None = None  # None, then "mounting", then "ready"
         self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
         self._kept_focus: Widget | None = None  # see `hand_back_focus`
+        self._prefetched: v.DetailData | None = None  # see `prefetch`
+        self._prefetched_at = 0.0
 
     @property
     def clock(self) -> Clock:
@@ -166,22 +170,38 @@ class DetailView(Vertical):
         self.set_interval(1.0, self._tick)
 
     def show(self, kind: str, id: str) -> None:
-        """Show an item in this panel (the placeholder until it has been read); the panel's owner displays it."""
+        """Show an item in this panel: at once if it was read beforehand (`prefetch`), else the placeholder until
+        it has been read; the panel's owner displays it."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.item_id = kind, id
-        self.data = v.DetailData(kind, id, complete=False, read=False)
+        pre = self._prefetched
         self._painted = False
-        self.call_after_refresh(self._now_painted, id)
+        self.call_after_refresh(self._now_painted, id)  # (then read again: what changed since the prefetch)
+        if (
+            pre is not None
+            and (pre.kind, pre.id) == (kind, id)
+            and pre.found
+            and self._tabs == "ready"
+            and time.monotonic() - self._prefetched_at < PREFETCH_FRESH
+        ):
+            self.data = pre
+            self._fill()
+            return
+        self.data = v.DetailData(kind, id, complete=False, read=False)
         title = self.query_one("#detail-title", Static)
         title.update(v.title_markup(self.data))
         self.query_one("#detail-reading").display = True
         tabs = self.query_one("#tabs", TabbedContent) if self._tabs == "ready" else None
         if tabs is not None and tabs.display:  # the tab bar stays (with the focus: no repaint of the panel)
             tabs.query_one(ContentSwitcher).display = False
-            focus: Widget = tabs.query_one(Tabs)
+            self._take_focus(tabs.query_one(Tabs))
         else:
-            title.can_focus, focus = True, title
+            title.can_focus = True
+            self._take_focus(title)
+        self.screen.refresh_bindings()
+
+    def _take_focus(self, focus: Widget) -> None:
         kept, self._kept_focus = self._kept_focus, None
         if kept is focus:  # (styled as focused still: `hand_back_focus`)
             focus.set_reactive(Widget.has_focus, True)
@@ -189,7 +209,33 @@ class DetailView(Vertical):
             kept.update_node_styles()
         if self.screen.focused is not focus:
             self.screen.set_focus(focus)
-        self.screen.refresh_bindings()
+
+    class Prefetched(Message):
+        """An item read before it was asked for."""
+
+        def __init__(self, data: v.DetailData) -> None:
+            super().__init__()
+            self.data = data
+
+    def prefetch(self, kind: str, id: str) -> None:
+        """Read an item on a thread before it is asked for (the row the cursor rests on): `show` then draws it
+        in its first frame, with no placeholder frame before it."""
+        pre = self._prefetched
+        if kind in KINDS and not (pre is not None and (pre.kind, pre.id) == (kind, id)):
+            self._prefetch(kind, id)
+
+    @work(thread=True, exclusive=True, group="prefetch-detail", exit_on_error=False)
+    def _prefetch(self, kind: str, id: str) -> None:
+        self.post_message(self.Prefetched(v.load(self.service, kind, id)))
+
+    @property
+    def prefetched(self) -> tuple[str, str] | None:
+        """(kind, id) of the item read beforehand, if any."""
+        pre = self._prefetched
+        return (pre.kind, pre.id) if pre is not None else None
+
+    def on_detail_view_prefetched(self, msg: Prefetched) -> None:
+        self._prefetched, self._prefetched_at = msg.data, time.monotonic()
 
     def hand_back_focus(self) -> None:
         """Called as the panel is hidden, before the focus leaves it: the widget that had the focus keeps its
@@ -233,14 +279,19 @@ class DetailView(Vertical):
     def on_detail_view_read(self, msg: Read) -> None:
         if (msg.data.kind, msg.data.id) != (self.kind, self.item_id):
             return  # read for an item shown before
-        first, self.data = not self.data.read, msg.data
+        before, self.data = self.data, msg.data
+        first = not before.read
+        if msg.data.complete:  # (kept as if prefetched: opened again, it shows at once)
+            self._prefetched, self._prefetched_at = msg.data, time.monotonic()
         if self._tabs is None:  # mounted once, by a worker (the keys go on meanwhile), then filled
             self.prepare()
         elif self._tabs == "mounting":
             pass  # filled with the latest read once mounted
         elif first:
             self._fill()
-        else:  # read again (a pending delivery, a resend): its deliveries
+        elif (before.capture, before.event) != (msg.data.capture, msg.data.event):
+            self._fill()  # (changed since it was prefetched: a forward's answer written since, say)
+        else:  # read again (a pending delivery, a resend, a prefetched item): its deliveries
             self._fill_attempts()
             self.query_one("#detail-title", Static).update(v.title_markup(self.data))
             self.screen.refresh_bindings()
@@ -293,8 +344,10 @@ class DetailView(Vertical):
         tabs.query_one(ContentSwitcher).display = True
         title = self.query_one("#detail-title", Static)
         focused = self.screen.focused
-        if d.found and (focused is None or focused is title or not focused.display):
-            self.screen.set_focus(tabs.query_one(Tabs))
+        if d.found and (
+            focused is None or focused is title or not focused.display or self not in focused.ancestors
+        ):
+            self._take_focus(tabs.query_one(Tabs))
         title.can_focus = not d.found
         self.screen.refresh_bindings()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from functools import partial
 from typing import Any
 
 from textual import events, on, work
@@ -22,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import AwaitMount, Widget
 from textual.widgets import Input, Static
 
@@ -54,6 +56,7 @@ from ..widgets.stream_rows import Row, build_window
 from ..widgets.subscriptions import Subscriptions
 
 NARROW = 100  # columns below which the bottom panes stack
+PREFETCH_AFTER = 0.1  # seconds the stream's cursor rests on a row before its detail is read
 
 
 class MainScreen(Screen):
@@ -118,7 +121,8 @@ class MainScreen(Screen):
         self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
         self._detail: Any = None  # the detail panel (a `DetailView`), mounted hidden after the first frame
         self._detail_mounted: AwaitMount | None = None
-        self._before_detail: Widget | None = None  # the pane that had the focus when the detail opened
+        self._before_detail: Widget | None = None
+        self._prefetch_timer: Timer | None = None  # the pane that had the focus when the detail opened
         self._focus_hold: contextlib.AbstractContextManager[None] | None = (
             None  # frames held for a pane switch
         )
@@ -329,6 +333,15 @@ class MainScreen(Screen):
     # -- requests from the panes ----------------------------------------------------------------------------
 
     def on_row_selected(self, msg: RowSelected) -> None:
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
+        if (
+            self._detail is not None and msg.kind and msg.id
+        ):  # read once the cursor rests: `enter` is one frame
+            self._prefetch_timer = self.set_timer(
+                PREFETCH_AFTER, partial(self._detail.prefetch, msg.kind, msg.id)
+            )
         if self.pinned is not None:
             return
         log = self.query_one(DeliveryLog)
