@@ -185,8 +185,11 @@ class DetailView(Vertical):
             and self._tabs == "ready"
             and time.monotonic() - self._prefetched_at < PREFETCH_FRESH
         ):
-            self.data = pre
-            self._fill()
+            if self.data is not pre:  # (else filled already, while hidden: `on_detail_view_prefetched`)
+                self.data = pre
+                self._fill()
+            self._take_focus(self.query_one("#tabs").query_one(Tabs))
+            self.screen.refresh_bindings()
             return
         self.data = v.DetailData(kind, id, complete=False, read=False)
         title = self.query_one("#detail-title", Static)
@@ -236,6 +239,11 @@ class DetailView(Vertical):
 
     def on_detail_view_prefetched(self, msg: Prefetched) -> None:
         self._prefetched, self._prefetched_at = msg.data, time.monotonic()
+        if (
+            not self.display and self._tabs == "ready" and msg.data.found
+        ):  # filled now, hidden, not on `enter`
+            self.kind, self.item_id, self.data = msg.data.kind, msg.data.id, msg.data
+            self._fill()
 
     def hand_back_focus(self) -> None:
         """Called as the panel is hidden, before the focus leaves it: the widget that had the focus keeps its
@@ -344,8 +352,10 @@ class DetailView(Vertical):
         tabs.query_one(ContentSwitcher).display = True
         title = self.query_one("#detail-title", Static)
         focused = self.screen.focused
-        if d.found and (
-            focused is None or focused is title or not focused.display or self not in focused.ancestors
+        if (
+            self.display
+            and d.found
+            and (focused is None or focused is title or not focused.display or self not in focused.ancestors)
         ):
             self._take_focus(tabs.query_one(Tabs))
         title.can_focus = not d.found

@@ -56,7 +56,9 @@ from ..widgets.stream_rows import Row, build_window
 from ..widgets.subscriptions import Subscriptions
 
 NARROW = 100  # columns below which the bottom panes stack
-PREFETCH_AFTER = 0.1  # seconds the stream's cursor rests on a row before its detail is read
+PREFETCH_AFTER = (
+    0.03  # seconds the stream's cursor rests on a row before its detail is read (not on each row passed)
+)
 
 
 class MainScreen(Screen):
