@@ -136,6 +136,7 @@ async def test_filter_narrows_stream_and_reports_errors(settings):
 
 
 async def test_enter_opens_the_detail_and_escape_comes_back(settings):
+    from katya_tui.ui.commands import actions
     from katya_tui.ui.screens.detail import DetailView
 
     async with running(settings) as (app, pilot):
@@ -153,6 +154,8 @@ async def test_enter_opens_the_detail_and_escape_comes_back(settings):
         assert "POST /hooks/x" in str(detail.query_one("#detail-title").render())
         await pilot.press("2", "3", "f2")  # the panes' keys wait under the detail
         assert app.screen is main and main.detail_open and not subs.has_focus and not log.has_focus
+        titles = {t for t, _, _ in actions(main)}  # the palette offers the detail's actions, not the panes'
+        assert {"copy curl", "copy body", "back", "quit"} <= titles and "stream: pause" not in titles
         await pilot.press("escape")
         await until(pilot, lambda: not main.detail_open)
         assert main.query_one("#panes").display and stream.has_focus
