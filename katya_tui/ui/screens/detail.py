@@ -315,6 +315,10 @@ class DetailView(Vertical):
         tabs = self._tabs_widget(self._first_tab())
         tabs.display = False
         await self.mount(tabs)
+        bar = tabs.query_one(Tabs)  # styled as focused now, hidden, as if handed back (`hand_back_focus`):
+        bar.has_focus = True  # the first item shown takes the focus without a restyle
+        bar.set_reactive(Widget.has_focus, False)
+        self._kept_focus = bar
         self._tabs = "ready"
         if self.data.read:
             self._fill()
