@@ -22,6 +22,7 @@ from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -123,6 +124,7 @@ class DetailView(Vertical):
         self._tabs: str | None = None  # None, then "mounting", then "ready"
         self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
         self._kept_focus: Widget | None = None  # see `hand_back_focus`
+        self._written: dict[Static, object] = {}  # what each section shows (`_write`)
         self._prefetched: v.DetailData | None = None  # see `prefetch`
         self._prefetched_at = 0.0
 
@@ -193,7 +195,7 @@ class DetailView(Vertical):
             return
         self.data = v.DetailData(kind, id, complete=False, read=False)
         title = self.query_one("#detail-title", Static)
-        title.update(v.title_markup(self.data))
+        self._write(title, v.title_markup(self.data))
         self.query_one("#detail-reading").display = True
         tabs = self.query_one("#tabs", TabbedContent) if self._tabs == "ready" else None
         if tabs is not None and tabs.display:  # the tab bar stays (with the focus: no repaint of the panel)
@@ -301,7 +303,7 @@ class DetailView(Vertical):
             self._fill()  # (changed since it was prefetched: a forward's answer written since, say)
         else:  # read again (a pending delivery, a resend, a prefetched item): its deliveries
             self._fill_attempts()
-            self.query_one("#detail-title", Static).update(v.title_markup(self.data))
+            self._write(self.query_one("#detail-title", Static), v.title_markup(self.data))
             self.screen.refresh_bindings()
 
     def prepare(self) -> None:
@@ -346,11 +348,11 @@ class DetailView(Vertical):
                 (tabs.show_tab if on else tabs.hide_tab)(tab)
         texts = v.section_texts(d, clock)
         for wid, text in texts.items():
-            self.query_one(f"#{wid}", Static).update(text)
+            self._write(self.query_one(f"#{wid}", Static), text)
         self._fill_attempts()
         if shown[self._first_tab()]:  # (a hidden tab cannot be the active one)
             tabs.active = self._first_tab()
-        self.query_one("#detail-title", Static).update(v.title_markup(d))
+        self._write(self.query_one("#detail-title", Static), v.title_markup(d))
         self.query_one("#detail-reading").display = False
         tabs.display = d.found
         tabs.query_one(ContentSwitcher).display = True
@@ -364,6 +366,14 @@ class DetailView(Vertical):
             self._take_focus(tabs.query_one(Tabs))
         title.can_focus = not d.found
         self.screen.refresh_bindings()
+
+    def _write(self, section: Static, text: Content | str) -> None:
+        """Update a section only when its text changes: each update lays the screen out again (a frame), and an
+        item read again (each second while a delivery is pending, once after it is shown) is mostly the same."""
+        key = text if isinstance(text, str) else (text.plain, tuple(text.spans))
+        if self._written.get(section) != key:
+            self._written[section] = key
+            section.update(text)
 
     def _first_tab(self) -> str:
         d = self.data
@@ -383,7 +393,7 @@ class DetailView(Vertical):
         for section, (text, delivery) in zip(
             have, texts + [("", False)] * (len(have) - len(texts)), strict=True
         ):
-            section.update(text)
+            self._write(section, text)
             section.set_class(delivery, "delivery")
             section.display = bool(text)
 
