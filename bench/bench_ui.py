@@ -197,14 +197,13 @@ def _flood(url: str, rate: int) -> dict:
 async def keys(data_dir: Path, rate: int, sink_url: str) -> dict:
     """The TUI under a flood of `rate` unique events a second with the `*` subscription delivering: keys pressed
     in turn at a user's pace, each timed to the frame that shows its effect."""
-    from katya_tui.ui.screens.detail import DetailScreen
-
     gaps = random.Random(7)
     app = KatyaApp(_settings(data_dir))
     lat: dict[str, list[float]] = {"move": [], "pause": [], "open": [], "close": [], "panes": []}
     async with app.run_test(size=(120, 36)):
         await _until(lambda: isinstance(app.screen, MainScreen))
         main = app.screen
+        assert isinstance(main, MainScreen)
         stream = main.query_one(Stream)
         await _subscribe(app.service.url, sink_url)
         rss0 = _rss_mb()
@@ -223,9 +222,9 @@ async def keys(data_dir: Path, rate: int, sink_url: str) -> dict:
                 paused = stream.paused
                 lat[kind].append(await _press(app, "p", lambda p=paused: stream.paused != p))
             elif kind == "detail" and stream.selected is not None:
-                lat["open"].append(await _press(app, "enter", lambda: isinstance(app.screen, DetailScreen)))
+                lat["open"].append(await _press(app, "enter", lambda: main.detail_open))
                 await asyncio.sleep(gaps.uniform(0.05, 0.3))
-                lat["close"].append(await _press(app, "escape", lambda: app.screen is main))
+                lat["close"].append(await _press(app, "escape", lambda: not main.detail_open))
             elif kind == "panes":
                 for key, pane in (("2", "subs"), ("3", "log"), ("1", "stream")):
                     target = main.query_one(f"#{pane}")

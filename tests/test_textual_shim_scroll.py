@@ -8,7 +8,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.widget import Widget
 
-from katya_tui.ui.textual_shim import update_scroll_range
+from katya_tui.ui.textual_shim import SteadyScrollView, update_scroll_range
 from katya_tui.ui.widgets.stream import Stream
 
 
@@ -82,3 +82,38 @@ async def test_a_scrollbar_repaint_is_handed_to_the_screen_at_once():
         assert bar._repaint_required
         repaint_scrollbars_now(view)
         assert not bar._repaint_required  # the screen was told; the bar's own loop has nothing left to send
+
+
+class Steady(SteadyScrollView):
+    DEFAULT_CSS = "Steady { height: 10; overflow-y: scroll; }"
+
+
+def test_textual_still_compares_a_scroll_views_virtual_size_with_its_box():
+    """What `SteadyScrollView` works around: Textual's `ScrollView._size_updated` takes a box the same as before,
+    with a virtual size that is not the view's, for a change, and refreshes the scrollbars. If an upgrade stops
+    doing that, this fails and the shim can go."""
+    from inspect import signature
+
+    params = list(signature(ScrollView._size_updated).parameters)
+    assert params[:4] == ["self", "size", "virtual_size", "container_size"], params
+
+
+async def test_a_layout_that_leaves_the_box_alone_does_not_refresh_the_scrollbars(monkeypatch):
+    steady, plain = Steady(), View()
+    async with Holder(Widget()).run_test(size=(40, 30)) as pilot:
+        await pilot.app.mount(steady, plain)
+        for view in (steady, plain):
+            update_scroll_range(view, Size(0, 100))
+        await pilot.pause()
+        refreshed: list[str] = []
+        for view in (steady, plain):
+            bar = view.vertical_scrollbar
+            monkeypatch.setattr(bar, "refresh", lambda *a, v=view, **k: refreshed.append(type(v).__name__))
+        pilot.app.screen.refresh(layout=True)  # a layout of the whole screen; neither box changes
+        await pilot.pause()
+        assert refreshed.count("View") >= 1  # Textual's own view: its scrollbars refreshed for nothing
+        assert "Steady" not in refreshed
+        assert steady.vertical_scrollbar.window_virtual_size == 100 and steady.max_scroll_y == 90
+        steady.styles.height = 20  # its box changes: Textual's handling, scrollbars and range follow
+        await pilot.pause()
+        assert "Steady" in refreshed and steady.max_scroll_y == 80

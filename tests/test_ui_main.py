@@ -136,18 +136,54 @@ async def test_filter_narrows_stream_and_reports_errors(settings):
 
 
 async def test_enter_opens_the_detail_and_escape_comes_back(settings):
-    from katya_tui.ui.screens.detail import DetailScreen
+    from katya_tui.ui.commands import actions
+    from katya_tui.ui.screens.detail import DetailView
 
     async with running(settings) as (app, pilot):
-        stream, _, _ = panes(app)
+        stream, subs, log = panes(app)
+        main = app.screen
         await post(app, "x", {"hello": "world"})
         await until(pilot, lambda: len(stream.rows) == 1)
         assert stream.check_action("open", ()) is False  # nothing selected yet
         await pilot.press("up", "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        assert app.screen.kind == "capture" and app.screen.item_id == stream.rows[0].id
+        await until(pilot, lambda: main.detail_open)
+        detail = main.query_one(DetailView)
+        assert app.screen is main and not main.query_one("#panes").display
+        assert detail.kind == "capture" and detail.item_id == stream.rows[0].id
+        await until(pilot, lambda: detail.shown)
+        assert "POST /hooks/x" in str(detail.query_one("#detail-title").render())
+        await pilot.press("2", "3", "f2")  # the panes' keys wait under the detail
+        assert app.screen is main and main.detail_open and not subs.has_focus and not log.has_focus
+        titles = {t for t, _, _ in actions(main)}  # the palette offers the detail's actions, not the panes'
+        assert {"copy curl", "copy body", "back", "quit"} <= titles and "stream: pause" not in titles
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await until(pilot, lambda: not main.detail_open)
+        assert main.query_one("#panes").display and stream.has_focus
+        await pilot.press("2")  # the panes' keys are back
+        assert subs.has_focus
+
+
+async def test_the_row_under_the_cursor_is_read_beforehand_and_opens_in_one_frame(settings):
+    from katya_tui.ui.screens.detail import DetailView
+
+    async with running(settings) as (app, pilot):
+        stream, _, _ = panes(app)
+        main = app.screen
+        await post(app, "x", {"hello": "world"})
+        await post(app, "y", {"hello": "again"})
+        await until(pilot, lambda: len(stream.rows) == 2)
+        detail = main.query_one(DetailView)
+        await pilot.press("up")
+        row = stream.selected
+        await until(pilot, lambda: detail.prefetched == (row.kind, row.id))
+        await until(pilot, lambda: detail.query("#tabs"))  # (mounted, hidden, after the first window)
+        await pilot.pause(0.05)
+        detail.show(row.kind, row.id)  # what `enter` does: the item is there before any read of it
+        assert detail.shown and detail.data.capture["id"] == row.id
+        assert "POST /hooks/y" in str(detail.query_one("#detail-title").render())
+        detail.show("capture", stream.rows[0].id)  # another row: the placeholder, then the item read
+        assert not detail.shown
+        await until(pilot, lambda: detail.shown and detail.data.capture["id"] == stream.rows[0].id)
 
 
 async def test_replay_key_asks_then_replays_and_links_the_replay(settings):

@@ -12,7 +12,7 @@ from ui_support import CAPTURE_ID, DELIVERY_OK, DELIVERY_PENDING, SECRET, T0, Sc
 
 from katya_tui.core.service import Service
 from katya_tui.ui.clock import Clock
-from katya_tui.ui.screens.detail import DetailScreen
+from katya_tui.ui.screens.detail import DetailScreen, DetailView
 from katya_tui.ui.screens.dialogs import ReplayDialog, TextViewer, replay_prefs
 
 SIZE = (120, 36)
@@ -297,7 +297,7 @@ def test_every_binding_has_id_and_tooltip():
     from katya_tui.ui.screens import dialogs, endpoints, stats, subscription_form
 
     screens = [
-        DetailScreen,
+        DetailView,
         dialogs.ConfirmDialog,
         dialogs.ReplayDialog,
         dialogs.EventTypePicker,

@@ -20,11 +20,17 @@ PANE_NAMES = {"stream": "stream", "subs": "subscription", "log": "delivery"}
 
 
 def actions(screen: Screen) -> Iterator[tuple[str, str, Callable[[], Any]]]:
-    """(title, help, run) for every binding of the screen, its panes and the app, each run on its owner."""
-    owners: list[tuple[str, App[object] | Widget]] = [("", screen.app), ("", screen)]
-    for node in screen.query("*"):
-        if node.id in PANE_NAMES:
-            owners.append((PANE_NAMES[node.id] + ": ", node))
+    """(title, help, run) for every binding of the screen, its panes and the app, each run on its owner; while a
+    detail panel shows, the app's and the detail's alone (the panes' keys wait under it)."""
+    detail = next((node for node in screen.query("#detail") if node.display), None)
+    owners: list[tuple[str, App[object] | Widget]] = [("", screen.app)]
+    if detail is not None:
+        owners.append(("", detail))
+    else:
+        owners.append(("", screen))
+        for node in screen.query("*"):
+            if node.id in PANE_NAMES:
+                owners.append((PANE_NAMES[node.id] + ": ", node))
     seen: set[str] = set()
     for prefix, owner in owners:
         for binding in node_bindings(owner):

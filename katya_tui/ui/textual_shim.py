@@ -75,3 +75,19 @@ def repaint_scrollbars_now(widget: Widget) -> None:
     ):
         if shown:
             bar._check_refresh()
+
+
+class SteadyScrollView(ScrollView):
+    """A `ScrollView` whose scrollbars a layout of the screen refreshes only when its box changed.
+
+    `ScrollView._size_updated` (not public), run on every layout of the screen, compares the virtual size the layout
+    passes (the widget's box) with the view's own (its rows), which never match: each layout refreshed the
+    scrollbars of every such pane, and scrollbars refresh from their own loop, after the screen has painted, so each
+    layout cost a second frame. The views here set their scroll range themselves (`update_scroll_range`)."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        if size == self._size and container_size == self.container_size:
+            return False  # (what Textual returns for an unchanged box: no Resize event)
+        return super()._size_updated(size, virtual_size, container_size, layout)

@@ -1,100 +1,78 @@
-"""The detail screen of one capture, event or delivery: request, signature, event, attempts, answer, forward.
+"""The detail of one capture, event or delivery: request, signature, event, attempts, answer, forward.
+
+`DetailView` is a panel: the main screen mounts one, hidden, and shows each item in it in place of its panes
+(showing a hidden panel costs one frame; pushing a screen restyles every widget in it first). `DetailScreen` is a
+thin screen around the same panel, for the command palette's "go to".
 
 Keys: `c` copy as curl, `y` copy the body, `o` open in `$PAGER`, `E` edit in `$EDITOR` and replay, `D` diff
-against the original (a replay) or the previous attempt, `r` replay (`R` asks where), `s` resend.
+against the original (a replay) or the previous attempt, `r` replay (`R` asks where), `s` resend (`detail_actions`).
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import tempfile
-from pathlib import Path
-from typing import Any
+import time
 
 from textual import work
-from textual.app import ComposeResult, SuspendNotSupported
-from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, TabbedContent, TabPane, Tabs
 
 from ...core.service import Service
-from ...curl import to_curl
 from ..clock import Clock
-from ..diff import diff_attempts, diff_captures
-from ..edit import EditError, from_edit_text, to_edit_text
 from ..widgets.keys_bar import KeysBar
 from . import detail_views as v
-from .dialogs import ConfirmDialog, TextViewer, diff_text, request_replay
+from .detail_actions import DetailActions
 
 KINDS = ("capture", "event", "delivery")
+PREFETCH_FRESH = 3.0  # seconds a prefetched item is shown as read (it is read again once on the terminal)
 
 
-class DetailScreen(Screen):
-    """Everything about one item; opened with `enter` on a row of the stream or the delivery log."""
+class DetailView(Vertical, DetailActions):
+    """Everything about one item; opened with `enter` on a row of the stream or the delivery log. `escape` posts
+    `Close`: its owner hides it (the main screen) or pops it (`DetailScreen`). The title line holds the focus
+    until the tab bar is there (the panel's keys act from the first frame): focusing the panel itself would have
+    Textual restyle every widget in it."""
 
-    CSS_PATH = "../styles/detail.tcss"
-    BINDINGS = [
-        Binding("escape", "close", "Back", id="detail.close", tooltip="Back to the previous screen"),
-        Binding(
-            "c",
-            "copy_curl",
-            "Copy curl",
-            id="detail.copy_curl",
-            tooltip="Copy the request as a curl command that sends the same bytes",
-        ),
-        Binding(
-            "y", "copy_body", "Copy body", id="detail.copy_body", tooltip="Copy the body to the clipboard"
-        ),
-        Binding("o", "pager", "Pager", id="detail.pager", tooltip="Open everything shown here in $PAGER"),
-        Binding(
-            "E",
-            "edit",
-            "Edit+replay",
-            id="detail.edit",
-            tooltip="Edit the headers and body in $EDITOR, then replay the edited request",
-        ),
-        Binding(
-            "D",
-            "diff",
-            "Diff",
-            id="detail.diff",
-            tooltip="Diff against the original request (for a replay) or the previous attempt",
-        ),
-        Binding(
-            "r",
-            "replay",
-            "Replay",
-            id="detail.replay",
-            tooltip="Replay the request (with the remembered choice, or ask where)",
-        ),
-        Binding(
-            "R",
-            "replay_ask",
-            "Replay to…",
-            id="detail.replay_ask",
-            show=False,
-            tooltip="Replay the request, asking where to and whether to re-sign",
-        ),
-        Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
-    ]
+    DEFAULT_CSS = """
+    DetailView {
+        height: 1fr;
+        #detail-title { height: auto; padding: 0 1; background: $boost; color: $text; }
+        #tabs { height: 1fr; }
+        .section { height: auto; padding: 0 1; margin-bottom: 1; }
+        .body { border-left: outer $primary 50%; }
+        .delivery { border-left: outer $secondary 50%; }
+    }
+    """
+
+    class Close(Message):
+        """`escape`: back to what was shown before."""
 
     def __init__(
-        self, service: Service, kind: str, id: str, *, clock: Clock | None = None, keep: bool = False
+        self,
+        service: Service,
+        kind: str = "capture",
+        item_id: str = "",
+        *,
+        clock: Clock | None = None,
+        id: str | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        super().__init__()
-        self.service, self.kind, self.item_id = service, kind, id
+        super().__init__(id=id)
+        self.service, self.kind, self.item_id = service, kind, item_id
         self._clock = clock
-        self.keep = keep  # installed by its owner and shown again (`show`), never taken down on close
-        self.data = v.DetailData(kind, id, complete=False, read=False)  # `read` fills it, off the loop
-        self._painted = False  # whether the placeholder has been on the terminal yet
+        self.data = v.DetailData(kind, item_id, complete=False, read=False)  # `read` fills it, off the loop
+        self._painted = False  # whether the placeholder has been on the terminal yet (then it is read)
         self._tabs: str | None = None  # None, then "mounting", then "ready"
         self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
+        self._kept_focus: Widget | None = None  # see `hand_back_focus`
+        self._written: dict[Static, object] = {}  # what each section shows (`_write`)
+        self._prefetched: v.DetailData | None = None  # see `prefetch`
+        self._prefetched_at = 0.0
 
     @property
     def clock(self) -> Clock:
@@ -102,14 +80,15 @@ class DetailScreen(Screen):
         return self._clock or getattr(self.app, "clock", None) or Clock()
 
     # -- layout ----------------------------------------------------------------------------------------------
-    # The screen opens on a placeholder (a title and "reading…"): the item is read on a thread, and the tabs,
-    # mounted once without holding up the keys, are filled in place. A kept screen (`keep`, the main screen's)
-    # shows the next item in the same widgets: no composing, mounting or taking down on each `enter`/`escape`.
+    # The panel opens on a placeholder (a title and "reading…"): the item is read on a thread, and the tabs,
+    # mounted once without holding up the keys, are filled in place. The next item is shown in the same widgets
+    # (`show`): no composing, mounting or taking down on each `enter`/`escape`.
 
     def compose(self) -> ComposeResult:
-        yield Static(v.title_markup(self.data), id="detail-title")
+        title = Static(v.title_markup(self.data), id="detail-title")
+        title.can_focus = bool(self.item_id)  # (focusable while it alone shows: `show`, `_fill`)
+        yield title
         yield Static("[$text-muted]reading…[/]", id="detail-reading", classes="section")
-        yield KeysBar()
 
     @staticmethod
     def _tabs_widget(initial: str) -> TabbedContent:
@@ -133,32 +112,112 @@ class DetailScreen(Screen):
             tabs.compose_add_child(p)  # (as `with TabbedContent(): yield pane` does in a compose)
         return tabs
 
-    def on_mount(self) -> None:
+    def read_again(self) -> None:
         self.read()
+
+    def action_close(self) -> None:
+        self.post_message(self.Close())
+
+    def on_mount(self) -> None:
+        if self.item_id:  # (composed with its placeholder)
+            self.call_after_refresh(self._now_painted, self.item_id)
         self.set_interval(1.0, self._tick)
 
     def show(self, kind: str, id: str) -> None:
-        """Show another item in this screen (the placeholder until it has been read)."""
+        """Show an item in this panel: at once if it was read beforehand (`prefetch`), else the placeholder until
+        it has been read; the panel's owner displays it."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.item_id = kind, id
-        self.data = v.DetailData(kind, id, complete=False, read=False)
+        pre = self._prefetched
         self._painted = False
-        if self.is_current:  # (else when it is pushed: `on_screen_resume`)
-            self.on_screen_resume()
-        self.query_one("#detail-title", Static).update(v.title_markup(self.data))
+        self.call_after_refresh(self._now_painted, id)  # (then read again: what changed since the prefetch)
+        if (
+            pre is not None
+            and (pre.kind, pre.id) == (kind, id)
+            and pre.found
+            and self._tabs == "ready"
+            and time.monotonic() - self._prefetched_at < PREFETCH_FRESH
+        ):
+            if self.data is not pre:  # (else filled already, while hidden: `on_detail_view_prefetched`)
+                self.data = pre
+                self._fill()
+            self._take_focus(self.query_one("#tabs").query_one(Tabs))
+            self.screen.refresh_bindings()
+            return
+        self.data = v.DetailData(kind, id, complete=False, read=False)
+        title = self.query_one("#detail-title", Static)
+        self._write(title, v.title_markup(self.data))
         self.query_one("#detail-reading").display = True
-        if self._tabs == "ready":  # the tab bar stays (and keeps the focus: no repaint of the whole screen)
-            self.query_one("#tabs").query_one(ContentSwitcher).display = False
-        self.refresh_bindings()
-        self.read()
+        tabs = self.query_one("#tabs", TabbedContent) if self._tabs == "ready" else None
+        if tabs is not None and tabs.display:  # the tab bar stays (with the focus: no repaint of the panel)
+            tabs.query_one(ContentSwitcher).display = False
+            self._take_focus(tabs.query_one(Tabs))
+        else:
+            title.can_focus = True
+            self._take_focus(title)
+        self.screen.refresh_bindings()
 
-    def on_screen_resume(self) -> None:
-        self.call_after_refresh(setattr, self, "_painted", True)
+    def _take_focus(self, focus: Widget) -> None:
+        kept, self._kept_focus = self._kept_focus, None
+        if kept is focus:  # (styled as focused still: `hand_back_focus`)
+            focus.set_reactive(Widget.has_focus, True)
+        elif kept is not None:
+            kept.update_node_styles()
+        if self.screen.focused is not focus:
+            self.screen.set_focus(focus)
+
+    class Prefetched(Message):
+        """An item read before it was asked for."""
+
+        def __init__(self, data: v.DetailData) -> None:
+            super().__init__()
+            self.data = data
+
+    def prefetch(self, kind: str, id: str) -> None:
+        """Read an item on a thread before it is asked for (the row the cursor rests on): `show` then draws it
+        in its first frame, with no placeholder frame before it."""
+        pre = self._prefetched
+        if kind in KINDS and not (pre is not None and (pre.kind, pre.id) == (kind, id)):
+            self._prefetch(kind, id)
+
+    @work(thread=True, exclusive=True, group="prefetch-detail", exit_on_error=False)
+    def _prefetch(self, kind: str, id: str) -> None:
+        self.post_message(self.Prefetched(v.load(self.service, kind, id)))
+
+    @property
+    def prefetched(self) -> tuple[str, str] | None:
+        """(kind, id) of the item read beforehand, if any."""
+        pre = self._prefetched
+        return (pre.kind, pre.id) if pre is not None else None
+
+    def on_detail_view_prefetched(self, msg: Prefetched) -> None:
+        self._prefetched, self._prefetched_at = msg.data, time.monotonic()
+        if (
+            not self.display and self._tabs == "ready" and msg.data.found
+        ):  # filled now, hidden, not on `enter`
+            self.kind, self.item_id, self.data = msg.data.kind, msg.data.id, msg.data
+            self._fill()
+
+    def hand_back_focus(self) -> None:
+        """Called as the panel is hidden, before the focus leaves it: the widget that had the focus keeps its
+        focused look (unseen) for the next `show`, so neither move restyles it (Textual restyles a widget and all
+        its children on each focus change: the tab bar, ten widgets)."""
+        focused = self.screen.focused
+        if focused is not None and self in focused.ancestors:
+            focused.set_reactive(Widget.has_focus, False)
+            self._kept_focus = focused
+
+    def _now_painted(self, id: str) -> None:
+        """The placeholder is on the terminal: read the item now (a thread reading and highlighting it before
+        then would hold the loop back from that first frame)."""
+        if id == self.item_id:
+            self._painted = True
+            self.read()
 
     def _tick(self) -> None:
         """While a delivery is pending, follow its attempts and count down to the next one."""
-        if any(dl.get("state") == "pending" for dl in self.data.deliveries):
+        if self.display and any(dl.get("state") == "pending" for dl in self.data.deliveries):
             self.read()
 
     class Read(Message):
@@ -179,35 +238,48 @@ class DetailScreen(Screen):
                 return
         self.post_message(self.Read(v.load(self.service, kind, id)))
 
-    def on_detail_screen_read(self, msg: Read) -> None:
+    def on_detail_view_read(self, msg: Read) -> None:
         if (msg.data.kind, msg.data.id) != (self.kind, self.item_id):
             return  # read for an item shown before
-        if not self.data.read and not self._painted:  # the placeholder on the terminal first
-            self.call_after_refresh(self.post_message, msg)
-            return
-        first, self.data = not self.data.read, msg.data
+        before, self.data = self.data, msg.data
+        first = not before.read
+        if msg.data.complete:  # (kept as if prefetched: opened again, it shows at once)
+            self._prefetched, self._prefetched_at = msg.data, time.monotonic()
         if self._tabs is None:  # mounted once, by a worker (the keys go on meanwhile), then filled
-            self._tabs = "mounting"
-            self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
+            self.prepare()
         elif self._tabs == "mounting":
             pass  # filled with the latest read once mounted
         elif first:
             self._fill()
-        else:  # read again (a pending delivery, a resend): its deliveries
+        elif (before.capture, before.event) != (msg.data.capture, msg.data.event):
+            self._fill()  # (changed since it was prefetched: a forward's answer written since, say)
+        else:  # read again (a pending delivery, a resend, a prefetched item): its deliveries
             self._fill_attempts()
-            self.query_one("#detail-title", Static).update(v.title_markup(self.data))
-            self.refresh_bindings()
+            self._write(self.query_one("#detail-title", Static), v.title_markup(self.data))
+            self.screen.refresh_bindings()
+
+    def prepare(self) -> None:
+        """Mount the tabs, hidden, if they are not yet (the main screen's panel does it before its first item:
+        mounting them takes tens of ms)."""
+        if self._tabs is None:
+            self._tabs = "mounting"
+            self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
 
     async def _mount_tabs(self) -> None:
         tabs = self._tabs_widget(self._first_tab())
         tabs.display = False
-        await self.mount(tabs, before=self.query_one(KeysBar))
+        await self.mount(tabs)
+        bar = tabs.query_one(Tabs)  # styled as focused now, hidden, as if handed back (`hand_back_focus`):
+        bar.has_focus = True  # the first item shown takes the focus without a restyle
+        bar.set_reactive(Widget.has_focus, False)
+        self._kept_focus = bar
         self._tabs = "ready"
-        self._fill()
+        if self.data.read:
+            self._fill()
 
     @property
     def shown(self) -> bool:
-        """Whether the item has been read, with its deliveries, and is on the screen (tests wait for it)."""
+        """Whether the item has been read, with its deliveries, and is in the panel (tests wait for it)."""
         return self.data.read and self.data.complete and self._tabs == "ready"
 
     def _fill(self) -> None:
@@ -228,17 +300,32 @@ class DetailScreen(Screen):
                 (tabs.show_tab if on else tabs.hide_tab)(tab)
         texts = v.section_texts(d, clock)
         for wid, text in texts.items():
-            self.query_one(f"#{wid}", Static).update(text)
+            self._write(self.query_one(f"#{wid}", Static), text)
         self._fill_attempts()
         if shown[self._first_tab()]:  # (a hidden tab cannot be the active one)
             tabs.active = self._first_tab()
-        self.query_one("#detail-title", Static).update(v.title_markup(d))
+        self._write(self.query_one("#detail-title", Static), v.title_markup(d))
         self.query_one("#detail-reading").display = False
         tabs.display = d.found
         tabs.query_one(ContentSwitcher).display = True
-        if d.found and (self.focused is None or not self.focused.display):
-            self.set_focus(tabs.query_one(Tabs))
-        self.refresh_bindings()
+        title = self.query_one("#detail-title", Static)
+        focused = self.screen.focused
+        if (
+            self.display
+            and d.found
+            and (focused is None or focused is title or not focused.display or self not in focused.ancestors)
+        ):
+            self._take_focus(tabs.query_one(Tabs))
+        title.can_focus = not d.found
+        self.screen.refresh_bindings()
+
+    def _write(self, section: Static, text: Content | str) -> None:
+        """Update a section only when its text changes: each update lays the screen out again (a frame), and an
+        item read again (each second while a delivery is pending, once after it is shown) is mostly the same."""
+        key = text if isinstance(text, str) else (text.plain, tuple(text.spans))
+        if self._written.get(section) != key:
+            self._written[section] = key
+            section.update(text)
 
     def _first_tab(self) -> str:
         d = self.data
@@ -258,160 +345,39 @@ class DetailScreen(Screen):
         for section, (text, delivery) in zip(
             have, texts + [("", False)] * (len(have) - len(texts)), strict=True
         ):
-            section.update(text)
+            self._write(section, text)
             section.set_class(delivery, "delivery")
             section.display = bool(text)
 
-    # -- which keys can act ------------------------------------------------------------------------------------
 
-    def _diff_pair(self, *, lines: bool = True) -> tuple[str, list[str]] | None:
-        """What `D` compares: the replay against its original, else a delivery's last two attempts (the lines
-        only when `lines`: `check_action` asks on every refresh of the keys)."""
-        d = self.data
-        original = d.original
-        if d.capture and original:
-            return f"{original['id']} → {d.capture['id']}", diff_captures(
-                original, d.capture
-            ) if lines else []
-        for dl in d.deliveries:
-            attempts = dl.get("attempts") or []
-            if len(attempts) >= 2:
-                return (
-                    f"{dl['id']}: attempt {attempts[-2].get('n')} → {attempts[-1].get('n')}",
-                    diff_attempts(attempts[-2], attempts[-1]) if lines else [],
-                )
-        return None
+class DetailScreen(Screen):
+    """A screen around one `DetailView` (the command palette's "go to"); `escape` pops it."""
+
+    def __init__(self, service: Service, kind: str, id: str, *, clock: Clock | None = None) -> None:
+        super().__init__()
+        self.view = DetailView(service, kind, id, clock=clock, id="detail")
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+        yield KeysBar()
+
+    # what tests and callers read of the item shown
+    kind = property(lambda self: self.view.kind)
+    item_id = property(lambda self: self.view.item_id)
+    data = property(lambda self: self.view.data)
+    shown = property(lambda self: self.view.shown)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        d = self.data
-        if action in ("copy_curl", "edit", "replay", "replay_ask"):
-            return True if d.capture else None
-        if action == "copy_body":
-            return True if (d.capture or d.event) else None
-        if action == "resend":
-            return True if d.deliveries and getattr(self.service, "dispatcher", None) else None
-        if action == "diff":
-            return True if self._diff_pair(lines=False) else None
-        return True
+        return self.view.check_action(action, parameters)
 
-    # -- actions ---------------------------------------------------------------------------------------------
-
-    def action_close(self) -> None:
-        """Back. A screen not kept is taken down once the screen below has been painted (taking its widgets down
-        takes longer than that drawing): until then it is installed, which popping leaves alone."""
+    def on_detail_view_close(self, msg: DetailView.Close) -> None:
+        """Back. The screen is taken down once the screen below has been painted (taking its widgets down takes
+        longer than that drawing): until then it is installed, which popping leaves alone."""
         app, name = self.app, f"detail-{id(self)}"
-        if not self.keep:
-            app.install_screen(self, name)
+        app.install_screen(self, name)
         app.pop_screen()
-        if not self.keep:
-            app.call_after_refresh(self._discard, name)
+        app.call_after_refresh(self._discard, name)
 
     def _discard(self, name: str) -> None:
         if self.app.uninstall_screen(name) is not None and self.is_attached:
             self.remove()  # (not awaited: the widgets go down while the loop goes on)
-
-    def action_copy_curl(self) -> None:
-        assert self.data.capture
-        cmd = to_curl(self.data.capture, self.service.url)
-        self.app.copy_to_clipboard(cmd)
-        self.notify(f"copied a curl command ({len(cmd):,} characters) for {self.data.capture['id']}")
-
-    def action_copy_body(self) -> None:
-        body = v.body_for_copy(self.data) or b""
-        text = body.decode("utf-8", "replace")
-        self.app.copy_to_clipboard(text)
-        self.notify(
-            f"copied the body ({len(body):,} bytes)"
-            + ("; binary bytes shown as U+FFFD" if text.encode() != body else "")
-        )
-
-    def _run_external(self, argv: list[str], stdin: bytes | None = None) -> int:
-        """Run a terminal program (pager, editor) with the app suspended; headless apps just run it."""
-        try:
-            with self.app.suspend():
-                return subprocess.run(argv, input=stdin).returncode
-        except SuspendNotSupported:
-            return subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL).returncode
-
-    def action_pager(self) -> None:
-        pager = shlex.split(os.environ.get("PAGER") or "less -R")
-        try:
-            self._run_external(pager, v.plain_text(self.data).encode("utf-8"))
-        except OSError as exc:
-            self.notify(f"cannot run the pager {pager[0]!r}: {exc}", severity="error")
-
-    def action_edit(self) -> None:
-        capture = self.data.capture
-        assert capture
-        try:
-            text = to_edit_text(capture)
-        except EditError as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        with tempfile.NamedTemporaryFile("w", suffix=".http", delete=False, encoding="utf-8") as f:
-            f.write(text)
-            path = Path(f.name)
-        try:
-            code = self._run_external([*editor, str(path)])
-            edited = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot run the editor {editor[0]!r}: {exc}", severity="error")
-            return
-        finally:
-            path.unlink(missing_ok=True)
-        if code != 0 or edited == text:
-            self.notify(
-                "nothing replayed: the editor failed or the request was not changed", severity="warning"
-            )
-            return
-        try:
-            headers, body = from_edit_text(edited, capture)
-        except EditError as exc:
-            self.notify(f"nothing replayed: {exc}", severity="error")
-            return
-        request_replay(
-            self, self.service, capture["id"], body=body, headers=headers, on_done=self._show_replay
-        )
-
-    def action_diff(self) -> None:
-        pair = self._diff_pair()
-        if pair:
-            self.app.push_screen(TextViewer(f"Diff {pair[0]}", diff_text(pair[1])))
-
-    def action_replay(self) -> None:
-        assert self.data.capture
-        request_replay(self, self.service, self.data.capture["id"], on_done=self._show_replay)
-
-    def action_replay_ask(self) -> None:
-        assert self.data.capture
-        request_replay(self, self.service, self.data.capture["id"], ask=True, on_done=self._show_replay)
-
-    def _show_replay(self, doc: dict[str, Any]) -> None:
-        if self.is_current and doc.get("id"):
-            self.show("capture", doc["id"])
-
-    def action_resend(self) -> None:
-        ids = [dl["id"] for dl in self.data.deliveries]
-        if len(ids) == 1:
-            self.run_worker(self._resend(ids), group="resend", exit_on_error=False)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_worker(self._resend(ids), group="resend", exit_on_error=False)
-
-        self.app.push_screen(
-            ConfirmDialog(f"Resend all {len(ids)} deliveries of this event now?", yes="Resend"), answered
-        )
-
-    async def _resend(self, ids: list[str]) -> None:
-        dispatcher = self.service.dispatcher
-        for delivery_id in ids:
-            try:
-                await dispatcher.resend(delivery_id)
-            except Exception as exc:
-                self.notify(f"resend of {delivery_id} failed: {exc}", severity="error")
-                return
-        self.notify(f"resent {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}")
-        self.read()

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from functools import partial
 from typing import Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widget import Widget
+from textual.timer import Timer
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Input, Static
 
 from ...core import queries
@@ -54,6 +56,9 @@ from ..widgets.stream_rows import Row, build_window
 from ..widgets.subscriptions import Subscriptions
 
 NARROW = 100  # columns below which the bottom panes stack
+PREFETCH_AFTER = (
+    0.03  # seconds the stream's cursor rests on a row before its detail is read (not on each row passed)
+)
 
 
 class MainScreen(Screen):
@@ -116,28 +121,32 @@ class MainScreen(Screen):
         self._window_since: tuple[list[dict], list[dict], list[dict]] | None = None  # facts during a read
         self._tally_since: list[dict] | None = None
         self._subs_stale = False  # deliveries changed the tally since the subscriptions pane was drawn
-        self._detail: Any = None  # the detail screen, made on the first `enter` and kept
+        self._detail: Any = None  # the detail panel (a `DetailView`), mounted hidden after the first frame
+        self._detail_mounted: AwaitMount | None = None
+        self._before_detail: Widget | None = None
+        self._prefetch_timer: Timer | None = None  # the pane that had the focus when the detail opened
         self._focus_hold: contextlib.AbstractContextManager[None] | None = (
             None  # frames held for a pane switch
         )
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        stream = Stream(clock=self.clock, id="stream")
-        stream.border_title = "Live stream"
-        stream.source_loader = self.load_window
-        yield stream
-        yield Input(
-            placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
-            "esc closes, empty clears)",
-            id="filter",
-        )
-        yield Static(id="filter-error")
-        with Horizontal(id="bottom"):
-            subs = Subscriptions(self.service, self.tally, clock=self.clock, id="subs")
-            subs.border_title = "Subscriptions"
-            yield subs
-            yield DeliveryLog(self.service, clock=self.clock, id="log")
+        with Vertical(id="panes"):  # hidden while the detail panel shows
+            yield StatusBar(id="status")
+            stream = Stream(clock=self.clock, id="stream")
+            stream.border_title = "Live stream"
+            stream.source_loader = self.load_window
+            yield stream
+            yield Input(
+                placeholder="type:message.* verdict:invalid status>=500 since:10m text   (enter applies, "
+                "esc closes, empty clears)",
+                id="filter",
+            )
+            yield Static(id="filter-error")
+            with Horizontal(id="bottom"):
+                subs = Subscriptions(self.service, self.tally, clock=self.clock, id="subs")
+                subs.border_title = "Subscriptions"
+                yield subs
+                yield DeliveryLog(self.service, clock=self.clock, id="log")
         yield KeysBar()
 
     def on_mount(self) -> None:
@@ -158,11 +167,22 @@ class MainScreen(Screen):
         self.run_worker(self.bridge.run(), group="bridge", exit_on_error=False)
         self.set_interval(2.0, self._slow_tick)
         self.set_interval(1.0, self._subs_tick)
-        self.call_after_refresh(self._preload)
 
     def _preload(self) -> None:
-        """Import the detail screen once the first frame is up, not on the first `enter` (tens of ms)."""
-        importlib.import_module(f"{__package__}.detail")
+        """Once the first window is on the terminal, not on the first `enter`: import the detail (tens of ms) and
+        mount its panel, hidden, with its tabs."""
+        if self._detail is not None:
+            return
+        detail = importlib.import_module(f"{__package__}.detail")
+        self._detail = detail.DetailView(self.service, clock=self.clock, id="detail")
+        self._detail.display = False
+        self._detail_mounted = self.mount(self._detail, before=self.query_one(KeysBar))
+        self.call_after_refresh(self._detail.prepare)
+
+    @property
+    def detail_open(self) -> bool:
+        """Whether the detail panel shows (in place of the panes)."""
+        return self._detail is not None and self._detail.display
 
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
@@ -203,6 +223,8 @@ class MainScreen(Screen):
             return  # overtaken by a newer read
         stream = self.query_one(Stream)
         stream.load_rows(msg.rows, msg.by_id)
+        if self._detail is None:
+            self.call_after_refresh(self._preload)
         captures, evts, deliveries = self._window_since or ([], [], [])
         self._window_since = None
         fresh = (
@@ -313,6 +335,15 @@ class MainScreen(Screen):
     # -- requests from the panes ----------------------------------------------------------------------------
 
     def on_row_selected(self, msg: RowSelected) -> None:
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
+        if (
+            self._detail is not None and msg.kind and msg.id
+        ):  # read once the cursor rests: `enter` is one frame
+            self._prefetch_timer = self.set_timer(
+                PREFETCH_AFTER, partial(self._detail.prefetch, msg.kind, msg.id)
+            )
         if self.pinned is not None:
             return
         log = self.query_one(DeliveryLog)
@@ -334,17 +365,38 @@ class MainScreen(Screen):
         log.show("webhook", msg.webhook_id, f"subscription {msg.name or msg.webhook_id} (esc: all)")
         log.focus()
 
-    def on_open_detail(self, msg: OpenDetail) -> None:
-        """One detail screen, kept (installed) and shown again for each item: `enter` and `escape` then cost no
-        composing or taking down of its widgets."""
-        from .detail import DetailScreen
+    async def on_open_detail(self, msg: OpenDetail) -> None:
+        """Show the item in the detail panel, in place of the panes: one frame, nothing composed or restyled."""
+        if self._detail is None:  # (an `enter` before the first frame)
+            self._preload()
+        if (
+            not self._detail.is_mounted
+        ):  # (an `enter` in the first frames; awaiting a done mount lays out again)
+            assert self._detail_mounted is not None
+            await self._detail_mounted
+        self._before_detail = before = self.focused
+        if (
+            before is not None
+        ):  # it keeps its focused look, unseen, and gets the focus back with it: no restyle
+            before.set_reactive(Widget.has_focus, False)
+        self.query_one("#panes").display = False
+        self._detail.display = True
+        self._detail.show(msg.kind, msg.id)
 
-        if self._detail is None:
-            self._detail = DetailScreen(self.service, msg.kind, msg.id, clock=self.clock, keep=True)
-            self.app.install_screen(self._detail, f"detail-{id(self)}")
+    def on_detail_view_close(self, msg: Message) -> None:
+        """Back to the panes, the focus where it was, in one frame (the pane drawn focused at once)."""
+        self._detail.hand_back_focus()
+        self._detail.display = False
+        self.query_one("#panes").display = True
+        before = self._before_detail
+        if before is None or not before.is_attached:
+            self._focus_now(self.query_one(Stream))
         else:
-            self._detail.show(msg.kind, msg.id)
-        self.app.push_screen(self._detail)
+            before.set_reactive(Widget.has_focus, True)
+            if isinstance(before, (Stream, LineTable)):
+                show_focus(before, True)
+            self.set_focus(before)
+        self.refresh_bindings()
 
     def on_filter_requested(self, msg: FilterRequested) -> None:
         box = self.query_one("#filter", Input)
@@ -392,6 +444,8 @@ class MainScreen(Screen):
         self.set_filter(Filter())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.detail_open:  # the panes' keys wait under the detail
+            return False
         if action == "clear_filter":
             return not self.flt.empty
         return True
@@ -400,16 +454,20 @@ class MainScreen(Screen):
         """Move the focus to a pane in one frame. Textual restyles each pane in its own `Focus`/`Blur` handler,
         whose scrollbars and repaints reach the screen after it has painted the first of them (two frames); here
         the panes are restyled at once, and frames wait (a batch, at most 0.1 s) until the pane has the focus."""
-        target, before = self.query_one(f"#{pane}"), self.focused
-        if target is before:
+        target = self.query_one(f"#{pane}")
+        if target is self.focused:
             return
         if self._focus_hold is None:
             self._focus_hold = self.app.batch_update()
             self._focus_hold.__enter__()
             self.set_timer(0.1, self._release_focus_hold)
-        for widget, focused in ((before, False), (target, True)):
+        self._focus_now(target)
+
+    def _focus_now(self, target: Widget) -> None:
+        """Focus `target`, the panes restyled at once (Textual's restyle on focus: its handlers find it done)."""
+        for widget, focused in ((self.focused, False), (target, True)):
             if isinstance(widget, (Stream, LineTable)):
-                widget.has_focus = focused  # (Textual's restyle on focus: its handlers then find it done)
+                widget.has_focus = focused
                 show_focus(widget, focused)
         self.set_focus(target)
 

@@ -19,16 +19,15 @@ from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..textual_shim import update_scroll_range
+from ..textual_shim import SteadyScrollView, update_scroll_range
 from .borders import show_focus
 
 Cell = Text | str
 
 
-class LineTable(ScrollView, can_focus=True):
+class LineTable(SteadyScrollView, can_focus=True):
     """Subclasses give `COLUMNS` ((key, label, width), ...) and `cells(key)`; they call `set_rows`, `touch`."""
 
     COLUMNS: Sequence[tuple[str, str, int]] = ()

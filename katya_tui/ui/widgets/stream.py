@@ -15,14 +15,13 @@ from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..clock import Clock
 from ..filters import Filter
 from ..host import WithService
 from ..messages import FilterRequested, OpenDetail, RowSelected, StreamStatus
-from ..textual_shim import update_scroll_range
+from ..textual_shim import SteadyScrollView, update_scroll_range
 from .borders import set_borders, show_focus
 from .stream_rows import Row, build_window, join, prune, summary
 
@@ -40,7 +39,7 @@ VERDICT_MARKS = {
 }
 
 
-class Stream(ScrollView, can_focus=True):
+class Stream(SteadyScrollView, can_focus=True):
     """Attributes down: `add()`, `update_deliveries()`, `reload()`, `flt`; messages up: RowSelected, OpenDetail."""
 
     BINDINGS = [
