@@ -114,23 +114,28 @@ def header_of(headers: list[list[str]]) -> HeaderGet:
     return header
 
 
+def verify_under(cfg: dict[str, Any], cap: Capture, body: bytes, now: float, **more: Any) -> Verdict:
+    """`body`, with `cap`'s headers, method and path, verified under the endpoint config `cfg`."""
+    return verify(
+        cfg["scheme"],
+        body=body,
+        headers=cap.headers,
+        secrets=cfg["secrets"],
+        now=now,
+        tolerance_s=cfg["tolerance_s"],
+        method=cap.method,
+        url=cap.path,
+        **more,
+    )
+
+
 def check(
     cfg: dict[str, Any], cap: Capture, body: bytes, now: float, others: dict[str, list[str]]
 ) -> Verdict:
     """The verdict on `cap` under its endpoint's scheme and secrets, with the hints a user needs to act on it."""
     name = cfg["name"]
     try:
-        v = verify(
-            cfg["scheme"],
-            body=body,
-            headers=cap.headers,
-            secrets=cfg["secrets"],
-            now=now,
-            tolerance_s=cfg["tolerance_s"],
-            method=cap.method,
-            url=cap.path,
-            other_endpoints=others,
-        )
+        v = verify_under(cfg, cap, body, now, other_endpoints=others)
     except Exception as exc:  # a verifier bug must never cost the capture
         log.exception("verification failed on capture %s", cap.id)
         return Verdict("malformed", None, f"verification could not run: {exc!r}")

@@ -38,8 +38,7 @@ from ..host import Host, open_store
 from ..models import Capture
 from ..receiver import Receiver
 from ..receiver.capture import Body
-from ..receiver.intake import intake
-from ..signing import verify
+from ..receiver.intake import intake, verify_under
 from ..signing._base import dumps_bytes
 from ..signing.diagnose import RESERIALISATIONS
 from .channel import RAW_HEADER, RAW_KEY
@@ -249,16 +248,7 @@ class Follower:
                 body = dumps_bytes(payload, **kw)
                 if body is None or body == cap.body_bytes:
                     continue
-                again = verify(
-                    cfg["scheme"],
-                    body=body,
-                    headers=cap.headers,
-                    secrets=cfg["secrets"],
-                    now=now,
-                    tolerance_s=cfg["tolerance_s"],
-                    method=cap.method,
-                    url=cap.path,
-                )
+                again = verify_under(cfg, cap, body, now)
                 if again.status in ("valid", "stale", "duplicate"):
                     lines.append(
                         f"the signature is valid over the body as {desc}: the sender signed its own bytes, "
