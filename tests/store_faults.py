@@ -23,27 +23,27 @@ class Faults:
         self.err = errno.ENOSPC
         self.cut_fails = False
         self.failed = 0
-        real_write, real_sync, real_truncate = os.write, os.fdatasync, os.ftruncate
+        real_writev, real_sync, real_truncate = os.writev, os.fdatasync, os.ftruncate
 
         def ours(fd: int) -> bool:
             if self.target == "segment":
                 return fd in {f._fd for f in self.store.segments._writing.values()}
             return self.store.journal is not None and fd == self.store.journal.file._fd
 
-        def write(fd, data):
+        def writev(fd, buffers):
             if not ours(fd) or self.step is None:
-                return real_write(fd, data)
+                return real_writev(fd, buffers)
             if self.step == "before":
                 self._fail()
             if self.step.startswith("mid"):
-                view = memoryview(data)
-                if len(view) > 1:
-                    n = real_write(fd, view[: len(view) // 2])
+                data = b"".join(buffers)
+                if len(data) > 1:
+                    n = real_writev(fd, [data[: len(data) // 2]])
                     self.cut_fails = self.step == "mid+cut"
                     self.step = "before"  # the rest finds the disk full
                     return n
                 self._fail()
-            return real_write(fd, data)
+            return real_writev(fd, buffers)
 
         def fdatasync(fd):
             if ours(fd) and self.step in ("sync", "before"):
@@ -56,7 +56,7 @@ class Faults:
                 raise OSError(errno.EIO, os.strerror(errno.EIO))
             return real_truncate(fd, length)
 
-        monkeypatch.setattr(journal_mod.os, "write", write)
+        monkeypatch.setattr(journal_mod.os, "writev", writev)
         monkeypatch.setattr(journal_mod.os, "fdatasync", fdatasync)
         monkeypatch.setattr(journal_mod.os, "ftruncate", ftruncate)
 

@@ -226,17 +226,17 @@ class Journal:
         """Bytes appended and not yet durable."""
         return self.file.pending + (self.companion.pending if self.companion is not None else 0)
 
-    def _stage(self) -> list[tuple[AppendFile, bytes, int]]:
+    def _stage(self) -> list[tuple[AppendFile, list[bytes], int]]:
         """What the next write puts: the companion's files first, then the journal's (on the loop's thread)."""
         files = [*(self.companion.stage() if self.companion is not None else ()), self.file]
         return [(f, *f.staged()) for f in files if f.pending]
 
     @staticmethod
-    def _put(jobs: list[tuple[AppendFile, bytes, int]]) -> None:
+    def _put(jobs: list[tuple[AppendFile, list[bytes], int]]) -> None:
         for file, data, start in jobs:
             file.put(data, start)
 
-    def _failure(self, exc: OSError, jobs: list[tuple[AppendFile, bytes, int]]) -> str:
+    def _failure(self, exc: OSError, jobs: list[tuple[AppendFile, list[bytes], int]]) -> str:
         failed = next((f for f, _, _ in jobs if f.pending), self.file)
         return f"{exc.strerror or exc} ({failed.path.name})"
 
@@ -290,7 +290,7 @@ class Journal:
                 gather = 0
                 jobs = self._stage()
                 try:
-                    if self.inline and sum(len(data) for _, data, _ in jobs) <= self.inline_max:
+                    if self.inline and sum(f.pending for f, _, _ in jobs) <= self.inline_max:
                         self._put(jobs)
                     else:
                         await self._writer.run(self._put, jobs)
