@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 from textual.widgets import HelpPanel, Input, Static
-from ui_main_helpers import panes, running, send_keys, until
+from ui_main_helpers import panes, reads_done, running, send_keys, until
 
 from katya_tui.core.catalog import envelope
 from katya_tui.ui.messages import FactsLost
@@ -257,6 +257,7 @@ async def test_a_core_that_cannot_start_shows_the_reason(settings, service):
 async def test_lost_facts_reload_the_window_from_the_store(settings):
     async with running(settings) as (app, pilot):
         stream, _, _ = panes(app)
+        await reads_done(pilot)  # the first read of the window must not see the record written below
         table = app.service.store.table("events")
         table.insert(
             {"id": "evt_quiet", "type": "room.created", "data": {}, "created_at": 1.0, "source": "ws"}

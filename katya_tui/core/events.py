@@ -11,6 +11,7 @@ from .facts import EventPublished
 from .models import Event, new_id
 from .store import Store
 from .store.book import Book
+from .store.cold import DATA_AT
 
 
 def publish_event(
@@ -24,6 +25,7 @@ def publish_event(
     capture_id: str | None = None,
     verdict: str | None = None,
     endpoint: str | None = None,
+    data_at: str | None = None,
     hooks: Iterable[Callable[[Event], object]] = (),
     known: Book | None = None,
 ) -> Event:
@@ -33,6 +35,9 @@ def publish_event(
     An `event_id` already in `known` (the events index) is not published again: the stored event is returned
     (seed 000: deduplicate by event id). An event of a hook `endpoint` repeats only one of the same endpoint (see
     `_slot`). The caller awaits `store.commit()` when it must not answer before the event is durable.
+
+    `data_at` says the data is in the body of capture `capture_id`, stored just before (see `cold.DATA_AT`):
+    the store then keeps it once, as that body.
     """
     ident = event_id or new_id("evt")
     if event_id and known is not None:
@@ -50,10 +55,11 @@ def publish_event(
         endpoint=endpoint,
     )
     doc = event.to_doc()  # the table stores its own copy; the bus's readers share this one, read-only
+    kept = doc if data_at is None else {**doc, DATA_AT: data_at}
     if known is not None:
-        known.insert(doc)
+        known.insert(kept)
     else:
-        store.table("events").insert(doc)
+        store.table("events").insert(kept)
     for hook in hooks:
         hook(event)
     bus.publish(EventPublished(doc))

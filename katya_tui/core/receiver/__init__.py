@@ -205,6 +205,7 @@ class Receiver:
                 capture_id=cap.id,
                 verdict=cap.verdict["status"] if cap.verdict is not None else None,
                 endpoint=cap.endpoint,
+                data_at=(took.body.data, cap.body_sha256, found[3]),  # (the store keeps it once: see cold.py)
             )
             cap.event_id = event.id
         cap.response = {

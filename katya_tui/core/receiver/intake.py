@@ -28,7 +28,9 @@ AUTHENTIC = (
 EXPECTED_SHOWN = (
     14  # characters of a failed check's expected signature kept: enough to compare, too few to use
 )
-Found = tuple[str, Any, str | None]  # (event type, data, event id) of a body that carries an event
+Found = tuple[str, Any, str | None, str]
+"""(event type, data, event id, where the data is in the body: "" the whole of it, else its key) of a body that
+carries an event."""
 
 
 @dataclass
@@ -165,4 +167,5 @@ def classify(body: bytes, header: HeaderGet) -> Found | None:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    return classify_body(obj, header)
+    found = classify_body(obj, header)
+    return None if found is None else (*found, "" if found[1] is obj else "data")

@@ -7,6 +7,11 @@ references of its blobs, space-separated, oldest first. `thaw` puts the whole re
 update of cold fields adds a blob, which overrides the earlier ones field by field; an item appended to a cold
 list adds a blob `{"+key": item}`.
 
+Some values are kept once for several records. An event whose data was parsed from its capture's body (`DATA_AT`)
+refers to that body's blob (kind `d`: the body's `data` key; `e`: the whole body), and the capture, stored next,
+refers to the same blob as its body. A delivery refers to its event's data blob. Each reference counts in
+`Segments.live`, so a segment is deleted only when none is left.
+
 A record whose cold part would be smaller than `INLINE` bytes stays whole in memory: a reference takes about as
 much memory as that, and reading it back would cost a read for nothing.
 """
@@ -19,9 +24,12 @@ from typing import Any
 
 import orjson
 
-from .segments import BlobDamaged, Segments
+from .segments import SHA_PREFIX, BlobDamaged, Segments
 
 REFS = "$cold"
+DATA_AT = "$at"
+"""Set on an event to insert whose data was parsed from the body of the capture stored right after it:
+`(body bytes, its sha256 hex, where)`, where "" is the whole body and "data" its key (see the module's docstring)."""
 DAMAGED = "damaged"  # set by `thaw` on a record whose blobs cannot be read back
 INLINE = 64
 
@@ -112,31 +120,61 @@ def refs_of(doc: dict[str, Any]) -> list[str]:
 class Cold:
     def __init__(self, segments: Segments) -> None:
         self.segments = segments
+        self._body: tuple[Any, str] | None = (
+            None  # (capture id, body ref) an event wrote for the capture next
+        )
+        self._data: tuple[Any, Any, str] | None = (
+            None  # (event id, its data object, its data's ref) last frozen
+        )
 
     def freeze(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
         """The document to keep in memory for a whole record `doc` (its blobs appended), or `doc` itself when its
         table keeps everything in memory or its cold part is small."""
+        at = doc.pop(DATA_AT, None)
         spec = COLD.get(table)
         if spec is None or REFS in doc:
             return doc
-        cold = {k: doc[k] for k in spec if k in doc and k != "body"}
-        body = _body_bytes(doc) if "body" in spec else None
+        kept = self._kept(table, doc, at)
+        cold = {k: doc[k] for k in spec if k in doc and k != "body" and k not in kept}
+        body = _body_bytes(doc) if "body" in spec and "body" not in kept else None
         blob = orjson.dumps(cold) if cold else b""
-        if table not in GROWS and len(blob) + (len(body) if body is not None else 0) < INLINE:
+        if not kept and table not in GROWS and len(blob) + (len(body) if body is not None else 0) < INLINE:
             return doc
         usual = DEFAULTS.get(table, {})
         hot = {k: v for k, v in doc.items() if k not in spec and (k not in usual or v is not usual[k])}
         for k in cold:
             if spec[k]:
                 hot[k] = _slim(cold[k], spec[k])
-        refs = []
+        refs = list(kept.values())
         if body is not None:
             refs.append("b" + self.segments.put(body, checked="body_sha256" not in doc))
         if cold:
             refs.append("j" + self.segments.put(blob))
         hot[REFS] = " ".join(refs)
+        if (
+            table == "events" and refs
+        ):  # (an event's only cold field is its data: its blob can serve deliveries)
+            self._data = (doc.get("id"), doc.get("data"), refs[-1])
         share(hot)
         return hot
+
+    def _kept(self, table: str, doc: dict[str, Any], at: tuple[bytes, str, str] | None) -> dict[str, str]:
+        """The cold fields of `doc` kept as blobs already written (see the module's docstring): field -> ref."""
+        kept: dict[str, str] = {}
+        if table == "events" and at is not None and len(at[0]) >= INLINE:
+            body, sha, where = at
+            ref = f"{self.segments.put(body, checked=False)}:{sha[:SHA_PREFIX]}"
+            self._body = (doc.get("capture_id"), ref.rsplit(":", 1)[0])
+            return {"data": ("e" if where == "" else "d") + ref}
+        if table == "captures" and self._body is not None and self._body[0] == doc.get("id"):
+            kept["body"] = "b" + self._body[1]
+            self._body = None
+        elif table == "deliveries" and self._data is not None:
+            event_id, data, ref = self._data
+            if doc.get("event_id") == event_id and doc.get("data") is data:
+                kept["data"] = ref
+        self.segments.count([r[1:] for r in kept.values()], 1)
+        return kept
 
     def spec(self, table: str) -> dict[str, tuple[str, ...]]:
         return COLD.get(table, {})
@@ -185,6 +223,10 @@ class Cold:
                     body_ref = ref[1:]
                     continue
                 blob = self.segments.get(ref[1:])
+                if ref[0] != "j":  # "d", "e": data in a capture's body
+                    obj = orjson.loads(blob)
+                    out["data"] = obj["data"] if ref[0] == "d" else obj
+                    continue
                 for k, v in orjson.loads(blob).items():
                     if k[0] == "+":
                         appended.setdefault(k[1:], []).append(v)
@@ -194,7 +236,7 @@ class Cold:
             if body and body_ref is not None:  # (checked against the sha256 its record keeps)
                 blob = self.segments.get(body_ref, out.get("body_sha256"))
                 out["body"] = _body_text(blob, out.get("body_encoding"))
-        except (BlobDamaged, orjson.JSONDecodeError, ValueError, AttributeError) as exc:
+        except (BlobDamaged, orjson.JSONDecodeError, ValueError, AttributeError, KeyError, TypeError) as exc:
             out[DAMAGED] = str(exc)
             return out
         for k, items in appended.items():

@@ -76,7 +76,7 @@ def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     return tables
 
 
-_REF = re.compile(r"[bj](\d+):(\d+):(\d+)")  # segment, offset, length of each reference in a `$cold`
+_REF = re.compile(r"[bjde](\d+):(\d+):(\d+)")  # segment, offset, length of each reference in a `$cold`
 SNAPSHOT_CHUNK = 5_000  # documents serialised at a time: a compaction never holds the whole snapshot's bytes
 
 

@@ -19,7 +19,7 @@ from tinydb.queries import QueryLike
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from .cold import REFS, Cold, refs_of
+from .cold import DATA_AT, REFS, Cold, refs_of
 from .tinydb_shim import ShimTable, Updater
 
 
@@ -81,7 +81,10 @@ class MemoryStorage(Storage):
             self.cold.segments.count(refs_of(doc), -1)
 
     def freeze(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
-        return doc if self.cold is None else self.cold.freeze(name, doc)
+        if self.cold is None:
+            doc.pop(DATA_AT, None)
+            return doc
+        return self.cold.freeze(name, doc)
 
     def put(self, name: str, doc_id: int, doc: dict[str, Any]) -> None:
         """Journal `doc` as document `doc_id` of `name`; if the journal refuses it, its blobs go unreferenced."""
