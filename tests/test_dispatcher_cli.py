@@ -53,6 +53,21 @@ async def test_trigger_publishes_through_the_api(service, sink, tmp_path):
     assert json.loads(sink.received[3].body)["data"] == {"id": "msg_from_file"}
 
 
+async def test_the_tools_find_an_instance_that_picked_its_port_through_its_data_dir(service, sink):
+    """`--port 0` picks a free port: trigger, resend and replay read the address the instance keeps in its data
+    dir, unless --url, --host or --port says otherwise."""
+    service.dispatcher.create_webhook({"name": "s", "url": sink.url, "events": ["message.*"]})
+    data_dir = str(service.settings.data_dir)
+    r = await run("trigger", "message.created", "--data-dir", data_dir, "--token", TOKEN)
+    assert r.exit_code == 0, r.output
+    await sink.wait_for(1)
+    elsewhere = free_port()
+    r = await run(
+        "trigger", "message.created", "--data-dir", data_dir, "--token", TOKEN, "--port", str(elsewhere)
+    )
+    assert r.exit_code == 1 and f"127.0.0.1:{elsewhere}" in r.output
+
+
 async def test_trigger_errors_are_clear(service, tmp_path):
     r = await run("trigger", "message.craeted", "--url", service.url, "--token", TOKEN)
     assert r.exit_code == 2 and "did you mean 'message.created'" in r.output

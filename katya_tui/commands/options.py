@@ -71,7 +71,10 @@ def instance_options(f: F) -> F:
     """The common options plus `--url` and `--ca`: for the commands that talk to a running instance."""
     f = ca_option(f)
     f = click.option(
-        "--url", default=None, help="The running instance (default http(s)://HOST:PORT, https with TLS)."
+        "--url",
+        default=None,
+        help="The running instance (default: the address the data dir's instance listens on, else "
+        "http(s)://HOST:PORT, https with TLS).",
     )(f)
     return common_options(f)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from .options import settings_from
+from .options import given, settings_from
 
 if TYPE_CHECKING:
     import ssl
@@ -22,10 +22,12 @@ class Instance(NamedTuple):
 
 
 def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> Instance:
-    """The running instance the command should talk to. With TLS settings (--tls-cert or --ca) the default URL is
-    https, and the certificate is trusted when the system trusts it, or it is in --ca (or is --tls-cert itself,
-    as a self-signed one is)."""
+    """The running instance the command should talk to: `--url`; else `--host`/`--port` when given; else the
+    address the data dir's instance last listened on (it may have picked its port: `--port 0`); else the settings'
+    http(s)://HOST:PORT. With TLS settings (--tls-cert or --ca) the default URL is https, and the certificate is
+    trusted when the system trusts it, or it is in --ca (or is --tls-cert itself, as a self-signed one is)."""
     from ..config import TokenFileUnsafe, client_ssl_context, read_token_file
+    from ..core.datadir import recorded_address
 
     s = settings_from(ctx, options)
     token = s.token
@@ -41,7 +43,9 @@ def instance(ctx: click.Context, options: dict[str, Any], url: str | None) -> In
             f"--data-dir {s.data_dir} so that it keeps one there"
         )
     scheme = "https" if s.tls_cert or s.tls_ca else "http"
-    base = (url or f"{scheme}://{s.host}:{s.port}").rstrip("/")
+    chosen = {**(ctx.obj or {}).get("options", {}), **{k: v for k, v in options.items() if given(v)}}
+    recorded = None if "host" in chosen or "port" in chosen else recorded_address(s.data_dir)
+    base = (url or recorded or f"{scheme}://{s.host}:{s.port}").rstrip("/")
     tls = client_ssl_context(s.tls_ca or s.tls_cert) if base.startswith("https:") else None
     return Instance(base, token, tls)
 
