@@ -1,7 +1,8 @@
 """Exports of the store: JSON lines, HAR 1.2, curl scripts and pytest fixture modules.
 
 Credentials in captured headers (Authorization, cookies, API keys) and subscription secrets are masked unless
-the caller asks for them.
+the caller asks for them. Each format is a generator of text taking records one at a time, so an export of a
+large store holds one record's body in memory, not all of them.
 """
 
 from __future__ import annotations
@@ -56,14 +57,15 @@ def jsonl(docs: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
 
 
-def har(captures: list[dict[str, Any]], base_url: str) -> str:
+def har(captures: Iterable[dict[str, Any]], base_url: str) -> Iterator[str]:
     """One HAR 1.2 log. HAR 1.2 carries a request body only as `postData.text`, a string its consumers send as
     UTF-8, and has no `encoding` there (only a response's content has one): a body that is not UTF-8 has no
     `text` (a consumer then sends no body, visibly, rather than other bytes that look right), and its exact
     bytes are in base64 in the entry's `_katya.bodyBase64` (a custom field, as HAR allows), which `katya-tui
     import` reads; `postData.comment` says so. Each entry's `_katya` also names its capture, endpoint and time."""
-    entries = []
-    for c in captures:
+    creator = orjson.dumps({"name": "katya-tui", "version": "0.1.0"}).decode()
+    yield f'{{\n  "log": {{\n    "version": "1.2",\n    "creator": {creator},\n    "entries": ['
+    for i, c in enumerate(captures):
         headers = [{"name": n, "value": v} for n, v in c.get("headers") or []]
         ctype = next((v for n, v in c.get("headers") or [] if n.lower() == "content-type"), "")
         ours: dict[str, Any] = {
@@ -82,7 +84,7 @@ def har(captures: list[dict[str, Any]], base_url: str) -> str:
         else:
             post["text"] = c.get("body") or ""
         resp = c.get("response") or {}
-        entries.append(
+        entry = orjson.dumps(
             {
                 "startedDateTime": iso(c.get("received_at")),
                 "time": resp.get("latency_ms") or 0,
@@ -118,12 +120,11 @@ def har(captures: list[dict[str, Any]], base_url: str) -> str:
                 "timings": {"send": 0, "wait": resp.get("latency_ms") or 0, "receive": 0},
                 "comment": f"katya-tui capture {c.get('id')} verdict {(c.get('verdict') or {}).get('status', '-')}",
                 "_katya": ours,
-            }
-        )
-    log = {
-        "log": {"version": "1.2", "creator": {"name": "katya-tui", "version": "0.1.0"}, "entries": entries}
-    }
-    return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
+            },
+            option=orjson.OPT_INDENT_2,
+        ).decode()
+        yield ("," if i else "") + "\n      " + entry.replace("\n", "\n      ")
+    yield "\n    ]\n  }\n}\n"
 
 
 def _pairs(headers: Any) -> list[tuple[str, str]]:
@@ -132,23 +133,16 @@ def _pairs(headers: Any) -> list[tuple[str, str]]:
     return [(str(p[0]), str(p[1])) for p in headers or []]
 
 
-def curl_script(captures: list[dict[str, Any]], base_url: str) -> str:
-    lines = [
-        "#!/usr/bin/env bash",
-        "# Requests captured by katya-tui, sent again with the same bytes.",
-        "set -eu",
-        "",
-    ]
+def curl_script(captures: Iterable[dict[str, Any]], base_url: str) -> Iterator[str]:
+    yield "#!/usr/bin/env bash\n# Requests captured by katya-tui, sent again with the same bytes.\nset -eu\n"
     for c in captures:
-        lines.append(f"# {c.get('id')}  {c.get('method')} {c.get('path')}  {iso(c.get('received_at'))}")
-        lines.append(to_curl(c, base_url))
-        lines.append("")
-    return "\n".join(lines)
+        yield f"\n# {c.get('id')}  {c.get('method')} {c.get('path')}  {iso(c.get('received_at'))}\n"
+        yield to_curl(c, base_url) + "\n"
 
 
-def pytest_module(captures: list[dict[str, Any]]) -> str:
+def pytest_module(captures: Iterable[dict[str, Any]]) -> Iterator[str]:
     """A module defining `CAPTURES` and a parametrised `katya_capture` fixture with the exact bytes."""
-    out = [
+    head = [
         '"""Requests captured by katya-tui, as pytest fixtures: `def test_x(katya_capture): ...`."""',
         "",
         "import hashlib",
@@ -156,7 +150,9 @@ def pytest_module(captures: list[dict[str, Any]]) -> str:
         "import pytest",
         "",
         "CAPTURES = [",
+        "",
     ]
+    yield "\n".join(head)
     for c in captures:
         body = decode_body(c.get("body") or "", c.get("body_encoding") or "utf8")
         item = {
@@ -169,8 +165,8 @@ def pytest_module(captures: list[dict[str, Any]]) -> str:
             "sha256": c.get("body_sha256"),
         }
         fields = ", ".join(f"{k!r}: {v!r}" for k, v in item.items())
-        out.append(f"    {{{fields}, 'body': {body!r}}},")
-    out += [
+        yield f"    {{{fields}, 'body': {body!r}}},\n"
+    tail = [
         "]",
         "",
         "",
@@ -185,4 +181,4 @@ def pytest_module(captures: list[dict[str, Any]]) -> str:
         '    assert hashlib.sha256(katya_capture["body"]).hexdigest() == katya_capture["sha256"]',
         "",
     ]
-    return "\n".join(out)
+    yield "\n".join(tail)

@@ -185,3 +185,40 @@ async def test_a_curl_script_resends_a_body_too_large_for_one_argument(tmp_path)
         proc = await asyncio.create_subprocess_exec("bash", str(script), stdout=asyncio.subprocess.DEVNULL)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     assert [r["body"] for r in sink.requests] == list(big)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har", "curl", "pytest"])
+def test_an_export_holds_one_body_at_a_time_not_all_of_them(tmp_path, fmt):
+    """Records are read and written out one by one: exporting 40 bodies of 256 KB takes no more memory than
+    exporting 8 of them, give or take one body."""
+    import tracemalloc
+
+    data = tmp_path / "data"
+    store = Store(data)
+    for i in range(40):
+        store.table("captures").insert(_capture(i, (f"{i:04d}" * 64 * 1024).encode()))
+    store.close()
+    out = tmp_path / f"out.{fmt}"
+
+    def export(n: int) -> int:
+        tracemalloc.start()
+        try:
+            result = _run(
+                "captures", "--data-dir", str(data), "--format", fmt, "-o", str(out), "--limit", str(n)
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.exit_code == 0, result.output
+        return peak
+
+    export(1)  # (imports and first-use caches, outside the comparison)
+    few, many = export(8), export(40)
+    assert many - few < 256 * 1024, (few, many)
+    text = out.read_text()
+    assert text.count("cap_") >= 40  # every record is in the file
+    if fmt in ("jsonl", "pytest"):
+        assert all(f"{i:04d}" * 64 in text for i in range(40))
+    if fmt == "har":
+        entries = json.loads(text)["log"]["entries"]
+        assert [e["request"]["postData"]["text"][:4] for e in entries] == [f"{i:04d}" for i in range(40)]

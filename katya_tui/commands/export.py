@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -99,23 +99,26 @@ def export(ctx: click.Context, kind: str, fmt: str, output: str | None, **opts: 
         raise click.ClickException(str(exc)) from None
     table = store.table(kind)
     found = table.newest(opts["limit"] or len(table) or 1, where=_filter(kind, opts, since))
-    docs = [store.thaw(kind, d) for d in reversed(found)]
-    if not opts["include_secrets"]:
-        docs = [masked(d, kind) for d in docs]
+
+    def docs() -> Iterator[dict[str, Any]]:  # one whole record at a time: its body read as it is written out
+        for d in reversed(found):
+            whole = store.thaw(kind, d)
+            yield whole if opts["include_secrets"] else masked(whole, kind)
+
     base_url = opts["base_url"] or recorded_address(settings.data_dir) or settings.url
     if fmt == "jsonl":
-        text = "".join(jsonl(docs))
+        text = jsonl(docs())
     elif fmt == "har":
-        text = har(docs, base_url)
+        text = har(docs(), base_url)
     elif fmt == "curl":
-        text = curl_script(docs, base_url)
+        text = curl_script(docs(), base_url)
     else:
-        text = pytest_module(docs)
+        text = pytest_module(docs())
     if output:
         # created 0600 like every file of the data dir (it may hold secrets); an existing file keeps its mode
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        click.echo(f"wrote {len(docs)} {kind} to {output}", err=True)
+            f.writelines(text)
+        click.echo(f"wrote {len(found)} {kind} to {output}", err=True)
     else:
-        sys.stdout.write(text)
+        sys.stdout.writelines(text)
