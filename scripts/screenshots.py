@@ -34,9 +34,13 @@ SIZE = (120, 36)
 SECRET = "whsec_orders_demo_secret"
 
 
-def free_port() -> int:
+def free_port(wanted: int = 0) -> int:
+    """`wanted` when it is free (so the pictures show the same URL on every run), else any free port."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        try:
+            s.bind(("127.0.0.1", wanted))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
@@ -59,9 +63,9 @@ async def start_sink() -> tuple[web.AppRunner, str]:
     app.router.add_post("/flaky", flaky)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    port = free_port(3001)
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
 
 
 async def send_webhooks(url: str) -> None:
