@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import orjson
 
-from .. import datadir, mallocpolicy
+from .. import datadir, gcpolicy, mallocpolicy
 from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
@@ -160,35 +160,23 @@ class Store:
         datadir.prepare(self.data_dir)
         if self._lock:
             self._lock.acquire()
-        try:
-            tables, self.generation = self._load_retrying() if readonly else self._load()
-        except BaseException:
-            if self._lock:
-                self._lock.release()
-            raise
-        self.segments = Segments(self.data_dir, fsync=fsync)
-        self.segments.max_size = max(1024**2, min(Segments.max_size, max_bytes // 16))
-        try:
-            self._check_segments(tables)
-        except BaseException:
-            if self._lock:
-                self._lock.release()
-            raise
-        self.journal: Journal | None = None  # a read-only store has none
-        if readonly:
-            append = _refuse_write
-        else:
-            self.segments.drop_unreferenced()
-            self.journal = Journal(
-                self._journal_path(self.generation),
-                fsync=fsync,
-                inline=inline_sync,
-                on_state=self._writable_changed,
-                companion=self.segments,
-            )
-            append = self.journal.append
-        self.cold = Cold(self.segments)
-        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append, cold=self.cold)
+        with gcpolicy.loading():
+            tables = self._open(max_bytes)
+            self.journal: Journal | None = None  # a read-only store has none
+            if readonly:
+                append = _refuse_write
+            else:
+                self.segments.drop_unreferenced()
+                self.journal = Journal(
+                    self._journal_path(self.generation),
+                    fsync=fsync,
+                    inline=inline_sync,
+                    on_state=self._writable_changed,
+                    companion=self.segments,
+                )
+                append = self.journal.append
+            self.cold = Cold(self.segments)
+            self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append, cold=self.cold)
         for name in tables:
             self.table(name)
 
@@ -196,6 +184,19 @@ class Store:
 
     def _journal_path(self, gen: int) -> Path:
         return self.data_dir / f"journal.{gen}.jsonl"
+
+    def _open(self, max_bytes: int) -> dict[str, dict[str, Any]]:
+        """Read the tables and check what they refer to; the data dir's lock is released when that fails."""
+        try:
+            tables, self.generation = self._load_retrying() if self.readonly else self._load()
+            self.segments = Segments(self.data_dir, fsync=self._fsync)
+            self.segments.max_size = max(1024**2, min(Segments.max_size, max_bytes // 16))
+            self._check_segments(tables)
+        except BaseException:
+            if self._lock:
+                self._lock.release()
+            raise
+        return tables
 
     def _load_retrying(self) -> tuple[dict[str, dict[str, Any]], int]:
         """A reader may race its writer's compaction (a journal deleted under it): read again."""
@@ -240,7 +241,7 @@ class Store:
         segment that is missing or shorter than they say (a checksum is checked on each read). One regular
         expression over each table's references, not a parse of each: this is most of what opening costs."""
         live = self.segments.live
-        ends: dict[int, int] = {}
+        ends: dict[str, int] = {}  # segment (as written) -> where its last blob ends
         for name in COLD:
             docs = tables.get(name)
             if not docs:
@@ -250,9 +251,9 @@ class Store:
                 live[int(seg)] += n
             for seg, off, size in found:
                 end = int(off) + int(size)
-                if end > ends.get(int(seg), 0):
-                    ends[int(seg)] = end
-        for seg, end in sorted(ends.items()):
+                if end > ends.get(seg, 0):
+                    ends[seg] = end
+        for seg, end in sorted((int(seg), end) for seg, end in ends.items()):
             have = self.segments.sizes.get(seg)
             if have is None:
                 raise StoreCorrupt(self.segments.path(seg), "it is missing")
