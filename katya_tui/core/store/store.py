@@ -1,8 +1,8 @@
 """The store: TinyDB's API over a snapshot plus journal, with group commit, compaction and retention.
 
 On disk, in the data dir:
-- `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`); its `_meta` table names the first
-  journal generation it does not contain;
+- `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`, laid out a chunk of documents a
+  line: see `snapshot.py`); its `_meta` table names the first journal generation it does not contain;
 - `journal.<gen>.jsonl`: the writes since, one JSON array a line: `[table, "p", doc_id, doc]` puts a document,
   `[table, "d", doc_id]` removes one, `[table, "c"]` clears a table, `[table, "a", doc_id, key, item, fields(, ref)]`
   appends `item` to a document's list `key`, sets `fields` (and adds the reference of the item's blob);
@@ -22,18 +22,17 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
-
-import orjson
 
 from .. import datadir, gcpolicy, mallocpolicy
 from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
 from .segments import Segments
+from .snapshot import StoreCorrupt, parse_snapshot, snapshot_parts
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
 log = logging.getLogger(__name__)
@@ -50,46 +49,7 @@ class StoreReadOnly(RuntimeError):
 DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold before the oldest goes
 
 
-class StoreCorrupt(RuntimeError):
-    """The snapshot or a segment cannot be read: the store refuses to open rather than read as smaller."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        self.path = path
-        self.why = why
-        what = "segment" if path.name.startswith("segment.") else "snapshot"
-        super().__init__(
-            f"the store's {what} {path} is unreadable ({why}); start katya-tui with --repair to keep what "
-            f"can be read and move the file aside"
-        )
-
-
-def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
-    """The tables of a snapshot; `StoreCorrupt` when it is empty, not JSON or not shaped like one."""
-    if not raw.strip():
-        raise StoreCorrupt(path, "it is empty")
-    try:
-        tables = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise StoreCorrupt(path, f"not valid JSON: {exc}") from None
-    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
-        raise StoreCorrupt(path, "not a table of tables")
-    return tables
-
-
 _REF = re.compile(r"[bj](\d+):(\d+):(\d+)")  # segment, offset, length of each reference in a `$cold`
-SNAPSHOT_CHUNK = 5_000  # documents serialised at a time: a compaction never holds the whole snapshot's bytes
-
-
-def snapshot_parts(state: dict[str, dict[str, Any]]) -> Iterator[bytes]:
-    """The bytes of `orjson.dumps(state)` (a table of tables), a few thousand documents at a time."""
-    yield b"{"
-    for i, (name, docs) in enumerate(state.items()):
-        yield (b"," if i else b"") + orjson.dumps(name) + b":{"
-        items = list(docs.items())
-        for j in range(0, len(items), SNAPSHOT_CHUNK):
-            yield (b"," if j else b"") + orjson.dumps(dict(items[j : j + SNAPSHOT_CHUNK]))[1:-1]
-        yield b"}"
-    yield b"}"
 
 
 def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
