@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import os
 import queue
@@ -54,6 +53,7 @@ class ReplayReport:
 
 
 _BAD = (ValueError, TypeError, LookupError, AttributeError)  # not JSON, or JSON that is not a record
+READ_BUFFER = 1024 * 1024  # replay reads a journal this much at a time, never the whole file at once
 
 
 def replay(
@@ -63,28 +63,27 @@ def replay(
     (a write a crash cut short: nothing after it was acknowledged), cut off unless `cut` is False (a reader that
     does not own the store leaves it to its writer). Any other line that is not a record is damage: reported in
     `report.damaged` with its position, skipped, and every record after it applied. False when a tail was cut."""
-    data = path.read_bytes()
-    size = end = len(data)
-    if newest and data and data[-1] != 0x0A:
-        end = data.rfind(b"\n") + 1  # an unterminated last line: the torn tail
-    # (an older journal was complete when it was rotated: a fragment at its end is a line like any other, damage)
-    # `BytesIO` splits the lines at C speed; each keeps its newline, which the JSON parser skips as whitespace.
-    pos = 0
+    pos = 0  # where the line being read starts
     loads = orjson.loads
-    for number, line in enumerate(io.BytesIO(data if end == size else data[:end]), 1):
-        try:
-            apply(loads(line))
-        except _BAD:
-            report.damaged.append(Damage(path.name, number, pos, len(line) - line.endswith(b"\n")))
-        else:
-            report.records += 1
-        pos += len(line)
-    if end < size:
-        report.torn_bytes += size - end
+    with open(path, "rb", buffering=READ_BUFFER) as f:
+        for number, line in enumerate(f, 1):  # (each keeps its newline, which the JSON parser skips)
+            if line[-1] != 0x0A and newest:
+                break  # an unterminated last line: the torn tail
+            # (an older journal was complete when it was rotated: a fragment at its end is damage)
+            try:
+                apply(loads(line))
+            except _BAD:
+                report.damaged.append(Damage(path.name, number, pos, len(line) - line.endswith(b"\n")))
+            else:
+                report.records += 1
+            pos += len(line)
+        size = f.seek(0, os.SEEK_END)
+    if pos < size:
+        report.torn_bytes += size - pos
         report.torn_file = path.name
         if cut:
             with open(path, "r+b") as f:
-                f.truncate(end)
+                f.truncate(pos)
                 os.fsync(f.fileno())
         return False
     return True

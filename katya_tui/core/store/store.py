@@ -49,16 +49,19 @@ class StoreReadOnly(RuntimeError):
 DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold before the oldest goes
 
 
-_REF = re.compile(r"[bj](\d+):(\d+):(\d+)")  # segment, offset, length of each reference in a `$cold`
+_REF = re.compile(r"[bj]([0-9]+):([0-9]+):([0-9]+)")  # segment, offset, length of each reference in a `$cold`
 
 
 def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
     def apply(rec: list) -> None:
-        if type(rec) is not list or len(rec) < 2 or type(rec[0]) is not str:
+        if type(rec) is not list or len(rec) < 2 or type(name := rec[0]) is not str:
             raise ValueError("not a journal record")
-        name, op = rec[0], rec[1]
-        if op == "p":
-            tables.setdefault(name, {})[str(rec[2])] = rec[3]
+        op = rec[1]
+        if op == "p":  # (nearly every record: no new dict for `setdefault` each time)
+            docs = tables.get(name)
+            if docs is None:
+                docs = tables[name] = {}
+            docs[str(rec[2])] = rec[3]
         elif op == "d":
             tables.get(name, {}).pop(str(rec[2]), None)
         elif op == "c":
