@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 
 import orjson
@@ -229,8 +230,12 @@ def test_a_snapshot_written_in_parts_reads_as_one_dump_and_as_its_parts(monkeypa
         assert orjson.loads(raw) == state  # one JSON document, as TinyDB reads it
         assert snapshot.parse_snapshot(tmp_path / "db.json", raw) == state
         if len(state) > 1:
-            assert snapshot._by_chunks(raw) == state  # read a chunk a line
-            assert snapshot._by_chunks(orjson.dumps(state)) is None  # a single line (older snapshots): whole
+            assert snapshot._by_chunks(io.BytesIO(raw)) == state  # read a chunk a line
+            assert (
+                snapshot._by_chunks(io.BytesIO(orjson.dumps(state))) is None
+            )  # one line (older ones): whole
+        (tmp_path / "db.json").write_bytes(raw)
+        assert snapshot.read_snapshot(tmp_path / "db.json") == (state, len(raw))
 
 
 def test_a_snapshot_read_by_chunks_reads_as_the_whole_parse_would(monkeypatch, tmp_path):

@@ -12,21 +12,25 @@ Written by `snapshot_parts`, one line for each table's opening and closing, and 
     }
     }
 
-The whitespace keeps it one JSON document (plain `TinyDB("db.json")` reads it). `parse_snapshot` parses it a
-chunk at a time: parsing a large document at once first builds the parser's own tree of all of it, which costs
-memory (more than twice the file) and time. A snapshot laid out otherwise (an older one is a single line) is
-parsed whole, which is also what names the damage of one that is not valid JSON.
+The whitespace keeps it one JSON document (plain `TinyDB("db.json")` reads it). Opening reads it a chunk at a
+time (`read_snapshot`): parsing a large document at once first builds the parser's own tree of all of it, which
+costs memory (more than twice the file) and time, and the file itself is read a buffer at a time. A snapshot laid
+out otherwise (an older one is a single line) is parsed whole, which is also what names the damage of one that is
+not valid JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 SNAPSHOT_CHUNK = 5_000  # documents serialised at a time: a compaction never holds the whole snapshot's bytes
+READ_BUFFER = 1024 * 1024  # opening reads the snapshot this much at a time
 
 
 class StoreCorrupt(RuntimeError):
@@ -56,11 +60,23 @@ def snapshot_parts(state: dict[str, dict[str, Any]]) -> Iterator[bytes]:
     yield b"\n}"
 
 
+def read_snapshot(path: Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """The tables of the snapshot at `path` and its size in bytes: read a chunk at a time when it is laid out so
+    (never the whole file in memory at once), else as `parse_snapshot` reads the whole of it."""
+    with open(path, "rb", buffering=READ_BUFFER) as f:
+        head = f.readline(READ_BUFFER)  # a table's opening, unless the snapshot is laid out otherwise
+        if head.endswith(b"\n") and (tables := _by_chunks(itertools.chain((head,), f))) is not None:
+            return tables, f.tell()
+        f.seek(0)
+        raw = f.read()
+    return parse_snapshot(path, raw), len(raw)
+
+
 def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
-    """The tables of a snapshot; `StoreCorrupt` when it is empty, not JSON or not shaped like one."""
+    """The tables of a snapshot's bytes; `StoreCorrupt` when it is empty, not JSON or not shaped like one."""
     if not raw.strip():
         raise StoreCorrupt(path, "it is empty")
-    tables = _by_chunks(raw)
+    tables = _by_chunks(io.BytesIO(raw))
     if tables is None:
         try:
             tables = orjson.loads(raw)
@@ -71,34 +87,37 @@ def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     return tables
 
 
-def _by_chunks(raw: bytes) -> dict[str, Any] | None:
-    """The tables of a snapshot laid out as `snapshot_parts` writes it, a line at a time; None when it is laid out
-    otherwise or any line is not what that layout puts there. Read so, it gives what the whole parse would."""
-    if not raw.endswith(b"\n}"):
-        return None
+def _by_chunks(lines: Iterable[bytes]) -> dict[str, Any] | None:
+    """The tables of a snapshot laid out as `snapshot_parts` writes it, from its lines (each with its newline, the
+    last without); None when it is laid out otherwise or any line is not what that layout puts there. Read so, it
+    gives what the whole parse would."""
     tables: dict[str, Any] = {}
     docs: dict[str, Any] | None = None  # the table being read
     first = True  # of its chunks
-    pos = 0
+    closed = False  # the snapshot's closing line was read
     try:
-        while (nl := raw.find(b"\n", pos)) >= 0:  # every line but the last, the closing `}`
-            line = raw[pos:nl]
-            if docs is None:  # a table's opening: `{"name":{`, then `,"name":{`
-                if line[:1] != (b"," if pos else b"{") or line[-2:] != b":{":
+        for n, line in enumerate(lines):
+            if closed:
+                return None
+            if not line.endswith(b"\n"):  # the last line: the closing `}`
+                if line != b"}" or docs is not None or not tables:
                     return None
-                name = orjson.loads(line[1:-2])
+                closed = True
+            elif docs is None:  # a table's opening: `{"name":{`, then `,"name":{`
+                if line[:1] != (b"," if n else b"{") or not line.endswith(b":{\n"):
+                    return None
+                name = orjson.loads(line[1:-3])
                 if type(name) is not str:
                     return None
                 docs = tables[name] = {}
                 first = True
-            elif line == b"}":
+            elif line == b"}\n":
                 docs = None
-            elif first != line.startswith(b","):
+            elif first != line.startswith(b","):  # (the newline before the `}` is whitespace to the parser)
                 docs.update(orjson.loads(b"{" + (line if first else line[1:]) + b"}"))
                 first = False
             else:
                 return None
-            pos = nl + 1
     except orjson.JSONDecodeError:
         return None
-    return tables if docs is None and tables else None
+    return tables if closed else None

@@ -32,7 +32,7 @@ from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
 from .segments import Segments
-from .snapshot import StoreCorrupt, parse_snapshot, snapshot_parts
+from .snapshot import StoreCorrupt, read_snapshot, snapshot_parts
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,7 @@ class Store:
         first_gen = 0
         snap = self.data_dir / SNAPSHOT
         if snap.exists():
-            raw = snap.read_bytes()
-            self._snapshot_size = len(raw)
-            tables = parse_snapshot(snap, raw)
+            tables, self._snapshot_size = read_snapshot(snap)
             meta = tables.pop(META, {})
             first_gen = int(meta.get("1", {}).get("next_generation", 0))
         journals = sorted(
