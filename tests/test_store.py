@@ -256,3 +256,18 @@ def test_a_snapshot_read_by_chunks_reads_as_the_whole_parse_would(monkeypatch, t
         lines[:3] + lines[4:]
     )  # a later chunk gone: still valid JSON, read the same both ways
     assert snapshot.parse_snapshot(tmp_path / "db.json", dropped) == orjson.loads(dropped)
+
+
+def test_a_store_whose_snapshot_is_one_line_opens_and_compacts_to_chunks(tmp_path):
+    """Snapshots written before they were laid out a chunk a line are one line: they open as they did."""
+    docs = {str(i): {"id": f"x_{i}", "i": i} for i in range(1, 8)}
+    (tmp_path / "db.json").write_bytes(orjson.dumps({"t": docs, "_meta": {"1": {"next_generation": 0}}}))
+    (tmp_path / "journal.0.jsonl").write_bytes(orjson.dumps(["t", "p", 8, {"id": "x_8", "i": 8}]) + b"\n")
+    store = Store(tmp_path)
+    assert [d["i"] for d in store.table("t").all()] == list(range(1, 9))
+    store.compact_sync()
+    store.close()
+    assert (tmp_path / "db.json").read_bytes().count(b"\n") > 1
+    again = Store(tmp_path, readonly=True)
+    assert again.table("t").get(doc_id=8) == {"id": "x_8", "i": 8} and len(again.table("t")) == 8
+    again.close()
