@@ -252,9 +252,8 @@ def test_a_snapshot_read_by_chunks_reads_as_the_whole_parse_would(monkeypatch, t
     ):
         with pytest.raises(StoreCorrupt):
             snapshot.parse_snapshot(tmp_path / "db.json", changed)
-    dropped = b"\n".join(
-        lines[:3] + lines[4:]
-    )  # a later chunk gone: still valid JSON, read the same both ways
+    # a later chunk gone: still valid JSON, read the same both ways
+    dropped = b"\n".join(lines[:3] + lines[4:])
     assert snapshot.parse_snapshot(tmp_path / "db.json", dropped) == orjson.loads(dropped)
 
 
