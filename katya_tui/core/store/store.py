@@ -50,6 +50,7 @@ DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold be
 
 
 _REF = re.compile(r"[bj]([0-9]+):([0-9]+):([0-9]+)")  # segment, offset, length of each reference in a `$cold`
+CHECK_CHUNK = 4096  # documents whose references are checked at a time
 
 
 def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
@@ -200,26 +201,26 @@ class Store:
     def _check_segments(self, tables: dict[str, dict[str, Any]]) -> None:
         """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
         segment that is missing or shorter than they say (a checksum is checked on each read). One regular
-        expression over each table's references, and the arithmetic in `map`s, not a loop over each: this is a
-        large part of what opening costs."""
+        expression over the references of a few thousand documents at a time (what it makes is then freed and
+        its memory reused), and the arithmetic in `map`s, not a loop over each: this is a large part of what
+        opening costs."""
         live = self.segments.live
         sizes = self.segments.sizes
         bad = False
         for name in COLD:
-            docs = tables.get(name)
-            if not docs:
-                continue
-            found = _REF.findall(" ".join([d[REFS] for d in docs.values() if REFS in d]))
-            segs = list(map(itemgetter(0), found))
-            counted = Counter(segs)
-            for seg, n in counted.items():
-                live[int(seg)] += n
-            if any(int(seg) not in sizes for seg in counted):
-                bad = True
-                continue
-            size_of = {seg: sizes[int(seg)] for seg in counted}
-            ends = map(add, map(int, map(itemgetter(1), found)), map(int, map(itemgetter(2), found)))
-            bad = bad or any(map(gt, ends, map(size_of.__getitem__, segs)))
+            refs = [d[REFS] for d in tables.get(name, {}).values() if REFS in d]
+            for i in range(0, len(refs), CHECK_CHUNK):
+                found = _REF.findall(" ".join(refs[i : i + CHECK_CHUNK]))
+                segs = list(map(itemgetter(0), found))
+                counted = Counter(segs)
+                for seg, n in counted.items():
+                    live[int(seg)] += n
+                if any(int(seg) not in sizes for seg in counted):
+                    bad = True
+                    continue
+                size_of = {seg: sizes[int(seg)] for seg in counted}
+                ends = map(add, map(int, map(itemgetter(1), found)), map(int, map(itemgetter(2), found)))
+                bad = bad or any(map(gt, ends, map(size_of.__getitem__, segs)))
         if bad:
             self._refuse(tables)
 
