@@ -66,3 +66,23 @@ def test_the_store_leaves_the_collector_alone(tmp_path):
     assert len(store.table("captures")) == 1_000
     assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
     store.close()
+
+
+def test_a_store_opens_with_the_collector_off_and_a_keeping_process_freezes_what_it_read(
+    tmp_path, monkeypatch
+):
+    store = Store(tmp_path)
+    for i in range(1_000):
+        store.table("captures").insert({"n": i})
+    store.flush()
+    store.close()
+    enabled_while_loading: list[bool] = []
+    load = Store._load
+    monkeypatch.setattr(
+        Store, "_load", lambda self: (enabled_while_loading.append(gc.isenabled()), load(self))[1]
+    )
+    gcpolicy.for_serve()
+    store = Store(tmp_path)
+    assert enabled_while_loading == [False] and gc.isenabled()
+    assert gc.get_freeze_count() >= 1_000  # the documents read: out of the collector's reach at once
+    store.close()

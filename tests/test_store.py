@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 
 import orjson
 import pytest
 from tinydb import Query, TinyDB
 
-from katya_tui.core.store import Store, StoreLocked, StoreReadOnly
+from katya_tui.core.store import Store, StoreCorrupt, StoreLocked, StoreReadOnly
 
 
 def test_tinydb_api_round_trips_through_reopen(tmp_path):
@@ -215,13 +216,57 @@ def test_retention_spares_protected_documents(tmp_path):
     store.close()
 
 
-def test_a_snapshot_written_in_parts_is_the_same_bytes_as_one_dump(monkeypatch):
-    from katya_tui.core.store import store as store_mod
+def test_a_snapshot_written_in_parts_reads_as_one_dump_and_as_its_parts(monkeypatch, tmp_path):
+    from katya_tui.core.store import snapshot
 
-    monkeypatch.setattr(store_mod, "SNAPSHOT_CHUNK", 3)
+    monkeypatch.setattr(snapshot, "SNAPSHOT_CHUNK", 3)
     for state in (
         {},
         {"a": {}},
         {"a": {str(i): {"x": i} for i in range(7)}, "b": {"1": {}}, "_meta": {"1": {"next_generation": 2}}},
+        {'we"ird\nname': {"1": {"s": "a\nb"}}, "c": {}},
     ):
-        assert b"".join(store_mod.snapshot_parts(state)) == orjson.dumps(state)
+        raw = b"".join(snapshot.snapshot_parts(state))
+        assert orjson.loads(raw) == state  # one JSON document, as TinyDB reads it
+        assert snapshot.parse_snapshot(tmp_path / "db.json", raw) == state
+        if len(state) > 1:
+            assert snapshot._by_chunks(io.BytesIO(raw)) == state  # read a chunk a line
+            assert (
+                snapshot._by_chunks(io.BytesIO(orjson.dumps(state))) is None
+            )  # one line (older ones): whole
+        (tmp_path / "db.json").write_bytes(raw)
+        assert snapshot.read_snapshot(tmp_path / "db.json") == (state, len(raw))
+
+
+def test_a_snapshot_read_by_chunks_reads_as_the_whole_parse_would(monkeypatch, tmp_path):
+    from katya_tui.core.store import snapshot
+
+    monkeypatch.setattr(snapshot, "SNAPSHOT_CHUNK", 2)
+    raw = b"".join(snapshot.snapshot_parts({"a": {str(i): {"x": i} for i in range(5)}, "b": {"1": {}}}))
+    lines = raw.split(b"\n")
+    for changed in (
+        b"\n".join(lines[:1] + lines[2:]),  # the first chunk's line gone: the next one starts with a comma
+        b"\n".join(lines[:-2] + [lines[-1]]),  # a table's closing line gone
+        raw.replace(b'"x":3', b'"x":3,'),  # a chunk that is not JSON
+        raw[:-1],  # cut at the end
+    ):
+        with pytest.raises(StoreCorrupt):
+            snapshot.parse_snapshot(tmp_path / "db.json", changed)
+    # a later chunk gone: still valid JSON, read the same both ways
+    dropped = b"\n".join(lines[:3] + lines[4:])
+    assert snapshot.parse_snapshot(tmp_path / "db.json", dropped) == orjson.loads(dropped)
+
+
+def test_a_store_whose_snapshot_is_one_line_opens_and_compacts_to_chunks(tmp_path):
+    """Snapshots written before they were laid out a chunk a line are one line: they open as they did."""
+    docs = {str(i): {"id": f"x_{i}", "i": i} for i in range(1, 8)}
+    (tmp_path / "db.json").write_bytes(orjson.dumps({"t": docs, "_meta": {"1": {"next_generation": 0}}}))
+    (tmp_path / "journal.0.jsonl").write_bytes(orjson.dumps(["t", "p", 8, {"id": "x_8", "i": 8}]) + b"\n")
+    store = Store(tmp_path)
+    assert [d["i"] for d in store.table("t").all()] == list(range(1, 9))
+    store.compact_sync()
+    store.close()
+    assert (tmp_path / "db.json").read_bytes().count(b"\n") > 1
+    again = Store(tmp_path, readonly=True)
+    assert again.table("t").get(doc_id=8) == {"id": "x_8", "i": 8} and len(again.table("t")) == 8
+    again.close()

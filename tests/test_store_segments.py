@@ -51,6 +51,21 @@ async def test_large_fields_are_kept_in_segments_and_read_back_whole(tmp_path):
     again.close()
 
 
+async def test_equal_slim_answers_are_one_object_and_each_record_reads_back_its_own(tmp_path):
+    store = Store(tmp_path)
+    t = store.table("captures")
+    for i, status in enumerate((200, 200, 503)):
+        t.insert({**capture(f"cap_{i}", os.urandom(200)), "response": {"status": status, "action": "answer"}})
+    one, two, other = store.records("captures")
+    assert one["response"] is two["response"] == {"status": 200, "action": "answer"}
+    assert other["response"] == {"status": 503, "action": "answer"}
+    assert one["verdict"] is not two["verdict"]  # (a verdict's slim copy holds its own message id)
+    t.update({"response": {"status": 500, "action": "answer"}}, doc_ids=[1])
+    assert store.record("captures", "cap_1")["response"] == {"status": 200, "action": "answer"}
+    assert store.record("captures", "cap_0")["response"]["status"] == 500
+    store.close()
+
+
 @pytest.mark.parametrize("step", ["before", "mid", "sync"])
 async def test_a_failed_segment_write_acknowledges_nothing_and_loses_nothing(tmp_path, monkeypatch, step):
     store = Store(tmp_path)

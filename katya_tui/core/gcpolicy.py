@@ -11,12 +11,16 @@ runs. Hence:
   them, each is walked once. Raised thresholds and this together also keep opening a large store fast, as long as
   they are set before the store opens;
 - `settle()` once start-up is done: what it built goes out of the collector's reach at once, instead of costing
-  one long full collection later.
+  one long full collection later;
+- `loading()` while a store opens: the one place outside the entry points, since only the store knows when it
+  builds its documents.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # (young, middle, old) as `gc.set_threshold` takes them; Python's defaults are (700, 10, 10)
@@ -54,6 +58,22 @@ def settle() -> None:
     freeze the rest."""
     gc.collect(1)
     gc.freeze()
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """Opening a store builds its documents, millions of long-lived acyclic objects, at once: no collection runs
+    meanwhile (each would walk them only to free nothing). A process that keeps what it receives freezes them
+    then, as its first full collection would have; any other gets its collector back as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _freeze_survivors in gc.callbacks:
+            gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def reset() -> None:

@@ -10,28 +10,30 @@ zeroed, for every body, and halved the receiver's rate.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import sys
 from collections.abc import Callable
 
 
+@functools.cache
 def _trim() -> Callable[[int], object] | None:
+    """glibc's `malloc_trim`, looked up in the C library the process already runs on (`CDLL(None)`: no search for
+    the library's file, which runs a program), at the first give-back; None where there is none (not glibc)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
-        trim: Callable[[int], object] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        trim: Callable[[int], object] = ctypes.CDLL(None).malloc_trim
         return trim
-    except (OSError, AttributeError):  # (not glibc)
+    except (OSError, AttributeError):
         return None
-
-
-_MALLOC_TRIM = _trim()
 
 
 def give_back() -> bool:
     """Return the C allocator's free pages to the system; False where the C library cannot (not glibc)."""
-    if _MALLOC_TRIM is None:
+    trim = _trim()
+    if trim is None:
         return False
-    _MALLOC_TRIM(0)
+    trim(0)
     return True

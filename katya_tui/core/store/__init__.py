@@ -2,6 +2,7 @@
 
 from .journal import StoreNotWritable
 from .lock import StoreLocked
-from .store import Store, StoreCorrupt, StoreReadOnly
+from .snapshot import StoreCorrupt
+from .store import Store, StoreReadOnly
 
 __all__ = ["Store", "StoreCorrupt", "StoreLocked", "StoreNotWritable", "StoreReadOnly"]

@@ -53,6 +53,7 @@ class ReplayReport:
 
 
 _BAD = (ValueError, TypeError, LookupError, AttributeError)  # not JSON, or JSON that is not a record
+READ_BUFFER = 1024 * 1024  # replay reads a journal this much at a time, never the whole file at once
 
 
 def replay(
@@ -62,32 +63,28 @@ def replay(
     (a write a crash cut short: nothing after it was acknowledged), cut off unless `cut` is False (a reader that
     does not own the store leaves it to its writer). Any other line that is not a record is damage: reported in
     `report.damaged` with its position, skipped, and every record after it applied. False when a tail was cut."""
-    data = path.read_bytes()
-    pos = 0
-    line = 0
-    end = len(data)
-    while pos < end:
-        nl = data.find(b"\n", pos)
-        line += 1
-        if nl < 0:
-            if newest:
-                break
-            nl = end  # an older journal was complete when it was rotated: a fragment at its end is damage
-        try:
-            apply(orjson.loads(data[pos:nl]))
-        except _BAD:
-            report.damaged.append(Damage(path.name, line, pos, nl - pos))
-        else:
-            report.records += 1
-        pos = nl + 1
-    if pos < end:
-        report.torn_bytes += end - pos
+    pos = 0  # where the line being read starts
+    loads = orjson.loads
+    with open(path, "rb", buffering=READ_BUFFER) as f:
+        for number, line in enumerate(f, 1):  # (each keeps its newline, which the JSON parser skips)
+            if line[-1] != 0x0A and newest:
+                break  # an unterminated last line: the torn tail
+            # (an older journal was complete when it was rotated: a fragment at its end is damage)
+            try:
+                apply(loads(line))
+            except _BAD:
+                report.damaged.append(Damage(path.name, number, pos, len(line) - line.endswith(b"\n")))
+            else:
+                report.records += 1
+            pos += len(line)
+        size = f.seek(0, os.SEEK_END)
+    if pos < size:
+        report.torn_bytes += size - pos
         report.torn_file = path.name
-        if not cut:
-            return False
-        with open(path, "r+b") as f:
-            f.truncate(pos)
-            os.fsync(f.fileno())
+        if cut:
+            with open(path, "r+b") as f:
+                f.truncate(pos)
+                os.fsync(f.fileno())
         return False
     return True
 

@@ -19,7 +19,8 @@ import orjson
 
 from .. import datadir
 from .lock import DataDirLock
-from .store import _JOURNAL_RE, META, SNAPSHOT, Store, StoreCorrupt, parse_snapshot
+from .snapshot import StoreCorrupt, parse_snapshot
+from .store import _JOURNAL_RE, META, SNAPSHOT, Store
 
 
 def salvage(text: str) -> dict[str, dict[str, Any]]:

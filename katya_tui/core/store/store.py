@@ -1,8 +1,8 @@
 """The store: TinyDB's API over a snapshot plus journal, with group commit, compaction and retention.
 
 On disk, in the data dir:
-- `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`); its `_meta` table names the first
-  journal generation it does not contain;
+- `db.json`: a TinyDB-format snapshot (readable by plain `TinyDB("db.json")`, laid out a chunk of documents a
+  line: see `snapshot.py`); its `_meta` table names the first journal generation it does not contain;
 - `journal.<gen>.jsonl`: the writes since, one JSON array a line: `[table, "p", doc_id, doc]` puts a document,
   `[table, "d", doc_id]` removes one, `[table, "c"]` clears a table, `[table, "a", doc_id, key, item, fields(, ref)]`
   appends `item` to a document's list `key`, sets `fields` (and adds the reference of the item's blob);
@@ -22,18 +22,17 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from operator import itemgetter
+from collections.abc import Callable
+from operator import add, gt, itemgetter
 from pathlib import Path
 from typing import Any, cast
 
-import orjson
-
-from .. import datadir, mallocpolicy
+from .. import datadir, gcpolicy, mallocpolicy
 from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
 from .segments import Segments
+from .snapshot import StoreCorrupt, read_snapshot, snapshot_parts
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
 log = logging.getLogger(__name__)
@@ -50,55 +49,20 @@ class StoreReadOnly(RuntimeError):
 DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold before the oldest goes
 
 
-class StoreCorrupt(RuntimeError):
-    """The snapshot or a segment cannot be read: the store refuses to open rather than read as smaller."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        self.path = path
-        self.why = why
-        what = "segment" if path.name.startswith("segment.") else "snapshot"
-        super().__init__(
-            f"the store's {what} {path} is unreadable ({why}); start katya-tui with --repair to keep what "
-            f"can be read and move the file aside"
-        )
-
-
-def parse_snapshot(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
-    """The tables of a snapshot; `StoreCorrupt` when it is empty, not JSON or not shaped like one."""
-    if not raw.strip():
-        raise StoreCorrupt(path, "it is empty")
-    try:
-        tables = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise StoreCorrupt(path, f"not valid JSON: {exc}") from None
-    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
-        raise StoreCorrupt(path, "not a table of tables")
-    return tables
-
-
-_REF = re.compile(r"[bjde](\d+):(\d+):(\d+)")  # segment, offset, length of each reference in a `$cold`
-SNAPSHOT_CHUNK = 5_000  # documents serialised at a time: a compaction never holds the whole snapshot's bytes
-
-
-def snapshot_parts(state: dict[str, dict[str, Any]]) -> Iterator[bytes]:
-    """The bytes of `orjson.dumps(state)` (a table of tables), a few thousand documents at a time."""
-    yield b"{"
-    for i, (name, docs) in enumerate(state.items()):
-        yield (b"," if i else b"") + orjson.dumps(name) + b":{"
-        items = list(docs.items())
-        for j in range(0, len(items), SNAPSHOT_CHUNK):
-            yield (b"," if j else b"") + orjson.dumps(dict(items[j : j + SNAPSHOT_CHUNK]))[1:-1]
-        yield b"}"
-    yield b"}"
+_REF = re.compile(r"[bjde]([0-9]+):([0-9]+):([0-9]+)")  # segment, offset, length of each reference in a `$cold`
+CHECK_CHUNK = 4096  # documents whose references are checked at a time
 
 
 def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
     def apply(rec: list) -> None:
-        if type(rec) is not list or len(rec) < 2 or type(rec[0]) is not str:
+        if type(rec) is not list or len(rec) < 2 or type(name := rec[0]) is not str:
             raise ValueError("not a journal record")
-        name, op = rec[0], rec[1]
-        if op == "p":
-            tables.setdefault(name, {})[str(rec[2])] = rec[3]
+        op = rec[1]
+        if op == "p":  # (nearly every record: no new dict for `setdefault` each time)
+            docs = tables.get(name)
+            if docs is None:
+                docs = tables[name] = {}
+            docs[str(rec[2])] = rec[3]
         elif op == "d":
             tables.get(name, {}).pop(str(rec[2]), None)
         elif op == "c":
@@ -160,35 +124,23 @@ class Store:
         datadir.prepare(self.data_dir)
         if self._lock:
             self._lock.acquire()
-        try:
-            tables, self.generation = self._load_retrying() if readonly else self._load()
-        except BaseException:
-            if self._lock:
-                self._lock.release()
-            raise
-        self.segments = Segments(self.data_dir, fsync=fsync)
-        self.segments.max_size = max(1024**2, min(Segments.max_size, max_bytes // 16))
-        try:
-            self._check_segments(tables)
-        except BaseException:
-            if self._lock:
-                self._lock.release()
-            raise
-        self.journal: Journal | None = None  # a read-only store has none
-        if readonly:
-            append = _refuse_write
-        else:
-            self.segments.drop_unreferenced()
-            self.journal = Journal(
-                self._journal_path(self.generation),
-                fsync=fsync,
-                inline=inline_sync,
-                on_state=self._writable_changed,
-                companion=self.segments,
-            )
-            append = self.journal.append
-        self.cold = Cold(self.segments)
-        self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append, cold=self.cold)
+        with gcpolicy.loading():
+            tables = self._open(max_bytes)
+            self.journal: Journal | None = None  # a read-only store has none
+            if readonly:
+                append = _refuse_write
+            else:
+                self.segments.drop_unreferenced()
+                self.journal = Journal(
+                    self._journal_path(self.generation),
+                    fsync=fsync,
+                    inline=inline_sync,
+                    on_state=self._writable_changed,
+                    companion=self.segments,
+                )
+                append = self.journal.append
+            self.cold = Cold(self.segments)
+            self.db = JournaledDB(storage=MemoryStorage, tables=tables, journal_append=append, cold=self.cold)
         for name in tables:
             self.table(name)
 
@@ -196,6 +148,19 @@ class Store:
 
     def _journal_path(self, gen: int) -> Path:
         return self.data_dir / f"journal.{gen}.jsonl"
+
+    def _open(self, max_bytes: int) -> dict[str, dict[str, Any]]:
+        """Read the tables and check what they refer to; the data dir's lock is released when that fails."""
+        try:
+            tables, self.generation = self._load_retrying() if self.readonly else self._load()
+            self.segments = Segments(self.data_dir, fsync=self._fsync)
+            self.segments.max_size = max(1024**2, min(Segments.max_size, max_bytes // 16))
+            self._check_segments(tables)
+        except BaseException:
+            if self._lock:
+                self._lock.release()
+            raise
+        return tables
 
     def _load_retrying(self) -> tuple[dict[str, dict[str, Any]], int]:
         """A reader may race its writer's compaction (a journal deleted under it): read again."""
@@ -211,9 +176,7 @@ class Store:
         first_gen = 0
         snap = self.data_dir / SNAPSHOT
         if snap.exists():
-            raw = snap.read_bytes()
-            self._snapshot_size = len(raw)
-            tables = parse_snapshot(snap, raw)
+            tables, self._snapshot_size = read_snapshot(snap)
             meta = tables.pop(META, {})
             first_gen = int(meta.get("1", {}).get("next_generation", 0))
         journals = sorted(
@@ -238,20 +201,36 @@ class Store:
     def _check_segments(self, tables: dict[str, dict[str, Any]]) -> None:
         """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
         segment that is missing or shorter than they say (a checksum is checked on each read). One regular
-        expression over each table's references, not a parse of each: this is most of what opening costs."""
+        expression over the references of a few thousand documents at a time (what it makes is then freed and
+        its memory reused), and the arithmetic in `map`s, not a loop over each: this is a large part of what
+        opening costs."""
         live = self.segments.live
+        sizes = self.segments.sizes
+        bad = False
+        for name in COLD:
+            refs = [d[REFS] for d in tables.get(name, {}).values() if REFS in d]
+            for i in range(0, len(refs), CHECK_CHUNK):
+                found = _REF.findall(" ".join(refs[i : i + CHECK_CHUNK]))
+                segs = list(map(itemgetter(0), found))
+                counted = Counter(segs)
+                for seg, n in counted.items():
+                    live[int(seg)] += n
+                if any(int(seg) not in sizes for seg in counted):
+                    bad = True
+                    continue
+                size_of = {seg: sizes[int(seg)] for seg in counted}
+                ends = map(add, map(int, map(itemgetter(1), found)), map(int, map(itemgetter(2), found)))
+                bad = bad or any(map(gt, ends, map(size_of.__getitem__, segs)))
+        if bad:
+            self._refuse(tables)
+
+    def _refuse(self, tables: dict[str, dict[str, Any]]) -> None:
+        """`StoreCorrupt` for the first segment (by number) that is missing or shorter than its records say."""
         ends: dict[int, int] = {}
         for name in COLD:
-            docs = tables.get(name)
-            if not docs:
-                continue
-            found = _REF.findall(" ".join([d[REFS] for d in docs.values() if REFS in d]))
-            for seg, n in Counter(map(itemgetter(0), found)).items():
-                live[int(seg)] += n
-            for seg, off, size in found:
-                end = int(off) + int(size)
-                if end > ends.get(int(seg), 0):
-                    ends[int(seg)] = end
+            for refs in (d[REFS] for d in tables.get(name, {}).values() if REFS in d):
+                for seg, off, size in _REF.findall(refs):
+                    ends[int(seg)] = max(ends.get(int(seg), 0), int(off) + int(size))
         for seg, end in sorted(ends.items()):
             have = self.segments.sizes.get(seg)
             if have is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, MutableMapping
-from importlib.metadata import version
 from typing import Any, cast
 
 from tinydb.table import Table
@@ -50,6 +49,8 @@ class TinyDBChanged(AssertionError):
 def check() -> None:
     """Raise `TinyDBChanged`, naming the installed version, if a private method `ShimTable` uses is gone or has
     another signature."""
+    from importlib.metadata import version  # (here: opening a store never needs it)
+
     expected = {"_update_table": ["self", "updater"], "_read_table": ["self"], "_get_next_id": ["self"]}
     for name, params in expected.items():
         method = getattr(Table, name, None)
