@@ -268,7 +268,9 @@ class DetailView(Vertical, DetailActions, WarmPanel):
             self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
 
     async def _mount_tabs(self) -> None:
-        tabs = self._tabs_widget(self._first_tab() if self.data.read else "tab-request")  # (most items)
+        # (none read yet: no initial tab, the first one, Request, which most items open on; one named would be made
+        # active by its tab bar's mount, which raises when the app is closing and its tabs are gone already)
+        tabs = self._tabs_widget(self._first_tab() if self.data.read else "")
         tabs.display = False
         await self.mount(tabs)
         bar = tabs.query_one(Tabs)  # styled as focused now, hidden, as if handed back (`hand_back_focus`):
