@@ -30,6 +30,7 @@ from katya_tui.config import load_settings
 from katya_tui.core.store import Store
 from katya_tui.ui.app import KatyaApp
 from katya_tui.ui.screens.main import MainScreen
+from katya_tui.ui.textual_shim import updates_held
 from katya_tui.ui.widgets.stream import MAX_ROWS, Stream
 
 from .bench_dispatcher import SINK, _port
@@ -92,7 +93,10 @@ async def _until(cond, limit: float = 30.0) -> float:
 
 
 async def _painted(app: KatyaApp) -> None:
-    """Until the screen has been refreshed once more (what the key changed is on it)."""
+    """Until the screen has been refreshed once more (what the key changed is on it). Not while the app holds its
+    frames (a pane switch does, briefly): a screen runs these callbacks then without painting."""
+    while updates_held(app):
+        await asyncio.sleep(0.001)
     done = asyncio.Event()
     app.call_after_refresh(done.set)
     await done.wait()

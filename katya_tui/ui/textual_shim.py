@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
+from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.geometry import Size
@@ -50,6 +51,18 @@ def check() -> None:
             f"textual {version('textual')}: DOMNode._bindings of a node holds {sorted(actions)}, not its own and "
             "its base class's bindings, as katya_tui.ui.textual_shim.node_bindings expects"
         )
+
+
+def updates_held(app: App[object]) -> bool:
+    """Whether `app` holds its frames (inside `App.batch_update`, which the main screen uses for a pane switch).
+
+    Meanwhile a screen runs its `call_after_refresh` callbacks without painting: whoever waits for a frame that
+    shows a change (the benchmark) waits for this to be False first. Textual counts the batches in
+    `App._batch_count` (not public)."""
+    held = getattr(app, "_batch_count", None)
+    if not isinstance(held, int):
+        raise TextualChanged(f"textual {version('textual')}: App._batch_count is {held!r}, not a count")
+    return held > 0
 
 
 def update_scroll_range(view: ScrollView, virtual_size: Size) -> None:

@@ -24,6 +24,7 @@ from textual.widgets import ContentSwitcher, Static, TabbedContent, TabPane, Tab
 from ...core.service import Service
 from ..clock import Clock
 from ..widgets.keys_bar import KeysBar
+from ..widgets.warm_panel import WarmPanel
 from . import detail_views as v
 from .detail_actions import DetailActions
 
@@ -31,7 +32,7 @@ KINDS = ("capture", "event", "delivery")
 PREFETCH_FRESH = 3.0  # seconds a prefetched item is shown as read (it is read again once on the terminal)
 
 
-class DetailView(Vertical, DetailActions):
+class DetailView(Vertical, DetailActions, WarmPanel):
     """Everything about one item; opened with `enter` on a row of the stream or the delivery log. `escape` posts
     `Close`: its owner hides it (the main screen) or pops it (`DetailScreen`). The title line holds the focus
     until the tab bar is there (the panel's keys act from the first frame): focusing the panel itself would have
@@ -194,10 +195,11 @@ class DetailView(Vertical, DetailActions):
     def on_detail_view_prefetched(self, msg: Prefetched) -> None:
         self._prefetched, self._prefetched_at = msg.data, time.monotonic()
         if (
-            not self.display and self._tabs == "ready" and msg.data.found
+            not self.in_view and self._tabs == "ready" and msg.data.found
         ):  # filled now, hidden, not on `enter`
             self.kind, self.item_id, self.data = msg.data.kind, msg.data.id, msg.data
             self._fill()
+            self.warm("item", draw=False)  # (an item's sections sized once, unseen)
 
     def hand_back_focus(self) -> None:
         """Called as the panel is hidden, before the focus leaves it: the widget that had the focus keeps its
@@ -217,7 +219,7 @@ class DetailView(Vertical, DetailActions):
 
     def _tick(self) -> None:
         """While a delivery is pending, follow its attempts and count down to the next one."""
-        if self.display and any(dl.get("state") == "pending" for dl in self.data.deliveries):
+        if self.in_view and any(dl.get("state") == "pending" for dl in self.data.deliveries):
             self.read()
 
     class Read(Message):
@@ -266,7 +268,9 @@ class DetailView(Vertical, DetailActions):
             self.run_worker(self._mount_tabs(), group="detail-tabs", exit_on_error=False)
 
     async def _mount_tabs(self) -> None:
-        tabs = self._tabs_widget(self._first_tab())
+        # (none read yet: no initial tab, the first one, Request, which most items open on; one named would be made
+        # active by its tab bar's mount, which raises when the app is closing and its tabs are gone already)
+        tabs = self._tabs_widget(self._first_tab() if self.data.read else "")
         tabs.display = False
         await self.mount(tabs)
         bar = tabs.query_one(Tabs)  # styled as focused now, hidden, as if handed back (`hand_back_focus`):
@@ -276,6 +280,15 @@ class DetailView(Vertical, DetailActions):
         self._tabs = "ready"
         if self.data.read:
             self._fill()
+        self.warm("tabs")
+
+    def _warm_parts(self) -> tuple[list[Widget], list[Widget], list[Widget]] | None:
+        """For `warm`: the tabs in place of the placeholder, and (no item in them) their boxes' scrollbars."""
+        if self._tabs != "ready":
+            return None
+        tabs = self.query_one("#tabs", TabbedContent)
+        boxes: list[Widget] = [] if self.data.found else list(tabs.query(VerticalScroll))
+        return [tabs, tabs.query_one(ContentSwitcher)], [self.query_one("#detail-reading")], boxes
 
     @property
     def shown(self) -> bool:
@@ -294,16 +307,19 @@ class DetailView(Vertical, DetailActions):
             "tab-answer": bool(d.capture),
             "tab-forward": bool(d.capture),
         }
-        for tab, on in shown.items():
-            if self._tabs_shown.get(tab) != on:  # (each call posts messages, even for no change)
-                self._tabs_shown[tab] = on
+        # Shown, then made active, then hidden: hiding the active tab has Textual activate the next one by a
+        # message, which lands after (and undoes) an `active` set here.
+        first = self._first_tab()
+        for on in (True, False):
+            if on is False and shown[first]:  # (a hidden tab cannot be the active one)
+                tabs.active = first
+            for tab in [t for t, o in shown.items() if o is on and self._tabs_shown.get(t) is not on]:
+                self._tabs_shown[tab] = on  # (each call posts messages, even for no change)
                 (tabs.show_tab if on else tabs.hide_tab)(tab)
         texts = v.section_texts(d, clock)
         for wid, text in texts.items():
             self._write(self.query_one(f"#{wid}", Static), text)
         self._fill_attempts()
-        if shown[self._first_tab()]:  # (a hidden tab cannot be the active one)
-            tabs.active = self._first_tab()
         self._write(self.query_one("#detail-title", Static), v.title_markup(d))
         self.query_one("#detail-reading").display = False
         tabs.display = d.found
@@ -311,7 +327,7 @@ class DetailView(Vertical, DetailActions):
         title = self.query_one("#detail-title", Static)
         focused = self.screen.focused
         if (
-            self.display
+            self.in_view
             and d.found
             and (focused is None or focused is title or not focused.display or self not in focused.ancestors)
         ):

@@ -176,13 +176,14 @@ class MainScreen(Screen):
         detail = importlib.import_module(f"{__package__}.detail")
         self._detail = detail.DetailView(self.service, clock=self.clock, id="detail")
         self._detail.display = False
+        self._detail.warm_under = self.query_one("#panes")  # (drawn once under them, unseen: `WarmPanel`)
         self._detail_mounted = self.mount(self._detail, before=self.query_one(KeysBar))
         self.call_after_refresh(self._detail.prepare)
 
     @property
     def detail_open(self) -> bool:
         """Whether the detail panel shows (in place of the panes)."""
-        return self._detail is not None and self._detail.display
+        return self._detail is not None and self._detail.in_view
 
     # -- the store, read for the panes off the loop ---------------------------------------------------------
 
@@ -374,6 +375,7 @@ class MainScreen(Screen):
         ):  # (an `enter` in the first frames; awaiting a done mount lays out again)
             assert self._detail_mounted is not None
             await self._detail_mounted
+        self._detail.end_warm()
         self._before_detail = before = self.focused
         if (
             before is not None
