@@ -49,7 +49,9 @@ class StoreReadOnly(RuntimeError):
 DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold before the oldest goes
 
 
-_REF = re.compile(r"[bjde]([0-9]+):([0-9]+):([0-9]+)")  # segment, offset, length of each reference in a `$cold`
+_REF = re.compile(
+    r"[bjde]([0-9]+):([0-9]+):([0-9]+)"
+)  # segment, offset, length of each reference in a `$cold`
 CHECK_CHUNK = 4096  # documents whose references are checked at a time
 
 
