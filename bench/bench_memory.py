@@ -208,7 +208,7 @@ def main(n: int = CAPTURES) -> None:
     figure(
         "the disk's part",
         f"this disk takes {disk:,.0f} MB/s written and synced in 4 MB groups; each 100 KB webhook puts "
-        f"{per_request * 1024:,.0f} KB on it (its body, and its event's data), so the disk alone allows "
+        f"{per_request * 1024:,.0f} KB on it (its body, which its event's data refers to, and the record's other fields), so the disk alone allows "
         f"{disk / per_request:,.0f} req/s; the receiver reached {ours.median('rps') * per_request / disk:.2f} of that",
     )
 
