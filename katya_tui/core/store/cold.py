@@ -137,12 +137,10 @@ def refs_of(doc: dict[str, Any]) -> list[str]:
 class Cold:
     def __init__(self, segments: Segments) -> None:
         self.segments = segments
-        self._body: tuple[Any, str] | None = (
-            None  # (capture id, body ref) an event wrote for the capture next
-        )
-        self._data: tuple[Any, Any, str] | None = (
-            None  # (event id, its data object, its data's ref) last frozen
-        )
+        # (capture id, body ref) an event wrote for the capture stored next; (event id, its data, its data's ref)
+        # of the event frozen last, for its deliveries
+        self._body: tuple[Any, str] | None = None
+        self._data: tuple[Any, Any, str] | None = None
 
     def freeze(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
         """The document to keep in memory for a whole record `doc` (its blobs appended), or `doc` itself when its
@@ -168,9 +166,7 @@ class Cold:
         if cold:
             refs.append("j" + self.segments.put(blob))
         hot[REFS] = " ".join(refs)
-        if (
-            table == "events" and refs
-        ):  # (an event's only cold field is its data: its blob can serve deliveries)
+        if table == "events" and refs:  # (an event's only cold field is its data: its blob serves deliveries)
             self._data = (doc.get("id"), doc.get("data"), refs[-1])
         share(hot)
         for k in cold:
