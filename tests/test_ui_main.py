@@ -144,9 +144,10 @@ async def test_enter_opens_the_detail_and_escape_comes_back(settings):
         main = app.screen
         await post(app, "x", {"hello": "world"})
         await until(pilot, lambda: len(stream.rows) == 1)
-        assert stream.check_action("open", ()) is False  # nothing selected yet
-        await pilot.press("up", "enter")
+        assert stream.selected is None  # following: nothing selected yet, and enter opens the newest row
+        await pilot.press("enter")
         await until(pilot, lambda: main.detail_open)
+        assert stream.cursor == 0 and not stream.following
         detail = main.query_one(DetailView)
         assert app.screen is main and not main.query_one("#panes").display
         assert detail.kind == "capture" and detail.item_id == stream.rows[0].id

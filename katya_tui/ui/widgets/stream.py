@@ -278,6 +278,10 @@ class Stream(SteadyScrollView, can_focus=True):
         self._status()
 
     def action_open(self) -> None:
+        """The selected row's detail; while following (no row selected), the newest row's, selected as the cursor
+        keys would select it: enter on a stream that just showed a row opens that row."""
+        if self.selected is None and self.rows:
+            self.action_cursor(0)
         row = self.selected
         if row is not None:
             self.post_message(OpenDetail(row.kind, row.id))
@@ -302,7 +306,7 @@ class Stream(SteadyScrollView, can_focus=True):
         if action in ("replay", "replay_ask"):
             return row is not None and row.kind == "capture"
         if action == "open":
-            return row is not None
+            return bool(self.rows)
         return True
 
     def reload(self) -> None:
