@@ -35,18 +35,20 @@ def segment_files(store: Store) -> list[str]:
 async def test_large_fields_are_kept_in_segments_and_read_back_whole(tmp_path):
     store = Store(tmp_path)
     body = os.urandom(3000)
-    store.table("captures").insert(capture("cap_1", body))
+    store.table("captures").insert({**capture("cap_1", body), "forward": None})
     store.table("captures").insert({"id": "cap_small", "endpoint": "e", "body": "", "body_encoding": "utf8"})
     await store.commit()
     [doc, small] = store.records("captures")
     assert "body" not in doc and "headers" not in doc and REFS in doc  # memory keeps the index...
     assert doc["verdict"] == {"status": "valid", "scheme": "katya", "msg_id": "cap_1"}  # ...and slim copies
+    assert "forward" not in doc  # (at its usual value, None: no slim copy of it either)
     assert REFS not in small and small["body"] == ""  # a small record stays whole in memory
     store.close()
     again = Store(tmp_path)
     whole = again.record("captures", "cap_1")
     assert whole is not None and bytes.fromhex(whole["body"]) == body
     assert whole["verdict"]["reason"] == "r" * 200 and whole["headers"][1] == ["X-Pad", "p" * 100]
+    assert whole["forward"] is None
     assert segment_files(again) == ["segment.0.dat"]
     again.close()
 

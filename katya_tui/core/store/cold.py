@@ -158,7 +158,7 @@ class Cold:
         usual = DEFAULTS.get(table, {})
         hot = {k: v for k, v in doc.items() if k not in spec and (k not in usual or v is not usual[k])}
         for k in cold:
-            if spec[k]:
+            if spec[k] and (k not in usual or cold[k] is not usual[k]):
                 hot[k] = _slim(cold[k], spec[k])
         refs = list(kept.values())
         if body is not None:
@@ -170,7 +170,7 @@ class Cold:
             self._data = (doc.get("id"), doc.get("data"), refs[-1])
         share(hot)
         for k in cold:
-            if spec[k]:
+            if k in hot:
                 hot[k] = one_copy(hot[k])
         return hot
 
