@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
-def first_look(bindings: list[Binding]) -> list[Binding]:
-    """`bindings`, each made `priority`."""
-    return [replace(b, priority=True) for b in bindings]
+def first_look(bindings: list[Binding]) -> list[BindingType]:
+    """`bindings`, each made `priority` (for a class's `BINDINGS`)."""
+    made: list[BindingType] = [replace(b, priority=True) for b in bindings]
+    return made
