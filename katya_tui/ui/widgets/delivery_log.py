@@ -241,7 +241,7 @@ class DeliveryLog(LineTable):
 
     def action_open(self) -> None:
         if (doc := self.selected) is not None:
-            self.post_message(OpenDetail("delivery", doc["id"]))
+            self.screen.post_message(OpenDetail("delivery", doc["id"]))
 
     @work(group="log-resend", exit_on_error=False)
     async def action_resend(self) -> None:

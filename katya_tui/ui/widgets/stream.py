@@ -291,7 +291,7 @@ class Stream(SteadyScrollView, can_focus=True):
     def action_open(self) -> None:
         row = self.selected
         if row is not None:
-            self.post_message(OpenDetail(row.kind, row.id))
+            self.screen.post_message(OpenDetail(row.kind, row.id))
 
     def action_replay(self, ask: bool = False) -> None:
         row = self.selected
