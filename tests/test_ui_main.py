@@ -135,6 +135,24 @@ async def test_filter_narrows_stream_and_reports_errors(settings):
         assert len(stream.rows) == 4 and app.screen.flt.empty
 
 
+async def test_keys_bound_with_priority_are_text_in_the_filter_box(settings):
+    """`1`/`2`/`3` and the panes' keys are answered on the App's first look at a key (priority bindings); typed
+    into the filter box, they are text, and they move the focus and pause again once it is closed."""
+    async with running(settings) as (app, pilot):
+        stream, _, log = panes(app)
+        await pilot.press("slash")
+        box = app.screen.query_one("#filter", Input)
+        assert box.has_focus
+        await pilot.press(*"status>=123 pgjk")
+        assert box.value == "status>=123 pgjk" and box.has_focus and not stream.paused
+        await pilot.press("escape")
+        assert stream.has_focus
+        await pilot.press("3")
+        assert log.has_focus
+        await pilot.press("1", "p")
+        assert stream.has_focus and stream.paused
+
+
 async def test_enter_opens_the_detail_and_escape_comes_back(settings):
     from katya_tui.ui.commands import actions
     from katya_tui.ui.screens.detail import DetailView

@@ -84,7 +84,8 @@ class RowSelected(Message):
 
 
 class OpenDetail(Message):
-    """Open the detail view of a record."""
+    """Open the detail view of a record. Posted to the screen itself, not bubbled up from the pane: a message
+    bubbles one ancestor at a time, and each hop waits for a turn of the event loop the core is busy on."""
 
     def __init__(self, kind: str, id: str) -> None:
         super().__init__()

@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from ...core.service import Service
 from ...curl import to_curl
+from ..bindings import first_look
 from ..diff import diff_attempts, diff_captures
 from ..edit import EditError, from_edit_text, to_edit_text
 from . import detail_views as v
@@ -27,50 +28,52 @@ from .dialogs import ConfirmDialog, TextViewer, diff_text, request_replay
 class DetailActions(Widget):
     """The detail's keys; `check_action` greys those the item shown has nothing for."""
 
-    BINDINGS = [
-        Binding("escape", "close", "Back", id="detail.close", tooltip="Back to the previous screen"),
-        Binding(
-            "c",
-            "copy_curl",
-            "Copy curl",
-            id="detail.copy_curl",
-            tooltip="Copy the request as a curl command that sends the same bytes",
-        ),
-        Binding(
-            "y", "copy_body", "Copy body", id="detail.copy_body", tooltip="Copy the body to the clipboard"
-        ),
-        Binding("o", "pager", "Pager", id="detail.pager", tooltip="Open everything shown here in $PAGER"),
-        Binding(
-            "E",
-            "edit",
-            "Edit+replay",
-            id="detail.edit",
-            tooltip="Edit the headers and body in $EDITOR, then replay the edited request",
-        ),
-        Binding(
-            "D",
-            "diff",
-            "Diff",
-            id="detail.diff",
-            tooltip="Diff against the original request (for a replay) or the previous attempt",
-        ),
-        Binding(
-            "r",
-            "replay",
-            "Replay",
-            id="detail.replay",
-            tooltip="Replay the request (with the remembered choice, or ask where)",
-        ),
-        Binding(
-            "R",
-            "replay_ask",
-            "Replay to…",
-            id="detail.replay_ask",
-            show=False,
-            tooltip="Replay the request, asking where to and whether to re-sign",
-        ),
-        Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
-    ]
+    BINDINGS = first_look(
+        [
+            Binding("escape", "close", "Back", id="detail.close", tooltip="Back to the previous screen"),
+            Binding(
+                "c",
+                "copy_curl",
+                "Copy curl",
+                id="detail.copy_curl",
+                tooltip="Copy the request as a curl command that sends the same bytes",
+            ),
+            Binding(
+                "y", "copy_body", "Copy body", id="detail.copy_body", tooltip="Copy the body to the clipboard"
+            ),
+            Binding("o", "pager", "Pager", id="detail.pager", tooltip="Open everything shown here in $PAGER"),
+            Binding(
+                "E",
+                "edit",
+                "Edit+replay",
+                id="detail.edit",
+                tooltip="Edit the headers and body in $EDITOR, then replay the edited request",
+            ),
+            Binding(
+                "D",
+                "diff",
+                "Diff",
+                id="detail.diff",
+                tooltip="Diff against the original request (for a replay) or the previous attempt",
+            ),
+            Binding(
+                "r",
+                "replay",
+                "Replay",
+                id="detail.replay",
+                tooltip="Replay the request (with the remembered choice, or ask where)",
+            ),
+            Binding(
+                "R",
+                "replay_ask",
+                "Replay to…",
+                id="detail.replay_ask",
+                show=False,
+                tooltip="Replay the request, asking where to and whether to re-sign",
+            ),
+            Binding("s", "resend", "Resend", id="detail.resend", tooltip="Send the delivery again now"),
+        ]
+    )
 
     service: Service
     data: v.DetailData

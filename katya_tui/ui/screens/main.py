@@ -74,6 +74,7 @@ class MainScreen(Screen):
             "Stream",
             show=False,
             id="main.focus_stream",
+            priority=True,  # (see `bindings.first_look`; an input's own keys stay its text)
             tooltip="Focus the live stream",
         ),
         Binding(
@@ -82,6 +83,7 @@ class MainScreen(Screen):
             "Subscriptions",
             show=False,
             id="main.focus_subs",
+            priority=True,  # (see `bindings.first_look`; an input's own keys stay its text)
             tooltip="Focus the subscriptions",
         ),
         Binding(
@@ -90,6 +92,7 @@ class MainScreen(Screen):
             "Deliveries",
             show=False,
             id="main.focus_log",
+            priority=True,  # (see `bindings.first_look`; an input's own keys stay its text)
             tooltip="Focus the delivery log",
         ),
         Binding("f2", "endpoints", "Endpoints", id="main.endpoints", tooltip="Inbound endpoint configs"),
@@ -464,6 +467,9 @@ class MainScreen(Screen):
             self._focus_hold.__enter__()
             self.set_timer(0.1, self._release_focus_hold)
         self._focus_now(target)
+        target.call_later(
+            self._release_focus_hold
+        )  # (queued behind its `Focus`: released once that is handled)
 
     def _focus_now(self, target: Widget) -> None:
         """Focus `target`, the panes restyled at once (Textual's restyle on focus: its handlers find it done)."""
@@ -472,9 +478,6 @@ class MainScreen(Screen):
                 widget.has_focus = focused
                 show_focus(widget, focused)
         self.set_focus(target)
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        self._release_focus_hold()
 
     def _release_focus_hold(self) -> None:
         hold, self._focus_hold = self._focus_hold, None

@@ -21,6 +21,7 @@ from textual.message import Message
 
 from ...core import queries
 from ...core.store import Store
+from ..bindings import first_look
 from ..cells import state_cell, tone, verdict_cell
 from ..clock import Clock
 from ..filters import Filter, delivery_record
@@ -46,18 +47,24 @@ class DeliveryLog(LineTable):
     """The screen sets `scope` (via `show()`), `flt` and `names`, and feeds `apply()`; actions use the dispatcher."""
 
     COLUMNS = COLUMNS
-    BINDINGS = [
-        Binding("s", "resend", "Resend", id="log.resend", tooltip="Send the selected delivery again, now"),
-        Binding(
-            "S",
-            "resend_failed",
-            "Resend failed",
-            id="log.resend_failed",
-            tooltip="Resend every failed delivery matching the filter (asks, with the count)",
-        ),
-        Binding("x", "cancel", "Cancel", id="log.cancel", tooltip="Cancel the selected pending delivery"),
-        Binding("enter", "open", "Detail", id="log.open", tooltip="Open the selected delivery's attempts"),
-    ]
+    BINDINGS = first_look(
+        [
+            Binding(
+                "s", "resend", "Resend", id="log.resend", tooltip="Send the selected delivery again, now"
+            ),
+            Binding(
+                "S",
+                "resend_failed",
+                "Resend failed",
+                id="log.resend_failed",
+                tooltip="Resend every failed delivery matching the filter (asks, with the count)",
+            ),
+            Binding("x", "cancel", "Cancel", id="log.cancel", tooltip="Cancel the selected pending delivery"),
+            Binding(
+                "enter", "open", "Detail", id="log.open", tooltip="Open the selected delivery's attempts"
+            ),
+        ]
+    )
 
     def __init__(self, service: Any, *, clock: Clock | None = None, **kw: Any) -> None:
         super().__init__(**kw)
@@ -234,7 +241,7 @@ class DeliveryLog(LineTable):
 
     def action_open(self) -> None:
         if (doc := self.selected) is not None:
-            self.post_message(OpenDetail("delivery", doc["id"]))
+            self.screen.post_message(OpenDetail("delivery", doc["id"]))
 
     @work(group="log-resend", exit_on_error=False)
     async def action_resend(self) -> None:

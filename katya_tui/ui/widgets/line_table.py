@@ -21,6 +21,7 @@ from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.strip import Strip
 
+from ..bindings import first_look
 from ..textual_shim import SteadyScrollView, update_scroll_range
 from .borders import show_focus
 
@@ -31,14 +32,16 @@ class LineTable(SteadyScrollView, can_focus=True):
     """Subclasses give `COLUMNS` ((key, label, width), ...) and `cells(key)`; they call `set_rows`, `touch`."""
 
     COLUMNS: Sequence[tuple[str, str, int]] = ()
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "cursor(-1_000_000)", "First", show=False),
-        Binding("end", "cursor(1_000_000)", "Last", show=False),
-    ]
+    BINDINGS = first_look(
+        [
+            Binding("up,k", "cursor(-1)", "Up", show=False),
+            Binding("down,j", "cursor(1)", "Down", show=False),
+            Binding("pageup", "page(-1)", "Page up", show=False),
+            Binding("pagedown", "page(1)", "Page down", show=False),
+            Binding("home", "cursor(-1_000_000)", "First", show=False),
+            Binding("end", "cursor(1_000_000)", "Last", show=False),
+        ]
+    )
     COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
     DEFAULT_CSS = """
     LineTable {

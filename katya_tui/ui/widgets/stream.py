@@ -17,6 +17,7 @@ from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.strip import Strip
 
+from ..bindings import first_look
 from ..clock import Clock
 from ..filters import Filter
 from ..host import WithService
@@ -42,42 +43,52 @@ VERDICT_MARKS = {
 class Stream(SteadyScrollView, can_focus=True):
     """Attributes down: `add()`, `update_deliveries()`, `reload()`, `flt`; messages up: RowSelected, OpenDetail."""
 
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="stream.up", tooltip="Select the row above"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="stream.down", tooltip="Select the row below"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="stream.page_up", tooltip="A page up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="stream.page_down", tooltip="A page down"),
-        Binding("home,g", "top", "Top", id="stream.top", tooltip="Go to the oldest row in the window"),
-        Binding(
-            "end,G",
-            "bottom",
-            "Bottom",
-            id="stream.bottom",
-            tooltip="Go to the newest row and follow the tail",
-        ),
-        Binding("p", "pause", "Pause", id="stream.pause", tooltip="Freeze the view (capture goes on)"),
-        Binding("enter", "open", "Detail", id="stream.open", tooltip="Open the selected row's detail"),
-        Binding("r", "replay", "Replay", id="stream.replay", tooltip="Replay the selected capture"),
-        Binding(
-            "R",
-            "replay_ask",
-            "Replay…",
-            show=False,
-            id="stream.replay_ask",
-            tooltip="Replay the selected capture, choosing target and signing",
-        ),
-        Binding(
-            "slash", "filter", "Filter", id="stream.filter", tooltip="Filter: type:… verdict:… status>=… text"
-        ),
-        Binding(
-            "escape",
-            "deselect",
-            "Follow",
-            show=False,
-            id="stream.deselect",
-            tooltip="Drop the selection and follow the tail",
-        ),
-    ]
+    BINDINGS = first_look(
+        [
+            Binding("up,k", "cursor(-1)", "Up", show=False, id="stream.up", tooltip="Select the row above"),
+            Binding(
+                "down,j", "cursor(1)", "Down", show=False, id="stream.down", tooltip="Select the row below"
+            ),
+            Binding("pageup", "page(-1)", "Page up", show=False, id="stream.page_up", tooltip="A page up"),
+            Binding(
+                "pagedown", "page(1)", "Page down", show=False, id="stream.page_down", tooltip="A page down"
+            ),
+            Binding("home,g", "top", "Top", id="stream.top", tooltip="Go to the oldest row in the window"),
+            Binding(
+                "end,G",
+                "bottom",
+                "Bottom",
+                id="stream.bottom",
+                tooltip="Go to the newest row and follow the tail",
+            ),
+            Binding("p", "pause", "Pause", id="stream.pause", tooltip="Freeze the view (capture goes on)"),
+            Binding("enter", "open", "Detail", id="stream.open", tooltip="Open the selected row's detail"),
+            Binding("r", "replay", "Replay", id="stream.replay", tooltip="Replay the selected capture"),
+            Binding(
+                "R",
+                "replay_ask",
+                "Replay…",
+                show=False,
+                id="stream.replay_ask",
+                tooltip="Replay the selected capture, choosing target and signing",
+            ),
+            Binding(
+                "slash",
+                "filter",
+                "Filter",
+                id="stream.filter",
+                tooltip="Filter: type:… verdict:… status>=… text",
+            ),
+            Binding(
+                "escape",
+                "deselect",
+                "Follow",
+                show=False,
+                id="stream.deselect",
+                tooltip="Drop the selection and follow the tail",
+            ),
+        ]
+    )
     COMPONENT_CLASSES = {
         "stream--time",
         "stream--source",
@@ -284,7 +295,7 @@ class Stream(SteadyScrollView, can_focus=True):
             self.action_cursor(0)
         row = self.selected
         if row is not None:
-            self.post_message(OpenDetail(row.kind, row.id))
+            self.screen.post_message(OpenDetail(row.kind, row.id))
 
     def action_replay(self, ask: bool = False) -> None:
         row = self.selected

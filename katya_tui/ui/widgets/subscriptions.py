@@ -10,6 +10,7 @@ from textual.binding import Binding
 
 from ...core import queries
 from ...core.catalog import sample_data
+from ..bindings import first_look
 from ..cells import tone
 from ..clock import Clock
 from ..messages import ScopeChanged
@@ -32,22 +33,30 @@ class Subscriptions(LineTable):
     `refresh_rows`."""
 
     COLUMNS = COLUMNS
-    BINDINGS = [
-        Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
-        Binding("e", "edit", "Edit", id="subs.edit", tooltip="Edit the selected subscription"),
-        Binding(
-            "space", "switch", "Pause/resume", id="subs.toggle", tooltip="Pause or resume the selected one"
-        ),
-        Binding("d", "delete", "Delete", id="subs.delete", tooltip="Delete the selected subscription (asks)"),
-        Binding("t", "test", "Test", id="subs.test", tooltip="Send a test event of a chosen type to it"),
-        Binding(
-            "enter",
-            "narrow",
-            "Its deliveries",
-            id="subs.narrow",
-            tooltip="Show only this subscription's deliveries in the log",
-        ),
-    ]
+    BINDINGS = first_look(
+        [
+            Binding("n", "new", "New", id="subs.new", tooltip="Add a subscription"),
+            Binding("e", "edit", "Edit", id="subs.edit", tooltip="Edit the selected subscription"),
+            Binding(
+                "space",
+                "switch",
+                "Pause/resume",
+                id="subs.toggle",
+                tooltip="Pause or resume the selected one",
+            ),
+            Binding(
+                "d", "delete", "Delete", id="subs.delete", tooltip="Delete the selected subscription (asks)"
+            ),
+            Binding("t", "test", "Test", id="subs.test", tooltip="Send a test event of a chosen type to it"),
+            Binding(
+                "enter",
+                "narrow",
+                "Its deliveries",
+                id="subs.narrow",
+                tooltip="Show only this subscription's deliveries in the log",
+            ),
+        ]
+    )
 
     def __init__(self, service: Any, tally: Tally, *, clock: Clock | None = None, **kw: Any) -> None:
         super().__init__(**kw)
