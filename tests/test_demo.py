@@ -54,3 +54,30 @@ async def test_demo_consumer_sometimes_fails_with_retry_after(settings):
         assert ok.status_code == 200 and ok.json()["received"] is True
     finally:
         await svc.stop()
+
+
+async def test_demo_steps_do_not_wait_behind_a_slow_answer(settings, monkeypatch):
+    """`--rate` is what is played: with every answer stalled, each lane has started its step, and the lanes are
+    as many as the rate needs."""
+    from katya_tui.core import demo
+
+    stalled = asyncio.Event()
+    started: list[str] = []
+
+    async def one(self, http, etype):
+        started.append(etype)
+        await stalled.wait()
+
+    monkeypatch.setattr(demo.Demo, "_one", one)
+    svc = Service(replace(settings, demo_rate=5 * demo.LANE_RATE))
+    await svc.start()
+    try:
+        for _ in range(100):
+            if len(started) >= 5:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # (no lane starts a second step while its first is stalled)
+        assert len(started) == 5
+    finally:
+        stalled.set()
+        await svc.stop()
