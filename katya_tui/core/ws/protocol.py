@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from websockets import Frame, Opcode
 
 from .. import catalog
 from ..models import iso, new_id
@@ -49,14 +50,9 @@ def encode(msg: dict[str, Any]) -> bytes:
 
 
 def text_frame(payload: bytes) -> bytes:
-    """An unmasked, uncompressed, final RFC 6455 text frame (what a server sends): built once, written to every
-    client that wants it."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+    """An unmasked, uncompressed, final text frame (what a server sends), as the `websockets` library builds it:
+    built once, written to every client that wants it."""
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
 def server_message(type: str, data: Any = None, **extra: Any) -> dict[str, Any]:
