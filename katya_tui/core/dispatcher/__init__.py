@@ -33,7 +33,7 @@ from ..host import Host, open_store
 from ..models import Event, iso, new_id
 from ..store import Store
 from ..store.book import Book
-from . import profiles, retry, subscriptions
+from . import attempts, profiles, retry, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -238,15 +238,9 @@ class Dispatcher:
         if hook is None:
             return self._finish_orphan(doc) if not manual else dict(doc)
         now = self.clock()
-        attempts = doc.get("attempts") or []
-        n = len(attempts) + 1
-        retry_info = None
-        if attempts:
-            last = attempts[-1]
-            reason = (
-                "manual" if manual else retry.judge(last.get("status_code"), last.get("error_class")).reason
-            )
-            retry_info = (n - 1, reason, 0.0 if manual else max(0.0, now - _ended(last)))
+        attempts_done = doc.get("attempts") or []
+        n = len(attempts_done) + 1
+        retry_info = attempts.retry_info(attempts_done, manual, now)
         url, timeout = hook["url"], float(hook.get("timeout") or self.default_timeout)
         try:
             body = self._body(hook, doc)
@@ -263,7 +257,7 @@ class Dispatcher:
                 return await self._attempt(did, manual=True)
             self._schedule(did, doc.get("next_attempt_at") or now)
             return dict(doc)
-        doc = self._record(did, hook, n, now, url, headers, result, manual)
+        doc = self._record(did, hook, (n, now, url, headers), result, manual)
         if manual:
             await self.store.commit()
         return doc
@@ -285,61 +279,24 @@ class Dispatcher:
         self,
         did: str,
         hook: dict[str, Any],
-        n: int,
-        started: float,
-        url: str,
-        headers: list[tuple[str, str]],
+        sent: tuple[int, float, str, list[tuple[str, str]]],
         result: outbound.OutboundResult,
         manual: bool,
     ) -> dict[str, Any] | None:
+        """Append attempt `sent` = (n, started, url, request headers) and its `result` to the delivery, and
+        schedule what follows."""
         doc = self._peek(did)  # fresh: it may have changed while the request was out
         if doc is None:
             self._bodies.pop(did, None)
             return None
-        outcome = retry.judge(result.status, result.error_class)
-        if result.error_class == "config":
-            outcome = retry.Outcome("fail", "config")
-        error_class = result.error_class
-        if error_class is None and outcome.verdict != "delivered":
-            error_class = "redirect" if 300 <= (result.status or 0) < 400 else "http"
-        attempt = {
-            "n": n,
-            "started_at": started,
-            "latency_ms": result.latency_ms,
-            "status_code": result.status,
-            "error_class": error_class,
-            "reason": result.reason,
-            "request_headers": list(map(list, headers)),
-            "response_headers": result.headers,
-            "response_body": result.body,
-            "manual": manual,
-            "url": url,
-            "outcome": outcome.verdict,
-        }  # models.Attempt's fields in order
-        fields: dict[str, Any] = {"url": url}
-        if outcome.verdict == "delivered":
-            fields.update(state="delivered", next_attempt_at=None)
-            self._unschedule(did)
-        elif manual:
-            pass  # a resend that failed leaves the delivery as it was (a pending one keeps its schedule)
-        elif outcome.verdict == "fail":
-            fields.update(state="failed", next_attempt_at=None)
-        else:
-            retries_done = sum(1 for a in doc.get("attempts") or () if not a.get("manual"))
-            now = self.clock()
-            wait = retry.next_delay_s(
-                hook.get("retryPolicy") or {}, retries_done, result.headers, now, self.rand
-            )
-            if wait is None:
-                fields.update(state="failed", next_attempt_at=None)
-            else:
-                fields.update(state="pending", next_attempt_at=now + wait)
+        attempt, fields = attempts.settle(doc, hook, sent, result, manual, self.clock(), self.rand)
         doc = self.deliveries.append(did, "attempts", attempt, fields)  # a copy: the snapshot the bus carries
         if doc["state"] != "pending":
             self._bodies.pop(did, None)
+            self._unschedule(did)
         elif not manual:
             self._schedule(did, doc["next_attempt_at"])
-        self._touch(hook["id"], started)
+        self._touch(hook["id"], sent[1])
         self.service.bus.publish(DeliveryUpdated(doc))
         if not manual:
             self._commit_soon()  # (a resend's caller awaits the commit itself)
@@ -491,10 +448,6 @@ class Dispatcher:
         )
         await self.store.commit()
         return {**event.to_doc(), "deliveryId": made[0]}
-
-
-def _ended(attempt: dict[str, Any]) -> float:
-    return float(attempt.get("started_at") or 0) + float(attempt.get("latency_ms") or 0) / 1000
 
 
 def _is_pending(doc: dict[str, Any]) -> bool:
