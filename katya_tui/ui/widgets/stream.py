@@ -118,6 +118,7 @@ class Stream(SteadyScrollView, can_focus=True):
         self.new_rows = 0
         self.held = 0  # facts that arrived while paused
         self._held: list[tuple[list[dict], list[dict]]] = []
+        self._catching_up = False  # resumed: what was held goes in once the resume is on the terminal
         self._binding_sig: object = None
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
         self.source_loader: Callable[[Filter, int], Window | None] | None = None
@@ -130,16 +131,19 @@ class Stream(SteadyScrollView, can_focus=True):
 
     def add(self, captures: list[dict], events_: list[dict]) -> int:
         """Merge a batch into the window; returns the number of new rows shown (none while paused)."""
-        if self.paused:
+        if self.paused or self._catching_up:
             self.held += len(captures) + len(events_)
             if self.held <= self.max_rows:  # kept for the resume; past the window's size, resume reloads
                 self._held.append((captures, events_))
-            self._status()
+            if self.paused:
+                self._status()
             return 0
-        return self._merge(captures, events_)
+        return self._merge([(captures, events_)])
 
-    def _merge(self, captures: Iterable[dict], events_: Iterable[dict]) -> int:
-        fresh = join(self.by_id, self.flt, captures, events_)
+    def _merge(self, batches: Iterable[tuple[Iterable[dict], Iterable[dict]]]) -> int:
+        fresh = [
+            row for captures, events_ in batches for row in join(self.by_id, self.flt, captures, events_)
+        ]
         if fresh:
             self.rows.extend(fresh)
             self._prune()
@@ -278,15 +282,29 @@ class Stream(SteadyScrollView, can_focus=True):
         self.action_bottom()
 
     def action_pause(self) -> None:
+        """Freeze the view, or resume it: the frame that shows the resume comes first, then the rows held
+        meanwhile go in, all at once (thousands under a flood: tens of ms a key would otherwise wait for)."""
         self.paused = not self.paused
         if not self.paused and self.held > self.max_rows:
+            self.held, self._held = 0, []
             self.reload()
-        elif not self.paused:
-            for captures, events_ in self._held:
-                self._merge(captures, events_)
-        self.held = 0
-        self._held = []
+        elif not self.paused and self._held and not self._catching_up:
+            self._catching_up = True
+            self.call_after_refresh(self._catch_up)
         self._status()
+
+    def _catch_up(self) -> None:
+        """Merge what was held while paused (and since the resume) in one go."""
+        self._catching_up = False
+        if self.paused:  # paused again before the resume was painted: keep holding
+            self._status()
+            return
+        held, self._held, over = self._held, [], self.held > self.max_rows
+        self.held = 0
+        if over:
+            self.reload()
+        else:
+            self._merge(held)
 
     def action_open(self) -> None:
         """The selected row's detail; while following (no row selected), the newest row's, selected as the cursor

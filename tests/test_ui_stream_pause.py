@@ -1,0 +1,61 @@
+"""The stream's pause: rows held while paused go in, in order, once the resume is on the terminal."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from katya_tui.ui.widgets.stream import Stream
+from tests.ui_main_helpers import until
+
+
+def capture(i: int) -> dict:
+    return {
+        "id": f"cap_{i}",
+        "method": "POST",
+        "path": "/hooks/a",
+        "received_at": 1_700_000_000.0 + i,
+        "verdict": {"status": "valid"},
+        "response": {"status": 200},
+    }
+
+
+class OneStream(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Stream(id="stream")
+
+
+async def test_resume_shows_first_then_merges_what_was_held_in_order():
+    app = OneStream()
+    async with app.run_test() as pilot:
+        stream = app.query_one(Stream)
+        stream.add([capture(0)], [])
+        stream.action_pause()
+        stream.add([capture(1)], [])
+        stream.add([capture(2), capture(3)], [])
+        assert stream.held == 3 and len(stream.rows) == 1 and "3 waiting" in str(stream.border_subtitle)
+        stream.action_pause()  # resume: the frame that shows it first, then the rows held
+        assert not stream.paused and len(stream.rows) == 1
+        stream.add([capture(4)], [])  # arrived before that frame: goes in after the rows held
+        assert len(stream.rows) == 1
+        await until(pilot, lambda: len(stream.rows) == 5)
+        assert [r.id for r in stream.rows] == [f"cap_{i}" for i in range(5)]
+        assert stream.held == 0 and str(stream.border_subtitle) == "5 rows"
+        stream.add([capture(5)], [])  # and after: at once, as before the pause
+        assert len(stream.rows) == 6
+
+
+async def test_pause_again_before_the_resume_is_painted_keeps_holding():
+    app = OneStream()
+    async with app.run_test() as pilot:
+        stream = app.query_one(Stream)
+        stream.action_pause()
+        stream.add([capture(0)], [])
+        stream.action_pause()
+        stream.action_pause()  # paused again at once
+        stream.add([capture(1)], [])
+        await pilot.pause()
+        await pilot.pause()
+        assert stream.paused and stream.rows == [] and stream.held == 2
+        stream.action_pause()
+        await until(pilot, lambda: len(stream.rows) == 2)
+        assert [r.id for r in stream.rows] == ["cap_0", "cap_1"] and stream.held == 0
