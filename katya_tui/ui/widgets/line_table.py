@@ -42,7 +42,7 @@ class LineTable(SteadyScrollView, can_focus=True):
             Binding("end", "cursor(1_000_000)", "Last", show=False),
         ]
     )
-    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
+    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor", "line-table--cursor-focused"}
     DEFAULT_CSS = """
     LineTable {
         background: $surface;
@@ -54,7 +54,7 @@ class LineTable(SteadyScrollView, can_focus=True):
             color: $block-cursor-blurred-foreground;
             text-style: $block-cursor-blurred-text-style;
         }
-        &:focus > .line-table--cursor {
+        & > .line-table--cursor-focused {  /* (not a `:focus` rule: a pane switch restyles nothing) */
             background: $block-cursor-background;
             color: $block-cursor-foreground;
             text-style: $block-cursor-text-style;
@@ -151,7 +151,8 @@ class LineTable(SteadyScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         base = self.rich_style  # once a frame, not once a line
-        self._styles = (base, base + self.get_component_rich_style("line-table--cursor"))
+        cursor = "line-table--cursor-focused" if self.has_focus else "line-table--cursor"
+        self._styles = (base, base + self.get_component_rich_style(cursor))
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
