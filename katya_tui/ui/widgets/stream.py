@@ -104,7 +104,9 @@ class Stream(SteadyScrollView, can_focus=True):
         *(f"stream--verdict-{v}" for v in VERDICT_MARKS),
     }
 
-    cursor: reactive[int | None] = reactive(None, always_update=True)
+    cursor: reactive[int | None] = reactive(
+        None, always_update=True, repaint=False
+    )  # (`watch_cursor` repaints)
     paused: reactive[bool] = reactive(False)
 
     def __init__(self, *, clock: Clock | None = None, max_rows: int = MAX_ROWS, **kw: Any) -> None:
@@ -244,21 +246,32 @@ class Stream(SteadyScrollView, can_focus=True):
         self.post_message(
             RowSelected(row.kind if row else None, row.id if row else None, row.event_id if row else None)
         )
+        top = round(self.scroll_y)
         if new is not None:
             self.following = False
             self._status()
-            top, height = round(self.scroll_y), self.scrollable_content_region.height
+            height = self.scrollable_content_region.height
             if new < top:
                 self._scroll(y=new)
             elif new >= top + height:
                 self._scroll(y=new - height + 1)
-        self.refresh()
+        if old is not None and new is not None and round(self.scroll_y) == top:
+            for index in {old, new}:  # the view did not move: the two rows the cursor left and reached
+                self.refresh_line(index)
+        else:
+            self.refresh()
         sig = row.kind if row else None
         if sig != self._binding_sig:  # what Detail and Replay can do changed (the keys bar shows it)
             self._binding_sig = sig
             self.refresh_bindings()
 
+    def _rows_now(self) -> None:
+        """Before a key acts on the rows: the rows held until the resume was painted go in now, if they have not."""
+        if self._catching_up and not self.paused:
+            self._catch_up()
+
     def action_cursor(self, delta: int) -> None:
+        self._rows_now()
         if self.rows:
             start = (
                 len(self.rows) - 1 if self.cursor is None else self.cursor + delta
@@ -269,11 +282,13 @@ class Stream(SteadyScrollView, can_focus=True):
         self.action_cursor(direction * max(1, self.scrollable_content_region.height - 1))
 
     def action_top(self) -> None:
+        self._rows_now()
         if self.rows:
             self.cursor = 0
             self._scroll(y=0)
 
     def action_bottom(self) -> None:
+        self._rows_now()
         self.cursor = None
         self._follow()
         self._resize()
@@ -295,6 +310,8 @@ class Stream(SteadyScrollView, can_focus=True):
 
     def _catch_up(self) -> None:
         """Merge what was held while paused (and since the resume) in one go."""
+        if not self._catching_up:
+            return  # (done already: a key that acts on the rows merged them first, `_rows_now`)
         self._catching_up = False
         if self.paused:  # paused again before the resume was painted: keep holding
             self._status()
@@ -309,6 +326,7 @@ class Stream(SteadyScrollView, can_focus=True):
     def action_open(self) -> None:
         """The selected row's detail; while following (no row selected), the newest row's, selected as the cursor
         keys would select it: enter on a stream that just showed a row opens that row."""
+        self._rows_now()
         if self.selected is None and self.rows:
             self.action_cursor(0)
         row = self.selected

@@ -1,4 +1,5 @@
-"""The stream's pause: rows held while paused go in, in order, once the resume is on the terminal."""
+"""The stream alone: rows held while paused go in, in order, once the resume is on the terminal; a cursor move
+draws again only the rows it left and reached."""
 
 from __future__ import annotations
 
@@ -44,6 +45,22 @@ async def test_resume_shows_first_then_merges_what_was_held_in_order():
         assert len(stream.rows) == 6
 
 
+async def test_a_key_pressed_before_the_resume_is_painted_acts_on_every_row():
+    app = OneStream()
+    async with app.run_test() as pilot:
+        stream = app.query_one(Stream)
+        stream.add([capture(0), capture(1)], [])
+        stream.action_cursor(-1)  # the newest row, as it is
+        stream.action_pause()
+        stream.add([capture(2)], [])
+        stream.action_pause()
+        stream.action_cursor(1)  # down: onto the row held, merged first
+        assert [r.id for r in stream.rows] == ["cap_0", "cap_1", "cap_2"] and stream.cursor == 2
+        await pilot.pause()
+        await pilot.pause()
+        assert len(stream.rows) == 3 and stream.held == 0  # (merged once)
+
+
 async def test_pause_again_before_the_resume_is_painted_keeps_holding():
     app = OneStream()
     async with app.run_test() as pilot:
@@ -59,3 +76,30 @@ async def test_pause_again_before_the_resume_is_painted_keeps_holding():
         stream.action_pause()
         await until(pilot, lambda: len(stream.rows) == 2)
         assert [r.id for r in stream.rows] == ["cap_0", "cap_1"] and stream.held == 0
+
+
+async def test_a_cursor_move_draws_only_the_two_rows_it_changes():
+    app = OneStream()
+    async with app.run_test(size=(120, 20)) as pilot:
+        stream = app.query_one(Stream)
+        stream.add([capture(i) for i in range(40)], [])
+        stream.focus()
+        stream.action_cursor(-1)  # (enters at the newest row)
+        await pilot.pause()
+        drawn: list[int] = []
+        render_line = stream.render_line
+
+        def spy(y: int):
+            drawn.append(y + round(stream.scroll_y))
+            return render_line(y)
+
+        stream.render_line = spy  # type: ignore[method-assign]
+        top = round(stream.scroll_y)
+        await pilot.press("up")
+        await pilot.pause()
+        assert stream.cursor == 38 and round(stream.scroll_y) == top
+        assert sorted(set(drawn)) == [38, 39]
+        drawn.clear()
+        await pilot.press("g")  # the view moves: every row in it is drawn
+        await pilot.pause()
+        assert stream.cursor == 0 and len(set(drawn)) > 2
