@@ -1,10 +1,11 @@
-"""The stream alone: rows held while paused go in, in order, once the resume is on the terminal; a cursor move
-draws again only the rows it left and reached."""
+"""The stream alone: rows held while paused go in, in order, at the resume (many: once the resume is on the
+terminal); a cursor move draws again only the rows it left and reached."""
 
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
+from katya_tui.ui.widgets import stream as stream_module
 from katya_tui.ui.widgets.stream import Stream
 from tests.ui_main_helpers import until
 
@@ -25,7 +26,21 @@ class OneStream(App[None]):
         yield Stream(id="stream")
 
 
-async def test_resume_shows_first_then_merges_what_was_held_in_order():
+async def test_resume_merges_what_was_held_in_one_go():
+    app = OneStream()
+    async with app.run_test():
+        stream = app.query_one(Stream)
+        stream.add([capture(0)], [])
+        stream.action_pause()
+        stream.add([capture(1)], [])
+        stream.add([capture(2), capture(3)], [])
+        assert stream.held == 3 and len(stream.rows) == 1 and "3 waiting" in str(stream.border_subtitle)
+        stream.action_pause()  # a few: in before the resume's frame
+        assert [r.id for r in stream.rows] == [f"cap_{i}" for i in range(4)] and stream.held == 0
+
+
+async def test_resume_of_many_shows_first_then_merges_what_was_held_in_order(monkeypatch):
+    monkeypatch.setattr(stream_module, "MERGE_AT_ONCE", 2)
     app = OneStream()
     async with app.run_test() as pilot:
         stream = app.query_one(Stream)
@@ -45,7 +60,8 @@ async def test_resume_shows_first_then_merges_what_was_held_in_order():
         assert len(stream.rows) == 6
 
 
-async def test_a_key_pressed_before_the_resume_is_painted_acts_on_every_row():
+async def test_a_key_pressed_before_the_resume_is_painted_acts_on_every_row(monkeypatch):
+    monkeypatch.setattr(stream_module, "MERGE_AT_ONCE", 0)
     app = OneStream()
     async with app.run_test() as pilot:
         stream = app.query_one(Stream)
@@ -61,7 +77,8 @@ async def test_a_key_pressed_before_the_resume_is_painted_acts_on_every_row():
         assert len(stream.rows) == 3 and stream.held == 0  # (merged once)
 
 
-async def test_pause_again_before_the_resume_is_painted_keeps_holding():
+async def test_pause_again_before_the_resume_is_painted_keeps_holding(monkeypatch):
+    monkeypatch.setattr(stream_module, "MERGE_AT_ONCE", 0)
     app = OneStream()
     async with app.run_test() as pilot:
         stream = app.query_one(Stream)

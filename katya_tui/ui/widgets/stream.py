@@ -29,6 +29,7 @@ from .stream_rows import Row, build_window, join, prune, summary
 Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
 MAX_ROWS = 10_000
+MERGE_AT_ONCE = 500  # facts held while paused that a resume merges before its frame (more: after it)
 VERDICT_MARKS = {
     "valid": "✓",
     "invalid": "✗",
@@ -297,15 +298,18 @@ class Stream(SteadyScrollView, can_focus=True):
         self.action_bottom()
 
     def action_pause(self) -> None:
-        """Freeze the view, or resume it: the frame that shows the resume comes first, then the rows held
-        meanwhile go in, all at once (thousands under a flood: tens of ms a key would otherwise wait for)."""
+        """Freeze the view, or resume it: the rows held meanwhile go in at once, in one merge; past
+        `MERGE_AT_ONCE` of them (a flood: tens of ms the key would wait for), once the resume is on the terminal."""
         self.paused = not self.paused
         if not self.paused and self.held > self.max_rows:
             self.held, self._held = 0, []
             self.reload()
         elif not self.paused and self._held and not self._catching_up:
             self._catching_up = True
-            self.call_after_refresh(self._catch_up)
+            if self.held <= MERGE_AT_ONCE:
+                self._catch_up()
+            else:
+                self.call_after_refresh(self._catch_up)
         self._status()
 
     def _catch_up(self) -> None:
