@@ -62,7 +62,7 @@ class LineTable(SteadyScrollView, can_focus=True):
     }
     """
 
-    cursor_row: reactive[int] = reactive(0)
+    cursor_row: reactive[int] = reactive(0, repaint=False)  # (`watch_cursor_row` repaints what changed)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -126,7 +126,11 @@ class LineTable(SteadyScrollView, can_focus=True):
             self.scroll_to(y=new, animate=False, immediate=True)
         elif new >= top + height:
             self.scroll_to(y=new - height + 1, animate=False, immediate=True)
-        self.refresh()
+        if round(self.scroll_y) == top:
+            for index in (old, new):  # the view did not move: the rows the cursor left and reached
+                self.refresh_line(index + 1)  # (below the header)
+        else:
+            self.refresh()
 
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(row=self.cursor_row + delta)

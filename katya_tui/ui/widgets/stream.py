@@ -29,7 +29,6 @@ from .stream_rows import Row, build_window, join, prune, summary
 Window = tuple[list[dict], list[dict], Iterable[dict]]  # (captures, events, deliveries): see `Stream.load`
 
 MAX_ROWS = 10_000
-MERGE_AT_ONCE = 500  # facts held while paused that a resume merges before its frame (more: after it)
 VERDICT_MARKS = {
     "valid": "✓",
     "invalid": "✗",
@@ -105,9 +104,8 @@ class Stream(SteadyScrollView, can_focus=True):
         *(f"stream--verdict-{v}" for v in VERDICT_MARKS),
     }
 
-    cursor: reactive[int | None] = reactive(
-        None, always_update=True, repaint=False
-    )  # (`watch_cursor` repaints)
+    # (not repainted by the reactive: `watch_cursor` repaints the rows that changed)
+    cursor: reactive[int | None] = reactive(None, always_update=True, repaint=False)
     paused: reactive[bool] = reactive(False)
 
     def __init__(self, *, clock: Clock | None = None, max_rows: int = MAX_ROWS, **kw: Any) -> None:
@@ -121,7 +119,6 @@ class Stream(SteadyScrollView, can_focus=True):
         self.new_rows = 0
         self.held = 0  # facts that arrived while paused
         self._held: list[tuple[list[dict], list[dict]]] = []
-        self._catching_up = False  # resumed: what was held goes in once the resume is on the terminal
         self._binding_sig: object = None
         # callable(flt, limit) -> (captures, events, deliveries), or None when it reads off the loop; see reload
         self.source_loader: Callable[[Filter, int], Window | None] | None = None
@@ -134,12 +131,11 @@ class Stream(SteadyScrollView, can_focus=True):
 
     def add(self, captures: list[dict], events_: list[dict]) -> int:
         """Merge a batch into the window; returns the number of new rows shown (none while paused)."""
-        if self.paused or self._catching_up:
+        if self.paused:
             self.held += len(captures) + len(events_)
             if self.held <= self.max_rows:  # kept for the resume; past the window's size, resume reloads
                 self._held.append((captures, events_))
-            if self.paused:
-                self._status()
+            self._status()
             return 0
         return self._merge([(captures, events_)])
 
@@ -266,13 +262,7 @@ class Stream(SteadyScrollView, can_focus=True):
             self._binding_sig = sig
             self.refresh_bindings()
 
-    def _rows_now(self) -> None:
-        """Before a key acts on the rows: the rows held until the resume was painted go in now, if they have not."""
-        if self._catching_up and not self.paused:
-            self._catch_up()
-
     def action_cursor(self, delta: int) -> None:
-        self._rows_now()
         if self.rows:
             start = (
                 len(self.rows) - 1 if self.cursor is None else self.cursor + delta
@@ -283,13 +273,11 @@ class Stream(SteadyScrollView, can_focus=True):
         self.action_cursor(direction * max(1, self.scrollable_content_region.height - 1))
 
     def action_top(self) -> None:
-        self._rows_now()
         if self.rows:
             self.cursor = 0
             self._scroll(y=0)
 
     def action_bottom(self) -> None:
-        self._rows_now()
         self.cursor = None
         self._follow()
         self._resize()
@@ -298,39 +286,20 @@ class Stream(SteadyScrollView, can_focus=True):
         self.action_bottom()
 
     def action_pause(self) -> None:
-        """Freeze the view, or resume it: the rows held meanwhile go in at once, in one merge; past
-        `MERGE_AT_ONCE` of them (a flood: tens of ms the key would wait for), once the resume is on the terminal."""
+        """Freeze the view, or resume it: what arrived meanwhile goes in as one merge (one resize and one status
+        for all of it, not one a batch), or, past the window's size, the window is read again."""
         self.paused = not self.paused
         if not self.paused and self.held > self.max_rows:
-            self.held, self._held = 0, []
             self.reload()
-        elif not self.paused and self._held and not self._catching_up:
-            self._catching_up = True
-            if self.held <= MERGE_AT_ONCE:
-                self._catch_up()
-            else:
-                self.call_after_refresh(self._catch_up)
-        self._status()
-
-    def _catch_up(self) -> None:
-        """Merge what was held while paused (and since the resume) in one go."""
-        if not self._catching_up:
-            return  # (done already: a key that acts on the rows merged them first, `_rows_now`)
-        self._catching_up = False
-        if self.paused:  # paused again before the resume was painted: keep holding
-            self._status()
-            return
-        held, self._held, over = self._held, [], self.held > self.max_rows
+        elif not self.paused and self._held:
+            self._merge(self._held)
         self.held = 0
-        if over:
-            self.reload()
-        else:
-            self._merge(held)
+        self._held = []
+        self._status()
 
     def action_open(self) -> None:
         """The selected row's detail; while following (no row selected), the newest row's, selected as the cursor
         keys would select it: enter on a stream that just showed a row opens that row."""
-        self._rows_now()
         if self.selected is None and self.rows:
             self.action_cursor(0)
         row = self.selected
