@@ -108,3 +108,30 @@ async def test_an_item_opens_on_its_first_tab_after_one_that_had_other_tabs(sett
             assert (tabs.active, tabs.query_one(ContentSwitcher).current) == (first, first)
             await pilot.press("escape")
             await until(pilot, lambda: not main.detail_open)
+
+
+async def test_items_written_while_hidden_open_laid_out_as_if_written_shown(settings):
+    # the hidden panel's sections are written without a layout of the screen (the cursor's prefetch under a flood);
+    # shown, each section has the size a fresh layout gives it, whatever item the panel held before
+    app = app_with(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        main, (stream, _, _) = app.screen, panes(app)
+        await reads_done(pilot)
+        detail = main.query_one(DetailView)
+        captures = [i for i, r in enumerate(stream.rows) if r.kind == "capture"]
+        assert len(captures) >= 2
+        for index in [*captures, captures[0]] * 2:  # each prefetched in turn, hidden, then one opened
+            stream.cursor = index
+            row = stream.rows[index]
+            await until(pilot, lambda r=row: detail.prefetched == (r.kind, r.id) and not detail.warming)
+        await pilot.press("enter")
+        await until(pilot, lambda: main.detail_open and detail.shown)
+        await pilot.pause()
+        sections = list(detail.query(Static))
+        shown = [s.region for s in sections]
+        for section in sections:
+            section.refresh(layout=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert [s.region for s in sections] == shown

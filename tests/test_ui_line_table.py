@@ -1,4 +1,5 @@
-"""The delivery log on the Line API: a delivery updated again and again redraws its own row, not the log."""
+"""The delivery log on the Line API: a delivery updated again and again redraws its own row, not the log; a
+cursor move repaints the two rows it changes."""
 
 from __future__ import annotations
 
@@ -75,3 +76,20 @@ async def test_new_deliveries_are_appended_and_the_oldest_dropped_past_the_limit
         assert log.row_count == LIMIT and log.keys == list(log.docs)
         assert log.keys[0] == f"dlv_{50:03d}" and log.keys[-1] == f"dlv_{LIMIT + 49:03d}"
         assert log.selected is not None and log.selected["id"] == log.keys[-1]  # the cursor follows the tail
+
+
+async def test_a_cursor_move_repaints_the_two_rows_it_changes(monkeypatch):
+    app = Holder()
+    async with app.run_test(size=(120, 20)) as pilot:
+        log = app.query_one(DeliveryLog)
+        await pilot.pause()
+        log.apply({d["id"]: d for d in (delivery(i) for i in range(5))})
+        log.move_cursor(row=2)
+        await pilot.pause()
+        painted: list[int] = []
+        render_line = log.render_line
+        monkeypatch.setattr(log, "render_line", lambda y: painted.append(y) or render_line(y))
+        log.move_cursor(row=3)
+        await pilot.pause()
+        assert sorted(set(painted)) == [3, 4]  # rows 2 and 3, below the header
+        assert log.render_line(4) != log.render_line(3)  # the cursor's look moved with it

@@ -5,6 +5,7 @@ show what a fresh read of the store shows: nothing lost by coalescing.
 from __future__ import annotations
 
 from test_ui_main_deliveries import hook, sink  # noqa: F401  (the fixture)
+from textual.widget import Widget
 from ui_main_helpers import panes, reads_done, running, until
 
 from katya_tui.core import queries
@@ -74,3 +75,43 @@ async def test_keys_1_2_3_move_the_focus_and_its_full_strength_border_between_th
         await pilot.press("tab")
         await until(pilot, lambda: app.focused is not log)
         assert log.styles.border_top[1].a == 0.5
+
+
+async def test_a_pane_switch_restyles_no_pane_and_tables_draw_their_cursor_by_focus(
+    settings,
+    sink,  # noqa: F811
+    monkeypatch,
+):
+    restyled: list[Widget] = []
+    update = Widget.update_node_styles
+
+    def spy(self: Widget, animate: bool = True) -> None:
+        restyled.append(self)
+        update(self, animate)
+
+    async with running(settings) as (app, pilot):
+        stream, subs, log = panes(app)
+        hook(app, sink, "all")  # (a subscription: a row, so a cursor, in the subscriptions pane)
+        subs.refresh_rows()
+        await until(pilot, lambda: app.focused is stream and subs.row_count == 1)
+
+        def cursor_bg(table) -> object:
+            line = table.render_line(1 + table.cursor_row)  # (line 0 is the header)
+            return next(seg.style.bgcolor for seg in line if seg.text.strip())
+
+        blurred = cursor_bg(subs)
+        monkeypatch.setattr(Widget, "update_node_styles", spy)
+        await pilot.press("2")
+        await until(pilot, lambda: app.focused is subs)
+        await pilot.pause()
+        focused = cursor_bg(subs)
+        await pilot.press("1")
+        await until(pilot, lambda: app.focused is stream)
+        await pilot.pause()
+        assert not {stream, subs, log} & set(restyled), restyled
+        monkeypatch.undo()
+        assert focused != blurred and cursor_bg(subs) == blurred
+        subs.focus()  # focused another way (Textual restyles it): drawn the same
+        await until(pilot, lambda: app.focused is subs)
+        await pilot.pause()
+        assert cursor_bg(subs) == focused

@@ -72,6 +72,7 @@ class DetailView(Vertical, DetailActions, WarmPanel):
         self._tabs_shown: dict[str, bool] = {}  # tab id -> shown, as last set
         self._kept_focus: Widget | None = None  # see `hand_back_focus`
         self._written: dict[Static, object] = {}  # what each section shows (`_write`)
+        self._unlaid: set[Static] = set()  # written while hidden, not laid out since (`_write`)
         self._prefetched: v.DetailData | None = None  # see `prefetch`
         self._prefetched_at = 0.0
 
@@ -130,6 +131,7 @@ class DetailView(Vertical, DetailActions, WarmPanel):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.item_id = kind, id
+        self._lay_out_written()
         pre = self._prefetched
         self._painted = False
         self.call_after_refresh(self._now_painted, id)  # (then read again: what changed since the prefetch)
@@ -337,11 +339,24 @@ class DetailView(Vertical, DetailActions, WarmPanel):
 
     def _write(self, section: Static, text: Content | str) -> None:
         """Update a section only when its text changes: each update lays the screen out again (a frame), and an
-        item read again (each second while a delivery is pending, once after it is shown) is mostly the same."""
+        item read again (each second while a delivery is pending, once after it is shown) is mostly the same.
+        While the panel is hidden (an item prefetched as the cursor rests on its row), no layout: showing the
+        panel lays it out anyway, and a layout of the whole screen under a flood is a frame a key waits for."""
         key = text if isinstance(text, str) else (text.plain, tuple(text.spans))
         if self._written.get(section) != key:
             self._written[section] = key
-            section.update(text)
+            section.update(text, layout=self.display)
+            if not self.display:
+                self._unlaid.add(section)
+
+    def before_warm(self) -> None:
+        self._lay_out_written()
+
+    def _lay_out_written(self) -> None:
+        """Lay out the sections written while hidden, in the frame that shows the panel (or warms it)."""
+        for section in self._unlaid:
+            section.refresh(layout=True)
+        self._unlaid.clear()
 
     def _first_tab(self) -> str:
         d = self.data

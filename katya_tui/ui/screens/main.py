@@ -458,7 +458,8 @@ class MainScreen(Screen):
     def action_focus_pane(self, pane: str) -> None:
         """Move the focus to a pane in one frame. Textual restyles each pane in its own `Focus`/`Blur` handler,
         whose scrollbars and repaints reach the screen after it has painted the first of them (two frames); here
-        the panes are restyled at once, and frames wait (a batch, at most 0.1 s) until the pane has the focus."""
+        the panes take their new look at once (`_focus_now`), and frames wait (a batch, at most 0.1 s) until the
+        pane has the focus."""
         target = self.query_one(f"#{pane}")
         if target is self.focused:
             return
@@ -472,11 +473,15 @@ class MainScreen(Screen):
         )  # (queued behind its `Focus`: released once that is handled)
 
     def _focus_now(self, target: Widget) -> None:
-        """Focus `target`, the panes restyled at once (Textual's restyle on focus: its handlers find it done)."""
+        """Focus `target`, the panes given their new look at once and not restyled: nothing in their styles
+        depends on `:focus` (the border is inline, `show_focus`; a table draws its cursor by `has_focus`), and
+        a restyle of a pane walks the stylesheet for it and each of its component classes, the most expensive
+        step of a pane switch. Textual's own handlers then find `has_focus` set already and restyle nothing."""
         for widget, focused in ((self.focused, False), (target, True)):
             if isinstance(widget, (Stream, LineTable)):
-                widget.has_focus = focused
+                widget.set_reactive(Widget.has_focus, focused)
                 show_focus(widget, focused)
+                widget.refresh()
         self.set_focus(target)
 
     def _release_focus_hold(self) -> None:

@@ -42,7 +42,7 @@ class LineTable(SteadyScrollView, can_focus=True):
             Binding("end", "cursor(1_000_000)", "Last", show=False),
         ]
     )
-    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
+    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor", "line-table--cursor-focused"}
     DEFAULT_CSS = """
     LineTable {
         background: $surface;
@@ -54,7 +54,7 @@ class LineTable(SteadyScrollView, can_focus=True):
             color: $block-cursor-blurred-foreground;
             text-style: $block-cursor-blurred-text-style;
         }
-        &:focus > .line-table--cursor {
+        & > .line-table--cursor-focused {  /* (not a `:focus` rule: a pane switch restyles nothing) */
             background: $block-cursor-background;
             color: $block-cursor-foreground;
             text-style: $block-cursor-text-style;
@@ -62,7 +62,7 @@ class LineTable(SteadyScrollView, can_focus=True):
     }
     """
 
-    cursor_row: reactive[int] = reactive(0)
+    cursor_row: reactive[int] = reactive(0, repaint=False)  # (`watch_cursor_row` repaints what changed)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -126,7 +126,11 @@ class LineTable(SteadyScrollView, can_focus=True):
             self.scroll_to(y=new, animate=False, immediate=True)
         elif new >= top + height:
             self.scroll_to(y=new - height + 1, animate=False, immediate=True)
-        self.refresh()
+        if round(self.scroll_y) == top:
+            for index in (old, new):  # the view did not move: the rows the cursor left and reached
+                self.refresh_line(index + 1)  # (below the header)
+        else:
+            self.refresh()
 
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(row=self.cursor_row + delta)
@@ -151,7 +155,8 @@ class LineTable(SteadyScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         base = self.rich_style  # once a frame, not once a line
-        self._styles = (base, base + self.get_component_rich_style("line-table--cursor"))
+        cursor = "line-table--cursor-focused" if self.has_focus else "line-table--cursor"
+        self._styles = (base, base + self.get_component_rich_style(cursor))
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:

@@ -104,7 +104,8 @@ class Stream(SteadyScrollView, can_focus=True):
         *(f"stream--verdict-{v}" for v in VERDICT_MARKS),
     }
 
-    cursor: reactive[int | None] = reactive(None, always_update=True)
+    # (not repainted by the reactive: `watch_cursor` repaints the rows that changed)
+    cursor: reactive[int | None] = reactive(None, always_update=True, repaint=False)
     paused: reactive[bool] = reactive(False)
 
     def __init__(self, *, clock: Clock | None = None, max_rows: int = MAX_ROWS, **kw: Any) -> None:
@@ -136,10 +137,12 @@ class Stream(SteadyScrollView, can_focus=True):
                 self._held.append((captures, events_))
             self._status()
             return 0
-        return self._merge(captures, events_)
+        return self._merge([(captures, events_)])
 
-    def _merge(self, captures: Iterable[dict], events_: Iterable[dict]) -> int:
-        fresh = join(self.by_id, self.flt, captures, events_)
+    def _merge(self, batches: Iterable[tuple[Iterable[dict], Iterable[dict]]]) -> int:
+        fresh = [
+            row for captures, events_ in batches for row in join(self.by_id, self.flt, captures, events_)
+        ]
         if fresh:
             self.rows.extend(fresh)
             self._prune()
@@ -240,15 +243,20 @@ class Stream(SteadyScrollView, can_focus=True):
         self.post_message(
             RowSelected(row.kind if row else None, row.id if row else None, row.event_id if row else None)
         )
+        top = round(self.scroll_y)
         if new is not None:
             self.following = False
             self._status()
-            top, height = round(self.scroll_y), self.scrollable_content_region.height
+            height = self.scrollable_content_region.height
             if new < top:
                 self._scroll(y=new)
             elif new >= top + height:
                 self._scroll(y=new - height + 1)
-        self.refresh()
+        if old is not None and new is not None and round(self.scroll_y) == top:
+            for index in {old, new}:  # the view did not move: the two rows the cursor left and reached
+                self.refresh_line(index)
+        else:
+            self.refresh()
         sig = row.kind if row else None
         if sig != self._binding_sig:  # what Detail and Replay can do changed (the keys bar shows it)
             self._binding_sig = sig
@@ -278,12 +286,13 @@ class Stream(SteadyScrollView, can_focus=True):
         self.action_bottom()
 
     def action_pause(self) -> None:
+        """Freeze the view, or resume it: what arrived meanwhile goes in as one merge (one resize and one status
+        for all of it, not one a batch), or, past the window's size, the window is read again."""
         self.paused = not self.paused
         if not self.paused and self.held > self.max_rows:
             self.reload()
-        elif not self.paused:
-            for captures, events_ in self._held:
-                self._merge(captures, events_)
+        elif not self.paused and self._held:
+            self._merge(self._held)
         self.held = 0
         self._held = []
         self._status()

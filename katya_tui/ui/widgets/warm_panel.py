@@ -28,6 +28,9 @@ class WarmPanel(Widget):
         """What a `show` shows, what it hides, and boxes whose scrollbar to draw too; None: not ready."""
         return [], [], []
 
+    def before_warm(self) -> None:
+        """Called as the panel is about to be laid out unseen (a panel that defers layouts while hidden)."""
+
     def warm(self, what: str, *, draw: bool = True) -> None:
         """Lay the panel out and draw it once, unseen, unless `what` was warmed already (or the panel shows).
         With `draw` False it is laid out below the screen's edge instead: sized, not drawn, and the screen not
@@ -37,6 +40,7 @@ class WarmPanel(Widget):
         if under is None or parts is None or not under.display:
             return
         shown, hidden, boxes = parts
+        self.before_warm()
         scrolled = [box for box in boxes if not box.styles.inline.has_rule("overflow_y")]
         self._warmed |= {what}
         self._undo_warm = [(w, w.display) for w in (*shown, *hidden)], scrolled
