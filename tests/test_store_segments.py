@@ -4,6 +4,7 @@ to them, pruned by bytes whole segments at a time, and a damaged segment is neve
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import hashlib
 import os
@@ -157,3 +158,66 @@ async def test_the_store_gives_freed_pages_back_after_each_share_of_blob_bytes(t
         await store.commit()
     assert 4 <= len(calls) <= 6
     store.close()
+
+
+def _counted_one_by_one(docs: dict) -> tuple[dict[int, int], dict[int, int]]:
+    """What `_count_refs` must find, reference by reference: (references per segment, furthest byte)."""
+    counts: dict[int, int] = {}
+    reach: dict[int, int] = {}
+    for doc in docs.values():
+        refs = doc.get(REFS) if isinstance(doc, dict) else None
+        for ref in refs.split(" ") if isinstance(refs, str) and refs else ():
+            if ref[:1] not in ("b", "j", "d", "e") or len(parts := ref[1:].split(":")) < 3:
+                continue
+            seg, off, size = (int(p) for p in parts[:3])
+            counts[seg] = counts.get(seg, 0) + 1
+            reach[seg] = max(reach.get(seg, 0), off + size)
+    return counts, reach
+
+
+@pytest.mark.parametrize("odd", [None, "x1:2:3", "b1:2", "j3:10:20:abc", "b4:5:6:7", 17])
+def test_references_are_counted_a_chunk_at_a_time_as_one_by_one(odd, monkeypatch):
+    """The references of many documents are read as one array of numbers; a chunk with a reference shaped
+    otherwise is read one by one, and both count the same."""
+    from katya_tui.core.store import store as store_mod
+
+    monkeypatch.setattr(store_mod, "CHECK_CHUNK", 7)
+    sha = "0b6e529370d6e371"
+    docs: dict = {}
+    for i in range(40):
+        seg = i // 9
+        refs = [f"b{seg}:{i * 100}:{50 + i}", f"j{seg}:{i * 100 + 60}:{30}:{sha}"]
+        if i % 5 == 0:
+            refs.append(f"d{max(0, seg - 1)}:{i}:{i + 1}:{'1234567890123456'}")
+        docs[str(i)] = {"id": f"cap_{i}", REFS: " ".join(refs)}
+    docs["40"] = {"id": "cap_40"}  # (no blobs)
+    docs["41"] = {"id": "cap_41", REFS: "e2:5:5:" + sha}
+    if odd is not None:
+        docs["42"] = {"id": "cap_42", REFS: odd} if isinstance(odd, str) else odd
+    counts: collections.Counter = collections.Counter()
+    reach: dict[int, int] = {}
+    store_mod._count_refs(docs, counts, reach)
+    assert (dict(counts), reach) == _counted_one_by_one(docs)
+
+
+def test_references_as_numbers():
+    from katya_tui.core.store.store import _ref_numbers
+
+    sha = "0b6e529370d6e371"
+    assert _ref_numbers(f"b0:0:948 j0:948:1071:{sha} d12:3:4:{sha} e1:0:9") == [
+        0,
+        0,
+        948,
+        0,
+        948,
+        1071,
+        12,
+        3,
+        4,
+        1,
+        0,
+        9,
+    ]
+    assert _ref_numbers("") == []
+    for odd in ("x1:2:3", "b1:2", "b1:2:3:4", "j1:2:3:abc", "b1:02:3", "b1:2.5:3", "b1:2:3  j1:2:3"):
+        assert _ref_numbers(odd) is None, odd

@@ -23,15 +23,18 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from operator import add, gt, itemgetter
+from itertools import compress, islice, repeat
+from operator import add
 from pathlib import Path
 from typing import Any, cast
+
+import orjson
 
 from .. import datadir, gcpolicy, mallocpolicy
 from .cold import COLD, REFS, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
 from .lock import DataDirLock
-from .segments import Segments
+from .segments import SHA_PREFIX, Segments
 from .snapshot import StoreCorrupt, read_snapshot, snapshot_parts
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
@@ -52,6 +55,9 @@ DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold be
 _REF = re.compile(
     r"[bjde]([0-9]+):([0-9]+):([0-9]+)"
 )  # segment, offset, length of each reference in a `$cold`
+_SHA = re.compile(rb":[0-9a-f]{%d}(?= |$)" % SHA_PREFIX)  # a reference's checksum prefix
+_KINDS = b"bjde"  # a reference's first letter: its kind (see `cold.py`)
+_TO_COMMAS = bytes.maketrans(b": ", b",,")
 CHECK_CHUNK = 4096  # documents whose references are checked at a time
 
 
@@ -79,6 +85,46 @@ def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
             raise ValueError(f"unknown journal operation {op!r}")
 
     return apply
+
+
+def _count_refs(docs: dict[str, Any], counts: Counter[int], reach: dict[int, int]) -> None:
+    """Add to `counts` the references of `docs` to each segment, and to `reach` the furthest byte of each segment
+    they refer to. This is a large part of what opening costs, so a few thousand documents at a time, their
+    references joined into one JSON array of numbers (`_ref_numbers`) and the arithmetic done by `map`s, not by a
+    loop over each reference; a chunk whose references are not all shaped as `Segments` writes them is read
+    reference by reference."""
+    values = iter(docs.values())
+    while chunk := list(islice(values, CHECK_CHUNK)):
+        try:
+            nums = _ref_numbers(" ".join(filter(None, map(dict.get, chunk, repeat(REFS)))))
+        except TypeError:  # (a document or a `$cold` of another type: damage)
+            nums = None
+        if nums is None:
+            refs = [d[REFS] for d in chunk if isinstance(d, dict) and isinstance(d.get(REFS), str)]
+            nums = [int(n) for ref in _REF.findall(" ".join(refs)) for n in ref]
+        segs = nums[0::3]
+        ends = list(map(add, nums[1::3], nums[2::3]))
+        counted = Counter(segs)
+        counts.update(counted)
+        for seg in counted:
+            far = max(ends) if len(counted) == 1 else max(compress(ends, map(seg.__eq__, segs)))
+            if far > reach.get(seg, 0):
+                reach[seg] = far
+
+
+def _ref_numbers(refs: str) -> list[int] | None:
+    """Segment, offset and length of each reference of `refs` (space-separated), one flat list (a C parser makes
+    the numbers); None unless every reference is one kind letter and three numbers (and a checksum prefix)."""
+    if not refs:
+        return []
+    raw = refs.encode()
+    try:
+        nums = orjson.loads(b"[" + _SHA.sub(b"", raw).translate(_TO_COMMAS, _KINDS) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    if len(nums) != 3 * (raw.count(b" ") + 1) or set(map(type, nums)) != {int}:
+        return None
+    return cast(list[int], nums)
 
 
 def _refuse_write(record: Any) -> None:
@@ -202,39 +248,15 @@ class Store:
 
     def _check_segments(self, tables: dict[str, dict[str, Any]]) -> None:
         """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
-        segment that is missing or shorter than they say (a checksum is checked on each read). One regular
-        expression over the references of a few thousand documents at a time (what it makes is then freed and
-        its memory reused), and the arithmetic in `map`s, not a loop over each: this is a large part of what
-        opening costs."""
-        live = self.segments.live
+        segment that is missing or shorter than they say (a checksum is checked on each read)."""
+        counts: Counter[int] = Counter()
+        reach: dict[int, int] = {}
+        for name in COLD:
+            _count_refs(tables.get(name, {}), counts, reach)
+        self.segments.live.update(counts)
         sizes = self.segments.sizes
-        bad = False
-        for name in COLD:
-            refs = [d[REFS] for d in tables.get(name, {}).values() if REFS in d]
-            for i in range(0, len(refs), CHECK_CHUNK):
-                found = _REF.findall(" ".join(refs[i : i + CHECK_CHUNK]))
-                segs = list(map(itemgetter(0), found))
-                counted = Counter(segs)
-                for seg, n in counted.items():
-                    live[int(seg)] += n
-                if any(int(seg) not in sizes for seg in counted):
-                    bad = True
-                    continue
-                size_of = {seg: sizes[int(seg)] for seg in counted}
-                ends = map(add, map(int, map(itemgetter(1), found)), map(int, map(itemgetter(2), found)))
-                bad = bad or any(map(gt, ends, map(size_of.__getitem__, segs)))
-        if bad:
-            self._refuse(tables)
-
-    def _refuse(self, tables: dict[str, dict[str, Any]]) -> None:
-        """`StoreCorrupt` for the first segment (by number) that is missing or shorter than its records say."""
-        ends: dict[int, int] = {}
-        for name in COLD:
-            for refs in (d[REFS] for d in tables.get(name, {}).values() if REFS in d):
-                for seg, off, size in _REF.findall(refs):
-                    ends[int(seg)] = max(ends.get(int(seg), 0), int(off) + int(size))
-        for seg, end in sorted(ends.items()):
-            have = self.segments.sizes.get(seg)
+        for seg, end in sorted(reach.items()):
+            have = sizes.get(seg)
             if have is None:
                 raise StoreCorrupt(self.segments.path(seg), "it is missing")
             if have < end:
