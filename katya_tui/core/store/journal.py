@@ -13,7 +13,6 @@ drawn meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -22,13 +21,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from .appendfile import AppendFile
 
+if TYPE_CHECKING:
+    import asyncio
+
 log = logging.getLogger(__name__)
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop. asyncio is imported here rather than at the top: what runs a loop has imported it
+    already, and what only opens a store (an export, a fresh process's first steps) need not pay for it."""
+    import asyncio
+
+    return asyncio.get_running_loop()
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class Writer:
 
     async def run(self, fn: Callable, *args: object) -> object:
         """`fn(*args)` on the thread, awaited from the event loop."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         fut = loop.create_future()
         self._puts.put((fn, args, lambda r, e: loop.call_soon_threadsafe(_settle, fut, r, e)))
         return await fut
@@ -257,7 +267,7 @@ class Journal:
         target = self.file.size
         if self.file.synced >= target:
             return
-        fut = asyncio.get_running_loop().create_future()
+        fut = running_loop().create_future()
         self._waiters.append((target, fut))
         self._start_flush()
         await fut
@@ -267,9 +277,11 @@ class Journal:
             self._flushing = (
                 True  # now, not when the task starts: the other writers of this turn must not start one
             )
-            asyncio.get_running_loop().create_task(self._flush_loop())
+            running_loop().create_task(self._flush_loop())
 
     async def _flush_loop(self) -> None:
+        import asyncio
+
         gather = self.gather_turns
         try:
             while self.pending or self.failure is not None:
@@ -338,7 +350,7 @@ class Journal:
             if self.on_state is not None:
                 self.on_state(reason)
         with contextlib.suppress(RuntimeError):  # (no running loop: a synchronous flush)
-            loop = asyncio.get_running_loop()
+            loop = running_loop()
             if self._retry is None or self._retry.cancelled():
                 self._retry = loop.call_later(self.retry_s, self._try_again)
 

@@ -16,7 +16,6 @@ snapshot with the journals it does not cover; both open to the same data.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
@@ -26,17 +25,20 @@ from collections.abc import Callable
 from itertools import compress, islice, repeat
 from operator import add
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from .. import datadir, gcpolicy, mallocpolicy
 from .cold import COLD, REFS, Cold
-from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay
+from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay, running_loop
 from .lock import DataDirLock
 from .segments import SHA_PREFIX, Segments
 from .snapshot import StoreCorrupt, read_snapshot, snapshot_parts
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -344,9 +346,7 @@ class Store:
             if journal.size > due * self.compact_overdue:
                 self._start_compaction()
             elif journal.size > due and self._compact_later is None:
-                self._compact_later = asyncio.get_running_loop().call_later(
-                    self.compact_quiet_s, self._compact_due
-                )
+                self._compact_later = running_loop().call_later(self.compact_quiet_s, self._compact_due)
 
     def _compact_due(self) -> None:
         """A compaction serialises the whole store (holding the GIL) and writes it out: under load the requests
@@ -359,15 +359,13 @@ class Store:
         if quiet >= self.compact_quiet_s:
             self._start_compaction()
         else:
-            self._compact_later = asyncio.get_running_loop().call_later(
-                self.compact_quiet_s - quiet, self._compact_due
-            )
+            self._compact_later = running_loop().call_later(self.compact_quiet_s - quiet, self._compact_due)
 
     def _start_compaction(self) -> None:
         if self._compact_later is not None:
             self._compact_later.cancel()
             self._compact_later = None
-        self._compacting = asyncio.get_running_loop().create_task(self.compact())
+        self._compacting = running_loop().create_task(self.compact())
 
     def flush(self) -> None:
         self._writer.flush()
@@ -393,7 +391,7 @@ class Store:
         """Snapshot the current state and drop the journals it covers; writers go on meanwhile."""
         try:
             gen, state = self._rotate_for_snapshot()
-            loop = asyncio.get_running_loop()
+            loop = running_loop()
             self._snapshot_size = await loop.run_in_executor(None, self._write_snapshot, state)
             self._drop_journals_before(gen)
         except (OSError, StoreNotWritable) as exc:  # the journals still hold everything: compact another time
