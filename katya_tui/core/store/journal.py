@@ -73,21 +73,27 @@ def replay(
     (a write a crash cut short: nothing after it was acknowledged), cut off unless `cut` is False (a reader that
     does not own the store leaves it to its writer). Any other line that is not a record is damage: reported in
     `report.damaged` with its position, skipped, and every record after it applied. False when a tail was cut."""
-    pos = 0  # where the line being read starts
     loads = orjson.loads
+    damaged = report.damaged
+    seen = len(damaged)
+    lines = 0  # read and not torn
     with open(path, "rb", buffering=READ_BUFFER) as f:
-        for number, line in enumerate(f, 1):  # (each keeps its newline, which the JSON parser skips)
+        # (positions are asked of the file only where a line is bad: counting each line's bytes costs more)
+        for lines, line in enumerate(f, 1):  # (each keeps its newline, which the JSON parser skips)
             if line[-1] != 0x0A and newest:
+                lines -= 1
                 break  # an unterminated last line: the torn tail
             # (an older journal was complete when it was rotated: a fragment at its end is damage)
             try:
                 apply(loads(line))
             except _BAD:
-                report.damaged.append(Damage(path.name, number, pos, len(line) - line.endswith(b"\n")))
-            else:
-                report.records += 1
-            pos += len(line)
+                start = f.tell() - len(line)
+                damaged.append(Damage(path.name, lines, start, len(line) - line.endswith(b"\n")))
+        else:
+            line = b""
+        pos = f.tell() - len(line)  # where the torn tail starts, or the end
         size = f.seek(0, os.SEEK_END)
+    report.records += lines - (len(damaged) - seen)
     if pos < size:
         report.torn_bytes += size - pos
         report.torn_file = path.name
