@@ -194,10 +194,15 @@ def test_references_are_counted_a_chunk_at_a_time_as_one_by_one(odd, monkeypatch
     docs["41"] = {"id": "cap_41", REFS: "e2:5:5:" + sha}
     if odd is not None:
         docs["42"] = {"id": "cap_42", REFS: odd} if isinstance(odd, str) else odd
+    counted, reach = _counted_one_by_one(docs)
     counts: collections.Counter = collections.Counter()
-    reach: dict[int, int] = {}
-    store_mod._count_refs(docs, counts, reach)
-    assert (dict(counts), reach) == _counted_one_by_one(docs)
+    assert not store_mod._count_refs(docs, counts, dict(reach))  # (every segment exactly as long as needed)
+    assert dict(counts) == counted
+    for seg in reach:
+        short = {**reach, seg: reach[seg] - 1}
+        assert store_mod._count_refs(docs, collections.Counter(), short), seg
+        missing = {k: v for k, v in reach.items() if k != seg}
+        assert store_mod._count_refs(docs, collections.Counter(), missing), seg
 
 
 def test_references_as_numbers():

@@ -21,9 +21,9 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
-from itertools import compress, islice, repeat
-from operator import add
+from collections.abc import Callable, Iterable
+from itertools import islice, repeat
+from operator import add, gt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -89,12 +89,13 @@ def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
     return apply
 
 
-def _count_refs(docs: dict[str, Any], counts: Counter[int], reach: dict[int, int]) -> None:
-    """Add to `counts` the references of `docs` to each segment, and to `reach` the furthest byte of each segment
-    they refer to. This is a large part of what opening costs, so a few thousand documents at a time, their
+def _count_refs(docs: dict[str, Any], counts: Counter[int], sizes: dict[int, int]) -> bool:
+    """Add to `counts` the references of `docs` to each segment; True when one refers to a segment not in `sizes`
+    or past its end. This is a large part of what opening costs, so a few thousand documents at a time, their
     references joined into one JSON array of numbers (`_ref_numbers`) and the arithmetic done by `map`s, not by a
     loop over each reference; a chunk whose references are not all shaped as `Segments` writes them is read
     reference by reference."""
+    bad = False
     values = iter(docs.values())
     while chunk := list(islice(values, CHECK_CHUNK)):
         try:
@@ -102,16 +103,23 @@ def _count_refs(docs: dict[str, Any], counts: Counter[int], reach: dict[int, int
         except TypeError:  # (a document or a `$cold` of another type: damage)
             nums = None
         if nums is None:
-            refs = [d[REFS] for d in chunk if isinstance(d, dict) and isinstance(d.get(REFS), str)]
-            nums = [int(n) for ref in _REF.findall(" ".join(refs)) for n in ref]
+            nums = [int(n) for ref in _REF.findall(" ".join(_refs(chunk))) for n in ref]
         segs = nums[0::3]
-        ends = list(map(add, nums[1::3], nums[2::3]))
         counted = Counter(segs)
         counts.update(counted)
-        for seg in counted:
-            far = max(ends) if len(counted) == 1 else max(compress(ends, map(seg.__eq__, segs)))
-            if far > reach.get(seg, 0):
-                reach[seg] = far
+        if not counted.keys() <= sizes.keys():
+            bad = True
+            continue
+        ends = map(add, nums[1::3], nums[2::3])
+        if len(counted) == 1:
+            bad = bad or max(ends) > sizes[segs[0]]
+        else:
+            bad = bad or any(map(gt, ends, map(sizes.__getitem__, segs)))
+    return bad
+
+
+def _refs(docs: Iterable[Any]) -> list[str]:
+    return [d[REFS] for d in docs if isinstance(d, dict) and isinstance(d.get(REFS), str)]
 
 
 def _ref_numbers(refs: str) -> list[int] | None:
@@ -252,13 +260,21 @@ class Store:
         """Count the references to each segment (`Segments.live`) and refuse a store whose records refer to a
         segment that is missing or shorter than they say (a checksum is checked on each read)."""
         counts: Counter[int] = Counter()
-        reach: dict[int, int] = {}
+        bad = False
         for name in COLD:
-            _count_refs(tables.get(name, {}), counts, reach)
+            bad = _count_refs(tables.get(name, {}), counts, self.segments.sizes) or bad
         self.segments.live.update(counts)
-        sizes = self.segments.sizes
-        for seg, end in sorted(reach.items()):
-            have = sizes.get(seg)
+        if bad:
+            self._refuse(tables)
+
+    def _refuse(self, tables: dict[str, dict[str, Any]]) -> None:
+        """`StoreCorrupt` for the first segment (by number) that is missing or shorter than its records say."""
+        ends: dict[int, int] = {}
+        for name in COLD:
+            for seg, off, size in _REF.findall(" ".join(_refs(tables.get(name, {}).values()))):
+                ends[int(seg)] = max(ends.get(int(seg), 0), int(off) + int(size))
+        for seg, end in sorted(ends.items()):
+            have = self.segments.sizes.get(seg)
             if have is None:
                 raise StoreCorrupt(self.segments.path(seg), "it is missing")
             if have < end:
