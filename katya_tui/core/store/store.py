@@ -58,8 +58,8 @@ _REF = re.compile(
     r"[bjde]([0-9]+):([0-9]+):([0-9]+)"
 )  # segment, offset, length of each reference in a `$cold`
 _SHA = re.compile(rb":[0-9a-f]{%d}(?= |$)" % SHA_PREFIX)  # a reference's checksum prefix
-_KINDS = b"bjde"  # a reference's first letter: its kind (see `cold.py`)
 _TO_COMMAS = bytes.maketrans(b": ", b",,")
+_SHAPE = bytes.maketrans(b"bjde0123456789", b"kkkk0000000000")  # (kind letters as k, digits as 0)
 CHECK_CHUNK = 4096  # documents whose references are checked at a time
 
 
@@ -92,25 +92,25 @@ def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
 def _count_refs(docs: dict[str, Any], counts: Counter[int], sizes: dict[int, int]) -> bool:
     """Add to `counts` the references of `docs` to each segment; True when one refers to a segment not in `sizes`
     or past its end. This is a large part of what opening costs, so a few thousand documents at a time, their
-    references joined into one JSON array of numbers (`_ref_numbers`) and the arithmetic done by `map`s, not by a
-    loop over each reference; a chunk whose references are not all shaped as `Segments` writes them is read
-    reference by reference."""
+    references read together (`_ref_numbers`) and the arithmetic done by `map`s, not by a loop over each; a chunk
+    whose references are not all shaped as `Segments` writes them is read reference by reference."""
     bad = False
     values = iter(docs.values())
     while chunk := list(islice(values, CHECK_CHUNK)):
         try:
-            nums = _ref_numbers(" ".join(filter(None, map(dict.get, chunk, repeat(REFS)))))
-        except TypeError:  # (a document or a `$cold` of another type: damage)
-            nums = None
-        if nums is None:
-            nums = [int(n) for ref in _REF.findall(" ".join(_refs(chunk))) for n in ref]
-        segs = nums[0::3]
+            found = _ref_numbers(" ".join(filter(None, map(dict.get, chunk, repeat(REFS)))))
+        except (TypeError, ValueError):  # (a document or a `$cold` of another type: damage)
+            found = None
+        if found is None:
+            refs = _REF.findall(" ".join(_refs(chunk)))
+            found = [int(r[0]) for r in refs], [int(r[1]) for r in refs], [int(r[2]) for r in refs]
+        segs, offsets, lengths = found
         counted = Counter(segs)
         counts.update(counted)
         if not counted.keys() <= sizes.keys():
             bad = True
             continue
-        ends = map(add, nums[1::3], nums[2::3])
+        ends = map(add, offsets, lengths)
         if len(counted) == 1:
             bad = bad or max(ends) > sizes[segs[0]]
         else:
@@ -122,19 +122,23 @@ def _refs(docs: Iterable[Any]) -> list[str]:
     return [d[REFS] for d in docs if isinstance(d, dict) and isinstance(d.get(REFS), str)]
 
 
-def _ref_numbers(refs: str) -> list[int] | None:
-    """Segment, offset and length of each reference of `refs` (space-separated), one flat list (a C parser makes
-    the numbers); None unless every reference is one kind letter and three numbers (and a checksum prefix)."""
+def _ref_numbers(refs: str) -> tuple[list[int], list[int], list[int]] | None:
+    """The segments, offsets and lengths of the references of `refs` (space-separated), as `_REF` finds them,
+    made by a C parser: without their checksum prefixes and kind letters, the references are one JSON array of
+    numbers. None unless each reference is a kind letter and three numbers (and a checksum prefix): checked on
+    their shape, digits aside, which must be one " k::" a reference."""
     if not refs:
-        return []
-    raw = refs.encode()
+        return [], [], []
+    raw = _SHA.sub(b"", b" " + refs.encode())
+    n = raw.count(b" ")
+    shape = raw.translate(_SHAPE)
+    if shape.translate(None, b"0") != b" k::" * n or b" 0" in shape:
+        return None
     try:
-        nums = orjson.loads(b"[" + _SHA.sub(b"", raw).translate(_TO_COMMAS, _KINDS) + b"]")
-    except orjson.JSONDecodeError:
+        nums = orjson.loads(b"[" + raw.translate(_TO_COMMAS, b"bjde")[1:] + b"]")
+    except orjson.JSONDecodeError:  # (an empty number, or one with a leading zero)
         return None
-    if len(nums) != 3 * (raw.count(b" ") + 1) or set(map(type, nums)) != {int}:
-        return None
-    return cast(list[int], nums)
+    return nums[0::3], nums[1::3], nums[2::3]
 
 
 def _refuse_write(record: Any) -> None:
