@@ -163,3 +163,35 @@ async def test_the_tui_refuses_a_corrupt_snapshot_with_the_reason(settings):
         await pilot.press("q")
     assert app.startup_error and "\n" not in app.startup_error
     assert str(settings.data_dir / "db.json") in app.startup_error and "--repair" in app.startup_error
+
+
+@pytest.mark.parametrize("newest", [True, False])
+def test_replay_reports_each_bad_line_where_it_is_and_counts_the_records(tmp_path, newest):
+    from katya_tui.core.store.journal import Damage, ReplayReport, replay
+
+    good = [orjson.dumps(["t", "p", i, {"i": i}]) + b"\n" for i in range(6)]
+    bad = [b"not json\n", b'{"a": 1}\n', b"[1]\n"]  # not JSON; JSON but not a record (twice)
+    lines = good[:2] + bad[:1] + good[2:4] + bad[1:] + good[4:] + [b'["t","p",9,{"to']
+    journal = tmp_path / "journal.0.jsonl"
+    journal.write_bytes(b"".join(lines))
+    applied: list = []
+    report = ReplayReport()
+
+    def apply(rec: list) -> None:
+        if type(rec) is not list or len(rec) < 4:
+            raise ValueError("not a record")
+        applied.append(rec[2])
+
+    whole = replay(journal, apply, report, cut=False, newest=newest)
+    at = [sum(map(len, lines[:n])) for n in range(len(lines))]
+    expected = [
+        Damage(journal.name, 3, at[2], 8),
+        Damage(journal.name, 6, at[5], 8),
+        Damage(journal.name, 7, at[6], 3),
+    ]
+    if newest:  # the unterminated last line is the torn tail
+        assert not whole and report.torn_bytes == len(lines[-1]) and report.torn_file == journal.name
+    else:  # in an older journal it is damage like any other
+        assert whole and report.torn_bytes == 0
+        expected.append(Damage(journal.name, 10, at[9], len(lines[-1])))
+    assert report.damaged == expected and applied == list(range(6)) and report.records == 6

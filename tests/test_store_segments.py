@@ -4,9 +4,11 @@ to them, pruned by bytes whole segments at a time, and a damaged segment is neve
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import hashlib
 import os
+import re
 
 import pytest
 from store_faults import Faults
@@ -157,3 +159,63 @@ async def test_the_store_gives_freed_pages_back_after_each_share_of_blob_bytes(t
         await store.commit()
     assert 4 <= len(calls) <= 6
     store.close()
+
+
+def _counted_one_by_one(docs: dict) -> tuple[dict[int, int], dict[int, int]]:
+    """What `_count_refs` must find, reference by reference, as `[bjde](digits):(digits):(digits)` finds them in each
+    `$cold` (other text skipped): (references per segment, furthest byte)."""
+    counts: dict[int, int] = {}
+    reach: dict[int, int] = {}
+    for doc in docs.values():
+        refs = doc.get(REFS) if isinstance(doc, dict) else None
+        for seg, off, size in re.findall(
+            r"[bjde]([0-9]+):([0-9]+):([0-9]+)", refs if isinstance(refs, str) else ""
+        ):
+            counts[int(seg)] = counts.get(int(seg), 0) + 1
+            reach[int(seg)] = max(reach.get(int(seg), 0), int(off) + int(size))
+    return counts, reach
+
+
+ODD_REFS = ["x1:2:3", "b1:2", "j3:10:20:abc", "b4:5:6:7", "b4:5:6:7 b1:2", "b0:1e5:3", "b0:-5:3", "b0:1\t:2"]
+ODD_REFS += ["b01:2:3", "b:1:2", "b1::2", "b1:2:3 ", "bb1:2:3", "j1:2:3:0b6e529370d6e37"]
+
+
+@pytest.mark.parametrize("odd", [None, *ODD_REFS, 17])
+def test_references_are_counted_a_chunk_at_a_time_as_one_by_one(odd, monkeypatch):
+    """The references of many documents are read as one array of numbers; a chunk with a reference shaped
+    otherwise is read one by one, and both count the same."""
+    from katya_tui.core.store import store as store_mod
+
+    monkeypatch.setattr(store_mod, "CHECK_CHUNK", 7)
+    sha = "0b6e529370d6e371"
+    docs: dict = {}
+    for i in range(40):
+        seg = i // 9 + (i % 3) * 10  # (1 or 2 digits)
+        refs = [f"b{seg}:{i * 100}:{50 + i}", f"j{seg}:{i * 100 + 60}:{30}:{sha}"]
+        if i % 5 == 0:
+            refs.append(f"d{max(0, seg - 1)}:{i}:{i + 1}:{'1234567890123456'}")
+        docs[str(i)] = {"id": f"cap_{i}", REFS: " ".join(refs)}
+    docs["40"] = {"id": "cap_40"}  # (no blobs)
+    docs["41"] = {"id": "cap_41", REFS: "e2:5:5:" + sha}
+    if odd is not None:
+        docs["42"] = {"id": "cap_42", REFS: odd} if isinstance(odd, str) else odd
+    counted, reach = _counted_one_by_one(docs)
+    counts: collections.Counter = collections.Counter()
+    assert not store_mod._count_refs(docs, counts, dict(reach))  # (every segment exactly as long as needed)
+    assert dict(counts) == counted
+    for seg in reach:
+        short = {**reach, seg: reach[seg] - 1}
+        assert store_mod._count_refs(docs, collections.Counter(), short), seg
+        missing = {k: v for k, v in reach.items() if k != seg}
+        assert store_mod._count_refs(docs, collections.Counter(), missing), seg
+
+
+def test_references_as_numbers():
+    from katya_tui.core.store.store import _ref_numbers
+
+    sha = "0b6e529370d6e371"
+    refs = f"b0:0:948 j0:948:1071:{sha} d12:3:4:{sha} e1:0:9 b10:7:8:1234567890123456"
+    assert _ref_numbers(refs) == ([0, 0, 12, 1, 10], [0, 948, 3, 0, 7], [948, 1071, 4, 9, 8])
+    assert _ref_numbers("") == ([], [], [])
+    for odd in [*ODD_REFS, "b1:02:3", "b1:2.5:3", "b1:2:3  j1:2:3"]:
+        assert _ref_numbers(odd) is None, odd

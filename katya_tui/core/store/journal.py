@@ -13,7 +13,6 @@ drawn meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -22,13 +21,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from .appendfile import AppendFile
 
+if TYPE_CHECKING:
+    import asyncio
+
 log = logging.getLogger(__name__)
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop. asyncio is imported here rather than at the top: what runs a loop has imported it
+    already, and what only opens a store (an export, a fresh process's first steps) need not pay for it."""
+    import asyncio
+
+    return asyncio.get_running_loop()
 
 
 @dataclass(frozen=True)
@@ -63,21 +73,27 @@ def replay(
     (a write a crash cut short: nothing after it was acknowledged), cut off unless `cut` is False (a reader that
     does not own the store leaves it to its writer). Any other line that is not a record is damage: reported in
     `report.damaged` with its position, skipped, and every record after it applied. False when a tail was cut."""
-    pos = 0  # where the line being read starts
     loads = orjson.loads
+    damaged = report.damaged
+    seen = len(damaged)
+    lines = 0  # read and not torn
     with open(path, "rb", buffering=READ_BUFFER) as f:
-        for number, line in enumerate(f, 1):  # (each keeps its newline, which the JSON parser skips)
+        # (positions are asked of the file only where a line is bad: counting each line's bytes costs more)
+        for lines, line in enumerate(f, 1):  # (each keeps its newline, which the JSON parser skips)
             if line[-1] != 0x0A and newest:
+                lines -= 1
                 break  # an unterminated last line: the torn tail
             # (an older journal was complete when it was rotated: a fragment at its end is damage)
             try:
                 apply(loads(line))
             except _BAD:
-                report.damaged.append(Damage(path.name, number, pos, len(line) - line.endswith(b"\n")))
-            else:
-                report.records += 1
-            pos += len(line)
+                start = f.tell() - len(line)
+                damaged.append(Damage(path.name, lines, start, len(line) - line.endswith(b"\n")))
+        else:
+            line = b""
+        pos = f.tell() - len(line)  # where the torn tail starts, or the end
         size = f.seek(0, os.SEEK_END)
+    report.records += lines - (len(damaged) - seen)
     if pos < size:
         report.torn_bytes += size - pos
         report.torn_file = path.name
@@ -116,7 +132,7 @@ class Writer:
 
     async def run(self, fn: Callable, *args: object) -> object:
         """`fn(*args)` on the thread, awaited from the event loop."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         fut = loop.create_future()
         self._puts.put((fn, args, lambda r, e: loop.call_soon_threadsafe(_settle, fut, r, e)))
         return await fut
@@ -257,7 +273,7 @@ class Journal:
         target = self.file.size
         if self.file.synced >= target:
             return
-        fut = asyncio.get_running_loop().create_future()
+        fut = running_loop().create_future()
         self._waiters.append((target, fut))
         self._start_flush()
         await fut
@@ -267,9 +283,11 @@ class Journal:
             self._flushing = (
                 True  # now, not when the task starts: the other writers of this turn must not start one
             )
-            asyncio.get_running_loop().create_task(self._flush_loop())
+            running_loop().create_task(self._flush_loop())
 
     async def _flush_loop(self) -> None:
+        import asyncio
+
         gather = self.gather_turns
         try:
             while self.pending or self.failure is not None:
@@ -338,7 +356,7 @@ class Journal:
             if self.on_state is not None:
                 self.on_state(reason)
         with contextlib.suppress(RuntimeError):  # (no running loop: a synchronous flush)
-            loop = asyncio.get_running_loop()
+            loop = running_loop()
             if self._retry is None or self._retry.cancelled():
                 self._retry = loop.call_later(self.retry_s, self._try_again)
 

@@ -24,11 +24,11 @@ from .cold import DATA_AT, REFS, Cold, refs_of
 from .tinydb_shim import ShimTable, Updater
 
 
-def _id_index(docs: dict[str, Any]) -> dict[str, int]:
+def _id_index(docs: dict[str, Any]) -> dict[str, str]:
     try:  # (built at C speed when every document has an `id`, as records do)
-        return dict(zip(map(itemgetter("id"), docs.values()), map(int, docs), strict=True))
+        return dict(zip(map(itemgetter("id"), docs.values()), docs, strict=True))
     except (KeyError, TypeError):
-        return {doc["id"]: int(key) for key, doc in docs.items() if "id" in doc}
+        return {doc["id"]: key for key, doc in docs.items() if "id" in doc}
 
 
 def add_ref(doc: dict[str, Any], ref: str) -> None:
@@ -39,7 +39,8 @@ def add_ref(doc: dict[str, Any], ref: str) -> None:
 class MemoryStorage(Storage):
     """Holds every table in memory; TinyDB reads it directly and never rewrites it through `write`.
 
-    `ids[table]` maps each record's `id` to its doc id (see the module's docstring)."""
+    `ids[table]` maps each record's `id` to its doc id as the table's key (a string, as TinyDB keeps it: the index
+    is then built without a new object for each record; see the module's docstring)."""
 
     def __init__(
         self,
@@ -50,15 +51,15 @@ class MemoryStorage(Storage):
         self.tables = tables
         self.append = journal_append
         self.cold = cold  # where the large fields of records go (see `cold.py`); None: all in memory
-        self.ids: dict[str, dict[str, int]] = {name: _id_index(docs) for name, docs in tables.items()}
+        self.ids: dict[str, dict[str, str]] = {name: _id_index(docs) for name, docs in tables.items()}
 
     def peek(self, name: str, ident: str) -> dict[str, Any] | None:
         """The stored document of `name` whose `id` is `ident` (itself, not a copy), or None. O(1); safe from any
         thread (two dict lookups)."""
-        doc_id = self.ids.get(name, {}).get(ident)
-        if doc_id is None:
+        key = self.ids.get(name, {}).get(ident)
+        if key is None:
             return None
-        doc = self.tables.get(name, {}).get(str(doc_id))
+        doc = self.tables.get(name, {}).get(key)
         return doc if doc is not None and doc.get("id") == ident else None
 
     def records(self, name: str) -> list[dict[str, Any]]:
@@ -169,15 +170,16 @@ class JournaledTable(ShimTable):
             append([self.name, "d", doc_id])
             storage.forget(gone)
             ident = gone.get("id")
-            if ident is not None and ids.get(ident) == doc_id:
+            if ident is not None and ids.get(ident) == str(doc_id):
                 del ids[ident]
         for doc_id in view.touched:
             # a new record, or one kept whole so far, goes through `freeze` (an updater that changes the cold
             # fields of a frozen record is not supported: `update` with a dict and `append_to` are)
-            doc = raw[str(doc_id)] = storage.freeze(self.name, raw[str(doc_id)])
+            key = str(doc_id)
+            doc = raw[key] = storage.freeze(self.name, raw[key])
             storage.put(self.name, doc_id, doc)
             if "id" in doc:
-                ids[doc["id"]] = doc_id
+                ids[doc["id"]] = key
         self.clear_cache()
         if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
             self._prune(raw, len(raw) - self.cap)
@@ -197,7 +199,7 @@ class JournaledTable(ShimTable):
         storage.put(self.name, doc_id, doc)  # first: a document it cannot write leaves the table as is
         raw[key] = doc
         if "id" in doc:
-            storage.ids.setdefault(self.name, {})[doc["id"]] = doc_id
+            storage.ids.setdefault(self.name, {})[doc["id"]] = key
         self.clear_cache()
         if self.cap is not None and len(raw) > self.cap + max(1, self.cap // 100):
             self._prune(raw, len(raw) - self.cap)
@@ -220,7 +222,7 @@ class JournaledTable(ShimTable):
             append([self.name, "d", int(key)])
             storage.forget(gone)
             ident = gone.get("id")
-            if ident is not None and ids.get(ident) == int(key):
+            if ident is not None and ids.get(ident) == key:
                 del ids[ident]
 
     def prune_segment(self, seg: int) -> None:
@@ -255,7 +257,7 @@ class JournaledTable(ShimTable):
                 del raw[key]
                 storage.append([self.name, "d", int(key)])
                 ident = doc.get("id")
-                if ident is not None and ids.get(ident) == int(key):
+                if ident is not None and ids.get(ident) == key:
                     del ids[ident]
             storage.forget(doc)
         self.clear_cache()
@@ -333,9 +335,10 @@ class JournaledTable(ShimTable):
 
     def _reindex(self, old: Any, new: Any, doc_id: int) -> None:
         ids = self.memory.ids.setdefault(self.name, {})
-        if old is not None and ids.get(old) == doc_id:
+        key = str(doc_id)
+        if old is not None and ids.get(old) == key:
             del ids[old]
-        ids[new] = doc_id
+        ids[new] = key
 
     # -- by record id (O(1), through the id index) ----------------------------------------------------------
 
@@ -347,7 +350,7 @@ class JournaledTable(ShimTable):
         """A copy of the document whose `id` is `ident` (as `get` gives one: nested values shared), or None."""
         storage = self.memory
         doc = storage.peek(self.name, ident)
-        return None if doc is None else self.document_class(doc, storage.ids[self.name][ident])
+        return None if doc is None else self.document_class(doc, int(storage.ids[self.name][ident]))
 
     def whole(self, ident: str) -> dict[str, Any] | None:
         """The whole record whose `id` is `ident` (see `cold.py`), or None."""
@@ -358,7 +361,7 @@ class JournaledTable(ShimTable):
         return doc if storage.cold is None else storage.cold.thaw(self.name, doc)
 
     def doc_id_of(self, ident: str) -> int | None:
-        return None if self.peek(ident) is None else self.memory.ids[self.name][ident]
+        return None if self.peek(ident) is None else int(self.memory.ids[self.name][ident])
 
     def ids(self) -> list[str]:
         """Every record id in the table, in insertion order."""
