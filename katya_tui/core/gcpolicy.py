@@ -26,7 +26,9 @@ from typing import Any
 # (young, middle, old) as `gc.set_threshold` takes them; Python's defaults are (700, 10, 10)
 THRESHOLDS: dict[str, tuple[int, int, int]] = {
     "serve": (20_000, 20, 100),
-    "tui": (5_000, 20, 100),  # smaller young collections: each is a pause between two frames
+    # small young generations: each collection is a pause between two frames, as long as what it walks (under a
+    # flood, the middle one at (5_000, 20) held a key back by a frame or two); the old one waits as long as before
+    "tui": (2_000, 5, 500),
 }
 _OLDEST = 2
 _AT_IMPORT = gc.get_threshold()
