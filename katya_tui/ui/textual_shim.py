@@ -9,6 +9,7 @@ is assumed; tests/test_textual_shim.py runs it, so an upgrade that changes it fa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import version
 
 from textual.app import App
@@ -63,6 +64,28 @@ def updates_held(app: App[object]) -> bool:
     if not isinstance(held, int):
         raise TextualChanged(f"textual {version('textual')}: App._batch_count is {held!r}, not a count")
     return held > 0
+
+
+def on_paint(app: App[object], callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` right after each frame `app` paints, until the function returned is called (the benchmark
+    times a key to the first frame that shows its effect: `callback` can look at the state that frame drew).
+
+    Textual has no public hook for a painted frame: each frame of a screen goes through `App._display(screen,
+    update)` (not public), which paints nothing for no update or while frames are held."""
+    display = getattr(type(app), "_display", None)
+    if not callable(display):
+        raise TextualChanged(f"textual {version('textual')}: App._display is {display!r}, not a method")
+
+    def painted(screen: object, renderable: object) -> None:
+        display(app, screen, renderable)
+        if renderable is not None and not updates_held(app):
+            callback()
+
+    def stop() -> None:
+        app.__dict__.pop("_display", None)
+
+    app.__dict__["_display"] = painted  # (an attribute of the instance hides the method)
+    return stop
 
 
 def update_scroll_range(view: ScrollView, virtual_size: Size) -> None:
