@@ -162,7 +162,7 @@ async def test_the_store_gives_freed_pages_back_after_each_share_of_blob_bytes(t
 
 
 def _counted_one_by_one(docs: dict) -> tuple[dict[int, int], dict[int, int]]:
-    """What `_count_refs` must find, reference by reference, as `[bjde](digits):(digits):(digits)` finds them in each
+    """What `count_refs` must find, reference by reference, as `[bjde](digits):(digits):(digits)` finds them in each
     `$cold` (other text skipped): (references per segment, furthest byte)."""
     counts: dict[int, int] = {}
     reach: dict[int, int] = {}
@@ -184,9 +184,9 @@ ODD_REFS += ["b01:2:3", "b:1:2", "b1::2", "b1:2:3 ", "bb1:2:3", "j1:2:3:0b6e5293
 def test_references_are_counted_a_chunk_at_a_time_as_one_by_one(odd, monkeypatch):
     """The references of many documents are read as one array of numbers; a chunk with a reference shaped
     otherwise is read one by one, and both count the same."""
-    from katya_tui.core.store import store as store_mod
+    from katya_tui.core.store import refcheck
 
-    monkeypatch.setattr(store_mod, "CHECK_CHUNK", 7)
+    monkeypatch.setattr(refcheck, "CHECK_CHUNK", 7)
     sha = "0b6e529370d6e371"
     docs: dict = {}
     for i in range(40):
@@ -201,21 +201,21 @@ def test_references_are_counted_a_chunk_at_a_time_as_one_by_one(odd, monkeypatch
         docs["42"] = {"id": "cap_42", REFS: odd} if isinstance(odd, str) else odd
     counted, reach = _counted_one_by_one(docs)
     counts: collections.Counter = collections.Counter()
-    assert not store_mod._count_refs(docs, counts, dict(reach))  # (every segment exactly as long as needed)
+    assert not refcheck.count_refs(docs, counts, dict(reach))  # (every segment exactly as long as needed)
     assert dict(counts) == counted
     for seg in reach:
         short = {**reach, seg: reach[seg] - 1}
-        assert store_mod._count_refs(docs, collections.Counter(), short), seg
+        assert refcheck.count_refs(docs, collections.Counter(), short), seg
         missing = {k: v for k, v in reach.items() if k != seg}
-        assert store_mod._count_refs(docs, collections.Counter(), missing), seg
+        assert refcheck.count_refs(docs, collections.Counter(), missing), seg
 
 
 def test_references_as_numbers():
-    from katya_tui.core.store.store import _ref_numbers
+    from katya_tui.core.store.refcheck import ref_numbers
 
     sha = "0b6e529370d6e371"
     refs = f"b0:0:948 j0:948:1071:{sha} d12:3:4:{sha} e1:0:9 b10:7:8:1234567890123456"
-    assert _ref_numbers(refs) == ([0, 0, 12, 1, 10], [0, 948, 3, 0, 7], [948, 1071, 4, 9, 8])
-    assert _ref_numbers("") == ([], [], [])
+    assert ref_numbers(refs) == ([0, 0, 12, 1, 10], [0, 948, 3, 0, 7], [948, 1071, 4, 9, 8])
+    assert ref_numbers("") == ([], [], [])
     for odd in [*ODD_REFS, "b1:02:3", "b1:2.5:3", "b1:2:3  j1:2:3"]:
-        assert _ref_numbers(odd) is None, odd
+        assert ref_numbers(odd) is None, odd

@@ -21,19 +21,16 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from itertools import islice, repeat
-from operator import add, gt
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
-
 from .. import datadir, gcpolicy, mallocpolicy
-from .cold import COLD, REFS, Cold
+from . import refcheck
+from .cold import COLD, Cold
 from .journal import Journal, ReplayReport, StoreNotWritable, damaged_lines, replay, running_loop
 from .lock import DataDirLock
-from .segments import SHA_PREFIX, Segments
+from .segments import Segments
 from .snapshot import StoreCorrupt, read_snapshot, snapshot_parts
 from .table import JournaledDB, JournaledTable, MemoryStorage, add_ref
 
@@ -52,15 +49,6 @@ class StoreReadOnly(RuntimeError):
 
 
 DEFAULT_BYTES = 2 * 1024**3  # retention by bytes: what the segments may hold before the oldest goes
-
-
-_REF = re.compile(
-    r"[bjde]([0-9]+):([0-9]+):([0-9]+)"
-)  # segment, offset, length of each reference in a `$cold`
-_SHA = re.compile(rb":[0-9a-f]{%d}(?= |$)" % SHA_PREFIX)  # a reference's checksum prefix
-_TO_COMMAS = bytes.maketrans(b": ", b",,")
-_SHAPE = bytes.maketrans(b"bjde0123456789", b"kkkk0000000000")  # (kind letters as k, digits as 0)
-CHECK_CHUNK = 4096  # documents whose references are checked at a time
 
 
 def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
@@ -87,58 +75,6 @@ def _apply_to(tables: dict[str, dict[str, Any]]) -> Callable[[list], None]:
             raise ValueError(f"unknown journal operation {op!r}")
 
     return apply
-
-
-def _count_refs(docs: dict[str, Any], counts: Counter[int], sizes: dict[int, int]) -> bool:
-    """Add to `counts` the references of `docs` to each segment; True when one refers to a segment not in `sizes`
-    or past its end. This is a large part of what opening costs, so a few thousand documents at a time, their
-    references read together (`_ref_numbers`) and the arithmetic done by `map`s, not by a loop over each; a chunk
-    whose references are not all shaped as `Segments` writes them is read reference by reference."""
-    bad = False
-    values = iter(docs.values())
-    while chunk := list(islice(values, CHECK_CHUNK)):
-        try:
-            found = _ref_numbers(" ".join(filter(None, map(dict.get, chunk, repeat(REFS)))))
-        except (TypeError, ValueError):  # (a document or a `$cold` of another type: damage)
-            found = None
-        if found is None:
-            refs = _REF.findall(" ".join(_refs(chunk)))
-            found = [int(r[0]) for r in refs], [int(r[1]) for r in refs], [int(r[2]) for r in refs]
-        segs, offsets, lengths = found
-        counted = Counter(segs)
-        counts.update(counted)
-        if not counted.keys() <= sizes.keys():
-            bad = True
-            continue
-        ends = map(add, offsets, lengths)
-        if len(counted) == 1:
-            bad = bad or max(ends) > sizes[segs[0]]
-        else:
-            bad = bad or any(map(gt, ends, map(sizes.__getitem__, segs)))
-    return bad
-
-
-def _refs(docs: Iterable[Any]) -> list[str]:
-    return [d[REFS] for d in docs if isinstance(d, dict) and isinstance(d.get(REFS), str)]
-
-
-def _ref_numbers(refs: str) -> tuple[list[int], list[int], list[int]] | None:
-    """The segments, offsets and lengths of the references of `refs` (space-separated), as `_REF` finds them,
-    made by a C parser: without their checksum prefixes and kind letters, the references are one JSON array of
-    numbers. None unless each reference is a kind letter and three numbers (and a checksum prefix): checked on
-    their shape, digits aside, which must be one " k::" a reference."""
-    if not refs:
-        return [], [], []
-    raw = _SHA.sub(b"", b" " + refs.encode())
-    n = raw.count(b" ")
-    shape = raw.translate(_SHAPE)
-    if shape.translate(None, b"0") != b" k::" * n or b" 0" in shape:
-        return None
-    try:
-        nums = orjson.loads(b"[" + raw.translate(_TO_COMMAS, b"bjde")[1:] + b"]")
-    except orjson.JSONDecodeError:  # (an empty number, or one with a leading zero)
-        return None
-    return nums[0::3], nums[1::3], nums[2::3]
 
 
 def _refuse_write(record: Any) -> None:
@@ -266,7 +202,7 @@ class Store:
         counts: Counter[int] = Counter()
         bad = False
         for name in COLD:
-            bad = _count_refs(tables.get(name, {}), counts, self.segments.sizes) or bad
+            bad = refcheck.count_refs(tables.get(name, {}), counts, self.segments.sizes) or bad
         self.segments.live.update(counts)
         if bad:
             self._refuse(tables)
@@ -275,8 +211,8 @@ class Store:
         """`StoreCorrupt` for the first segment (by number) that is missing or shorter than its records say."""
         ends: dict[int, int] = {}
         for name in COLD:
-            for seg, off, size in _REF.findall(" ".join(_refs(tables.get(name, {}).values()))):
-                ends[int(seg)] = max(ends.get(int(seg), 0), int(off) + int(size))
+            for seg, off, size in refcheck.each_ref(tables.get(name, {}).values()):
+                ends[seg] = max(ends.get(seg, 0), off + size)
         for seg, end in sorted(ends.items()):
             have = self.segments.sizes.get(seg)
             if have is None:
