@@ -27,6 +27,7 @@ import aiohttp
 from textual import events
 
 from katya_tui.config import load_settings
+from katya_tui.core.loops import fast_loop
 from katya_tui.core.store import Store
 from katya_tui.ui.app import KatyaApp
 from katya_tui.ui.screens.main import MainScreen
@@ -353,13 +354,19 @@ def _report(rate: int, serve: dict, ui: dict) -> None:
     )
 
 
+def _as_the_tui_runs(coro: Any) -> Any:
+    """Run `coro` on the event loop `katya-tui` runs its TUI on (uvloop's where it is installed, as `serve`)."""
+    with asyncio.Runner(loop_factory=fast_loop()) as runner:
+        return runner.run(coro)
+
+
 if __name__ == "__main__":
     part, args = sys.argv[1:2], sys.argv[2:]
     if part == ["paint"]:
-        print(json.dumps(asyncio.run(first_paint(Path(args[0])))), flush=True)
+        print(json.dumps(_as_the_tui_runs(first_paint(Path(args[0])))), flush=True)
     elif part == ["scroll"]:
-        print(json.dumps(asyncio.run(scroll(Path(args[0])))), flush=True)
+        print(json.dumps(_as_the_tui_runs(scroll(Path(args[0])))), flush=True)
     elif part == ["keys"]:
-        print(json.dumps(asyncio.run(keys(Path(args[0]), int(args[1]), args[2]))), flush=True)
+        print(json.dumps(_as_the_tui_runs(keys(Path(args[0]), int(args[1]), args[2]))), flush=True)
     else:
         main()

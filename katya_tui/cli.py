@@ -67,10 +67,14 @@ def _open(ctx: click.Context, settings: Settings, repair: bool | None) -> None:
 
 
 def _tui(settings: Settings) -> None:
+    import asyncio
+
+    from .core.loops import fast_loop
     from .ui.app import KatyaApp
 
     app = KatyaApp(settings)
-    app.run()
+    with asyncio.Runner(loop_factory=fast_loop()) as runner:  # (as `serve`'s: the core's sockets on uvloop)
+        runner.run(app.run_async())
     if app.startup_error:
         click.echo(f"katya-tui: {app.startup_error}", err=True)
         sys.exit(1)

@@ -1,6 +1,6 @@
-"""The event loop the headless processes run on: uvloop's where it is installed (Linux and macOS), faster than
-asyncio's own at the socket work a receiver does (`bench/bench_receiver.py` prints both). `KATYA_TUI_LOOP=asyncio` keeps asyncio's (to debug). The
-TUI always runs on asyncio's loop, as Textual expects."""
+"""The event loop `serve` and the TUI run on: uvloop's where it is installed (Linux and macOS), faster than
+asyncio's own at the socket work a receiver does (`bench/bench_receiver.py` prints both); Textual runs on any
+asyncio loop. `KATYA_TUI_LOOP=asyncio` keeps asyncio's (to debug)."""
 
 from __future__ import annotations
 
